@@ -1,0 +1,307 @@
+//! The accounting global allocator and its statistics.
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+//!
+//! let before = rtscope::alloc::stats();
+//! let v = vec![0u8; 100];
+//! let after = rtscope::alloc::stats();
+//! assert_eq!(after.allocations - before.allocations, 1);
+//! # drop(v);
+//! ```
+//!
+//! # What is counted, and where
+//!
+//! Every call into the global allocator is recorded by the size of the request, in the size
+//! class that holds it ([`CLASS_SIZES`]: Go's 68 classes up to 32 KiB, then powers of two up to
+//! 1 TiB, then an overflow class).
+//!
+//! - `alloc` and `alloc_zeroed` count one allocation of `layout.size()` bytes.
+//! - `dealloc` counts one deallocation.
+//! - A successful `realloc` counts a deallocation of the old size, an allocation of the new
+//!   size (so live bytes and per-class live objects stay exact) and one reallocation, in place
+//!   when the block kept its address, moved otherwise.
+//! - **Failures.** Requests up to 32 KiB are counted *before* the inner allocator is called, so
+//!   the fast path ends in a jump to it: if such a request fails, it is counted as an
+//!   allocation and the failure is not seen (small requests fail only when the process is out
+//!   of memory, and then it aborts). Requests over 32 KiB, and every `realloc`, are counted
+//!   after the inner allocator answers: a null result is counted in `failures` and nowhere
+//!   else. Those are the failures `try_reserve` and friends really meet.
+//! - Allocations made by rtscope itself (the export thread, agent code, a thread claiming its
+//!   shard) are kept out of these numbers: [`agent_stats`] reports them.
+//! - Allocations made on a thread after its shard was given back (in other thread-local
+//!   destructors) are the user's and are counted, in a shared fallback shard.
+//!
+//! Peak live bytes are checked every 256 KiB a thread allocates and at each [`stats`] call,
+//! so the reported peak is at most `threads x 256 KiB` below the true one.
+
+mod classes;
+pub(crate) mod registry;
+mod shard;
+pub(crate) mod sync {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+}
+
+pub use classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
+pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
+
+use shard::{AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_small, on_failure, on_free};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A global allocator that counts every allocation by size class and forwards it to `A`.
+///
+/// ```no_run
+/// #[global_allocator]
+/// static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+/// ```
+///
+/// Wrap another allocator with [`Alloc::new`], e.g. `rtscope::Alloc::new(mimalloc::MiMalloc)`.
+#[derive(Debug, Default)]
+pub struct Alloc<A: GlobalAlloc = System> {
+    inner: A,
+}
+
+impl Alloc<System> {
+    /// Wraps the system allocator.
+    pub const fn system() -> Self {
+        Alloc { inner: System }
+    }
+}
+
+impl<A: GlobalAlloc> Alloc<A> {
+    /// Wraps `inner`.
+    pub const fn new(inner: A) -> Self {
+        Alloc { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+
+    /// Requests over 32 KiB: call first, so a failure is seen and counted as such.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_large(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: forwarded from `alloc`/`alloc_zeroed`, whose contract the caller upholds.
+        let p = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        };
+        if p.is_null() {
+            on_failure();
+        } else {
+            on_alloc(layout.size());
+        }
+        p
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the caller's arguments unchanged and returns
+// its result unchanged; the accounting around it neither allocates through the global
+// allocator nor touches the memory.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
+    #[inline(always)]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() <= SMALL_MAX {
+            on_alloc_small(layout.size());
+            // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
+            unsafe { self.inner.alloc(layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { self.alloc_large(layout, false) }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() <= SMALL_MAX {
+            on_alloc_small(layout.size());
+            // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract for `layout`.
+            unsafe { self.inner.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { self.alloc_large(layout, true) }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        on_free(layout.size());
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract for `ptr` and `layout`.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            on_failure();
+        } else {
+            on_free(layout.size());
+            on_alloc(new_size);
+            shard::on_realloc(p == ptr);
+        }
+        p
+    }
+}
+
+/// Counts of one size class.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Upper bound of the class in bytes (`u64::MAX` for the overflow class).
+    pub size: u64,
+    /// Allocations of a size in this class.
+    pub allocations: u64,
+    /// Deallocations of a size in this class.
+    pub deallocations: u64,
+    /// Requested bytes allocated.
+    pub allocated_bytes: u64,
+    /// Requested bytes freed.
+    pub freed_bytes: u64,
+}
+
+impl ClassStats {
+    /// Allocations not yet freed.
+    pub fn live_objects(&self) -> u64 {
+        self.allocations.saturating_sub(self.deallocations)
+    }
+
+    /// Requested bytes not yet freed.
+    pub fn live_bytes(&self) -> u64 {
+        self.allocated_bytes.saturating_sub(self.freed_bytes)
+    }
+
+    /// Internal fragmentation the class model implies: class size times live objects, minus
+    /// live requested bytes. Zero for the overflow class, which has no size to round up to.
+    pub fn fragmentation_bytes(&self) -> u64 {
+        if self.size == u64::MAX {
+            return 0;
+        }
+        (self.size.saturating_mul(self.live_objects())).saturating_sub(self.live_bytes())
+    }
+}
+
+/// A snapshot of allocation statistics. All counts are cumulative since the process started.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllocStats {
+    /// Allocations (`alloc`, `alloc_zeroed`, and the new block of each successful `realloc`).
+    pub allocations: u64,
+    /// Deallocations (`dealloc`, and the old block of each successful `realloc`).
+    pub deallocations: u64,
+    /// Successful reallocations.
+    pub reallocations: u64,
+    /// Reallocations that kept the block's address.
+    pub reallocations_in_place: u64,
+    /// Reallocations that moved the block.
+    pub reallocations_moved: u64,
+    /// Requests the inner allocator refused (see the module docs for which are seen).
+    pub failures: u64,
+    /// Requested bytes allocated.
+    pub allocated_bytes: u64,
+    /// Requested bytes freed.
+    pub freed_bytes: u64,
+    /// Requested bytes allocated and not yet freed.
+    pub live_bytes: u64,
+    /// Allocations not yet freed.
+    pub live_objects: u64,
+    /// Highest `live_bytes` seen (see the module docs for its precision).
+    pub peak_live_bytes: u64,
+    /// Internal fragmentation implied by the size classes, over live allocations.
+    pub fragmentation_bytes: u64,
+    /// Per-thread shards created so far: the most threads that recorded at once.
+    pub shards: u64,
+    /// Per size class, in increasing size ([`CLASS_SIZES`]).
+    pub classes: [ClassStats; NUM_CLASSES],
+}
+
+impl AllocStats {
+    fn empty() -> Self {
+        let mut classes = [ClassStats::default(); NUM_CLASSES];
+        for (c, &size) in classes.iter_mut().zip(CLASS_SIZES.iter()) {
+            c.size = size;
+        }
+        AllocStats {
+            allocations: 0,
+            deallocations: 0,
+            reallocations: 0,
+            reallocations_in_place: 0,
+            reallocations_moved: 0,
+            failures: 0,
+            allocated_bytes: 0,
+            freed_bytes: 0,
+            live_bytes: 0,
+            live_objects: 0,
+            peak_live_bytes: 0,
+            fragmentation_bytes: 0,
+            shards: 0,
+            classes,
+        }
+    }
+
+    fn add_shard(&mut self, shard: &Shard) {
+        for (c, cell) in self.classes.iter_mut().zip(shard.classes.iter()) {
+            c.allocations = c.allocations.wrapping_add(cell.allocs.load(Relaxed));
+            c.deallocations = c.deallocations.wrapping_add(cell.frees.load(Relaxed));
+            c.allocated_bytes = c.allocated_bytes.wrapping_add(cell.alloc_bytes.load(Relaxed));
+            c.freed_bytes = c.freed_bytes.wrapping_add(cell.free_bytes.load(Relaxed));
+        }
+        self.reallocations_in_place = self
+            .reallocations_in_place
+            .wrapping_add(shard.reallocs_in_place.load(Relaxed));
+        self.reallocations_moved = self
+            .reallocations_moved
+            .wrapping_add(shard.reallocs_moved.load(Relaxed));
+        self.failures = self.failures.wrapping_add(shard.failures.load(Relaxed));
+    }
+
+    /// Derives the totals from the per-class counts.
+    fn finish(&mut self) {
+        for c in &self.classes {
+            self.allocations = self.allocations.wrapping_add(c.allocations);
+            self.deallocations = self.deallocations.wrapping_add(c.deallocations);
+            self.allocated_bytes = self.allocated_bytes.wrapping_add(c.allocated_bytes);
+            self.freed_bytes = self.freed_bytes.wrapping_add(c.freed_bytes);
+            self.fragmentation_bytes = self
+                .fragmentation_bytes
+                .wrapping_add(c.fragmentation_bytes());
+        }
+        self.reallocations = self
+            .reallocations_in_place
+            .wrapping_add(self.reallocations_moved);
+        self.live_bytes = self.allocated_bytes.saturating_sub(self.freed_bytes);
+        self.live_objects = self.allocations.saturating_sub(self.deallocations);
+    }
+}
+
+/// Reads the user's allocation statistics: the sum of every thread's shard. Never allocates,
+/// so the difference of two snapshots around a piece of code is exact (for the counts that
+/// code's own thread makes). Costs a walk over all shards: call it on a timer, not per event.
+pub fn stats() -> AllocStats {
+    let mut s = AllocStats::empty();
+    for shard in shard::user_shards() {
+        s.add_shard(shard);
+    }
+    s.shards = SHARDS.iter().count() as u64;
+    s.finish();
+    PEAK_LIVE.fetch_max(s.live_bytes, Relaxed);
+    s.peak_live_bytes = PEAK_LIVE.load(Relaxed).max(s.live_bytes);
+    s
+}
+
+/// The agent's own allocations (self-telemetry): what rtscope allocated to do its work.
+/// `peak_live_bytes` and `shards` are not tracked here and read 0.
+pub fn agent_stats() -> AllocStats {
+    let mut s = AllocStats::empty();
+    s.add_shard(&AGENT);
+    s.finish();
+    s
+}

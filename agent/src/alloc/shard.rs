@@ -1,0 +1,384 @@
+//! The hot path: per-thread shards of counters and the thread-local state that finds them.
+//!
+//! Every counter in a claimed shard has exactly one writer, the thread that claimed it, which
+//! updates it with a relaxed `load` + `store` (no read-modify-write, no lock, no shared line
+//! written). Any thread may read it. Work that is not a plain count (claiming a shard,
+//! checking the peak, allocations made by the agent itself or after the thread's shard was
+//! given back) is out of line in `slow_*` functions.
+
+use super::classes::{NUM_CLASSES, class_of, small_class};
+use super::registry::{List, Node};
+use super::sync::{AtomicPtr, AtomicU64, Ordering::Relaxed};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ptr;
+
+/// Counters of one size class. 32 bytes: an allocation and its free touch one cache line.
+#[derive(Debug)]
+#[repr(C, align(32))]
+pub(crate) struct ClassCell {
+    pub(crate) allocs: AtomicU64,
+    pub(crate) frees: AtomicU64,
+    pub(crate) alloc_bytes: AtomicU64,
+    pub(crate) free_bytes: AtomicU64,
+}
+
+/// All counters of one writer.
+#[derive(Debug)]
+#[repr(C, align(128))]
+pub(crate) struct Shard {
+    pub(crate) classes: [ClassCell; NUM_CLASSES],
+    pub(crate) reallocs_in_place: AtomicU64,
+    pub(crate) reallocs_moved: AtomicU64,
+    pub(crate) failures: AtomicU64,
+}
+
+impl Shard {
+    pub(crate) const fn new() -> Self {
+        Shard {
+            classes: [const {
+                ClassCell {
+                    allocs: AtomicU64::new(0),
+                    frees: AtomicU64::new(0),
+                    alloc_bytes: AtomicU64::new(0),
+                    free_bytes: AtomicU64::new(0),
+                }
+            }; NUM_CLASSES],
+            reallocs_in_place: AtomicU64::new(0),
+            reallocs_moved: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How a counter is written: by its single owner, or by anyone (shared fallback shards).
+#[derive(Clone, Copy)]
+enum Writer {
+    /// The calling thread owns the shard: relaxed load + store.
+    Owner,
+    /// Several threads may write: atomic add (only off the hot path).
+    Shared,
+}
+
+#[inline(always)]
+fn bump(counter: &AtomicU64, by: u64, writer: Writer) {
+    match writer {
+        // Only the owning thread writes this counter, so load + store loses nothing.
+        Writer::Owner => counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed),
+        Writer::Shared => {
+            counter.fetch_add(by, Relaxed);
+        }
+    }
+}
+
+impl Shard {
+    #[inline(always)]
+    fn record_alloc(&self, class: usize, size: usize, writer: Writer) {
+        let c = &self.classes[class];
+        bump(&c.allocs, 1, writer);
+        bump(&c.alloc_bytes, size as u64, writer);
+    }
+
+    #[inline(always)]
+    fn record_free(&self, class: usize, size: usize, writer: Writer) {
+        let c = &self.classes[class];
+        bump(&c.frees, 1, writer);
+        bump(&c.free_bytes, size as u64, writer);
+    }
+}
+
+/// Every per-thread shard ever created; released shards are reused by new threads.
+pub(crate) static SHARDS: List<Shard> = List {
+    head: AtomicPtr::new(ptr::null_mut()),
+};
+/// User allocations made on a thread that has no shard: after its shard was released (other
+/// thread-local destructors), or when no memory could be had for one. Shared, atomic adds.
+pub(crate) static UNOWNED: Shard = Shard::new();
+/// The agent's own allocations (export thread, agent code under [`agent_scope`], shard claims),
+/// kept out of the user's numbers and reported as self-telemetry. Shared, atomic adds.
+pub(crate) static AGENT: Shard = Shard::new();
+/// Highest live byte count seen by any check (see [`PEAK_STEP`]).
+pub(crate) static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes a thread may allocate between two peak checks. The recorded peak is at most
+/// `threads * PEAK_STEP` below the true peak.
+pub const PEAK_STEP: i64 = 256 * 1024;
+
+const STATE_NEW: u8 = 0;
+const STATE_ACTIVE: u8 = 1;
+const STATE_AGENT: u8 = 2;
+const STATE_EXITED: u8 = 3;
+
+/// Per-thread state. `const`-initialized and without `Drop`, so an access is one
+/// thread-pointer-relative address and works at any point of a thread's life.
+///
+/// Invariant: `countdown >= 0` only while `shard` is non-null (state ACTIVE); every other
+/// state keeps `countdown` negative and `shard` null so the fast paths fall to `slow_*`.
+struct Local {
+    /// Bytes this thread may still allocate before the next out-of-line check.
+    countdown: Cell<i64>,
+    /// The shard the fast path writes to; null outside state ACTIVE.
+    shard: Cell<*const Shard>,
+    /// The node this thread owns (kept while the agent scope hides `shard`).
+    owned: Cell<*const Node<Shard>>,
+    state: Cell<u8>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            countdown: Cell::new(-1),
+            shard: Cell::new(ptr::null()),
+            owned: Cell::new(ptr::null()),
+            state: Cell::new(STATE_NEW),
+        }
+    };
+    /// Its destructor gives the shard back when the thread exits. Touched once, at claim.
+    static RELEASE: ReleaseOnExit = const { ReleaseOnExit };
+}
+
+struct ReleaseOnExit;
+
+impl Drop for ReleaseOnExit {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| {
+            let node = l.owned.replace(ptr::null());
+            l.shard.set(ptr::null());
+            l.countdown.set(-1);
+            l.state.set(STATE_EXITED);
+            if !node.is_null() {
+                // SAFETY: `owned` is a published node (never freed) that this thread claimed.
+                unsafe { &*node }.release();
+            }
+        });
+    }
+}
+
+/// Records an allocation of `size <= SMALL_MAX` bytes. The fast path: one subtraction, one
+/// branch, two counter writes.
+#[inline(always)]
+pub(crate) fn on_alloc_small(size: usize) {
+    LOCAL.with(|l| {
+        let left = l.countdown.get() - size as i64;
+        if left < 0 {
+            return slow_alloc(l, size);
+        }
+        l.countdown.set(left);
+        // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
+        // never-freed shard this thread alone writes.
+        let shard = unsafe { &*l.shard.get() };
+        shard.record_alloc(small_class(size), size, Writer::Owner);
+    })
+}
+
+/// Records an allocation of any size (out of the small fast path).
+#[inline]
+pub(crate) fn on_alloc(size: usize) {
+    LOCAL.with(|l| {
+        let left = l.countdown.get() - size as i64;
+        if left < 0 {
+            return slow_alloc(l, size);
+        }
+        l.countdown.set(left);
+        // SAFETY: as in `on_alloc_small`.
+        let shard = unsafe { &*l.shard.get() };
+        shard.record_alloc(class_of(size), size, Writer::Owner);
+    })
+}
+
+/// Records a free of a block of `size` bytes.
+#[inline(always)]
+pub(crate) fn on_free(size: usize) {
+    LOCAL.with(|l| {
+        let shard = l.shard.get();
+        if shard.is_null() {
+            return slow_free(l, size);
+        }
+        // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+        unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
+    })
+}
+
+/// Records the outcome of a successful reallocation (after `on_free` + `on_alloc`).
+#[inline]
+pub(crate) fn on_realloc(in_place: bool) {
+    with_shard(|shard, writer| {
+        let c = if in_place {
+            &shard.reallocs_in_place
+        } else {
+            &shard.reallocs_moved
+        };
+        bump(c, 1, writer);
+    })
+}
+
+/// Records an allocation or reallocation the inner allocator refused.
+#[cold]
+pub(crate) fn on_failure() {
+    with_shard(|shard, writer| bump(&shard.failures, 1, writer))
+}
+
+/// Runs `f` on the shard this thread records into now, claiming one if needed.
+#[inline]
+fn with_shard(f: impl FnOnce(&Shard, Writer)) {
+    LOCAL.with(|l| {
+        if l.shard.get().is_null() {
+            ensure_claimed(l);
+        }
+        let shard = l.shard.get();
+        if shard.is_null() {
+            let (target, writer) = fallback(l);
+            f(target, writer)
+        } else {
+            // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+            f(unsafe { &*shard }, Writer::Owner)
+        }
+    })
+}
+
+/// Where a thread without a usable shard records: the agent's own shard inside the agent
+/// scope (and while claiming), else the shared user fallback.
+fn fallback(l: &Local) -> (&'static Shard, Writer) {
+    if l.state.get() == STATE_AGENT {
+        (&AGENT, Writer::Shared)
+    } else {
+        (&UNOWNED, Writer::Shared)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn slow_alloc(l: &Local, size: usize) {
+    ensure_claimed(l);
+    let shard = l.shard.get();
+    if shard.is_null() {
+        let (target, writer) = fallback(l);
+        return target.record_alloc(class_of(size), size, writer);
+    }
+    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+    let shard = unsafe { &*shard };
+    shard.record_alloc(class_of(size), size, Writer::Owner);
+    check_peak();
+    l.countdown.set(PEAK_STEP);
+}
+
+#[cold]
+#[inline(never)]
+fn slow_free(l: &Local, size: usize) {
+    ensure_claimed(l);
+    let shard = l.shard.get();
+    if shard.is_null() {
+        let (target, writer) = fallback(l);
+        return target.record_free(class_of(size), size, writer);
+    }
+    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+    unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
+}
+
+/// A new thread claims a shard. Allocations made while claiming (the thread-local destructor
+/// registration may allocate) are the agent's and go to [`AGENT`], so nothing recurses.
+#[cold]
+#[inline(never)]
+fn ensure_claimed(l: &Local) {
+    if l.state.get() != STATE_NEW {
+        return;
+    }
+    l.state.set(STATE_AGENT);
+    let node = SHARDS.claim(new_node);
+    match node {
+        Some(node) => {
+            l.owned.set(node);
+            // Registers the destructor that releases the shard at thread exit.
+            RELEASE.with(|_| {});
+            l.shard.set(&node.value);
+            l.countdown.set(PEAK_STEP);
+            l.state.set(STATE_ACTIVE);
+        }
+        // No memory for a shard: record into the shared fallback for the rest of the thread.
+        None => l.state.set(STATE_EXITED),
+    }
+}
+
+fn new_node() -> *mut Node<Shard> {
+    let layout = Layout::new::<Node<Shard>>();
+    // SAFETY: the layout has a non-zero size. `System` is called directly, not through the
+    // global allocator, so this cannot recurse into rtscope.
+    let p = unsafe { System.alloc(layout) }.cast::<Node<Shard>>();
+    if !p.is_null() {
+        // SAFETY: `p` is fresh, aligned memory for one node; the node is never freed.
+        unsafe { p.write(Node::new(Shard::new())) };
+    }
+    p
+}
+
+/// Sums live bytes over every user shard and raises the recorded peak to it.
+#[cold]
+pub(crate) fn check_peak() -> u64 {
+    let mut allocated = 0u64;
+    let mut freed = 0u64;
+    for shard in user_shards() {
+        for c in &shard.classes {
+            allocated = allocated.wrapping_add(c.alloc_bytes.load(Relaxed));
+            freed = freed.wrapping_add(c.free_bytes.load(Relaxed));
+        }
+    }
+    let live = allocated.saturating_sub(freed);
+    PEAK_LIVE.fetch_max(live, Relaxed);
+    live
+}
+
+/// Every shard holding user allocations: the per-thread ones and the shared fallback.
+pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
+    SHARDS
+        .iter()
+        .map(|node| &node.value)
+        .chain(std::iter::once(&UNOWNED))
+}
+
+/// Runs `f` with this thread's allocations counted as the agent's own, not the user's.
+/// Nested calls are fine. Used around every piece of agent code that may allocate.
+pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<(i64, *const Shard, u8)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some((countdown, shard, state)) = self.0 {
+                let _ = LOCAL.try_with(|l| {
+                    // Do not resurrect a shard released by a destructor inside the scope.
+                    if l.state.get() == STATE_AGENT {
+                        l.countdown.set(countdown);
+                        l.shard.set(shard);
+                        l.state.set(state);
+                    }
+                });
+            }
+        }
+    }
+    let saved = LOCAL.try_with(|l| {
+        let state = l.state.get();
+        if state == STATE_AGENT {
+            return None;
+        }
+        let saved = (l.countdown.get(), l.shard.get(), state);
+        l.countdown.set(-1);
+        l.shard.set(ptr::null());
+        l.state.set(STATE_AGENT);
+        Some(saved)
+    });
+    let _restore = Restore(saved.ok().flatten());
+    f()
+}
+
+/// Marks the calling thread as an agent thread for the rest of its life: every allocation
+/// it makes is self-telemetry. Called first thing on the export thread.
+pub fn enter_agent_thread() {
+    let _ = LOCAL.try_with(|l| {
+        let node = l.owned.replace(ptr::null());
+        if !node.is_null() {
+            // SAFETY: `owned` is a published node (never freed) that this thread claimed.
+            unsafe { &*node }.release();
+        }
+        l.countdown.set(-1);
+        l.shard.set(ptr::null());
+        l.state.set(STATE_AGENT);
+    });
+}

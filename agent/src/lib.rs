@@ -1,0 +1,21 @@
+//! # rtscope
+//!
+//! In-process runtime instrumentation for Rust services: allocations by size class, live and
+//! peak heap, reallocations and failures, measured by a global-allocator wrapper whose hot
+//! path takes no lock, writes no shared cache line and never allocates.
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+//!
+//! fn main() {
+//!     let _v: Vec<u64> = (0..1000).collect();
+//!     let s = rtscope::alloc::stats();
+//!     println!("{} allocations, {} live bytes", s.allocations, s.live_bytes);
+//! }
+//! ```
+
+pub mod alloc;
+
+pub use alloc::Alloc;
+pub mod config;

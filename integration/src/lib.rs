@@ -1,0 +1,1 @@
+//! Test support for running rtscope against a real collector.

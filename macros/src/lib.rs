@@ -1,0 +1,1 @@
+//! Attribute macros for rtscope. Use them through the `rtscope` crate.
