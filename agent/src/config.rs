@@ -1,8 +1,86 @@
 //! Resolved agent configuration: builder settings over `OTEL_*` / `RTSCOPE_*` environment
 //! variables over defaults. See `docs/configuration.md`.
+//!
+//! Resolution never fails and never panics: a value that cannot be used is reported as one
+//! warning line on stderr (naming the variable, the bad value and what is used instead) and
+//! the application runs on.
+//!
+//! ```no_run
+//! let config = rtscope::config::Config::from_env();
+//! println!("exporting every {:?} to {:?}", config.export_interval, config.destination);
+//! ```
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Environment variable names.
+// ---------------------------------------------------------------------------------------------
+
+/// `true` disables the agent: nothing is recorded to any destination. Default `false`.
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// The `service.name` resource attribute. Default `unknown_service:<executable name>`.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Resource attributes as `key=value,key2=value2` (values percent-decoded).
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Milliseconds between two exports. Default 60000.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// OTLP transport for all signals: `grpc` or `http/protobuf` (default).
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// OTLP transport for metrics; wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Base URL of the collector; for HTTP `/v1/metrics` and `/v1/logs` are appended.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Full URL metrics are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// Full URL logs are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// `true`: a gRPC endpoint written without a scheme is plaintext (`http://`) instead of TLS.
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// Request headers as `key=value,key2=value2` (values percent-decoded).
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Metrics request headers; when set, used instead of [`OTEL_EXPORTER_OTLP_HEADERS`].
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Milliseconds one export request may take. Default 10000.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_TIMEOUT`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// Payload compression: `gzip` or `none` (default).
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_COMPRESSION`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// `cumulative` (default), `delta` or `lowmemory` (treated as `delta`, see [`Temporality`]).
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured.
+pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
+/// `on` (default) or `off`: print a human summary to stderr at exit.
+pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
+/// Milliseconds the final flush at shutdown may take. Default 2000.
+pub const RTSCOPE_SHUTDOWN_TIMEOUT: &str = "RTSCOPE_SHUTDOWN_TIMEOUT";
+
+// ---------------------------------------------------------------------------------------------
+// Defaults.
+// ---------------------------------------------------------------------------------------------
+
+/// Default of [`Config::export_interval`] (the OpenTelemetry default, 60 s).
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_millis(60_000);
+/// Default of [`OtlpTarget::timeout`] (the OpenTelemetry default, 10 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// Default of [`Config::shutdown_timeout`] (2 s).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// Default path of the [`Destination::File`] output.
+pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
+/// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+
+// ---------------------------------------------------------------------------------------------
+// The resolved configuration.
+// ---------------------------------------------------------------------------------------------
 
 /// Everything the export pipeline needs, fully resolved and validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,13 +118,17 @@ pub enum Destination {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct OtlpTarget {
+    /// Transport used for both signals.
     pub protocol: Protocol,
     /// Full URL metrics are sent to (for HTTP it includes `/v1/metrics`).
     pub metrics_endpoint: String,
     /// Full URL logs are sent to (for HTTP it includes `/v1/logs`).
     pub logs_endpoint: String,
+    /// Request headers (gRPC metadata), names validated as HTTP tokens, values percent-decoded.
     pub headers: Vec<(String, String)>,
+    /// Upper bound of one export request.
     pub timeout: Duration,
+    /// Payload compression.
     pub compression: Compression,
 }
 
@@ -62,13 +144,855 @@ pub enum Protocol {
 /// Payload compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
+    /// `none`: payloads are sent as they are (the default).
     None,
+    /// `gzip`
     Gzip,
 }
 
 /// Aggregation temporality of sums and histograms.
+///
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=lowmemory` resolves to [`Delta`]: the
+/// specification's `lowmemory` differs from `delta` only for asynchronous counters, which it
+/// keeps cumulative so an SDK need not remember the previous observation. rtscope keeps
+/// cumulative totals internally whatever the preference, so there is no memory to save, and
+/// a backend asking for `lowmemory` is a delta backend. Up/down counters and gauges (live bytes,
+/// live objects) are cumulative under every preference, as the specification says.
+///
+/// [`Delta`]: Temporality::Delta
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Temporality {
+    /// Every export carries the total since the start (the default).
     Cumulative,
+    /// Every export carries what happened since the previous export.
     Delta,
+}
+
+impl Protocol {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+impl Compression {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+impl Temporality {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Temporality::Cumulative => "cumulative",
+            Temporality::Delta => "delta",
+        }
+    }
+}
+
+impl Config {
+    /// Resolves the configuration from the process environment and defaults alone (no
+    /// builder settings), printing each warning about an unusable value as one line on stderr.
+    ///
+    /// [`Agent::builder`](crate::Agent::builder) does the same with its settings on top; this
+    /// is for inspecting what the environment asks for.
+    ///
+    /// ```no_run
+    /// use rtscope::config::{Config, Destination};
+    ///
+    /// let config = Config::from_env();
+    /// if let Destination::File(path) = &config.destination {
+    ///     println!("no collector configured, writing to {}", path.display());
+    /// }
+    /// ```
+    pub fn from_env() -> Config {
+        resolve_from_process_env(&Overrides::default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings made in code.
+// ---------------------------------------------------------------------------------------------
+
+/// Settings made in code (the [`AgentBuilder`](crate::AgentBuilder) or `#[rtscope::main]`
+/// arguments). Every one that is set wins over its environment variables.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Overrides {
+    pub(crate) service_name: Option<String>,
+    /// Applied in order after the environment's; a later key replaces an earlier one.
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub(crate) export_interval: Option<Duration>,
+    pub(crate) temporality: Option<Temporality>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    /// Base URL, like `OTEL_EXPORTER_OTLP_ENDPOINT`; wins over all three endpoint variables.
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    /// Applied in order after the environment's; a later name replaces an earlier one.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+    /// Selects the file destination (unless `endpoint` is set), winning over endpoint variables.
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) summary: Option<bool>,
+}
+
+/// A setting made in code that cannot be used. Returned by
+/// [`AgentBuilder::install`](crate::AgentBuilder::install) inside
+/// [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The builder method, e.g. `with_endpoint("localhost:4318")`.
+    pub setting: String,
+    /// What is wrong and how to fix it.
+    pub problem: String,
+}
+
+impl Overrides {
+    /// Checks the settings made in code. Unlike environment values (warned about and replaced),
+    /// a bad value written in code is a bug to report to the caller.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let err = |setting: String, problem: &str| {
+            Err(ConfigError {
+                setting,
+                problem: problem.to_owned(),
+            })
+        };
+        if let Some(name) = &self.service_name {
+            if name.trim().is_empty() {
+                return err(
+                    format!("with_service_name({name:?})"),
+                    "the service name is empty; pass a name such as \"checkout\", or do not call \
+                     it to use OTEL_SERVICE_NAME",
+                );
+            }
+        }
+        for (key, _) in &self.resource_attributes {
+            if key.trim().is_empty() {
+                return err(
+                    format!("with_resource_attribute({key:?}, ..)"),
+                    "the key is empty; pass a key such as \"deployment.environment\"",
+                );
+            }
+        }
+        if self.export_interval == Some(Duration::ZERO) {
+            return err(
+                "with_export_interval(0)".to_owned(),
+                "the interval must be greater than zero, e.g. Duration::from_secs(10)",
+            );
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return err(
+                "with_timeout(0)".to_owned(),
+                "the export timeout must be greater than zero, e.g. Duration::from_secs(10)",
+            );
+        }
+        if let Some(endpoint) = &self.endpoint {
+            if let Err(problem) = check_url(endpoint) {
+                return err(
+                    format!("with_endpoint({endpoint:?})"),
+                    &format!(
+                        "not an http:// or https:// URL ({problem}); pass a full URL such as \
+                         \"http://127.0.0.1:4318\""
+                    ),
+                );
+            }
+        }
+        for (name, value) in &self.headers {
+            if let Err(problem) = check_header(name, value) {
+                return err(format!("with_header({name:?}, ..)"), &problem);
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution.
+// ---------------------------------------------------------------------------------------------
+
+/// Resolves from the process environment and prints the warnings to stderr.
+pub(crate) fn resolve_from_process_env(overrides: &Overrides) -> Config {
+    let (config, warnings) = resolve(overrides, |name| {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    });
+    print_warnings(&warnings);
+    config
+}
+
+/// Writes each line to stderr; a failing stderr is ignored (never panics, unlike `eprintln!`).
+pub(crate) fn print_warnings(lines: &[String]) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Resolves a [`Config`] from settings made in code over the environment `env` (a lookup such
+/// as `|name| std::env::var(name).ok()`) over defaults. Pure apart from reading the executable
+/// name for the default service name; never fails and never panics.
+///
+/// Returns the configuration and one warning line per value that could not be used. A bad
+/// value counts as unset: the next source in precedence order is used and the warning says
+/// which. Endpoints are the exception: a set but unusable endpoint sends everything to the
+/// file destination instead, so that no data is lost.
+pub(crate) fn resolve(
+    overrides: &Overrides,
+    env: impl Fn(&str) -> Option<String>,
+) -> (Config, Vec<String>) {
+    let mut r = Reader {
+        env: &env,
+        warnings: Vec::new(),
+    };
+    let o = overrides;
+
+    let disabled = r.pick(&[OTEL_SDK_DISABLED], parse_bool, false, bool_str);
+
+    // Service name and resource attributes.
+    let mut attributes = r.pairs_attributes();
+    let env_attr_service = take_key(&mut attributes, "service.name");
+    let mut code_attr_service = None;
+    for (key, value) in &o.resource_attributes {
+        let key = key.trim();
+        if key.is_empty() {
+            r.warn(format!(
+                "with_resource_attribute(\"\", {value:?}) has an empty key; skipping it"
+            ));
+        } else if key == "service.name" {
+            code_attr_service = Some(value.clone());
+        } else {
+            upsert(&mut attributes, key, value, |a, b| a == b);
+        }
+    }
+    let service_name = o
+        .service_name
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or(code_attr_service)
+        .or_else(|| r.get(OTEL_SERVICE_NAME))
+        .or(env_attr_service)
+        .unwrap_or_else(default_service_name);
+
+    let export_interval = match o.export_interval.filter(|d| !d.is_zero()) {
+        Some(d) => d,
+        None => r.pick(
+            &[OTEL_METRIC_EXPORT_INTERVAL],
+            |v| parse_ms(v, false),
+            DEFAULT_EXPORT_INTERVAL,
+            ms_str,
+        ),
+    };
+    let temporality = match o.temporality {
+        Some(t) => t,
+        None => r.pick(
+            &[OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE],
+            parse_temporality,
+            Temporality::Cumulative,
+            |t| t.as_str().to_owned(),
+        ),
+    };
+    let shutdown_timeout = match o.shutdown_timeout {
+        Some(d) => d,
+        None => r.pick(
+            &[RTSCOPE_SHUTDOWN_TIMEOUT],
+            |v| parse_ms(v, true),
+            DEFAULT_SHUTDOWN_TIMEOUT,
+            ms_str,
+        ),
+    };
+    let summary_at_exit = match o.summary {
+        Some(b) => b,
+        None => r.pick(&[RTSCOPE_SUMMARY], parse_on_off, true, on_off_str),
+    };
+
+    let file = o
+        .file
+        .clone()
+        .or_else(|| r.get(RTSCOPE_FILE).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let wants_otlp = o.endpoint.is_some()
+        || (o.file.is_none()
+            && [
+                OTEL_EXPORTER_OTLP_ENDPOINT,
+                OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+            ]
+            .iter()
+            .any(|name| r.get(name).is_some()));
+    let destination = if wants_otlp {
+        match r.otlp_target(o) {
+            Some(target) => Destination::Otlp(target),
+            None => Destination::File(file),
+        }
+    } else {
+        Destination::File(file)
+    };
+
+    let config = Config {
+        disabled,
+        service_name,
+        resource_attributes: attributes,
+        export_interval,
+        temporality,
+        shutdown_timeout,
+        destination,
+        summary_at_exit,
+    };
+    (config, r.warnings)
+}
+
+/// `unknown_service:<executable name>` as the specification defines the default, or
+/// `unknown_service` when the executable name cannot be read.
+pub(crate) fn default_service_name() -> String {
+    match executable_name() {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
+}
+
+/// The `process.executable.name` resource attribute: the file name of the running executable.
+fn executable_name() -> Option<String> {
+    let from_exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    from_exe.or_else(|| {
+        let arg0 = PathBuf::from(std::env::args_os().next()?);
+        Some(arg0.file_name()?.to_string_lossy().into_owned())
+    })
+}
+
+/// Where an endpoint came from, for warnings.
+enum EndpointSource {
+    Code,
+    Env(&'static str),
+    Default,
+}
+
+struct Reader<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    warnings: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// The trimmed value of `name`; empty counts as unset, as the specification requires.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.env)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn warn(&mut self, line: String) {
+        let line = format!("rtscope: {line}");
+        if !self.warnings.contains(&line) {
+            self.warnings.push(line);
+        }
+    }
+
+    /// The first usable value among `names` (highest precedence first), else `default`. Each
+    /// unusable value met on the way is warned about, naming what is used instead.
+    fn pick<T>(
+        &mut self,
+        names: &[&'static str],
+        parse: impl Fn(&str) -> Result<T, &'static str>,
+        default: T,
+        show: impl Fn(&T) -> String,
+    ) -> T {
+        let mut bad = Vec::new();
+        let mut chosen = None;
+        for &name in names {
+            let Some(raw) = self.get(name) else { continue };
+            match parse(&raw) {
+                Ok(value) => {
+                    chosen = Some((value, name));
+                    break;
+                }
+                Err(problem) => bad.push((name, raw, problem)),
+            }
+        }
+        let (value, used) = match chosen {
+            Some((value, name)) => {
+                let used = format!("{} from {name}", show(&value));
+                (value, used)
+            }
+            None => {
+                let used = show(&default);
+                (default, used)
+            }
+        };
+        for (name, raw, problem) in bad {
+            self.warn(format!("{name}={} {problem}; using {used}", quoted(&raw)));
+        }
+        value
+    }
+
+    /// `OTEL_RESOURCE_ATTRIBUTES`, malformed entries warned about and skipped.
+    fn pairs_attributes(&mut self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let Some(raw) = self.get(OTEL_RESOURCE_ATTRIBUTES) else {
+            return out;
+        };
+        for entry in split_list(&raw) {
+            let var = OTEL_RESOURCE_ATTRIBUTES;
+            let shown = quoted(entry);
+            match parse_pair(entry) {
+                Ok((key, value)) => upsert(&mut out, &key, &value, |a, b| a == b),
+                Err(PairError::NoEquals) => {
+                    self.warn(format!("{var} entry {shown} is not key=value; skipping it"))
+                }
+                Err(PairError::EmptyKey) => {
+                    self.warn(format!("{var} entry {shown} has an empty key; skipping it"))
+                }
+                Err(PairError::BadPercent) => self.warn(format!(
+                    "{var} entry {shown} has invalid percent-encoding (write a literal % as \
+                     %25); skipping it"
+                )),
+            }
+        }
+        out
+    }
+
+    /// Headers from `var`; values never appear in warnings (they often hold credentials).
+    fn headers(&mut self, var: &'static str, raw: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, entry) in split_list(raw).enumerate() {
+            let n = i + 1;
+            match parse_pair(entry) {
+                Ok((name, value)) => match check_header(&name, &value) {
+                    Ok(()) => out.push((name, value)),
+                    Err(problem) => self.warn(format!(
+                        "{var} header {} {problem}; skipping it",
+                        quoted(&name)
+                    )),
+                },
+                Err(PairError::NoEquals) => self.warn(format!(
+                    "{var} entry {n} is not key=value (value not shown); skipping it"
+                )),
+                Err(PairError::EmptyKey) => self.warn(format!(
+                    "{var} entry {n} has an empty header name; skipping it"
+                )),
+                Err(PairError::BadPercent) => {
+                    let name = entry.split_once('=').map_or(entry, |(k, _)| k).trim();
+                    self.warn(format!(
+                        "{var} header {} has invalid percent-encoding in its value (write a \
+                         literal % as %25); skipping it",
+                        quoted(name)
+                    ))
+                }
+            }
+        }
+        out
+    }
+
+    /// The OTLP target, or `None` (after a warning) when an endpoint in use is not a URL.
+    fn otlp_target(&mut self, o: &Overrides) -> Option<OtlpTarget> {
+        let protocol = match o.protocol {
+            Some(p) => p,
+            None => self.pick(
+                &[
+                    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+                    OTEL_EXPORTER_OTLP_PROTOCOL,
+                ],
+                parse_protocol,
+                Protocol::HttpProtobuf,
+                |p| p.as_str().to_owned(),
+            ),
+        };
+        let metrics = self.endpoint(
+            o,
+            OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+            "/v1/metrics",
+            protocol,
+        );
+        let logs = self.endpoint(o, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "/v1/logs", protocol);
+        let (metrics_endpoint, logs_endpoint) = (metrics?, logs?);
+
+        let mut headers = if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_METRICS_HEADERS) {
+            self.headers(OTEL_EXPORTER_OTLP_METRICS_HEADERS, &raw)
+        } else if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_HEADERS) {
+            self.headers(OTEL_EXPORTER_OTLP_HEADERS, &raw)
+        } else {
+            Vec::new()
+        };
+        for (name, value) in &o.headers {
+            match check_header(name, value) {
+                Ok(()) => upsert(&mut headers, name, value, str::eq_ignore_ascii_case),
+                Err(problem) => self.warn(format!(
+                    "with_header({}, ..) {problem}; skipping it",
+                    quoted(name)
+                )),
+            }
+        }
+
+        let timeout = match o.timeout.filter(|d| !d.is_zero()) {
+            Some(d) => d,
+            None => self.pick(
+                &[
+                    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+                    OTEL_EXPORTER_OTLP_TIMEOUT,
+                ],
+                |v| parse_ms(v, false),
+                DEFAULT_TIMEOUT,
+                ms_str,
+            ),
+        };
+        let compression = match o.compression {
+            Some(c) => c,
+            None => self.pick(
+                &[
+                    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+                    OTEL_EXPORTER_OTLP_COMPRESSION,
+                ],
+                parse_compression,
+                Compression::None,
+                |c| c.as_str().to_owned(),
+            ),
+        };
+        Some(OtlpTarget {
+            protocol,
+            metrics_endpoint,
+            logs_endpoint,
+            headers,
+            timeout,
+            compression,
+        })
+    }
+
+    /// One signal's URL: the code's base URL, else the signal's variable as is, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` as a base, else the protocol's default. `None` (after a
+    /// warning naming the file written instead) when it is not an http(s) URL.
+    fn endpoint(
+        &mut self,
+        o: &Overrides,
+        signal_var: &'static str,
+        path: &str,
+        protocol: Protocol,
+    ) -> Option<String> {
+        let (source, written, mut url) = if let Some(base) = &o.endpoint {
+            let base = base.trim().to_owned();
+            let url = join_base(&base, path, protocol);
+            (EndpointSource::Code, base, url)
+        } else if let Some(url) = self.get(signal_var) {
+            (EndpointSource::Env(signal_var), url.clone(), url)
+        } else if let Some(base) = self.get(OTEL_EXPORTER_OTLP_ENDPOINT) {
+            let url = join_base(&base, path, protocol);
+            (EndpointSource::Env(OTEL_EXPORTER_OTLP_ENDPOINT), base, url)
+        } else {
+            let base = match protocol {
+                Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+                Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+            };
+            let url = join_base(base, path, protocol);
+            (EndpointSource::Default, base.to_owned(), url)
+        };
+        if protocol == Protocol::Grpc && !has_scheme(&url) {
+            // The specification (and opentelemetry-otlp 0.33): a gRPC endpoint without a scheme
+            // is TLS unless OTEL_EXPORTER_OTLP_INSECURE says otherwise.
+            let insecure = self.pick(
+                &[
+                    OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+                    OTEL_EXPORTER_OTLP_INSECURE,
+                ],
+                parse_bool,
+                false,
+                bool_str,
+            );
+            let scheme = if insecure { "http" } else { "https" };
+            url = format!("{scheme}://{url}");
+        }
+        match check_url(&url) {
+            Ok(()) => Some(url),
+            Err(problem) => {
+                let what = match source {
+                    EndpointSource::Code => format!("with_endpoint({})", quoted(&written)),
+                    EndpointSource::Env(var) => format!("{var}={}", quoted(&written)),
+                    EndpointSource::Default => format!("the default endpoint {written}"),
+                };
+                let file = self.file_shown(o);
+                self.warn(format!(
+                    "{what} is not an http:// or https:// URL ({problem}); writing to {file} \
+                     instead"
+                ));
+                None
+            }
+        }
+    }
+
+    fn file_shown(&self, o: &Overrides) -> String {
+        o.file
+            .clone()
+            .or_else(|| self.get(RTSCOPE_FILE).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+            .display()
+            .to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value parsers. Each returns the problem as the end of a sentence starting with the value.
+// ---------------------------------------------------------------------------------------------
+
+fn parse_ms(raw: &str, allow_zero: bool) -> Result<Duration, &'static str> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match raw.parse::<u64>() {
+        Ok(0) if !allow_zero => Err("must be greater than 0 milliseconds"),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) if raw.strip_prefix('-').is_some_and(digits) => Err(if allow_zero {
+            "must not be negative"
+        } else {
+            "must be greater than 0 milliseconds"
+        }),
+        Err(_) if digits(raw) => Err("is too large a number of milliseconds"),
+        Err(_) => Err("is not a number of milliseconds"),
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, &'static str> {
+    if raw.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if raw.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err("is not true or false")
+    }
+}
+
+fn parse_on_off(raw: &str) -> Result<bool, &'static str> {
+    match raw.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err("is not on or off"),
+    }
+}
+
+fn parse_protocol(raw: &str) -> Result<Protocol, &'static str> {
+    match raw.to_ascii_lowercase().as_str() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Err("is not supported by rtscope (use grpc or http/protobuf)"),
+        _ => Err("is not a known protocol (use grpc or http/protobuf)"),
+    }
+}
+
+fn parse_compression(raw: &str) -> Result<Compression, &'static str> {
+    match raw.to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Compression::Gzip),
+        "none" => Ok(Compression::None),
+        _ => Err("is not a supported compression (use gzip or none)"),
+    }
+}
+
+fn parse_temporality(raw: &str) -> Result<Temporality, &'static str> {
+    match raw.to_ascii_lowercase().as_str() {
+        "cumulative" => Ok(Temporality::Cumulative),
+        // See `Temporality`: the difference lies in asynchronous counters only.
+        "delta" | "lowmemory" => Ok(Temporality::Delta),
+        _ => Err("is not a temporality preference (use cumulative, delta or lowmemory)"),
+    }
+}
+
+fn ms_str(d: &Duration) -> String {
+    d.as_millis().to_string()
+}
+
+fn bool_str(b: &bool) -> String {
+    b.to_string()
+}
+
+fn on_off_str(b: &bool) -> String {
+    if *b { "on" } else { "off" }.to_owned()
+}
+
+/// `"value"` on one line whatever the value holds.
+fn quoted(raw: &str) -> String {
+    format!("\"{}\"", raw.escape_debug())
+}
+
+/// The non-empty, trimmed entries of a comma-separated list.
+fn split_list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split(',').map(str::trim).filter(|e| !e.is_empty())
+}
+
+enum PairError {
+    NoEquals,
+    EmptyKey,
+    BadPercent,
+}
+
+/// `key=value` (split at the first `=`), key trimmed, value trimmed and percent-decoded.
+fn parse_pair(entry: &str) -> Result<(String, String), PairError> {
+    let (key, value) = entry.split_once('=').ok_or(PairError::NoEquals)?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(PairError::EmptyKey);
+    }
+    let value = percent_decode(value.trim()).ok_or(PairError::BadPercent)?;
+    Ok((key.to_owned(), value))
+}
+
+/// Strict percent-decoding: every `%` starts two hex digits and the result is UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        return Some(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Replaces every entry whose key matches `key`, keeping the first one's position, or appends.
+fn upsert(
+    list: &mut Vec<(String, String)>,
+    key: &str,
+    value: &str,
+    same: impl Fn(&str, &str) -> bool,
+) {
+    match list.iter().position(|(k, _)| same(k, key)) {
+        Some(i) => {
+            list[i].1 = value.to_owned();
+            let mut j = i + 1;
+            while j < list.len() {
+                if same(&list[j].0, key) {
+                    list.remove(j);
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        None => list.push((key.to_owned(), value.to_owned())),
+    }
+}
+
+/// Removes `key` from `list`, returning its value.
+fn take_key(list: &mut Vec<(String, String)>, key: &str) -> Option<String> {
+    let i = list.iter().position(|(k, _)| k == key)?;
+    Some(list.remove(i).1)
+}
+
+/// A header name must be an HTTP token; a value must hold no control character.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    const SPECIAL: &[u8] = b"!#$%&'*+-.^_`|~";
+    if name.is_empty() {
+        return Err("has an empty name; pass a name such as \"x-api-key\"".to_owned());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || SPECIAL.contains(&b))
+    {
+        return Err(
+            "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)".to_owned(),
+        );
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("has a control character in its value".to_owned());
+    }
+    Ok(())
+}
+
+/// Whether `url` starts with `scheme://` (the `://` before any path, query or fragment).
+fn has_scheme(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains(['/', '?', '#']))
+}
+
+/// A small URL check: `http` or `https` scheme, a host (name, IPv4 or `[IPv6]`), an optional
+/// port up to 65535, then anything. Returns what is wrong, for a warning.
+pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it contains whitespace");
+    }
+    if !has_scheme(url) {
+        return Err("it has no scheme");
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err("its scheme is neither http nor https");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let (addr, after) = v6
+            .split_once(']')
+            .ok_or("its IPv6 address has no closing ]")?;
+        if addr.is_empty()
+            || !addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err("its IPv6 address is malformed");
+        }
+        match after {
+            "" => (addr, None),
+            _ => (
+                addr,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("it has junk after the IPv6 address")?,
+                ),
+            ),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("it has no host");
+    }
+    if !host_port.starts_with('[')
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
+        return Err("its host is malformed");
+    }
+    if let Some(port) = port {
+        if port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
+            return Err("its port is not a number from 0 to 65535");
+        }
+    }
+    Ok(())
+}
+
+/// For HTTP, `base` + `path` with exactly one `/` between them; for gRPC, `base` as is.
+fn join_base(base: &str, path: &str, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Grpc => base.to_owned(),
+        Protocol::HttpProtobuf => {
+            format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                path.trim_start_matches('/')
+            )
+        }
+    }
 }

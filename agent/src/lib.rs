@@ -19,3 +19,4 @@ pub mod alloc;
 
 pub use alloc::Alloc;
 pub mod config;
+pub(crate) mod export;
