@@ -864,7 +864,8 @@ fn percent_decode(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Replaces every entry whose key matches `key`, keeping the first one's position, or appends.
+/// Replaces every entry whose key matches `key` (the first one's position, the new spelling),
+/// or appends.
 fn upsert(
     list: &mut Vec<(String, String)>,
     key: &str,
@@ -873,7 +874,7 @@ fn upsert(
 ) {
     match list.iter().position(|(k, _)| same(k, key)) {
         Some(i) => {
-            list[i].1 = value.to_owned();
+            list[i] = (key.to_owned(), value.to_owned());
             let mut j = i + 1;
             while j < list.len() {
                 if same(&list[j].0, key) {
@@ -994,5 +995,749 @@ fn join_base(base: &str, path: &str, protocol: Protocol) -> String {
                 path.trim_start_matches('/')
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn run(o: &Overrides, vars: &[(&str, &str)]) -> (Config, Vec<String>) {
+        resolve(o, env(vars))
+    }
+
+    fn defaults() -> Config {
+        Config {
+            disabled: false,
+            service_name: default_service_name(),
+            resource_attributes: vec![],
+            export_interval: Duration::from_secs(60),
+            temporality: Temporality::Cumulative,
+            shutdown_timeout: Duration::from_secs(2),
+            destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
+            summary_at_exit: true,
+        }
+    }
+
+    fn http_target(metrics: &str, logs: &str) -> OtlpTarget {
+        OtlpTarget {
+            protocol: Protocol::HttpProtobuf,
+            metrics_endpoint: metrics.to_owned(),
+            logs_endpoint: logs.to_owned(),
+            headers: vec![],
+            timeout: Duration::from_secs(10),
+            compression: Compression::None,
+        }
+    }
+
+    fn otlp(target: OtlpTarget) -> Config {
+        Config {
+            destination: Destination::Otlp(target),
+            ..defaults()
+        }
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Resolves with no overrides; asserts the exact warning lines and returns the config.
+    fn warned(vars: &[(&str, &str)], expected: &[&str]) -> Config {
+        let (config, warnings) = run(&Overrides::default(), vars);
+        assert_eq!(warnings, expected, "warnings for {vars:?}");
+        config
+    }
+
+    #[test]
+    fn empty_environment_gives_defaults_and_no_warnings() {
+        assert_eq!(run(&Overrides::default(), &[]), (defaults(), vec![]));
+    }
+
+    #[test]
+    fn default_service_name_follows_the_spec() {
+        let name = default_service_name();
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.file_name().unwrap().to_string_lossy();
+        assert_eq!(name, format!("unknown_service:{exe}"));
+    }
+
+    #[test]
+    fn empty_and_blank_values_count_as_unset() {
+        let vars = [
+            (OTEL_SDK_DISABLED, ""),
+            (OTEL_SERVICE_NAME, "  "),
+            (OTEL_METRIC_EXPORT_INTERVAL, ""),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, " "),
+            (RTSCOPE_SUMMARY, ""),
+            (RTSCOPE_FILE, ""),
+        ];
+        assert_eq!(warned(&vars, &[]), defaults());
+    }
+
+    #[test]
+    fn every_plain_setting_from_the_environment() {
+        let vars = [
+            (OTEL_SDK_DISABLED, "TRUE"),
+            (OTEL_SERVICE_NAME, "checkout"),
+            (
+                OTEL_RESOURCE_ATTRIBUTES,
+                "deployment.environment=prod, team=pay%20ments",
+            ),
+            (OTEL_METRIC_EXPORT_INTERVAL, " 15000 "),
+            (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "Delta"),
+            (RTSCOPE_FILE, "/tmp/out.jsonl"),
+            (RTSCOPE_SUMMARY, "off"),
+            (RTSCOPE_SHUTDOWN_TIMEOUT, "0"),
+        ];
+        let expected = Config {
+            disabled: true,
+            service_name: "checkout".to_owned(),
+            resource_attributes: pairs(&[
+                ("deployment.environment", "prod"),
+                ("team", "pay ments"),
+            ]),
+            export_interval: Duration::from_secs(15),
+            temporality: Temporality::Delta,
+            shutdown_timeout: Duration::ZERO,
+            destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
+            summary_at_exit: false,
+        };
+        assert_eq!(warned(&vars, &[]), expected);
+    }
+
+    #[test]
+    fn lowmemory_is_delta() {
+        let vars = [(
+            OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+            "lowmemory",
+        )];
+        assert_eq!(warned(&vars, &[]).temporality, Temporality::Delta);
+    }
+
+    #[test]
+    fn sdk_disabled_false_and_bad_value() {
+        assert!(!warned(&[(OTEL_SDK_DISABLED, "false")], &[]).disabled);
+        let c = warned(
+            &[(OTEL_SDK_DISABLED, "yes")],
+            &[r#"rtscope: OTEL_SDK_DISABLED="yes" is not true or false; using false"#],
+        );
+        assert!(!c.disabled);
+    }
+
+    #[test]
+    fn export_interval_bad_values() {
+        for (raw, line) in [
+            (
+                "abc",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="abc" is not a number of milliseconds; using 60000"#,
+            ),
+            (
+                "0",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="0" must be greater than 0 milliseconds; using 60000"#,
+            ),
+            (
+                "-5",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="-5" must be greater than 0 milliseconds; using 60000"#,
+            ),
+            (
+                "1.5",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="1.5" is not a number of milliseconds; using 60000"#,
+            ),
+            (
+                "99999999999999999999",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="99999999999999999999" is too large a number of milliseconds; using 60000"#,
+            ),
+            (
+                "10s",
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="10s" is not a number of milliseconds; using 60000"#,
+            ),
+        ] {
+            let c = warned(&[(OTEL_METRIC_EXPORT_INTERVAL, raw)], &[line]);
+            assert_eq!(c, defaults());
+        }
+    }
+
+    #[test]
+    fn warning_quotes_values_on_one_line() {
+        warned(
+            &[(OTEL_METRIC_EXPORT_INTERVAL, "1\n\"2\"")],
+            &[
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="1\n\"2\"" is not a number of milliseconds; using 60000"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn rtscope_variables_bad_values() {
+        let c = warned(
+            &[
+                (RTSCOPE_SUMMARY, "maybe"),
+                (RTSCOPE_SHUTDOWN_TIMEOUT, "-1"),
+                (
+                    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+                    "sometimes",
+                ),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE="sometimes" is not a temporality preference (use cumulative, delta or lowmemory); using cumulative"#,
+                r#"rtscope: RTSCOPE_SHUTDOWN_TIMEOUT="-1" must not be negative; using 2000"#,
+                r#"rtscope: RTSCOPE_SUMMARY="maybe" is not on or off; using on"#,
+            ],
+        );
+        assert_eq!(c, defaults());
+        let c = warned(
+            &[(RTSCOPE_SHUTDOWN_TIMEOUT, "soon")],
+            &[
+                r#"rtscope: RTSCOPE_SHUTDOWN_TIMEOUT="soon" is not a number of milliseconds; using 2000"#,
+            ],
+        );
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn resource_attributes_malformed_entries_are_skipped() {
+        let c = warned(
+            &[(
+                OTEL_RESOURCE_ATTRIBUTES,
+                "a=1,novalue,=x,b=%zz,c=%E2%82%AC,d=e=f,,a=2,g=",
+            )],
+            &[
+                r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "novalue" is not key=value; skipping it"#,
+                r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "=x" has an empty key; skipping it"#,
+                r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "b=%zz" has invalid percent-encoding (write a literal % as %25); skipping it"#,
+            ],
+        );
+        assert_eq!(
+            c.resource_attributes,
+            pairs(&[("a", "2"), ("c", "€"), ("d", "e=f"), ("g", "")])
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_after_decoding_is_malformed() {
+        warned(
+            &[(OTEL_RESOURCE_ATTRIBUTES, "k=%FF")],
+            &[
+                r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "k=%FF" has invalid percent-encoding (write a literal % as %25); skipping it"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn service_name_precedence() {
+        let attrs = (OTEL_RESOURCE_ATTRIBUTES, "service.name=from-attrs,x=1");
+        let name = (OTEL_SERVICE_NAME, "from-env");
+        // The attribute alone; it is moved out of the attribute list.
+        let c = warned(&[attrs], &[]);
+        assert_eq!(c.service_name, "from-attrs");
+        assert_eq!(c.resource_attributes, pairs(&[("x", "1")]));
+        // OTEL_SERVICE_NAME wins over the attribute.
+        assert_eq!(warned(&[attrs, name], &[]).service_name, "from-env");
+        // Code wins over both: a builder resource attribute, then with_service_name.
+        let mut o = Overrides {
+            resource_attributes: pairs(&[("service.name", "code-attr")]),
+            ..Overrides::default()
+        };
+        assert_eq!(run(&o, &[attrs, name]).0.service_name, "code-attr");
+        o.service_name = Some("code".to_owned());
+        let (c, w) = run(&o, &[attrs, name]);
+        assert_eq!((c.service_name.as_str(), w), ("code", vec![]));
+        assert_eq!(c.resource_attributes, pairs(&[("x", "1")]));
+    }
+
+    #[test]
+    fn builder_attributes_merge_over_environment_ones() {
+        let o = Overrides {
+            resource_attributes: pairs(&[("b", "code"), ("c", "3"), ("c", "4")]),
+            ..Overrides::default()
+        };
+        let (c, w) = run(&o, &[(OTEL_RESOURCE_ATTRIBUTES, "a=1,b=env")]);
+        assert!(w.is_empty());
+        assert_eq!(
+            c.resource_attributes,
+            pairs(&[("a", "1"), ("b", "code"), ("c", "4")])
+        );
+    }
+
+    #[test]
+    fn http_base_endpoint_gets_signal_paths() {
+        for base in ["http://collector:4318", "http://collector:4318/"] {
+            let c = warned(&[(OTEL_EXPORTER_OTLP_ENDPOINT, base)], &[]);
+            assert_eq!(
+                c,
+                otlp(http_target(
+                    "http://collector:4318/v1/metrics",
+                    "http://collector:4318/v1/logs"
+                ))
+            );
+        }
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "https://gw.example.com/otlp")],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target(
+                "https://gw.example.com/otlp/v1/metrics",
+                "https://gw.example.com/otlp/v1/logs"
+            ))
+        );
+    }
+
+    #[test]
+    fn signal_endpoints_are_used_as_is() {
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://base:4318"),
+                (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "http://m:9000/custom"),
+                (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:9001/"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target("http://m:9000/custom", "http://l:9001/"))
+        );
+        // Only the metrics endpoint: logs go to the specification's default.
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "http://m:9000/custom")],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target(
+                "http://m:9000/custom",
+                "http://localhost:4318/v1/logs"
+            ))
+        );
+    }
+
+    #[test]
+    fn grpc_endpoints_are_used_as_is_and_get_a_scheme_when_missing() {
+        let grpc = |metrics: &str, logs: &str| {
+            otlp(OtlpTarget {
+                protocol: Protocol::Grpc,
+                ..http_target(metrics, logs)
+            })
+        };
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4317"),
+            ],
+            &[],
+        );
+        assert_eq!(c, grpc("http://collector:4317", "http://collector:4317"));
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317"),
+            ],
+            &[],
+        );
+        assert_eq!(c, grpc("https://collector:4317", "https://collector:4317"));
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "collector:4317"),
+                (OTEL_EXPORTER_OTLP_INSECURE, "true"),
+            ],
+            &[],
+        );
+        assert_eq!(c, grpc("http://collector:4317", "http://collector:4317"));
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "http://l:4317"),
+            ],
+            &[],
+        );
+        assert_eq!(c, grpc("http://localhost:4317", "http://l:4317"));
+    }
+
+    #[test]
+    fn unusable_endpoints_fall_back_to_the_file() {
+        for (var, raw, line) in [
+            (
+                OTEL_EXPORTER_OTLP_ENDPOINT,
+                "localhost:4318",
+                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="localhost:4318" is not an http:// or https:// URL (it has no scheme); writing to ./rtscope-otlp.jsonl instead"#,
+            ),
+            (
+                OTEL_EXPORTER_OTLP_ENDPOINT,
+                "ftp://host",
+                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="ftp://host" is not an http:// or https:// URL (its scheme is neither http nor https); writing to ./rtscope-otlp.jsonl instead"#,
+            ),
+            (
+                OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+                "http://host:99999/v1/metrics",
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="http://host:99999/v1/metrics" is not an http:// or https:// URL (its port is not a number from 0 to 65535); writing to ./rtscope-otlp.jsonl instead"#,
+            ),
+            (
+                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+                "http:///v1/logs",
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="http:///v1/logs" is not an http:// or https:// URL (it has no host); writing to ./rtscope-otlp.jsonl instead"#,
+            ),
+        ] {
+            assert_eq!(warned(&[(var, raw)], &[line]), defaults());
+        }
+        // The file named by RTSCOPE_FILE is the one written, and the warning says so.
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://bad host"),
+                (RTSCOPE_FILE, "/var/tmp/x.jsonl"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="http://bad host" is not an http:// or https:// URL (it contains whitespace); writing to /var/tmp/x.jsonl instead"#,
+            ],
+        );
+        assert_eq!(
+            c.destination,
+            Destination::File(PathBuf::from("/var/tmp/x.jsonl"))
+        );
+    }
+
+    #[test]
+    fn protocol_values() {
+        let vars = |p| {
+            [
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+                (OTEL_EXPORTER_OTLP_PROTOCOL, p),
+            ]
+        };
+        let target = |c: Config| match c.destination {
+            Destination::Otlp(t) => t,
+            other => panic!("expected OTLP, got {other:?}"),
+        };
+        assert_eq!(
+            target(warned(&vars("http/protobuf"), &[])).protocol,
+            Protocol::HttpProtobuf
+        );
+        assert_eq!(target(warned(&vars("GRPC"), &[])).protocol, Protocol::Grpc);
+        let t = target(warned(
+            &vars("http/json"),
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_PROTOCOL="http/json" is not supported by rtscope (use grpc or http/protobuf); using http/protobuf"#,
+            ],
+        ));
+        assert_eq!(
+            t,
+            http_target("http://c:4318/v1/metrics", "http://c:4318/v1/logs")
+        );
+        warned(
+            &vars("thrift"),
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_PROTOCOL="thrift" is not a known protocol (use grpc or http/protobuf); using http/protobuf"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn protocol_is_not_read_without_an_endpoint() {
+        let c = warned(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")], &[]);
+        assert_eq!(c, defaults());
+    }
+
+    #[test]
+    fn metrics_variables_win_and_bad_ones_fall_through_to_the_generic_ones() {
+        let base = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318");
+        let c = warned(
+            &[
+                base,
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"),
+                (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "1000"),
+                (OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, "2000"),
+                (OTEL_EXPORTER_OTLP_COMPRESSION, "none"),
+                (OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, "gzip"),
+                (OTEL_EXPORTER_OTLP_HEADERS, "a=generic"),
+                (OTEL_EXPORTER_OTLP_METRICS_HEADERS, "b=metrics"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(OtlpTarget {
+                protocol: Protocol::Grpc,
+                metrics_endpoint: "http://c:4318".to_owned(),
+                logs_endpoint: "http://c:4318".to_owned(),
+                headers: pairs(&[("b", "metrics")]),
+                timeout: Duration::from_secs(2),
+                compression: Compression::Gzip,
+            })
+        );
+        let c = warned(
+            &[
+                base,
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "http/json"),
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "1000"),
+                (OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, "0"),
+                (OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
+                (OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, "zstd"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/json" is not supported by rtscope (use grpc or http/protobuf); using grpc from OTEL_EXPORTER_OTLP_PROTOCOL"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="0" must be greater than 0 milliseconds; using 1000 from OTEL_EXPORTER_OTLP_TIMEOUT"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_COMPRESSION="zstd" is not a supported compression (use gzip or none); using gzip from OTEL_EXPORTER_OTLP_COMPRESSION"#,
+            ],
+        );
+        assert_eq!(
+            c,
+            otlp(OtlpTarget {
+                protocol: Protocol::Grpc,
+                metrics_endpoint: "http://c:4318".to_owned(),
+                logs_endpoint: "http://c:4318".to_owned(),
+                headers: vec![],
+                timeout: Duration::from_secs(1),
+                compression: Compression::Gzip,
+            })
+        );
+        // Both bad: the default, and one warning each.
+        warned(
+            &[
+                base,
+                (OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, "x"),
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "-3"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="x" is not a number of milliseconds; using 10000"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_TIMEOUT="-3" must be greater than 0 milliseconds; using 10000"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn headers_are_decoded_and_malformed_ones_skipped_without_showing_values() {
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+                (
+                    OTEL_EXPORTER_OTLP_HEADERS,
+                    "Authorization=Basic dXNlcjpwYXNz==, api-key=s%20ecret,Bearer token,=v,x y=1,k=%2,ctl=a%0Ab",
+                ),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS entry 3 is not key=value (value not shown); skipping it"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS entry 4 has an empty header name; skipping it"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS header "x y" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only); skipping it"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS header "k" has invalid percent-encoding in its value (write a literal % as %25); skipping it"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS header "ctl" has a control character in its value; skipping it"#,
+            ],
+        );
+        let Destination::Otlp(t) = c.destination else {
+            panic!("expected OTLP")
+        };
+        assert_eq!(
+            t.headers,
+            pairs(&[
+                ("Authorization", "Basic dXNlcjpwYXNz=="),
+                ("api-key", "s ecret")
+            ])
+        );
+    }
+
+    #[test]
+    fn code_settings_win_over_the_environment() {
+        let o = Overrides {
+            service_name: Some("code".to_owned()),
+            export_interval: Some(Duration::from_secs(5)),
+            temporality: Some(Temporality::Cumulative),
+            shutdown_timeout: Some(Duration::from_millis(300)),
+            endpoint: Some("https://code:4318/".to_owned()),
+            protocol: Some(Protocol::HttpProtobuf),
+            headers: pairs(&[("X-Key", "code")]),
+            timeout: Some(Duration::from_secs(3)),
+            compression: Some(Compression::None),
+            summary: Some(true),
+            ..Overrides::default()
+        };
+        // Bad environment values that code settings replace are not even read: no warnings.
+        let vars = [
+            (OTEL_SERVICE_NAME, "env"),
+            (OTEL_METRIC_EXPORT_INTERVAL, "abc"),
+            (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "delta"),
+            (RTSCOPE_SHUTDOWN_TIMEOUT, "x"),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://env:4318"),
+            (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "not a url"),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+            (OTEL_EXPORTER_OTLP_HEADERS, "x-key=env,other=1"),
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "x"),
+            (OTEL_EXPORTER_OTLP_COMPRESSION, "gzip"),
+            (RTSCOPE_SUMMARY, "off"),
+        ];
+        let (c, w) = run(&o, &vars);
+        assert_eq!(w, Vec::<String>::new());
+        assert_eq!(
+            c,
+            Config {
+                service_name: "code".to_owned(),
+                export_interval: Duration::from_secs(5),
+                shutdown_timeout: Duration::from_millis(300),
+                destination: Destination::Otlp(OtlpTarget {
+                    protocol: Protocol::HttpProtobuf,
+                    metrics_endpoint: "https://code:4318/v1/metrics".to_owned(),
+                    logs_endpoint: "https://code:4318/v1/logs".to_owned(),
+                    headers: pairs(&[("X-Key", "code"), ("other", "1")]),
+                    timeout: Duration::from_secs(3),
+                    compression: Compression::None,
+                }),
+                ..defaults()
+            }
+        );
+    }
+
+    #[test]
+    fn with_file_wins_over_environment_endpoints_but_not_over_with_endpoint() {
+        let vars = [
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://env:4318"),
+            (RTSCOPE_FILE, "/env.jsonl"),
+        ];
+        let mut o = Overrides {
+            file: Some(PathBuf::from("/code.jsonl")),
+            ..Overrides::default()
+        };
+        let (c, w) = run(&o, &vars);
+        assert!(w.is_empty());
+        assert_eq!(
+            c.destination,
+            Destination::File(PathBuf::from("/code.jsonl"))
+        );
+        o.endpoint = Some("http://code:4318".to_owned());
+        assert_eq!(
+            run(&o, &vars).0,
+            otlp(http_target(
+                "http://code:4318/v1/metrics",
+                "http://code:4318/v1/logs"
+            ))
+        );
+        // Without with_file the environment endpoint wins over RTSCOPE_FILE.
+        assert_eq!(
+            warned(&vars, &[]),
+            otlp(http_target(
+                "http://env:4318/v1/metrics",
+                "http://env:4318/v1/logs"
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_code_values_are_still_handled_defensively() {
+        // `validate` rejects these first; `resolve` must still never panic on them.
+        let o = Overrides {
+            endpoint: Some("nowhere".to_owned()),
+            export_interval: Some(Duration::ZERO),
+            ..Overrides::default()
+        };
+        let (c, w) = run(&o, &[]);
+        assert_eq!(c, defaults());
+        assert_eq!(
+            w,
+            [
+                r#"rtscope: with_endpoint("nowhere") is not an http:// or https:// URL (it has no scheme); writing to ./rtscope-otlp.jsonl instead"#
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_rejects_bad_code_values_with_a_fix() {
+        let check = |o: Overrides, expected: &str| {
+            assert_eq!(o.validate().unwrap_err().to_string(), expected);
+        };
+        check(
+            Overrides {
+                endpoint: Some("localhost:4318".to_owned()),
+                ..Overrides::default()
+            },
+            r#"with_endpoint("localhost:4318"): not an http:// or https:// URL (it has no scheme); pass a full URL such as "http://127.0.0.1:4318""#,
+        );
+        check(
+            Overrides {
+                export_interval: Some(Duration::ZERO),
+                ..Overrides::default()
+            },
+            "with_export_interval(0): the interval must be greater than zero, e.g. Duration::from_secs(10)",
+        );
+        check(
+            Overrides {
+                timeout: Some(Duration::ZERO),
+                ..Overrides::default()
+            },
+            "with_timeout(0): the export timeout must be greater than zero, e.g. Duration::from_secs(10)",
+        );
+        check(
+            Overrides {
+                headers: pairs(&[("bad name", "v")]),
+                ..Overrides::default()
+            },
+            r#"with_header("bad name", ..): is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"#,
+        );
+        check(
+            Overrides {
+                service_name: Some(" ".to_owned()),
+                ..Overrides::default()
+            },
+            r#"with_service_name(" "): the service name is empty; pass a name such as "checkout", or do not call it to use OTEL_SERVICE_NAME"#,
+        );
+        check(
+            Overrides {
+                resource_attributes: pairs(&[("", "v")]),
+                ..Overrides::default()
+            },
+            r#"with_resource_attribute("", ..): the key is empty; pass a key such as "deployment.environment""#,
+        );
+        assert_eq!(Overrides::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn url_check() {
+        for ok in [
+            "http://localhost",
+            "https://a.b-c_d.example:443/path?q=1#f",
+            "HTTP://127.0.0.1:4318",
+            "http://[::1]:4318/v1",
+            "http://[fe80::1]",
+            "http://user:pw@host:1",
+        ] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for (bad, problem) in [
+            ("localhost:4318", "it has no scheme"),
+            ("://x", "it has no scheme"),
+            ("unix:///tmp/s", "its scheme is neither http nor https"),
+            ("http://", "it has no host"),
+            ("http://:80", "it has no host"),
+            ("http://h:", "its port is not a number from 0 to 65535"),
+            ("http://h:x1", "its port is not a number from 0 to 65535"),
+            ("http://h:65536", "its port is not a number from 0 to 65535"),
+            ("http://[::1", "its IPv6 address has no closing ]"),
+            ("http://[]:1", "its IPv6 address is malformed"),
+            ("http://[::1]x", "it has junk after the IPv6 address"),
+            ("http://ho!st", "its host is malformed"),
+            ("http://a b", "it contains whitespace"),
+        ] {
+            assert_eq!(check_url(bad), Err(problem), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_is_strict() {
+        assert_eq!(percent_decode("a%20b%2C%3d").as_deref(), Some("a b,="));
+        assert_eq!(percent_decode("100%"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%g0"), None);
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%C3"), None);
     }
 }
