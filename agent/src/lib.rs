@@ -20,3 +20,8 @@ pub mod alloc;
 pub use alloc::Alloc;
 pub mod config;
 pub(crate) mod export;
+mod agent;
+pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

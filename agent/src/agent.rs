@@ -1,0 +1,536 @@
+//! The agent: configure with [`Agent::builder`], [`install`](AgentBuilder::install) once,
+//! keep the returned [`AgentGuard`] until the end of `main`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! #[global_allocator]
+//! static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let _guard = rtscope::Agent::builder()
+//!         .with_service_name("checkout")
+//!         .with_endpoint("http://127.0.0.1:4318")
+//!         .with_export_interval(Duration::from_secs(10))
+//!         .install()?;
+//!     // ... the application ...
+//!     Ok(())
+//! } // `_guard` drops here: final collection and flush, bounded by the shutdown timeout.
+//! ```
+//!
+//! # When the final flush happens
+//!
+//! - **End of `main`**: the guard drops and shuts the exporter down, waiting at most the
+//!   shutdown timeout ([`AgentBuilder::with_shutdown_timeout`], `RTSCOPE_SHUTDOWN_TIMEOUT`,
+//!   default 2 s).
+//! - **[`std::process::exit`]**: destructors do not run, so `install` registers a C `atexit`
+//!   handler that shuts the exporter down if the guard has not done so yet.
+//! - **A panic in `main`** with the default `panic = "unwind"`: unwinding drops the guard,
+//!   which flushes. With `panic = "abort"` nothing unwinds, so `install` chains a panic hook
+//!   (after the previous one, which prints the message) that flushes before the abort. A hook
+//!   set with [`std::panic::set_hook`] after `install` replaces it; chain it with
+//!   [`std::panic::take_hook`] to keep the flush.
+//! - Killed by a signal (`SIGKILL`, an unhandled `SIGTERM`) or [`std::process::abort`]: no
+//!   flush; what the last periodic export shipped is what the collector has.
+
+use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
+use crate::export::Exporter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, PoisonError, TryLockError};
+use std::time::Duration;
+
+/// Entry point of the agent API: [`Agent::builder`].
+///
+/// ```no_run
+/// let _guard = rtscope::Agent::builder().with_service_name("checkout").install()?;
+/// # Ok::<(), rtscope::InstallError>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Agent;
+
+impl Agent {
+    /// A builder with nothing set: everything comes from the environment or the defaults
+    /// (see `docs/configuration.md`).
+    pub fn builder() -> AgentBuilder {
+        AgentBuilder::default()
+    }
+
+    /// Whether an agent was installed in this process (it may have shut down since).
+    pub fn is_installed() -> bool {
+        STATE.load(Ordering::Acquire) != UNINSTALLED
+    }
+}
+
+/// Settings made in code. Each one that is set wins over its environment variables; the
+/// others come from the `OTEL_*` / `RTSCOPE_*` variables or the defaults.
+///
+/// ```no_run
+/// use rtscope::config::{Compression, Protocol, Temporality};
+/// use std::time::Duration;
+///
+/// let _guard = rtscope::Agent::builder()
+///     .with_service_name("checkout")
+///     .with_resource_attribute("deployment.environment", "prod")
+///     .with_endpoint("http://collector:4317")
+///     .with_protocol(Protocol::Grpc)
+///     .with_header("x-api-key", "secret")
+///     .with_compression(Compression::Gzip)
+///     .with_temporality(Temporality::Delta)
+///     .with_export_interval(Duration::from_secs(10))
+///     .with_timeout(Duration::from_secs(5))
+///     .with_shutdown_timeout(Duration::from_secs(1))
+///     .with_summary(false)
+///     .install()?;
+/// # Ok::<(), rtscope::InstallError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "an AgentBuilder does nothing until `.install()` is called"]
+pub struct AgentBuilder {
+    overrides: Overrides,
+}
+
+impl AgentBuilder {
+    /// The `service.name` resource attribute. Wins over `OTEL_SERVICE_NAME` and over
+    /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`. Default `unknown_service:<executable>`.
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.overrides.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute, replacing one of the same key from
+    /// `OTEL_RESOURCE_ATTRIBUTES` or an earlier call. The key `service.name` sets the service
+    /// name (below [`with_service_name`](Self::with_service_name)).
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.overrides
+            .resource_attributes
+            .push((key.into(), value.into()));
+        self
+    }
+
+    /// How often metrics are exported. Wins over `OTEL_METRIC_EXPORT_INTERVAL`. Default 60 s.
+    /// Must be greater than zero.
+    pub fn with_export_interval(mut self, interval: Duration) -> Self {
+        self.overrides.export_interval = Some(interval);
+        self
+    }
+
+    /// Cumulative or delta sums and histograms. Wins over
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`. Default cumulative.
+    pub fn with_temporality(mut self, temporality: Temporality) -> Self {
+        self.overrides.temporality = Some(temporality);
+        self
+    }
+
+    /// The collector's base URL, like `OTEL_EXPORTER_OTLP_ENDPOINT`: over HTTP, `/v1/metrics`
+    /// and `/v1/logs` are appended; over gRPC it is used as is. Wins over all three endpoint
+    /// variables and over [`with_file`](Self::with_file). Must be an `http://` or `https://`
+    /// URL.
+    ///
+    /// Unlike `opentelemetry-otlp`'s `with_endpoint` (a signal's full URL), this is a base
+    /// URL, because rtscope sends two signals.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.overrides.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP transport. Wins over `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` and
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`. Default [`Protocol::HttpProtobuf`].
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.overrides.protocol = Some(protocol);
+        self
+    }
+
+    /// Adds a request header (gRPC metadata), replacing one of the same name
+    /// (case-insensitively) from `OTEL_EXPORTER_OTLP_[METRICS_]HEADERS` or an earlier call.
+    /// The name must be a valid HTTP header name.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.overrides.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Upper bound of one export request. Wins over `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` and
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`. Default 10 s. Must be greater than zero.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.timeout = Some(timeout);
+        self
+    }
+
+    /// Payload compression. Wins over `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION` and
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`. Default none.
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.overrides.compression = Some(compression);
+        self
+    }
+
+    /// Writes OTLP/JSON lines to `path` instead of sending to a collector: wins over the
+    /// endpoint variables and over `RTSCOPE_FILE`, but not over
+    /// [`with_endpoint`](Self::with_endpoint). Without it, the file
+    /// (`RTSCOPE_FILE`, default `./rtscope-otlp.jsonl`) is used when no endpoint is set.
+    pub fn with_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.file = Some(path.into());
+        self
+    }
+
+    /// Whether to print a human summary to stderr at shutdown. Wins over `RTSCOPE_SUMMARY`.
+    /// Default on.
+    pub fn with_summary(mut self, enabled: bool) -> Self {
+        self.overrides.summary = Some(enabled);
+        self
+    }
+
+    /// Upper bound of the final flush when the [`AgentGuard`] drops (or at `exit`). Wins over
+    /// `RTSCOPE_SHUTDOWN_TIMEOUT`. Default 2 s. Zero means: do not wait.
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.overrides.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// The configuration this builder resolves to against the environment `env`.
+    #[cfg(test)]
+    pub(crate) fn resolve_with(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        self.overrides.validate()?;
+        Ok(config::resolve(&self.overrides, env))
+    }
+
+    /// Validates the settings, resolves the configuration against the process environment
+    /// (printing one stderr line per unusable environment value) and starts the export
+    /// thread. Once per process.
+    ///
+    /// # Errors
+    ///
+    /// - [`InstallError::InvalidConfig`] when a setting made in code is unusable (nothing is
+    ///   installed: fix it and call again);
+    /// - [`InstallError::AlreadyInstalled`] when an agent was installed before in this process
+    ///   (even if its guard has dropped since). The error hands this builder back.
+    ///
+    /// With `OTEL_SDK_DISABLED=true` the install succeeds but no export thread starts.
+    ///
+    /// ```no_run
+    /// match rtscope::Agent::builder().install() {
+    ///     Ok(guard) => { /* keep `guard` until the end of main */ }
+    ///     Err(e) => eprintln!("running without rtscope: {e}"),
+    /// }
+    /// ```
+    pub fn install(self) -> Result<AgentGuard, InstallError> {
+        self.overrides.validate()?;
+        if STATE
+            .compare_exchange(UNINSTALLED, INSTALLING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(InstallError::AlreadyInstalled(Box::new(self)));
+        }
+        let config = crate::alloc::agent_scope(|| {
+            let config = config::resolve_from_process_env(&self.overrides);
+            if !config.disabled {
+                let exporter = Exporter::start(config.clone());
+                *lock(&EXPORTER) = Some(Running {
+                    exporter,
+                    timeout: config.shutdown_timeout,
+                });
+                register_exit_flush();
+            }
+            config
+        });
+        STATE.store(INSTALLED, Ordering::Release);
+        Ok(AgentGuard { config })
+    }
+}
+
+/// Returned by [`AgentBuilder::install`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// An agent was already installed in this process.
+    #[error(
+        "an rtscope agent is already installed in this process; install it once, at the start \
+         of main (with #[rtscope::main] or Agent::builder().install(), not both), and keep its \
+         AgentGuard alive until main returns"
+    )]
+    AlreadyInstalled(Box<AgentBuilder>),
+    /// A setting made in code is unusable.
+    #[error("invalid rtscope setting {0}")]
+    InvalidConfig(#[from] ConfigError),
+}
+
+impl InstallError {
+    /// The builder handed back by [`InstallError::AlreadyInstalled`].
+    pub fn into_builder(self) -> Option<AgentBuilder> {
+        match self {
+            InstallError::AlreadyInstalled(builder) => Some(*builder),
+            InstallError::InvalidConfig(_) => None,
+        }
+    }
+}
+
+/// Keeps the agent running; dropping it makes the final collection and flush, waiting at most
+/// the shutdown timeout. Bind it to a named variable that lives until the end of `main`.
+///
+/// ```no_run
+/// let _guard = rtscope::Agent::builder().install()?; // not `let _ = ...`: that drops it now
+/// # Ok::<(), rtscope::InstallError>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the AgentGuard stops the agent and flushes: bind it with \
+              `let _guard = ...` (not `let _ = ...`) and keep it until the end of main"]
+pub struct AgentGuard {
+    config: Config,
+}
+
+impl AgentGuard {
+    /// The configuration the agent runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stops the agent now: final collection and flush, waiting at most the shutdown timeout.
+    /// The same as dropping the guard, spelled out.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for AgentGuard {
+    fn drop(&mut self) {
+        shutdown_running(false);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The install-once global.
+// ---------------------------------------------------------------------------------------------
+
+const UNINSTALLED: u8 = 0;
+const INSTALLING: u8 = 1;
+const INSTALLED: u8 = 2;
+
+/// `UNINSTALLED` → `INSTALLING` (one winner) → `INSTALLED`, never back: one agent per process.
+static STATE: AtomicU8 = AtomicU8::new(UNINSTALLED);
+
+/// The running exporter; whoever takes it (guard drop, `atexit`, panic hook) shuts it down.
+static EXPORTER: Mutex<Option<Running>> = Mutex::new(None);
+
+struct Running {
+    exporter: Exporter,
+    timeout: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Shuts the running exporter down if nobody has yet. `from_hook`: called from `atexit` or a
+/// panic hook, where blocking on the lock could deadlock, so it only tries.
+fn shutdown_running(from_hook: bool) -> bool {
+    let taken = if from_hook {
+        match EXPORTER.try_lock() {
+            Ok(mut slot) => slot.take(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    } else {
+        lock(&EXPORTER).take()
+    };
+    match taken {
+        Some(Running { exporter, timeout }) => {
+            crate::alloc::agent_scope(|| exporter.shutdown(timeout));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) once.
+fn register_exit_flush() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        #[cfg(any(unix, windows))]
+        {
+            // SAFETY: `flush_at_exit` is a plain `extern "C" fn()` with no captured state that
+            // never unwinds (it catches panics), as `atexit` requires; registering it has no
+            // other precondition.
+            let _ = unsafe { libc::atexit(flush_at_exit) };
+        }
+        #[cfg(panic = "abort")]
+        if !std::thread::panicking() {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                previous(info);
+                shutdown_running(true);
+            }));
+        }
+    });
+}
+
+/// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard
+/// did not.
+#[cfg(any(unix, windows))]
+extern "C" fn flush_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        let flushed = shutdown_running(true);
+        #[cfg(test)]
+        if flushed && std::env::var_os(tests::CHILD_VAR).is_some() {
+            config::print_warnings(&["rtscope-test: flushed at exit".to_owned()]);
+        }
+        let _ = flushed;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Destination, OtlpTarget};
+
+    pub(super) const CHILD_VAR: &str = "RTSCOPE_TEST_EXIT_CHILD";
+
+    #[test]
+    fn builder_settings_win_over_the_environment() {
+        let env = |name: &str| {
+            let v = match name {
+                "OTEL_SERVICE_NAME" => "env",
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => "http://env:4318",
+                "OTEL_EXPORTER_OTLP_PROTOCOL" => "http/protobuf",
+                "OTEL_METRIC_EXPORT_INTERVAL" => "1000",
+                "OTEL_EXPORTER_OTLP_HEADERS" => "a=env,b=env",
+                "OTEL_RESOURCE_ATTRIBUTES" => "k=env,j=env",
+                "RTSCOPE_SUMMARY" => "on",
+                _ => return None,
+            };
+            Some(v.to_owned())
+        };
+        let (config, warnings) = Agent::builder()
+            .with_service_name("code")
+            .with_endpoint("http://code:4317")
+            .with_protocol(Protocol::Grpc)
+            .with_export_interval(Duration::from_secs(10))
+            .with_header("A", "code")
+            .with_resource_attribute("k", "code")
+            .with_summary(false)
+            .with_shutdown_timeout(Duration::from_millis(500))
+            .resolve_with(env)
+            .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(config.service_name, "code");
+        assert_eq!(config.export_interval, Duration::from_secs(10));
+        assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
+        assert!(!config.summary_at_exit);
+        assert_eq!(
+            config.resource_attributes,
+            pairs(&[("k", "code"), ("j", "env")])
+        );
+        let Destination::Otlp(OtlpTarget {
+            protocol,
+            metrics_endpoint,
+            logs_endpoint,
+            headers,
+            ..
+        }) = config.destination
+        else {
+            panic!("expected OTLP, got {:?}", config.destination);
+        };
+        assert_eq!(protocol, Protocol::Grpc);
+        assert_eq!(metrics_endpoint, "http://code:4317");
+        assert_eq!(logs_endpoint, "http://code:4317");
+        assert_eq!(headers, pairs(&[("A", "code"), ("b", "env")]));
+    }
+
+    #[test]
+    fn invalid_code_settings_are_errors_that_say_how_to_fix() {
+        let err = Agent::builder()
+            .with_endpoint("collector:4318")
+            .install()
+            .unwrap_err();
+        assert!(matches!(err, InstallError::InvalidConfig(_)));
+        assert_eq!(
+            err.to_string(),
+            "invalid rtscope setting with_endpoint(\"collector:4318\"): not an http:// or \
+             https:// URL (it has no scheme); pass a full URL such as \"http://127.0.0.1:4318\""
+        );
+        assert!(err.into_builder().is_none());
+    }
+
+    /// The only test of this binary that installs (one agent per process).
+    #[test]
+    fn second_install_is_refused_and_hands_the_builder_back() {
+        let file = std::env::temp_dir().join(format!("rtscope-unit-{}.jsonl", std::process::id()));
+        let guard = Agent::builder()
+            .with_file(&file)
+            .with_summary(false)
+            .with_service_name("first")
+            .install()
+            .expect("first install");
+        assert!(Agent::is_installed());
+        assert_eq!(guard.config().service_name, "first");
+        assert_eq!(guard.config().destination, Destination::File(file.clone()));
+
+        let err = Agent::builder()
+            .with_service_name("second")
+            .install()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "an rtscope agent is already installed in this process; install it once, at the \
+             start of main (with #[rtscope::main] or Agent::builder().install(), not both), and \
+             keep its AgentGuard alive until main returns"
+        );
+        let builder = err.into_builder().expect("builder handed back");
+        assert_eq!(builder.overrides.service_name.as_deref(), Some("second"));
+
+        guard.shutdown();
+        assert!(!shutdown_running(false), "the guard shut the exporter down");
+        // Still once per process after the guard dropped.
+        assert!(matches!(
+            Agent::builder().install(),
+            Err(InstallError::AlreadyInstalled(_))
+        ));
+        let _ = std::fs::remove_file(&file);
+    }
+
+    /// Runs in a child process (see below): installs and calls `exit` with the guard alive.
+    #[test]
+    fn exit_child() {
+        if std::env::var_os(CHILD_VAR).is_none() {
+            return;
+        }
+        let file = std::env::temp_dir().join(format!("rtscope-exit-{}.jsonl", std::process::id()));
+        let guard = Agent::builder()
+            .with_file(&file)
+            .with_summary(false)
+            .install()
+            .expect("install in the child");
+        let _ = std::fs::remove_file(&file);
+        std::mem::forget(guard);
+        std::process::exit(0);
+    }
+
+    #[cfg(any(unix, windows))]
+    #[test]
+    fn process_exit_flushes_through_atexit() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "agent::tests::exit_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_VAR, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("rtscope-test: flushed at exit"), "{stderr}");
+    }
+}

@@ -1,0 +1,115 @@
+//! What `#[rtscope::main]` expands to calls. Not a public API: it changes with the macro.
+//!
+//! The contract with `rtscope-macros` (same version):
+//!
+//! ```ignore
+//! fn main() -> R {
+//!     let guard = <crate>::__private::install_for_main(
+//!         <crate>::__private::MainOptions::new()
+//!             .service_name("...")        // if given
+//!             .export_interval_ms(N),     // if given
+//!     );
+//!     <the original body>                 // sync main
+//!     // or, for `async fn main`:
+//!     // let body = async { <the original body> };
+//!     // return <crate>::__private::async_main!(body);
+//! }
+//! ```
+
+pub use crate::agent::AgentGuard;
+
+use crate::agent::Agent;
+use std::time::Duration;
+
+/// The arguments of `#[rtscope::main]`, checked at compile time by the macro.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MainOptions {
+    service_name: Option<&'static str>,
+    export_interval_ms: Option<u64>,
+}
+
+impl MainOptions {
+    /// No arguments.
+    pub const fn new() -> Self {
+        MainOptions {
+            service_name: None,
+            export_interval_ms: None,
+        }
+    }
+
+    /// `service_name = "..."`
+    pub const fn service_name(mut self, name: &'static str) -> Self {
+        self.service_name = Some(name);
+        self
+    }
+
+    /// `export_interval_ms = N`
+    pub const fn export_interval_ms(mut self, ms: u64) -> Self {
+        self.export_interval_ms = Some(ms);
+        self
+    }
+}
+
+/// Installs the agent for `main`. Never panics: on error it prints one stderr line and
+/// returns `None`, and the program runs on without the agent.
+pub fn install_for_main(opts: MainOptions) -> Option<AgentGuard> {
+    let result = std::panic::catch_unwind(|| {
+        let mut builder = Agent::builder();
+        if let Some(name) = opts.service_name {
+            builder = builder.with_service_name(name);
+        }
+        if let Some(ms) = opts.export_interval_ms {
+            builder = builder.with_export_interval(Duration::from_millis(ms));
+        }
+        builder.install()
+    });
+    let line = match result {
+        Ok(Ok(guard)) => return Some(guard),
+        Ok(Err(e)) => format!("rtscope: {e}; running without the agent"),
+        Err(_) => "rtscope: installing the agent panicked; running without the agent".to_owned(),
+    };
+    crate::config::print_warnings(&[line]);
+    None
+}
+
+/// Runs `async fn main`'s body on a tokio multi-thread runtime with all drivers enabled, as
+/// `#[tokio::main]` does.
+///
+/// # Panics
+///
+/// If the runtime cannot be built (as `#[tokio::main]` does): there is no way to run the body.
+#[cfg(feature = "tokio")]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(e) => panic!("rtscope: failed to build the tokio runtime for #[rtscope::main]: {e}"),
+    }
+}
+
+/// `async_main!(future)`: runs the future to completion on a tokio runtime.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rtscope_async_main {
+    ($future:expr) => {
+        $crate::__private::block_on($future)
+    };
+}
+
+/// `async_main!(future)` without the `tokio` feature: a compile error saying how to fix it.
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rtscope_async_main {
+    ($future:expr) => {
+        ::core::compile_error!(
+            "`#[rtscope::main]` on `async fn main` needs rtscope's `tokio` feature: \
+             add `features = [\"tokio\"]` to the `rtscope` dependency in Cargo.toml"
+        )
+    };
+}
+
+pub use crate::__rtscope_async_main as async_main;
