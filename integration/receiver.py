@@ -9,7 +9,8 @@ output file::
     {"kind": "metrics", "request": <ExportMetricsServiceRequest as OTLP/JSON>}
 
 OTLP/JSON here is ``google.protobuf.json_format.MessageToDict`` with
-camelCase field names, so 64-bit integers are strings, as the OTLP spec says.
+camelCase field names and integer enums, as the OTLP spec says; 64-bit
+integers are strings.
 Every request is answered with 200 and an empty response message.
 
 It binds 127.0.0.1 on the given port (0 picks a free one) and, once it is
@@ -82,7 +83,9 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "kind": kind,
                 "request": json_format.MessageToDict(
-                    request, preserving_proto_field_name=False
+                    request,
+                    preserving_proto_field_name=False,
+                    use_integers_for_enums=True,
                 ),
             },
             separators=(",", ":"),

@@ -1,1 +1,46 @@
-//! Test support for running rtscope against a real collector.
+//! Test support for running rtscope against a real OpenTelemetry collector.
+//!
+//! The collector is [rotel](https://pypi.org/project/rotel/), a Rust OTLP
+//! collector that nobody in this project wrote, installed from PyPI into
+//! `<workspace>/.venv` by `scripts/install-collector.sh`. [`Collector`]
+//! starts it on 127.0.0.1 with free ports and makes it forward everything to
+//! `integration/receiver.py`, which decodes each request with the published
+//! `opentelemetry-proto` package and appends it as OTLP/JSON to a file. Tests
+//! read that file back, so they see exactly what the collector got: bucket
+//! counts, sums, temporality, resource attributes.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rtscope_integration::{Collector, Temporality};
+//!
+//! let collector = Collector::start(); // panics: "run `bash scripts/install-collector.sh`"
+//! // ... point the program under test at collector.grpc_endpoint() or
+//! // collector.http_endpoint() and let it export ...
+//! let points = collector.wait_for_metric("process.alloc.size", Duration::from_secs(10));
+//! assert_eq!(points[0].resource_str("service.name"), Some("demo"));
+//! assert_eq!(points[0].temporality(), Some(Temporality::Delta));
+//! assert_eq!(points[0].bucket_counts().iter().sum::<u64>(), points[0].count());
+//! ```
+//!
+//! | item | what it is for |
+//! | --- | --- |
+//! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
+//! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
+//! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
+//!
+//! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
+//! fast when done). `RTSCOPE_COLLECTOR_VENV` points at another venv;
+//! `RTSCOPE_COLLECTOR_DEBUG=1` makes rotel log what it receives and keeps
+//! the work directory (it is also kept when a test panics).
+
+mod collector;
+mod error;
+pub mod otlp;
+mod process;
+
+pub use collector::{
+    Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
+};
+pub use error::Error;
+pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
+pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
