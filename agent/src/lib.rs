@@ -25,3 +25,4 @@ pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub use rtscope_macros::main;
