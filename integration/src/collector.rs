@@ -535,7 +535,7 @@ impl Drop for Collector {
         let _ = self.receiver.wait();
         if self.keep_dir || thread::panicking() {
             eprintln!(
-                "rtscope-integration: collector files kept in {}",
+                "rtscope-integration: collector files kept in {} (until the next run)",
                 self.dir.display()
             );
         } else {
@@ -658,10 +658,15 @@ fn is_bind_error(log: &str) -> bool {
     log.contains("address already in use") || log.contains("unable to bind")
 }
 
+const WORK_DIR_PREFIX: &str = "rtscope-collector-";
+
 fn new_work_dir() -> Result<PathBuf, Error> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
+    if SEQ.load(Ordering::Relaxed) == 0 {
+        remove_dead_work_dirs();
+    }
     let dir = std::env::temp_dir().join(format!(
-        "rtscope-collector-{}-{}",
+        "{WORK_DIR_PREFIX}{}-{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
@@ -669,6 +674,28 @@ fn new_work_dir() -> Result<PathBuf, Error> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
     Ok(dir)
+}
+
+/// Removes the work directories (`rtscope-collector-<pid>-<n>`) of test
+/// processes that are gone: killed before they could clean up, or kept for
+/// debugging. So a kept directory lasts until the next test run starts a
+/// collector.
+fn remove_dead_work_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn read_log(path: &Path) -> String {

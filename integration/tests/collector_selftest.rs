@@ -316,9 +316,13 @@ async fn grpc_gzip_export_arrives_exactly() {
 
 #[test]
 fn http_protobuf_export_arrives_exactly() {
+    let started = Instant::now();
     let collector = Collector::start();
+    eprintln!("collector (receiver + rotel) up in {:?}", started.elapsed());
+    let sent = Instant::now();
     post_metrics(&collector, &metrics_request("selftest-http", "http"), false);
     assert_exact(&collector, "selftest-http", "http");
+    eprintln!("sent to rotel and read back in {:?}", sent.elapsed());
     assert_eq!(
         collector.metric_requests().len(),
         1,
@@ -430,7 +434,9 @@ async fn kill_then_restart_on_the_same_ports() {
     .expect("a dead collector fails fast");
     assert!(refused.is_err(), "export to a killed collector must fail");
 
+    let started = Instant::now();
     collector.restart();
+    eprintln!("rotel restarted in {:?}", started.elapsed());
     assert!(collector.is_running());
     assert_eq!(collector.grpc_endpoint(), grpc, "same gRPC port");
     assert_eq!(collector.http_endpoint(), http, "same HTTP port");
