@@ -88,7 +88,7 @@ venv_ok() {
 
 pick_python() {
 	local p
-	for p in "${PYTHON:-}" python3.11 python3; do
+	for p in "${PYTHON:-}" python3.11 python3 /usr/bin/python3.11; do
 		[ -n "$p" ] || continue
 		command -v "$p" >/dev/null 2>&1 || continue
 		if "$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
