@@ -66,8 +66,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         route = ROUTES.get(self.path.split("?", 1)[0])
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         if route is None:
             self.reply(404, b"unknown path\n", "text/plain")
             return
@@ -94,6 +93,21 @@ class Handler(BaseHTTPRequestHandler):
             Handler.out.write(line + "\n")
             Handler.out.flush()
         self.reply(200, response_type().SerializeToString(), "application/x-protobuf")
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # Trailers, up to the empty line.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def reply(self, status, body, content_type):
         self.send_response(status)
