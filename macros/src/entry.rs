@@ -42,10 +42,11 @@ impl Args {
                     if out.service_name.is_some() {
                         return Err(duplicate());
                     }
-                    let lit: Lit = meta.value()?.parse()?;
-                    match lit {
-                        Lit::Str(s) if !s.value().trim().is_empty() => out.service_name = Some(s),
-                        Lit::Str(s) => {
+                    match literal(meta.value()?.parse()?) {
+                        Ok(Lit::Str(s)) if !s.value().trim().is_empty() => {
+                            out.service_name = Some(s)
+                        }
+                        Ok(Lit::Str(s)) => {
                             return Err(syn::Error::new(
                                 s.span(),
                                 "`service_name` must not be empty, e.g. \
@@ -53,8 +54,8 @@ impl Args {
                             ));
                         }
                         other => {
-                            return Err(syn::Error::new(
-                                other.span(),
+                            return Err(syn::Error::new_spanned(
+                                other.map_or_else(|e| e, |l| l.into_token_stream()),
                                 "`service_name` takes a string, e.g. `service_name = \"checkout\"`",
                             ));
                         }
@@ -64,16 +65,19 @@ impl Args {
                     if out.export_interval_ms.is_some() {
                         return Err(duplicate());
                     }
-                    let lit: Lit = meta.value()?.parse()?;
+                    let value = literal(meta.value()?.parse()?);
                     let how = "`export_interval_ms` takes a whole number of milliseconds \
                                greater than 0, e.g. `export_interval_ms = 10000`";
-                    let ms = match &lit {
-                        Lit::Int(int) => int.base10_parse::<u64>().ok().filter(|ms| *ms > 0),
+                    let ms = match &value {
+                        Ok(Lit::Int(int)) => int.base10_parse::<u64>().ok().filter(|ms| *ms > 0),
                         _ => None,
                     };
                     match ms {
                         Some(ms) => out.export_interval_ms = Some(ms),
-                        None => return Err(syn::Error::new(lit.span(), how)),
+                        None => {
+                            let tokens = value.map_or_else(|e| e, |l| l.into_token_stream());
+                            return Err(syn::Error::new_spanned(tokens, how));
+                        }
                     }
                 }
                 _ => {
@@ -86,6 +90,14 @@ impl Args {
         });
         parser.parse2(args)?;
         Ok(out)
+    }
+}
+
+/// The literal an argument's value is, or the value's tokens (for the error) when it is not one.
+fn literal(value: syn::Expr) -> Result<Lit, TokenStream> {
+    match value {
+        syn::Expr::Lit(syn::ExprLit { lit, attrs }) if attrs.is_empty() => Ok(lit),
+        other => Err(other.into_token_stream()),
     }
 }
 

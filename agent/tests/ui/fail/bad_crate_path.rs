@@ -1,0 +1,2 @@
+#[rtscope::main(crate = "not a path")]
+fn main() {}

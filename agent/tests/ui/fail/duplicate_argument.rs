@@ -1,0 +1,2 @@
+#[rtscope::main(service_name = "a", service_name = "b")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[rtscope::main(export_interval_ms = "10s")]
+fn main() {}

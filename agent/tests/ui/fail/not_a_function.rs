@@ -1,0 +1,6 @@
+#[rtscope::main]
+struct Main;
+
+fn main() {
+    let _ = Main;
+}

@@ -1,0 +1,6 @@
+#[rtscope::main]
+fn start() {}
+
+fn main() {
+    start();
+}

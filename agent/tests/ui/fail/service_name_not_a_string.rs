@@ -1,0 +1,2 @@
+#[rtscope::main(service_name = checkout)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[rtscope::main(flavor = "current_thread")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[rtscope::main(export_interval_ms = 0)]
+fn main() {}

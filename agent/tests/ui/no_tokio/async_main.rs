@@ -1,0 +1,2 @@
+#[rtscope::main]
+async fn main() {}
