@@ -267,14 +267,14 @@ impl Overrides {
                 problem: problem.to_owned(),
             })
         };
-        if let Some(name) = &self.service_name {
-            if name.trim().is_empty() {
-                return err(
-                    format!("with_service_name({name:?})"),
-                    "the service name is empty; pass a name such as \"checkout\", or do not call \
-                     it to use OTEL_SERVICE_NAME",
-                );
-            }
+        if let Some(name) = &self.service_name
+            && name.trim().is_empty()
+        {
+            return err(
+                format!("with_service_name({name:?})"),
+                "the service name is empty; pass a name such as \"checkout\", or do not call it \
+                 to use OTEL_SERVICE_NAME",
+            );
         }
         for (key, _) in &self.resource_attributes {
             if key.trim().is_empty() {
@@ -296,16 +296,16 @@ impl Overrides {
                 "the export timeout must be greater than zero, e.g. Duration::from_secs(10)",
             );
         }
-        if let Some(endpoint) = &self.endpoint {
-            if let Err(problem) = check_url(endpoint) {
-                return err(
-                    format!("with_endpoint({endpoint:?})"),
-                    &format!(
-                        "not an http:// or https:// URL ({problem}); pass a full URL such as \
-                         \"http://127.0.0.1:4318\""
-                    ),
-                );
-            }
+        if let Some(endpoint) = &self.endpoint
+            && let Err(problem) = check_url(endpoint)
+        {
+            return err(
+                format!("with_endpoint({endpoint:?})"),
+                &format!(
+                    "not an http:// or https:// URL ({problem}); pass a full URL such as \
+                     \"http://127.0.0.1:4318\""
+                ),
+            );
         }
         for (name, value) in &self.headers {
             if let Err(problem) = check_header(name, value) {
@@ -973,13 +973,12 @@ pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
     {
         return Err("its host is malformed");
     }
-    if let Some(port) = port {
-        if port.is_empty()
+    if let Some(port) = port
+        && (port.is_empty()
             || !port.bytes().all(|b| b.is_ascii_digit())
-            || port.parse::<u16>().is_err()
-        {
-            return Err("its port is not a number from 0 to 65535");
-        }
+            || port.parse::<u16>().is_err())
+    {
+        return Err("its port is not a number from 0 to 65535");
     }
     Ok(())
 }
