@@ -2,7 +2,7 @@
 //!
 //! The contract with `rtscope-macros` (same version):
 //!
-//! ```ignore
+//! ```text
 //! fn main() -> R {
 //!     let guard = <crate>::__private::install_for_main(
 //!         <crate>::__private::MainOptions::new()
