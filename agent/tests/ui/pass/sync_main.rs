@@ -16,7 +16,10 @@ fn main() {
     assert!(rtscope::Agent::is_installed());
     // The attribute installed the agent before the body: a second install is refused.
     let again = rtscope::Agent::builder().install();
-    assert!(matches!(again, Err(rtscope::InstallError::AlreadyInstalled(_))));
+    assert!(matches!(
+        again,
+        Err(rtscope::InstallError::AlreadyInstalled(_))
+    ));
     let v: Vec<u64> = (0..100).collect();
     assert_eq!(v.len(), 100);
 }
