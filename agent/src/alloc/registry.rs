@@ -54,12 +54,14 @@ impl<T> List<T> {
     /// built with [`Node::new`] in memory that is never freed, or null if it could not get
     /// memory (then `None` is returned).
     pub(crate) fn claim(&self, make: impl FnOnce() -> *mut Node<T>) -> Option<&Node<T>> {
+        // A CAS on every node, not a relaxed pre-check: a CAS reads the latest value, so a
+        // shard released before the scan reaches it is always found (claims are rare: once
+        // per thread, so the extra RMWs cost nothing on the hot path).
         for node in self.iter() {
-            if !node.in_use.load(Ordering::Relaxed)
-                && node
-                    .in_use
-                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+            if node
+                .in_use
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
             {
                 return Some(node);
             }
