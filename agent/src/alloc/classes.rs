@@ -79,13 +79,33 @@ static SIZE_TO_CLASS128: [u8; (SMALL_MAX - SMALL_SIZE_MAX) / LARGE_DIV + 1] = {
 /// Class of a request of `size <= SMALL_MAX` bytes: one table load.
 #[inline(always)]
 pub(super) fn small_class(size: usize) -> usize {
-    debug_assert!(size <= SMALL_MAX);
-    if size <= SMALL_SIZE_MAX {
-        SIZE_TO_CLASS8[size.div_ceil(SMALL_DIV)] as usize
+    assert!(size <= SMALL_MAX, "small_class called with a large size");
+    // The `assert!` above is optimized out where the caller already checked the size (the
+    // allocator's fast path), and keeps the unchecked indexing below sound everywhere else.
+    let class = if size <= SMALL_SIZE_MAX {
+        // SAFETY: size <= 1024, so the index is at most 1024 / 8 = 128 < len 129.
+        unsafe { *SIZE_TO_CLASS8.get_unchecked(size.div_ceil(SMALL_DIV)) }
     } else {
-        SIZE_TO_CLASS128[(size - SMALL_SIZE_MAX).div_ceil(LARGE_DIV)] as usize
-    }
+        // SAFETY: 1024 < size <= 32768, so the index is at most 31744 / 128 = 248 < len 249.
+        unsafe { *SIZE_TO_CLASS128.get_unchecked((size - SMALL_SIZE_MAX).div_ceil(LARGE_DIV)) }
+    };
+    class as usize
 }
+
+// Every table entry is a valid class index, which the hot path relies on to index shards
+// without a bounds check.
+const _: () = {
+    let mut i = 0;
+    while i < SIZE_TO_CLASS8.len() {
+        assert!((SIZE_TO_CLASS8[i] as usize) < NUM_CLASSES);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SIZE_TO_CLASS128.len() {
+        assert!((SIZE_TO_CLASS128[i] as usize) < NUM_CLASSES);
+        i += 1;
+    }
+};
 
 /// Class of a request of any size.
 #[inline(always)]

@@ -72,16 +72,26 @@ fn bump(counter: &AtomicU64, by: u64, writer: Writer) {
 }
 
 impl Shard {
+    /// The cell of `class`, which comes from `small_class`/`class_of` (always in range).
+    #[inline(always)]
+    fn cell(&self, class: usize) -> &ClassCell {
+        debug_assert!(class < NUM_CLASSES);
+        // SAFETY: every class index comes from the lookup tables, whose entries are checked
+        // against NUM_CLASSES at compile time (classes.rs), or from `large_class`, which
+        // returns at most OVERFLOW_CLASS = NUM_CLASSES - 1.
+        unsafe { self.classes.get_unchecked(class) }
+    }
+
     #[inline(always)]
     fn record_alloc(&self, class: usize, size: usize, writer: Writer) {
-        let c = &self.classes[class];
+        let c = self.cell(class);
         bump(&c.allocs, 1, writer);
         bump(&c.alloc_bytes, size as u64, writer);
     }
 
     #[inline(always)]
     fn record_free(&self, class: usize, size: usize, writer: Writer) {
-        let c = &self.classes[class];
+        let c = self.cell(class);
         bump(&c.frees, 1, writer);
         bump(&c.free_bytes, size as u64, writer);
     }
@@ -154,49 +164,56 @@ impl Drop for ReleaseOnExit {
     }
 }
 
+/// This thread's state. The closure is trivial so `with` inlines to one thread-pointer-relative
+/// address; the work happens on the reference outside it.
+#[inline(always)]
+fn local() -> &'static Local {
+    // SAFETY: `LOCAL` is const-initialized and has no destructor, so its storage is valid for
+    // the whole life of this thread, and `Local` is `!Sync` (its `Cell`s) so the reference
+    // cannot leave the thread; the `'static` lifetime never outlives the thread that uses it.
+    unsafe { &*LOCAL.with(|l| l as *const Local) }
+}
+
 /// Records an allocation of `size <= SMALL_MAX` bytes. The fast path: one subtraction, one
 /// branch, two counter writes.
 #[inline(always)]
 pub(crate) fn on_alloc_small(size: usize) {
-    LOCAL.with(|l| {
-        let left = l.countdown.get() - size as i64;
-        if left < 0 {
-            return slow_alloc(l, size);
-        }
-        l.countdown.set(left);
-        // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
-        // never-freed shard this thread alone writes.
-        let shard = unsafe { &*l.shard.get() };
-        shard.record_alloc(small_class(size), size, Writer::Owner);
-    })
+    let l = local();
+    let left = l.countdown.get() - size as i64;
+    if left < 0 {
+        return slow_alloc(l, size);
+    }
+    l.countdown.set(left);
+    // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
+    // never-freed shard this thread alone writes.
+    let shard = unsafe { &*l.shard.get() };
+    shard.record_alloc(small_class(size), size, Writer::Owner);
 }
 
 /// Records an allocation of any size (out of the small fast path).
 #[inline]
 pub(crate) fn on_alloc(size: usize) {
-    LOCAL.with(|l| {
-        let left = l.countdown.get() - size as i64;
-        if left < 0 {
-            return slow_alloc(l, size);
-        }
-        l.countdown.set(left);
-        // SAFETY: as in `on_alloc_small`.
-        let shard = unsafe { &*l.shard.get() };
-        shard.record_alloc(class_of(size), size, Writer::Owner);
-    })
+    let l = local();
+    let left = l.countdown.get() - size as i64;
+    if left < 0 {
+        return slow_alloc(l, size);
+    }
+    l.countdown.set(left);
+    // SAFETY: as in `on_alloc_small`.
+    let shard = unsafe { &*l.shard.get() };
+    shard.record_alloc(class_of(size), size, Writer::Owner);
 }
 
 /// Records a free of a block of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_free(size: usize) {
-    LOCAL.with(|l| {
-        let shard = l.shard.get();
-        if shard.is_null() {
-            return slow_free(l, size);
-        }
-        // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-        unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
-    })
+    let l = local();
+    let shard = l.shard.get();
+    if shard.is_null() {
+        return slow_free(l, size);
+    }
+    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+    unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
 }
 
 /// Records the outcome of a successful reallocation (after `on_free` + `on_alloc`).
@@ -221,19 +238,18 @@ pub(crate) fn on_failure() {
 /// Runs `f` on the shard this thread records into now, claiming one if needed.
 #[inline]
 fn with_shard(f: impl FnOnce(&Shard, Writer)) {
-    LOCAL.with(|l| {
-        if l.shard.get().is_null() {
-            ensure_claimed(l);
-        }
-        let shard = l.shard.get();
-        if shard.is_null() {
-            let (target, writer) = fallback(l);
-            f(target, writer)
-        } else {
-            // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-            f(unsafe { &*shard }, Writer::Owner)
-        }
-    })
+    let l = local();
+    if l.shard.get().is_null() {
+        ensure_claimed(l);
+    }
+    let shard = l.shard.get();
+    if shard.is_null() {
+        let (target, writer) = fallback(l);
+        f(target, writer)
+    } else {
+        // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+        f(unsafe { &*shard }, Writer::Owner)
+    }
 }
 
 /// Where a thread without a usable shard records: the agent's own shard inside the agent

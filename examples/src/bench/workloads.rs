@@ -1,0 +1,106 @@
+//! Allocation workloads timed by the `bench_*` binaries, each of which installs a different
+//! global allocator and calls [`run`]. `alloc_overhead` drives them, one process per
+//! measurement. Usage: `bench_<alloc> <workload> <iterations>`; prints nanoseconds per op.
+
+use std::alloc::{Layout, alloc, dealloc};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Workload names, in the order the driver reports them.
+pub(crate) const WORKLOADS: [&str; 4] = ["tight64_1t", "tight64_2t", "mixed", "serde"];
+
+fn tight64(iters: u64) {
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    for _ in 0..iters {
+        // SAFETY: non-zero size; freed right away with the same layout.
+        unsafe {
+            let p = black_box(alloc(layout));
+            dealloc(p, layout);
+        }
+    }
+}
+
+fn mixed(iters: u64) {
+    let mut slots: Vec<Option<(std::ptr::NonNull<u8>, Layout)>> = vec![None; 1000];
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..iters {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let slot = &mut slots[(rng % 1000) as usize];
+        if let Some((p, l)) = slot.take() {
+            // SAFETY: allocated below with `l`.
+            unsafe { dealloc(p.as_ptr(), l) };
+        }
+        let size = 8 + ((rng >> 20) % 4089) as usize;
+        let l = Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: non-zero size.
+        let p = unsafe { alloc(l) };
+        *slot = std::ptr::NonNull::new(black_box(p)).map(|p| (p, l));
+    }
+    for (p, l) in slots.into_iter().flatten() {
+        // SAFETY: allocated above with `l`.
+        unsafe { dealloc(p.as_ptr(), l) };
+    }
+}
+
+/// A few-MB JSON document of records with nested strings, numbers and arrays.
+fn document() -> String {
+    let mut s = String::from("[");
+    for i in 0..20_000 {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            r#"{{"id":{i},"name":"user-{i}","email":"user{i}@example.com","score":{}.5,"tags":["a{}","b","c{}"],"address":{{"city":"City {}","zip":"{:05}"}}}}"#,
+            i % 97,
+            i % 7,
+            i % 13,
+            i % 101,
+            i % 99_999
+        ));
+    }
+    s.push(']');
+    s
+}
+
+/// Runs `workload` for `iters` and returns nanoseconds per operation (per iteration for the
+/// loops, per parse+serialize for `serde`).
+pub(crate) fn run(workload: &str, iters: u64) -> f64 {
+    match workload {
+        "tight64_1t" => time(iters, || tight64(iters)),
+        "tight64_2t" => time(iters, || {
+            std::thread::scope(|s| {
+                s.spawn(|| tight64(iters));
+                tight64(iters);
+            })
+        }),
+        "mixed" => time(iters, || mixed(iters)),
+        "serde" => {
+            let doc = document();
+            time(iters, || {
+                for _ in 0..iters {
+                    let v: serde_json::Value = serde_json::from_str(black_box(&doc)).unwrap();
+                    black_box(serde_json::to_string(&v).unwrap());
+                }
+            })
+        }
+        other => panic!("unknown workload {other:?}; one of {WORKLOADS:?}"),
+    }
+}
+
+fn time(iters: u64, f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+/// Entry point of every `bench_*` binary.
+pub(crate) fn main() {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().expect("usage: bench_<alloc> <workload> <iterations>");
+    let iters: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // Warm up (page faults, shard claim, lazy statics) before timing.
+    run(&workload, (iters / 10).max(1));
+    println!("{:.3}", run(&workload, iters));
+}
