@@ -45,6 +45,8 @@ pub(crate) mod sync {
 
 pub use classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
+#[allow(unused_imports)]
+pub(crate) use shard::{SLOTS, add_to_slot, claim_slots, read_slot};
 
 use shard::{AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_small, on_failure, on_free};
 use std::alloc::{GlobalAlloc, Layout, System};

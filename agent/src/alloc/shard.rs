@@ -23,6 +23,10 @@ pub(crate) struct ClassCell {
     pub(crate) free_bytes: AtomicU64,
 }
 
+/// Generic counter slots per shard, handed out by [`claim_slots`] to pools, timers and
+/// schedulers, so every measurement shares this one per-thread mechanism.
+pub(crate) const SLOTS: usize = 2048;
+
 /// All counters of one writer.
 #[derive(Debug)]
 #[repr(C, align(128))]
@@ -31,6 +35,7 @@ pub(crate) struct Shard {
     pub(crate) reallocs_in_place: AtomicU64,
     pub(crate) reallocs_moved: AtomicU64,
     pub(crate) failures: AtomicU64,
+    pub(crate) slots: [AtomicU64; SLOTS],
 }
 
 impl Shard {
@@ -47,6 +52,7 @@ impl Shard {
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            slots: [const { AtomicU64::new(0) }; SLOTS],
         }
     }
 }
@@ -214,6 +220,56 @@ pub(crate) fn on_free(size: usize) {
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
     unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
+}
+
+/// Adds `by` to counter slot `slot` of this thread's shard: a relaxed load + store on a line
+/// only this thread writes. `slot` must come from [`claim_slots`].
+#[inline(always)]
+pub(crate) fn add_to_slot(slot: usize, by: u64) {
+    let l = local();
+    let shard = l.shard.get();
+    if shard.is_null() {
+        return add_to_slot_slow(slot, by);
+    }
+    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+    if let Some(c) = unsafe { &*shard }.slots.get(slot) {
+        bump(c, by, Writer::Owner);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_to_slot_slow(slot: usize, by: u64) {
+    with_shard(|shard, writer| {
+        if let Some(c) = shard.slots.get(slot) {
+            bump(c, by, writer);
+        }
+    })
+}
+
+/// The sum of counter slot `slot` over every user shard (not the agent's).
+pub(crate) fn read_slot(slot: usize) -> u64 {
+    user_shards()
+        .filter_map(|s| s.slots.get(slot))
+        .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)))
+}
+
+static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
+
+/// Reserves `n` consecutive counter slots for the life of the process and returns the first,
+/// or `None` once all [`SLOTS`] are taken (callers then count in a shared atomic instead).
+pub(crate) fn claim_slots(n: usize) -> Option<usize> {
+    let mut cur = NEXT_SLOT.load(Relaxed);
+    loop {
+        let end = cur.checked_add(n as u64)?;
+        if end > SLOTS as u64 {
+            return None;
+        }
+        match NEXT_SLOT.compare_exchange_weak(cur, end, Relaxed, Relaxed) {
+            Ok(_) => return Some(cur as usize),
+            Err(now) => cur = now,
+        }
+    }
 }
 
 /// Records the outcome of a successful reallocation (after `on_free` + `on_alloc`).

