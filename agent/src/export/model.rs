@@ -4,7 +4,7 @@
 //! keeps export state.
 
 /// An attribute value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Value {
     Str(String),
     Int(i64),
@@ -58,7 +58,12 @@ pub(crate) struct Metric {
 }
 
 impl Metric {
-    pub(crate) fn new(name: &'static str, unit: &'static str, description: &'static str, data: Data) -> Self {
+    pub(crate) fn new(
+        name: &'static str,
+        unit: &'static str,
+        description: &'static str,
+        data: Data,
+    ) -> Self {
         Metric {
             name,
             description,

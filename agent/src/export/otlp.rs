@@ -1,0 +1,263 @@
+//! Encoding of collected series as OTLP protobuf messages (`opentelemetry-proto` types).
+//!
+//! Histograms carry our exact bucket counts, which the OpenTelemetry SDK cannot accept
+//! (0.33 has no way to export pre-aggregated histograms), so every metric is encoded here and
+//! one request carries one consistent snapshot.
+
+use super::model::{Data, Metric, Value};
+use crate::config::{Config, Temporality};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric as PMetric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) fn kv(key: &str, value: Value) -> KeyValue {
+    let value = match value {
+        Value::Str(s) => any_value::Value::StringValue(s),
+        Value::Int(i) => any_value::Value::IntValue(i),
+    };
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// The resource every request carries: the service, the process and the user's attributes.
+pub(crate) fn resource(config: &Config) -> Resource {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut attrs = vec![
+        kv("service.name", config.service_name.as_str().into()),
+        kv("process.pid", Value::Int(i64::from(std::process::id()))),
+        kv("process.executable.name", exe.into()),
+        kv("process.runtime.name", "rust".into()),
+        kv(
+            "process.runtime.version",
+            env!("RTSCOPE_RUSTC_VERSION").into(),
+        ),
+        kv("telemetry.sdk.name", "rtscope".into()),
+        kv("telemetry.sdk.language", "rust".into()),
+        kv("telemetry.sdk.version", env!("CARGO_PKG_VERSION").into()),
+    ];
+    for (k, v) in &config.resource_attributes {
+        attrs.retain(|a| &a.key != k);
+        attrs.push(kv(k, v.as_str().into()));
+    }
+    Resource {
+        attributes: attrs,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Identity of one series: metric name and attributes.
+type SeriesKey = (&'static str, Vec<(&'static str, Value)>);
+
+/// Turns cumulative series into requests of the configured temporality. For delta, the
+/// baseline moves only when a request was delivered ([`Encoder::commit`]), so a failed export
+/// loses nothing: the next delta covers everything since the last delivered one.
+#[derive(Debug)]
+pub(crate) struct Encoder {
+    resource: Resource,
+    temporality: Temporality,
+    start_nanos: u64,
+    /// Delta only: last delivered cumulative values and when they were taken.
+    baseline: HashMap<SeriesKey, Data>,
+    baseline_nanos: u64,
+    pending: Option<(HashMap<SeriesKey, Data>, u64)>,
+}
+
+impl Encoder {
+    pub(crate) fn new(config: &Config) -> Self {
+        let start = now_nanos();
+        Encoder {
+            resource: resource(config),
+            temporality: config.temporality,
+            start_nanos: start,
+            baseline: HashMap::new(),
+            baseline_nanos: start,
+            pending: None,
+        }
+    }
+
+    /// Encodes `metrics` taken at `now`. Call [`Encoder::commit`] once it was delivered.
+    pub(crate) fn encode(&mut self, metrics: &[Metric], now: u64) -> ExportMetricsServiceRequest {
+        let delta = self.temporality == Temporality::Delta;
+        let mut out: Vec<PMetric> = Vec::new();
+        let mut index: HashMap<&'static str, usize> = HashMap::new();
+        let mut next_baseline = HashMap::new();
+        for m in metrics {
+            let key = (m.name, m.attributes.clone());
+            let attributes: Vec<KeyValue> =
+                m.attributes.iter().map(|(k, v)| kv(k, v.clone())).collect();
+            let (start, data) = match (&m.data, delta) {
+                (Data::Counter(_) | Data::Histogram { .. }, true) => {
+                    let prev = self.baseline.get(&key);
+                    next_baseline.insert(key, m.data.clone());
+                    (self.baseline_nanos, subtract(&m.data, prev))
+                }
+                _ => (self.start_nanos, m.data.clone()),
+            };
+            let pm = match index.get(m.name) {
+                Some(&i) => &mut out[i],
+                None => {
+                    index.insert(m.name, out.len());
+                    out.push(empty_metric(m, delta));
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            push_point(pm, attributes, start, now, data);
+        }
+        self.pending = delta.then_some((next_baseline, now));
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(self.resource.clone()),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "rtscope".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        ..Default::default()
+                    }),
+                    metrics: out,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    /// The last encoded request was delivered: deltas now start from it.
+    pub(crate) fn commit(&mut self) {
+        if let Some((baseline, at)) = self.pending.take() {
+            self.baseline = baseline;
+            self.baseline_nanos = at;
+        }
+    }
+}
+
+/// `now - prev` for cumulative counters and histograms.
+fn subtract(now: &Data, prev: Option<&Data>) -> Data {
+    match (now, prev) {
+        (Data::Counter(v), Some(Data::Counter(p))) => Data::Counter((v - p).max(0.0)),
+        (
+            Data::Histogram {
+                bounds,
+                counts,
+                count,
+                sum,
+            },
+            Some(Data::Histogram {
+                counts: pc,
+                count: pn,
+                sum: ps,
+                ..
+            }),
+        ) if pc.len() == counts.len() => Data::Histogram {
+            bounds: bounds.clone(),
+            counts: counts
+                .iter()
+                .zip(pc)
+                .map(|(a, b)| a.saturating_sub(*b))
+                .collect(),
+            count: count.saturating_sub(*pn),
+            sum: (sum - ps).max(0.0),
+        },
+        (d, _) => d.clone(),
+    }
+}
+
+fn empty_metric(m: &Metric, delta: bool) -> PMetric {
+    let temporality = if delta {
+        AggregationTemporality::Delta
+    } else {
+        AggregationTemporality::Cumulative
+    } as i32;
+    let data = match m.data {
+        Data::Counter(_) => metric::Data::Sum(Sum {
+            data_points: vec![],
+            aggregation_temporality: temporality,
+            is_monotonic: true,
+        }),
+        // Non-monotonic sums stay cumulative under a delta preference (OTel spec).
+        Data::UpDown(_) => metric::Data::Sum(Sum {
+            data_points: vec![],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: false,
+        }),
+        Data::Gauge(_) => metric::Data::Gauge(Gauge {
+            data_points: vec![],
+        }),
+        Data::Histogram { .. } => metric::Data::Histogram(Histogram {
+            data_points: vec![],
+            aggregation_temporality: temporality,
+        }),
+    };
+    PMetric {
+        name: m.name.into(),
+        description: m.description.into(),
+        unit: m.unit.into(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64, data: Data) {
+    let number = |v: f64| NumberDataPoint {
+        attributes: attributes.clone(),
+        start_time_unix_nano: start,
+        time_unix_nano: now,
+        value: Some(as_number(v)),
+        ..Default::default()
+    };
+    match (pm.data.as_mut(), data) {
+        (Some(metric::Data::Sum(s)), Data::Counter(v) | Data::UpDown(v)) => {
+            s.data_points.push(number(v))
+        }
+        (Some(metric::Data::Gauge(g)), Data::Gauge(v)) => g.data_points.push(NumberDataPoint {
+            start_time_unix_nano: 0,
+            ..number(v)
+        }),
+        (
+            Some(metric::Data::Histogram(h)),
+            Data::Histogram {
+                bounds,
+                counts,
+                count,
+                sum,
+            },
+        ) => h.data_points.push(HistogramDataPoint {
+            attributes,
+            start_time_unix_nano: start,
+            time_unix_nano: now,
+            count,
+            sum: Some(sum),
+            bucket_counts: counts,
+            explicit_bounds: bounds,
+            ..Default::default()
+        }),
+        // A source reported one name with two kinds: keep the first, drop the odd point.
+        _ => {}
+    }
+}
+
+/// Whole values are sent as integers (exact on the wire), others as doubles.
+fn as_number(v: f64) -> number_data_point::Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        number_data_point::Value::AsInt(v as i64)
+    } else {
+        number_data_point::Value::AsDouble(v)
+    }
+}

@@ -1,0 +1,94 @@
+//! The human summary printed at exit: totals, the size-class table and the agent's own cost.
+
+use super::collect::{SelfStats, resident_bytes, thread_cpu_seconds};
+use crate::alloc::{agent_stats, stats};
+use std::fmt::Write;
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn class_label(size: u64) -> String {
+    if size == u64::MAX {
+        "overflow".into()
+    } else {
+        bytes(size)
+    }
+}
+
+/// Renders the summary (no I/O), so tests can read it.
+pub(crate) fn render(destination: &str, self_stats: &SelfStats) -> String {
+    let s = stats();
+    let agent = agent_stats();
+    let mut out = String::new();
+    let _ = writeln!(out, "rtscope summary");
+    let _ = writeln!(
+        out,
+        "  heap: {} allocations ({}), {} frees, live {} in {} objects, peak {}",
+        s.allocations,
+        bytes(s.allocated_bytes),
+        s.deallocations,
+        bytes(s.live_bytes),
+        s.live_objects,
+        bytes(s.peak_live_bytes)
+    );
+    let _ = writeln!(
+        out,
+        "  reallocations: {} ({} in place, {} moved); failures: {}; internal fragmentation: {}",
+        s.reallocations,
+        s.reallocations_in_place,
+        s.reallocations_moved,
+        s.failures,
+        bytes(s.fragmentation_bytes)
+    );
+    if let Some(rss) = resident_bytes() {
+        let _ = writeln!(
+            out,
+            "  resident: {} (live heap explains {:.0}%)",
+            bytes(rss),
+            100.0 * s.live_bytes as f64 / rss.max(1) as f64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "class", "allocs", "bytes", "live objs", "live bytes"
+    );
+    for c in s.classes.iter().filter(|c| c.allocations > 0) {
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>12} {:>12} {:>12} {:>12}",
+            class_label(c.size),
+            c.allocations,
+            bytes(c.allocated_bytes),
+            c.live_objects(),
+            bytes(c.live_bytes())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  agent: {} exports to {} ({} failed), agent allocated {} ({} live), export thread CPU {:.1} ms",
+        self_stats.exports + 1,
+        destination,
+        self_stats.export_failures,
+        bytes(agent.allocated_bytes),
+        bytes(agent.live_bytes),
+        thread_cpu_seconds().unwrap_or(0.0) * 1e3
+    );
+    out
+}
+
+pub(crate) fn print(destination: &str, self_stats: &SelfStats) {
+    eprint!("{}", render(destination, self_stats));
+}
