@@ -18,9 +18,9 @@
 pub mod alloc;
 
 pub use alloc::Alloc;
+mod agent;
 pub mod config;
 pub(crate) mod export;
-mod agent;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[doc(hidden)]
 #[path = "private.rs"]

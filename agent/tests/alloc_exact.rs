@@ -17,7 +17,10 @@ fn exact_counts() {
 }
 
 fn class_delta(before: &AllocStats, after: &AllocStats, size: usize) -> (u64, u64, u64, u64) {
-    let (b, a) = (&before.classes[class_of(size)], &after.classes[class_of(size)]);
+    let (b, a) = (
+        &before.classes[class_of(size)],
+        &after.classes[class_of(size)],
+    );
     (
         a.allocations - b.allocations,
         a.deallocations - b.deallocations,
@@ -47,8 +50,16 @@ fn blocks_land_in_their_class_and_totals_match() {
 
         let n = N as u64;
         let bytes = (N * size) as u64;
-        assert_eq!(class_delta(&before, &mid, size), (n, 0, bytes, 0), "size {size}");
-        assert_eq!(class_delta(&mid, &after, size), (0, n, 0, bytes), "size {size}");
+        assert_eq!(
+            class_delta(&before, &mid, size),
+            (n, 0, bytes, 0),
+            "size {size}"
+        );
+        assert_eq!(
+            class_delta(&mid, &after, size),
+            (0, n, 0, bytes),
+            "size {size}"
+        );
         assert_eq!(mid.allocations - before.allocations, n, "size {size}");
         assert_eq!(mid.allocated_bytes - before.allocated_bytes, bytes);
         assert_eq!(mid.live_bytes - before.live_bytes, bytes);
@@ -74,7 +85,11 @@ fn zeroed_and_over_aligned_requests_are_counted_by_size() {
     assert!(!z.is_null() && !a.is_null());
     assert_eq!(a as usize % 4096, 0);
     // SAFETY: `z` points to 5000 zeroed bytes.
-    assert!(unsafe { std::slice::from_raw_parts(z, 5000) }.iter().all(|&b| b == 0));
+    assert!(
+        unsafe { std::slice::from_raw_parts(z, 5000) }
+            .iter()
+            .all(|&b| b == 0)
+    );
     let mid = stats();
     assert_eq!(class_delta(&before, &mid, 5000), (1, 0, 5000, 0));
     assert_eq!(class_delta(&before, &mid, 100), (1, 0, 100, 0));

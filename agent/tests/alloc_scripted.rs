@@ -36,7 +36,8 @@ unsafe impl GlobalAlloc for Scripted {
             return ptr;
         }
         // SAFETY: the new layout is valid (the caller guarantees new_size fits the align).
-        let new = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
+        let new =
+            unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
         if !new.is_null() {
             // SAFETY: both blocks are valid for `layout.size()` bytes and distinct.
             unsafe {
@@ -60,14 +61,26 @@ fn scripted_sequence() {
     let grown = stats();
     assert_eq!(grown.reallocations_moved - before.reallocations_moved, 1);
     assert_eq!(grown.reallocations_in_place, before.reallocations_in_place);
-    assert_eq!(grown.classes[class_of(100)].deallocations - before.classes[class_of(100)].deallocations, 1);
-    assert_eq!(grown.classes[class_of(5000)].allocations - before.classes[class_of(5000)].allocations, 1);
+    assert_eq!(
+        grown.classes[class_of(100)].deallocations - before.classes[class_of(100)].deallocations,
+        1
+    );
+    assert_eq!(
+        grown.classes[class_of(5000)].allocations - before.classes[class_of(5000)].allocations,
+        1
+    );
     v.extend_from_slice(&[7; 10]);
     v.shrink_to_fit(); // 5000 -> 10: in place.
     let shrunk = stats();
-    assert_eq!(shrunk.reallocations_in_place - grown.reallocations_in_place, 1);
+    assert_eq!(
+        shrunk.reallocations_in_place - grown.reallocations_in_place,
+        1
+    );
     assert_eq!(shrunk.reallocations - grown.reallocations, 1);
-    assert_eq!(shrunk.live_bytes as i64 - grown.live_bytes as i64, 10 - 5000);
+    assert_eq!(
+        shrunk.live_bytes as i64 - grown.live_bytes as i64,
+        10 - 5000
+    );
     assert_eq!(v, [7; 10]);
 
     // A large request the inner allocator refuses: a failure, not an allocation.
@@ -109,7 +122,13 @@ fn scripted_sequence() {
     // SAFETY: allocated above with `zero`.
     unsafe { ALLOC.dealloc(p, zero) };
     let after = stats();
-    assert_eq!(after.classes[0].allocations - before.classes[0].allocations, 1);
-    assert_eq!(after.classes[0].deallocations - before.classes[0].deallocations, 1);
+    assert_eq!(
+        after.classes[0].allocations - before.classes[0].allocations,
+        1
+    );
+    assert_eq!(
+        after.classes[0].deallocations - before.classes[0].deallocations,
+        1
+    );
     assert_eq!(after.classes[0].size, 0);
 }

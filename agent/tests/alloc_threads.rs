@@ -14,7 +14,12 @@ const CHURN_SIZE: usize = 13_000;
 
 fn class_counts(size: usize) -> (u64, u64, u64, u64) {
     let c = stats().classes[class_of(size)];
-    (c.allocations, c.deallocations, c.allocated_bytes, c.freed_bytes)
+    (
+        c.allocations,
+        c.deallocations,
+        c.allocated_bytes,
+        c.freed_bytes,
+    )
 }
 
 #[test]

@@ -31,7 +31,11 @@ fn new_node() -> *mut Node<Slot> {
 /// What a thread does with a claimed shard: count like the hot path, then give it back.
 fn use_once(list: &List<Slot>) {
     let node = list.claim(new_node).expect("memory for a node");
-    assert_eq!(node.value.holders.fetch_add(1, Relaxed), 0, "shard held twice");
+    assert_eq!(
+        node.value.holders.fetch_add(1, Relaxed),
+        0,
+        "shard held twice"
+    );
     let c = &node.value.count;
     c.store(c.load(Relaxed) + 1, Relaxed);
     node.value.holders.fetch_sub(1, Relaxed);
@@ -51,7 +55,10 @@ fn total(list: &List<Slot>) -> u64 {
 }
 
 fn free_all(list: &List<Slot>) {
-    let nodes: Vec<_> = list.iter().map(|n| n as *const Node<Slot> as *mut Node<Slot>).collect();
+    let nodes: Vec<_> = list
+        .iter()
+        .map(|n| n as *const Node<Slot> as *mut Node<Slot>)
+        .collect();
     for n in nodes {
         // SAFETY: every node came from `Box::into_raw` in `new_node`; no thread uses them now.
         drop(unsafe { Box::from_raw(n) });

@@ -253,7 +253,9 @@ impl AllocStats {
         for (c, cell) in self.classes.iter_mut().zip(shard.classes.iter()) {
             c.allocations = c.allocations.wrapping_add(cell.allocs.load(Relaxed));
             c.deallocations = c.deallocations.wrapping_add(cell.frees.load(Relaxed));
-            c.allocated_bytes = c.allocated_bytes.wrapping_add(cell.alloc_bytes.load(Relaxed));
+            c.allocated_bytes = c
+                .allocated_bytes
+                .wrapping_add(cell.alloc_bytes.load(Relaxed));
             c.freed_bytes = c.freed_bytes.wrapping_add(cell.free_bytes.load(Relaxed));
         }
         self.reallocations_in_place = self

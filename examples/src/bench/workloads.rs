@@ -98,8 +98,13 @@ fn time(iters: u64, f: impl FnOnce()) -> f64 {
 /// Entry point of every `bench_*` binary.
 pub(crate) fn main() {
     let mut args = std::env::args().skip(1);
-    let workload = args.next().expect("usage: bench_<alloc> <workload> <iterations>");
-    let iters: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let workload = args
+        .next()
+        .expect("usage: bench_<alloc> <workload> <iterations>");
+    let iters: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     // Warm up (page faults, shard claim, lazy statics) before timing.
     run(&workload, (iters / 10).max(1));
     println!("{:.3}", run(&workload, iters));

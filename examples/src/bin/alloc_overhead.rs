@@ -23,7 +23,11 @@ const FAMILIES: [(&str, [&str; 3]); 2] = [
     ),
     (
         "mimalloc",
-        ["bench_mimalloc", "bench_rtscope_mimalloc", "bench_counting_mimalloc"],
+        [
+            "bench_mimalloc",
+            "bench_rtscope_mimalloc",
+            "bench_counting_mimalloc",
+        ],
     ),
 ];
 
@@ -54,7 +58,10 @@ fn measure(name: &str, workload: &str) -> f64 {
         .output()
         .expect("run worker");
     assert!(out.status.success(), "{name} {workload} failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("ns/op")
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("ns/op")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -72,8 +79,12 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    println!("rtscope allocator overhead: {rounds} interleaved rounds, one process per measurement");
-    println!("ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds\n");
+    println!(
+        "rtscope allocator overhead: {rounds} interleaved rounds, one process per measurement"
+    );
+    println!(
+        "ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds\n"
+    );
     println!(
         "{:<10} {:<12} {:>12} {:>12} {:>12} {:>14}",
         "inner", "workload", "bare ns/op", "rtscope", "fetch_add", "rtscope ns/op"
