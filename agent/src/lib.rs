@@ -20,6 +20,8 @@ pub mod alloc;
 pub use alloc::Alloc;
 mod agent;
 pub mod config;
+pub mod pool;
+pub mod time;
 pub(crate) mod export;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[doc(hidden)]

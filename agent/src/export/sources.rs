@@ -5,5 +5,6 @@ use super::model::Metric;
 
 /// Appends every non-allocator series.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
-    let _ = out;
+    crate::pool::collect(out);
+    crate::time::collect(out);
 }

@@ -1,0 +1,250 @@
+//! [`PoolMeter`]: the counters of one pool name, for [`Pool`](super::Pool) and for pools
+//! rtscope does not own.
+
+use crate::alloc::agent_scope;
+use crate::export::model::{Data, Metric};
+use crate::time::recorder::Counters;
+use std::sync::{Mutex, PoisonError};
+
+const HITS: usize = 0;
+const MISSES: usize = 1;
+const STORED: usize = 2;
+const DISCARDED: usize = 3;
+const EVICTED: usize = 4;
+const N: usize = 5;
+
+/// Distinct pool names with their own series; later names share the series named
+/// [`OTHER`], so a name built at run time cannot grow the export without bound.
+pub const MAX_POOL_NAMES: usize = 256;
+/// The name shared by pools past the first [`MAX_POOL_NAMES`] names.
+pub const OTHER: &str = "other";
+
+#[derive(Debug)]
+struct Entry {
+    name: Box<str>,
+    counters: Counters,
+}
+
+/// Every pool name ever metered, in order of first use. Entries live for the process.
+static REGISTRY: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
+
+/// Counters of a pool: gets that hit or missed, puts stored or discarded. Meters made with
+/// the same name share one set of counters (one series per name).
+///
+/// Each call is one write to the calling thread's own counter (no lock, no allocation, no
+/// shared cache line), the cost of an allocator counter. Use it to meter a pool you already
+/// have; [`Pool`](super::Pool) meters itself.
+///
+/// ```
+/// use rtscope::pool::PoolMeter;
+/// use std::sync::Mutex;
+///
+/// struct Conns {
+///     idle: Mutex<Vec<u32>>,
+///     meter: PoolMeter,
+/// }
+///
+/// impl Conns {
+///     fn get(&self) -> u32 {
+///         match self.idle.lock().unwrap().pop() {
+///             Some(c) => {
+///                 self.meter.hit();
+///                 c
+///             }
+///             None => {
+///                 self.meter.miss();
+///                 42 // open a new connection
+///             }
+///         }
+///     }
+///     fn put(&self, c: u32) {
+///         let mut idle = self.idle.lock().unwrap();
+///         if idle.len() < 8 {
+///             idle.push(c);
+///             self.meter.put();
+///         } else {
+///             self.meter.discard();
+///         }
+///     }
+/// }
+///
+/// let pool = Conns { idle: Mutex::new(Vec::new()), meter: PoolMeter::new("doc-conns") };
+/// let c = pool.get();
+/// pool.put(c);
+/// let c = pool.get();
+/// pool.put(c);
+/// let s = pool.meter.stats();
+/// assert_eq!((s.hits, s.misses, s.stored, s.idle), (1, 1, 2, 1));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct PoolMeter {
+    entry: &'static Entry,
+}
+
+impl PoolMeter {
+    /// The meter of pool `name` (exported as attribute `rust.pool.name`), created on first
+    /// use. Takes a lock; keep the meter rather than calling this per operation.
+    pub fn new(name: &str) -> PoolMeter {
+        let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = reg.iter().find(|e| &*e.name == name).copied();
+        let entry = match found {
+            Some(e) => e,
+            None if reg.len() >= MAX_POOL_NAMES => {
+                match reg.iter().find(|e| &*e.name == OTHER).copied() {
+                    Some(e) => e,
+                    None => register(&mut reg, OTHER),
+                }
+            }
+            None => register(&mut reg, name),
+        };
+        PoolMeter { entry }
+    }
+
+    /// A get served from the pool.
+    #[inline]
+    pub fn hit(&self) {
+        self.entry.counters.add(HITS, 1);
+    }
+
+    /// A get the pool could not serve (a new object was made).
+    #[inline]
+    pub fn miss(&self) {
+        self.entry.counters.add(MISSES, 1);
+    }
+
+    /// An object put back and kept for reuse.
+    #[inline]
+    pub fn put(&self) {
+        self.entry.counters.add(STORED, 1);
+    }
+
+    /// An object put back and dropped (the pool was full, or the object too big).
+    #[inline]
+    pub fn discard(&self) {
+        self.entry.counters.add(DISCARDED, 1);
+    }
+
+    /// `n` kept objects dropped without being handed out again (the pool was cleared or
+    /// dropped), so they no longer count as idle.
+    #[inline]
+    pub fn evict(&self, n: u64) {
+        self.entry.counters.add(EVICTED, n);
+    }
+
+    /// The name the series is exported under (`"other"` past [`MAX_POOL_NAMES`] names).
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    /// The totals of this pool name so far (all threads, all meters of the name).
+    pub fn stats(&self) -> PoolStats {
+        stats_of(self.entry)
+    }
+}
+
+fn register(reg: &mut Vec<&'static Entry>, name: &str) -> &'static Entry {
+    agent_scope(|| {
+        let entry: &'static Entry = Box::leak(Box::new(Entry {
+            name: name.into(),
+            counters: Counters::claim(N),
+        }));
+        reg.push(entry);
+        entry
+    })
+}
+
+/// Totals of one pool name since the process started.
+///
+/// ```
+/// let s = rtscope::pool::PoolMeter::new("doc-stats").stats();
+/// assert_eq!(s.gets(), s.hits + s.misses);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Gets served from the pool.
+    pub hits: u64,
+    /// Gets that made a new object.
+    pub misses: u64,
+    /// Objects put back and kept.
+    pub stored: u64,
+    /// Objects put back and dropped: the pool was full or the object over the size limit.
+    pub discarded: u64,
+    /// Kept objects dropped without reuse (pool dropped or cleared).
+    pub evicted: u64,
+    /// Objects waiting in the pool: `stored - hits - evicted`.
+    pub idle: u64,
+}
+
+impl PoolStats {
+    /// All gets.
+    pub fn gets(&self) -> u64 {
+        self.hits.wrapping_add(self.misses)
+    }
+
+    /// All puts.
+    pub fn puts(&self) -> u64 {
+        self.stored.wrapping_add(self.discarded)
+    }
+}
+
+fn stats_of(e: &Entry) -> PoolStats {
+    // What leaves the pool first: an object that comes and goes between the reads counts
+    // as still idle, never as gone before it came.
+    let hits = e.counters.read(HITS);
+    let evicted = e.counters.read(EVICTED);
+    let stored = e.counters.read(STORED);
+    PoolStats {
+        hits,
+        misses: e.counters.read(MISSES),
+        stored,
+        discarded: e.counters.read(DISCARDED),
+        evicted,
+        idle: stored.saturating_sub(hits).saturating_sub(evicted),
+    }
+}
+
+/// Appends the series of every pool name.
+pub(crate) fn collect(out: &mut Vec<Metric>) {
+    let entries: Vec<&'static Entry> = REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for e in entries {
+        let s = stats_of(e);
+        let name = || -> String { e.name.to_string() };
+        for (result, v) in [("hit", s.hits), ("miss", s.misses)] {
+            out.push(
+                Metric::new(
+                    "rust.pool.gets",
+                    "{get}",
+                    "Gets from the pool, by result.",
+                    Data::Counter(v as f64),
+                )
+                .with_attr("rust.pool.name", name())
+                .with_attr("rust.pool.result", result),
+            );
+        }
+        for (result, v) in [("stored", s.stored), ("discarded", s.discarded)] {
+            out.push(
+                Metric::new(
+                    "rust.pool.puts",
+                    "{put}",
+                    "Objects put back, by result.",
+                    Data::Counter(v as f64),
+                )
+                .with_attr("rust.pool.name", name())
+                .with_attr("rust.pool.result", result),
+            );
+        }
+        out.push(
+            Metric::new(
+                "rust.pool.idle",
+                "{object}",
+                "Objects waiting in the pool.",
+                Data::UpDown(s.idle as f64),
+            )
+            .with_attr("rust.pool.name", name()),
+        );
+    }
+}
