@@ -42,7 +42,11 @@ impl Exporter {
             .name("rtscope-export".into())
             .spawn(move || {
                 crate::alloc::enter_agent_thread();
-                run(config, rx);
+                // A bug here must not take anything else down: say so once and stop exporting.
+                let run = std::panic::AssertUnwindSafe(|| run(config, rx));
+                if std::panic::catch_unwind(run).is_err() {
+                    eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
+                }
             });
         match spawned {
             Ok(thread) => Exporter {

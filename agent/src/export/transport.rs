@@ -45,7 +45,10 @@ impl Sink {
             Destination::File(path) => Ok(Sink::File { path: path.clone() }),
             Destination::Otlp(t) => match t.protocol {
                 Protocol::Grpc => grpc(t, rt),
-                Protocol::HttpProtobuf => http(t),
+                Protocol::HttpProtobuf => {
+                    let _enter = rt.enter();
+                    http(t)
+                }
             },
         }
     }
@@ -112,7 +115,7 @@ impl Sink {
                     builder = builder.header(k.as_str(), v.as_str());
                 }
                 let resp = rt
-                    .block_on(builder.body(body).send())
+                    .block_on(async move { builder.body(body).send().await })
                     .map_err(|e| SendError(error_chain(&e)))?;
                 let status = resp.status();
                 if status.is_success() {
