@@ -20,9 +20,11 @@ pub mod alloc;
 pub use alloc::Alloc;
 mod agent;
 pub mod config;
+pub(crate) mod export;
+pub(crate) mod sampling;
+pub(crate) mod spike;
 pub mod pool;
 pub mod time;
-pub(crate) mod export;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -4,6 +4,7 @@
 //! reads. The thread's own allocations are the agent's (self-telemetry), never the user's.
 
 mod collect;
+pub(crate) mod logs;
 pub(crate) mod model;
 mod otlp;
 pub(crate) mod sources;

@@ -20,7 +20,7 @@ pub(crate) struct SendError(pub(crate) String);
 #[derive(Debug)]
 pub(crate) enum Sink {
     Grpc {
-        client: MetricsServiceClient<Channel>,
+        client: Box<MetricsServiceClient<Channel>>,
         metadata: MetadataMap,
         timeout: Duration,
         endpoint: String,
@@ -184,7 +184,7 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Sink, SendError> {
         metadata.insert(key, value);
     }
     Ok(Sink::Grpc {
-        client,
+        client: Box::new(client),
         metadata,
         timeout: t.timeout,
         endpoint: t.metrics_endpoint.clone(),
