@@ -24,6 +24,8 @@ pub(crate) mod export;
 pub(crate) mod sampling;
 pub(crate) mod spike;
 pub mod pool;
+mod sched;
+pub mod task;
 pub mod time;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[doc(hidden)]

@@ -7,4 +7,5 @@ use super::model::Metric;
 pub(crate) fn collect(out: &mut Vec<Metric>) {
     crate::pool::collect(out);
     crate::time::collect(out);
+    crate::sched::collect(out);
 }

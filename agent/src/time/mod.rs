@@ -80,6 +80,7 @@ impl TimerMetrics {
 
     /// A timer was dropped before it fired.
     #[inline]
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn cancelled(&self) {
         self.counts.add(CANCELLED, 1);
     }

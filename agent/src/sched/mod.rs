@@ -1,0 +1,176 @@
+//! Scheduler delay: how long runnable work waited before it ran.
+//!
+//! Three sources, one histogram `rust.schedule.duration` told apart by `rust.schedule.kind`:
+//!
+//! - `task`: futures wrapped by [`instrument`](crate::task::instrument) (or spawned with
+//!   [`spawn`](crate::task::spawn)) record, for each poll that follows a wake, the time from
+//!   the wake to the start of the poll; their polls' durations go to `rust.task.poll.duration`
+//!   and polls over the slow-poll threshold to `rust.task.slow_polls`.
+//! - `probe`: a task that asks to be woken at a fixed period records how late it is polled
+//!   ([`start_probe`](crate::task::start_probe); started by `#[rtscope::main]` on async mains).
+//! - `thread`: the kernel's run-queue wait of every thread of the process, read from
+//!   `/proc/self/task/*/schedstat` when metrics are collected, aggregated by thread name.
+//!
+//! The task and probe measurements are written to the calling thread's own counters (no
+//! lock, no allocation, no shared cache line written), as the allocator counters are.
+
+mod instrument;
+#[cfg(feature = "tokio")]
+mod probe;
+mod threads;
+
+pub use instrument::{Instrumented, instrument};
+#[cfg(feature = "tokio")]
+pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
+pub use threads::{MAX_THREAD_NAMES, OTHER_THREADS, ThreadDelay, thread_delays};
+
+use crate::export::model::{Data, Metric};
+use crate::time::HistogramSnapshot;
+use crate::time::recorder::{Counters, DurationHistogram};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Process-wide task and probe measurements.
+#[derive(Debug)]
+pub(crate) struct SchedMetrics {
+    task_delay: DurationHistogram,
+    probe_delay: DurationHistogram,
+    poll: DurationHistogram,
+    slow: Counters,
+}
+
+static METRICS: OnceLock<SchedMetrics> = OnceLock::new();
+
+#[inline]
+pub(crate) fn metrics() -> &'static SchedMetrics {
+    METRICS.get_or_init(|| SchedMetrics {
+        task_delay: DurationHistogram::claim(),
+        probe_delay: DurationHistogram::claim(),
+        poll: DurationHistogram::claim(),
+        slow: Counters::claim(1),
+    })
+}
+
+/// Polls longer than this count as slow (nanoseconds).
+static SLOW_POLL_NS: AtomicU64 = AtomicU64::new(1_000_000);
+
+/// The default slow-poll threshold: 1 ms.
+pub const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(1);
+
+/// Sets the slow-poll threshold for every instrumented task (default 1 ms): polls longer
+/// than it count in `rust.task.slow_polls`.
+///
+/// ```
+/// use std::time::Duration;
+/// rtscope::task::set_slow_poll_threshold(Duration::from_micros(500));
+/// assert_eq!(rtscope::task::slow_poll_threshold(), Duration::from_micros(500));
+/// # rtscope::task::set_slow_poll_threshold(rtscope::task::DEFAULT_SLOW_POLL);
+/// ```
+pub fn set_slow_poll_threshold(threshold: Duration) {
+    SLOW_POLL_NS.store(
+        u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX),
+        Relaxed,
+    );
+}
+
+/// The slow-poll threshold.
+///
+/// ```
+/// assert!(rtscope::task::slow_poll_threshold() > std::time::Duration::ZERO);
+/// ```
+pub fn slow_poll_threshold() -> Duration {
+    Duration::from_nanos(SLOW_POLL_NS.load(Relaxed))
+}
+
+impl SchedMetrics {
+    /// One poll of an instrumented task that took `ns`.
+    #[inline]
+    fn poll_done(&self, ns: u64) {
+        self.poll.record_ns(ns);
+        if ns > SLOW_POLL_NS.load(Relaxed) {
+            self.slow.add(0, 1);
+        }
+    }
+}
+
+/// Totals of the task and probe measurements since the process started.
+///
+/// ```
+/// let s = rtscope::task::stats();
+/// assert_eq!(s.poll_duration.counts.iter().sum::<u64>(), s.poll_duration.count);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScheduleStats {
+    /// Wake-to-poll delay of instrumented tasks (`rust.schedule.duration`, kind `task`).
+    pub task_delay: HistogramSnapshot,
+    /// Lateness of the probe's polls (`rust.schedule.duration`, kind `probe`).
+    pub probe_delay: HistogramSnapshot,
+    /// Duration of instrumented tasks' polls (`rust.task.poll.duration`).
+    pub poll_duration: HistogramSnapshot,
+    /// Polls longer than the slow-poll threshold (`rust.task.slow_polls`).
+    pub slow_polls: u64,
+}
+
+/// The task and probe totals so far (all threads).
+///
+/// ```
+/// use std::future::Future;
+/// use std::task::{Context, Waker};
+///
+/// let before = rtscope::task::stats();
+/// let mut task = std::pin::pin!(rtscope::task::instrument(async { 1 }));
+/// assert!(task.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+/// let after = rtscope::task::stats();
+/// assert_eq!(after.poll_duration.since(&before.poll_duration).count, 1);
+/// ```
+pub fn stats() -> ScheduleStats {
+    let Some(m) = METRICS.get() else {
+        return ScheduleStats::default();
+    };
+    ScheduleStats {
+        task_delay: m.task_delay.snapshot(),
+        probe_delay: m.probe_delay.snapshot(),
+        poll_duration: m.poll.snapshot(),
+        slow_polls: m.slow.read(0),
+    }
+}
+
+const SCHEDULE: &str = "rust.schedule.duration";
+const SCHEDULE_DESC: &str = "Time runnable work waited before it ran: wake to poll for tasks, lateness of the runtime probe, run-queue wait for threads.";
+
+/// Appends the scheduler series: task and probe (once used) and threads (always, where
+/// the kernel reports them).
+pub(crate) fn collect(out: &mut Vec<Metric>) {
+    if METRICS.get().is_some() {
+        let s = stats();
+        out.push(
+            Metric::new(SCHEDULE, "s", SCHEDULE_DESC, s.task_delay.to_data())
+                .with_attr("rust.schedule.kind", "task"),
+        );
+        out.push(
+            Metric::new(SCHEDULE, "s", SCHEDULE_DESC, s.probe_delay.to_data())
+                .with_attr("rust.schedule.kind", "probe"),
+        );
+        out.push(Metric::new(
+            "rust.task.poll.duration",
+            "s",
+            "Duration of the polls of instrumented tasks.",
+            s.poll_duration.to_data(),
+        ));
+        out.push(Metric::new(
+            "rust.task.slow_polls",
+            "{poll}",
+            "Polls of instrumented tasks longer than the slow-poll threshold (default 1 ms).",
+            Data::Counter(s.slow_polls as f64),
+        ));
+    }
+    for t in thread_delays() {
+        out.push(
+            Metric::new(SCHEDULE, "s", SCHEDULE_DESC, t.delay.to_data())
+                .with_attr("rust.schedule.kind", "thread")
+                .with_attr("thread.name", t.name),
+        );
+    }
+}

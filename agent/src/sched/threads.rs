@@ -1,0 +1,260 @@
+//! Run-queue delay of OS threads, from the kernel's per-thread scheduler statistics.
+//!
+//! `/proc/self/task/<tid>/schedstat` holds three numbers per thread: time on a CPU, time
+//! spent runnable but waiting in a run queue (both in ns), and the number of times it was
+//! put on a CPU. Each read adds, per thread, the wait and the run count since the previous
+//! read to the histogram of its name, every run of that stretch counted at the stretch's
+//! mean wait per run (the kernel keeps totals, not single waits). Sum and count are exact;
+//! the buckets show the mean per collection interval, per thread.
+
+use crate::alloc::agent_scope;
+use crate::time::HistogramSnapshot;
+use crate::time::recorder::PlainHistogram;
+use std::sync::{Mutex, PoisonError};
+
+/// Distinct thread names with their own series; later names share [`OTHER_THREADS`].
+pub const MAX_THREAD_NAMES: usize = 32;
+/// The `thread.name` of threads past the first [`MAX_THREAD_NAMES`] names.
+pub const OTHER_THREADS: &str = "other";
+
+/// Run-queue delay of the threads of one name, since the process started (threads that
+/// exited included, up to their last read).
+///
+/// ```
+/// for t in rtscope::task::thread_delays() {
+///     println!("{}: waited {:?} over {} runs", t.name, t.delay.sum, t.delay.count);
+/// }
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadDelay {
+    /// The thread name (the kernel's `comm`, at most 15 bytes), or [`OTHER_THREADS`].
+    pub name: String,
+    /// Waits in a run queue: `count` runs, `sum` total wait.
+    pub delay: HistogramSnapshot,
+}
+
+#[derive(Debug)]
+struct Last {
+    tid: u32,
+    wait_ns: u64,
+    runs: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Per live thread: the totals already accounted, sorted by tid.
+    last: Vec<Last>,
+    /// Per name, in order of first sight.
+    names: Vec<(String, PlainHistogram)>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    last: Vec::new(),
+    names: Vec::new(),
+});
+
+impl State {
+    fn histogram(&mut self, name: &str) -> &mut PlainHistogram {
+        let name =
+            if self.names.iter().any(|(n, _)| n == name) || self.names.len() < MAX_THREAD_NAMES {
+                name
+            } else {
+                OTHER_THREADS
+            };
+        let i = match self.names.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.names
+                    .push((name.to_owned(), PlainHistogram::default()));
+                self.names.len() - 1
+            }
+        };
+        &mut self.names[i].1
+    }
+
+    fn refresh(&mut self) {
+        let mut now = Vec::with_capacity(self.last.len() + 8);
+        for_each_thread(|tid, name, wait_ns, runs| {
+            let prev = self
+                .last
+                .binary_search_by_key(&tid, |l| l.tid)
+                .ok()
+                .map(|i| (self.last[i].wait_ns, self.last[i].runs))
+                // A reused tid (counts went back): a new thread, counted from zero.
+                .filter(|&(w, r)| w <= wait_ns && r <= runs)
+                .unwrap_or((0, 0));
+            let (dw, dr) = (wait_ns - prev.0, runs - prev.1);
+            if dr > 0 {
+                let name = String::from_utf8_lossy(name);
+                self.histogram(&name).record_n(dw / dr, dr, dw);
+                now.push(Last { tid, wait_ns, runs });
+            } else {
+                // No run since: keep the wait for when the run comes.
+                now.push(Last {
+                    tid,
+                    wait_ns: prev.0,
+                    runs: prev.1,
+                });
+            }
+        });
+        now.sort_unstable_by_key(|l| l.tid);
+        self.last = now;
+    }
+}
+
+/// Reads the kernel's counts of every thread now, and returns the run-queue delay of every
+/// thread name so far. Empty where `/proc/self/task/*/schedstat` is missing (not Linux, or
+/// a kernel without `CONFIG_SCHED_INFO`).
+///
+/// ```
+/// let before = rtscope::task::thread_delays();
+/// # let _ = before;
+/// ```
+pub fn thread_delays() -> Vec<ThreadDelay> {
+    let snapshot = agent_scope(|| {
+        let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+        st.refresh();
+        st.names
+            .iter()
+            .map(|(n, h)| (n.clone(), h.snapshot()))
+            .collect::<Vec<_>>()
+    });
+    snapshot
+        .into_iter()
+        .map(|(name, delay)| ThreadDelay { name, delay })
+        .collect()
+}
+
+/// Calls `f(tid, comm, run-queue wait ns, runs)` for every thread of the process.
+#[cfg(target_os = "linux")]
+fn for_each_thread(mut f: impl FnMut(u32, &[u8], u64, u64)) {
+    use std::ffi::CStr;
+
+    /// Reads up to `buf.len()` bytes of `dir_fd`/`path`.
+    fn read_at<'b>(dir_fd: libc::c_int, path: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        // SAFETY: `path` is a valid NUL-terminated string; `dir_fd` is an open directory fd.
+        let fd = unsafe { libc::openat(dir_fd, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is open.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { libc::close(fd) };
+        let n = usize::try_from(n).ok()?;
+        buf.get(..n)
+    }
+
+    /// `<tid>/<file>` NUL-terminated in `buf`.
+    fn path<'b>(buf: &'b mut [u8; 64], tid: &[u8], file: &[u8]) -> Option<&'b CStr> {
+        let len = tid.len() + 1 + file.len();
+        if len + 1 > buf.len() {
+            return None;
+        }
+        buf[..tid.len()].copy_from_slice(tid);
+        buf[tid.len()] = b'/';
+        buf[tid.len() + 1..len].copy_from_slice(file);
+        buf[len] = 0;
+        CStr::from_bytes_with_nul(&buf[..=len]).ok()
+    }
+
+    // SAFETY: a valid NUL-terminated path; the stream is closed below.
+    let dir = unsafe { libc::opendir(c"/proc/self/task".as_ptr()) };
+    if dir.is_null() {
+        return;
+    }
+    // SAFETY: `dir` is an open directory stream.
+    let dir_fd = unsafe { libc::dirfd(dir) };
+    let mut path_buf = [0u8; 64];
+    let mut stat_buf = [0u8; 128];
+    let mut comm_buf = [0u8; 64];
+    loop {
+        // SAFETY: `dir` is an open stream used by this thread only.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: `readdir` returned a valid entry whose `d_name` is NUL-terminated; it stays
+        // valid until the next `readdir` on `dir`, and is copied out before that.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+        let Some(tid) = parse_u64(name).and_then(|t| u32::try_from(t).ok()) else {
+            continue; // "." and ".."
+        };
+        let Some(p) = path(&mut path_buf, name, b"schedstat") else {
+            continue;
+        };
+        let Some(stat) = read_at(dir_fd, p, &mut stat_buf) else {
+            continue;
+        };
+        let mut fields = stat
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty());
+        let (Some(_on_cpu), Some(wait), Some(runs)) = (
+            fields.next().and_then(parse_u64),
+            fields.next().and_then(parse_u64),
+            fields.next().and_then(parse_u64),
+        ) else {
+            continue;
+        };
+        let comm = match path(&mut path_buf, name, b"comm") {
+            Some(p) => read_at(dir_fd, p, &mut comm_buf).unwrap_or(b"unknown"),
+            None => b"unknown",
+        };
+        let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
+        f(tid, comm, wait, runs);
+    }
+    // SAFETY: `dir` was opened above and is closed once.
+    unsafe { libc::closedir(dir) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn for_each_thread(_f: impl FnMut(u32, &[u8], u64, u64)) {}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numbers() {
+        assert_eq!(parse_u64(b"38237344"), Some(38_237_344));
+        assert_eq!(parse_u64(b"."), None);
+        assert_eq!(parse_u64(b""), None);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn sees_this_thread_by_name() {
+        let name = "rts-unit-seen";
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(|| {
+                // Run a few times so the kernel counts runs.
+                for _ in 0..3 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                let d = thread_delays();
+                let mine = d
+                    .iter()
+                    .find(|t| t.name == name)
+                    .expect("this thread's series");
+                assert!(mine.delay.count > 0);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}

@@ -1,0 +1,68 @@
+//! Scheduler delay of tasks and threads: how long runnable work waited before it ran.
+//!
+//! - [`instrument`] wraps any future (any executor): each poll records its delay since the
+//!   wake that made the task runnable, and its duration; [`spawn`] (feature `tokio`) spawns
+//!   an instrumented task.
+//! - [`start_probe`] (feature `tokio`) starts a task that asks to be woken at a fixed period
+//!   and records how late it is polled: runtime-wide, without touching the application's
+//!   tasks. `#[rtscope::main]` starts it on async mains.
+//! - [`thread_delays`]: the kernel's run-queue wait of every thread, by thread name.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let blocker = rtscope::task::spawn(async {
+//!     std::thread::sleep(std::time::Duration::from_millis(5)); // blocks the only worker
+//! });
+//! let behind = rtscope::task::spawn(async {});
+//! blocker.await.unwrap();
+//! behind.await.unwrap();
+//! let s = rtscope::task::stats();
+//! assert!(s.task_delay.count_over(std::time::Duration::from_millis(5)) >= 1);
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Metrics
+//!
+//! | name | instrument | unit | attributes | meaning |
+//! |---|---|---|---|---|
+//! | `rust.schedule.duration` | Histogram (1 µs .. 10 s) | `s` | `rust.schedule.kind` = `task` \| `probe` \| `thread`; `thread.name` for `thread` | time runnable work waited before it ran |
+//! | `rust.task.poll.duration` | Histogram (1 µs .. 10 s) | `s` | | duration of each poll of an instrumented task |
+//! | `rust.task.slow_polls` | Counter | `{poll}` | | polls longer than [`slow_poll_threshold`] |
+//!
+//! Thread names are bounded: the first [`MAX_THREAD_NAMES`] names seen get their own series,
+//! later ones share `thread.name` = `other`.
+
+#[cfg(feature = "tokio")]
+pub use crate::sched::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
+pub use crate::sched::{
+    DEFAULT_SLOW_POLL, Instrumented, MAX_THREAD_NAMES, OTHER_THREADS, ScheduleStats, ThreadDelay,
+    instrument, set_slow_poll_threshold, slow_poll_threshold, stats, thread_delays,
+};
+
+/// Spawns `future` on the current tokio runtime, [instrumented](instrument): like
+/// [`tokio::spawn`], and its scheduling delay counts from this call.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as [`tokio::spawn`] does.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let answer = rtscope::task::spawn(async { 42 }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(instrument(future))
+}
