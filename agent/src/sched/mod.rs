@@ -174,3 +174,56 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::model::Value;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn collect_reports_task_and_thread_series() {
+        metrics();
+        let out = std::thread::Builder::new()
+            .name("rts-unit-coll".into())
+            .spawn(|| {
+                for _ in 0..3 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let mut out = Vec::new();
+                crate::export::sources::collect(&mut out);
+                out
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let kind = |k: &str| {
+            out.iter()
+                .filter(|m| {
+                    m.name == SCHEDULE
+                        && m.attributes
+                            .contains(&("rust.schedule.kind", Value::Str(k.into())))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kind("task").len(), 1);
+        assert_eq!(kind("probe").len(), 1);
+        let threads = kind("thread");
+        let mine = threads
+            .iter()
+            .find(|m| {
+                m.attributes
+                    .contains(&("thread.name", Value::Str("rts-unit-coll".into())))
+            })
+            .expect("the collecting thread's series");
+        assert_eq!(mine.unit, "s");
+        match &mine.data {
+            Data::Histogram { count, sum, .. } => assert!(*count > 0 && *sum >= 0.0),
+            other => panic!("{other:?}"),
+        }
+        assert!(threads.len() <= MAX_THREAD_NAMES + 1);
+        for name in ["rust.task.poll.duration", "rust.task.slow_polls"] {
+            assert_eq!(out.iter().filter(|m| m.name == name).count(), 1, "{name}");
+        }
+    }
+}

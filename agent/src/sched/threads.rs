@@ -241,7 +241,7 @@ mod tests {
         let name = "rts-unit-seen";
         std::thread::Builder::new()
             .name(name.into())
-            .spawn(|| {
+            .spawn(move || {
                 // Run a few times so the kernel counts runs.
                 for _ in 0..3 {
                     std::thread::sleep(std::time::Duration::from_millis(1));

@@ -306,3 +306,76 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
         Data::UpDown(s.pending as f64),
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::model::Data;
+
+    fn counter(out: &[Metric], name: &str) -> f64 {
+        match out.iter().find(|m| m.name == name).map(|m| &m.data) {
+            Some(Data::Counter(v)) | Some(Data::UpDown(v)) => *v,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    fn lateness_count(out: &[Metric]) -> u64 {
+        match out.iter().find(|m| m.name == "rust.timer.lateness") {
+            Some(Metric {
+                unit: "s",
+                data:
+                    Data::Histogram {
+                        count,
+                        counts,
+                        bounds,
+                        ..
+                    },
+                ..
+            }) => {
+                assert_eq!(counts.len(), bounds.len() + 1);
+                *count
+            }
+            other => panic!("lateness: {other:?}"),
+        }
+    }
+
+    /// The only unit test that runs timers (steps in sequence), so the deltas are exact.
+    #[test]
+    fn timers() {
+        collect_reports_every_timer();
+        interval_skips_missed_ticks();
+    }
+
+    fn collect_reports_every_timer() {
+        metrics();
+        let mut before = Vec::new();
+        crate::export::sources::collect(&mut before);
+        for _ in 0..3 {
+            sleep(Duration::from_micros(200));
+        }
+        let mut every = Interval::new(Duration::from_micros(500));
+        every.tick();
+        every.tick();
+        let mut after = Vec::new();
+        crate::export::sources::collect(&mut after);
+        let d = |name| counter(&after, name) - counter(&before, name);
+        assert_eq!(d("rust.timer.started"), 5.0);
+        assert_eq!(d("rust.timer.fired"), 5.0);
+        assert_eq!(d("rust.timer.cancelled"), 0.0);
+        assert_eq!(counter(&after, "rust.timer.pending"), 0.0);
+        assert_eq!(lateness_count(&after) - lateness_count(&before), 5);
+    }
+
+    fn interval_skips_missed_ticks() {
+        let start = Instant::now();
+        let mut every = Interval::starting_at(start, Duration::from_millis(1));
+        assert_eq!(every.tick(), start);
+        std::thread::sleep(Duration::from_millis(5));
+        // The tick at +1 ms is 4 ms late; the grid points it passed are skipped.
+        assert_eq!(every.tick(), start + Duration::from_millis(1));
+        assert!(every.missed_ticks() >= 3);
+        let next = every.tick();
+        assert!(next >= start + Duration::from_millis(5));
+        assert_eq!((next - start).as_nanos() % 1_000_000, 0);
+    }
+}
