@@ -22,6 +22,8 @@ mod agent;
 pub mod config;
 pub(crate) mod export;
 pub(crate) mod sampling;
+pub mod scope;
+pub use scope::scope;
 pub(crate) mod spike;
 pub mod pool;
 mod sched;

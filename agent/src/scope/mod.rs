@@ -1,0 +1,274 @@
+//! Attribution: name the part of the program that is running, so that sampled allocations
+//! (and spike reports) say *where*, not only *how much*.
+//!
+//! A scope is a name set on the current thread for the duration of a closure, a guard, or
+//! each poll of a future; scopes nest (the innermost wins) and the previous scope comes back
+//! when the inner one ends, also when it ends by a panic.
+//!
+//! ```
+//! let total = rtscope::scope("parse", || {
+//!     let words: Vec<String> = "a b c".split(' ').map(String::from).collect();
+//!     rtscope::scope("count", || {
+//!         assert_eq!(rtscope::scope::Scope::current().unwrap().name(), "count");
+//!         words.len()
+//!     })
+//! });
+//! assert_eq!(total, 3);
+//! assert!(rtscope::scope::Scope::current().is_none());
+//! ```
+//!
+//! The four ways to enter a scope:
+//!
+//! | form | for |
+//! |---|---|
+//! | [`rtscope::scope("name", \|\| ...)`](crate::scope()) | a closure; returns its value |
+//! | `#[rtscope::scope]` / `#[rtscope::scope("name")]` | a whole `fn` or `async fn` (default name: the function's) |
+//! | [`future.in_scope("name")`](ScopeExt::in_scope) | a future: the scope is set around each poll, so it follows the future across `.await` points and threads |
+//! | [`Scope::enter`] | a guard, for the rest of a block (not across `.await`: the guard is not `Send`) |
+//!
+//! With the `tracing` layer ([`crate::tracing::RtscopeLayer`]) an entered span is a scope too.
+//!
+//! # Cost and bounds
+//!
+//! Entering a scope by name hashes the name and looks it up in a lock-free table; a
+//! [`Scope`] made once does not even do that. Setting and restoring is a thread-local write.
+//! Nothing is allocated or locked except the first time a name is seen. Names are bounded:
+//! the first [`MAX_SCOPE_NAMES`]` - 1` distinct names get their own id, every later name
+//! shares the id named [`OTHER`].
+
+mod future;
+mod names;
+
+pub use future::{ScopeExt, Scoped};
+pub use names::{MAX_SCOPE_NAMES, OTHER};
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+thread_local! {
+    /// The scope id in effect on this thread, 0 for none. `const` and without `Drop`: reading
+    /// it is one thread-pointer-relative load, valid at any point of the thread's life.
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// The allocation counter of the span entered on this thread (set by the tracing layer),
+    /// null for none. Invariant: a non-null pointer points into an `Arc` a frame of this
+    /// thread's span stack holds (see `crate::tracing`), so it is valid while it is set.
+    static SPAN_BYTES: Cell<*const AtomicU64> = const { Cell::new(ptr::null()) };
+}
+
+/// The current scope id on this thread, 0 for none. No allocation, no lock.
+#[inline]
+pub(crate) fn current() -> u32 {
+    CURRENT.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Sets the current scope id, returning the previous one.
+#[inline]
+pub(crate) fn replace(id: u32) -> u32 {
+    CURRENT.try_with(|c| c.replace(id)).unwrap_or(0)
+}
+
+/// The name of scope `id` (0 and unknown ids have none). Lock-free.
+pub(crate) fn name_of(id: u32) -> Option<Arc<str>> {
+    names::name_of(id).cloned()
+}
+
+/// Credits `bytes` (a sample's weight) to the span entered on this thread, if any: one
+/// relaxed atomic add, no allocation, no lock. Called by the sampler, inside the agent scope.
+#[inline]
+pub(crate) fn on_sample(bytes: u64) {
+    let p = SPAN_BYTES.try_with(Cell::get).unwrap_or(ptr::null());
+    if !p.is_null() {
+        // SAFETY: a non-null `SPAN_BYTES` points into an `Arc<AtomicU64>` held by the top
+        // frame of this thread's span stack (the invariant above); only this thread changes
+        // `SPAN_BYTES`, and it clears or replaces it before that frame drops its `Arc`.
+        unsafe { &*p }.fetch_add(bytes, Relaxed);
+    }
+}
+
+/// Sets the span allocation counter of this thread, returning the previous pointer. The
+/// caller keeps the invariant of `SPAN_BYTES`.
+#[inline]
+pub(crate) fn replace_span_bytes(p: *const AtomicU64) -> *const AtomicU64 {
+    SPAN_BYTES.try_with(|c| c.replace(p)).unwrap_or(ptr::null())
+}
+
+/// Names interned so far (for tests and self-telemetry).
+pub(crate) fn interned() -> usize {
+    names::count()
+}
+
+/// An interned scope name: make it once and enter it many times without a lookup.
+///
+/// ```
+/// use rtscope::scope::Scope;
+///
+/// let db = Scope::new("db");
+/// let rows = db.run(|| vec![1, 2, 3]);
+/// assert_eq!(rows.len(), 3);
+/// assert_eq!(db.name(), "db");
+/// assert_eq!(Scope::new("db"), db);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scope {
+    id: u32,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Scope").field(&self.name()).finish()
+    }
+}
+
+impl Scope {
+    /// The scope named `name` (or [`OTHER`] once [`MAX_SCOPE_NAMES`] names are taken).
+    /// Lock-free unless the name is new.
+    pub fn new(name: &str) -> Scope {
+        Scope {
+            id: names::intern(name),
+        }
+    }
+
+    /// The scope in effect on this thread, if any.
+    pub fn current() -> Option<Scope> {
+        match current() {
+            0 => None,
+            id => Some(Scope { id }),
+        }
+    }
+
+    /// The scope's name as exported (attribute `rust.scope`).
+    pub fn name(&self) -> &'static str {
+        names::name_of(self.id).map_or(OTHER, |n| &**n)
+    }
+
+    /// Runs `f` in this scope and returns its value; the previous scope comes back after,
+    /// also if `f` panics.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// Enters this scope until the guard drops.
+    ///
+    /// ```
+    /// use rtscope::scope::Scope;
+    ///
+    /// {
+    ///     let _in = Scope::new("startup").enter();
+    ///     assert_eq!(Scope::current(), Some(Scope::new("startup")));
+    /// }
+    /// assert_eq!(Scope::current(), None);
+    /// ```
+    pub fn enter(self) -> ScopeGuard {
+        ScopeGuard {
+            previous: replace(self.id),
+            _not_send: PhantomData,
+        }
+    }
+
+    pub(crate) fn id(self) -> u32 {
+        self.id
+    }
+}
+
+/// Restores the previous scope when dropped. Returned by [`Scope::enter`].
+///
+/// Not `Send`: it restores a thread-local, so it must drop on the thread that made it. Hold it
+/// across an `.await` and the future stops being `Send`; use [`ScopeExt::in_scope`] there.
+#[must_use = "the scope ends when the guard drops: bind it with `let _guard = ...`"]
+#[derive(Debug)]
+pub struct ScopeGuard {
+    previous: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        replace(self.previous);
+    }
+}
+
+/// Runs `f` in the scope named `name` and returns its value. Allocations sampled while it
+/// runs on this thread are attributed to `name` (the innermost scope wins); the previous
+/// scope comes back after, also if `f` panics.
+///
+/// ```
+/// let v = rtscope::scope("load-config", || vec![0u8; 1024]);
+/// assert_eq!(v.len(), 1024);
+/// ```
+pub fn scope<R>(name: &str, f: impl FnOnce() -> R) -> R {
+    Scope::new(name).run(f)
+}
+
+/// A scope whose name is interned on first use: what `#[rtscope::scope]` puts in a `static`
+/// at each annotated function.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LazyScope {
+    name: &'static str,
+    id: AtomicU32,
+}
+
+impl LazyScope {
+    /// Not interned yet.
+    pub const fn new(name: &'static str) -> LazyScope {
+        LazyScope {
+            name,
+            id: AtomicU32::new(0),
+        }
+    }
+
+    /// The interned scope.
+    #[inline]
+    pub fn get(&self) -> Scope {
+        match self.id.load(Relaxed) {
+            0 => {
+                let s = Scope::new(self.name);
+                self.id.store(s.id, Relaxed);
+                s
+            }
+            id => Scope { id },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nests_and_restores() {
+        assert_eq!(current(), 0);
+        scope("mod-outer", || {
+            let outer = current();
+            assert_eq!(name_of(outer).as_deref(), Some("mod-outer"));
+            scope("mod-inner", || {
+                assert_eq!(name_of(current()).as_deref(), Some("mod-inner"));
+            });
+            assert_eq!(current(), outer);
+        });
+        assert_eq!(current(), 0);
+    }
+
+    #[test]
+    fn span_bytes_credit_only_when_set() {
+        on_sample(10); // nothing set: a no-op
+        let counter = Arc::new(AtomicU64::new(0));
+        let prev = replace_span_bytes(Arc::as_ptr(&counter));
+        on_sample(100);
+        on_sample(20);
+        replace_span_bytes(prev);
+        on_sample(5);
+        assert_eq!(counter.load(Relaxed), 120);
+    }
+
+    #[test]
+    fn lazy_scope_interns_once() {
+        static S: LazyScope = LazyScope::new("mod-lazy");
+        assert_eq!(S.get(), Scope::new("mod-lazy"));
+        assert_eq!(S.get().name(), "mod-lazy");
+    }
+}
