@@ -39,8 +39,9 @@ fn blocked_task_delays_the_spawned_task_behind_it() {
     let d = since(&before);
     // Two first polls, each measured from its spawn.
     assert_eq!(d.task_delay.count, 2);
-    // The one behind the blocker waited its 5 ms and more: the bucket over 5 ms.
-    assert_eq!(d.task_delay.count_over(Duration::from_millis(5)), 1);
+    // The one behind the blocker waited its 5 ms and more: the buckets over 5 ms. (`>=`: a
+    // loaded machine may delay the blocker's own first poll too.)
+    assert!(d.task_delay.count_over(Duration::from_millis(5)) >= 1);
     assert!(d.task_delay.sum >= Duration::from_millis(5));
 }
 
@@ -60,7 +61,8 @@ fn blocked_task_delays_a_woken_task() {
     let d = since(&before);
     // waiter: first poll, and the poll after the wake; waker: first poll.
     assert_eq!(d.task_delay.count, 3);
-    assert_eq!(d.task_delay.count_over(Duration::from_millis(5)), 1);
+    assert!(d.task_delay.count_over(Duration::from_millis(5)) >= 1);
+    assert!(d.task_delay.sum >= Duration::from_millis(5));
 }
 
 fn polls_are_measured_and_slow_ones_counted() {
@@ -94,5 +96,6 @@ fn probe_sees_a_blocked_runtime() {
     let d = since(&before);
     assert!(d.probe_delay.count >= 2, "probe polls: {}", d.probe_delay.count);
     // The deadline fell inside the 40 ms block: polled at least 30 ms late, once.
-    assert_eq!(d.probe_delay.count_over(Duration::from_millis(20)), 1);
+    assert!(d.probe_delay.count_over(Duration::from_millis(20)) >= 1);
+    assert!(d.probe_delay.sum >= Duration::from_millis(30));
 }
