@@ -184,6 +184,34 @@ impl AgentBuilder {
         self
     }
 
+    /// Whether allocations are sampled (Poisson byte sampling, attributed to scopes and
+    /// spans). Wins over `RTSCOPE_SAMPLING`. Default on.
+    pub fn with_sampling(mut self, enabled: bool) -> Self {
+        self.overrides.sampling = Some(enabled);
+        self
+    }
+
+    /// Samples per second the adaptive controller aims for. Wins over
+    /// `RTSCOPE_SAMPLING_TARGET`. Default 100.
+    pub fn with_sampling_target(mut self, per_second: f64) -> Self {
+        self.overrides.sampling_target = Some(per_second);
+        self
+    }
+
+    /// Initial mean bytes between two samples. Wins over `RTSCOPE_SAMPLING_INTERVAL`.
+    /// Default 512 KiB.
+    pub fn with_sampling_interval(mut self, bytes: u64) -> Self {
+        self.overrides.sampling_interval = Some(bytes);
+        self
+    }
+
+    /// Fixes the seed of the sampler's per-thread random streams, so a run samples the same
+    /// allocations every time (for tests and reproductions).
+    pub fn with_sampling_seed(mut self, seed: u64) -> Self {
+        self.overrides.sampling_seed = Some(seed);
+        self
+    }
+
     /// Upper bound of the final flush when the [`AgentGuard`] drops (or at `exit`). Wins over
     /// `RTSCOPE_SHUTDOWN_TIMEOUT`. Default 2 s. Zero means: do not wait.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {

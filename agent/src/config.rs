@@ -60,6 +60,16 @@ pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
 pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
 /// Milliseconds the final flush at shutdown may take. Default 2000.
 pub const RTSCOPE_SHUTDOWN_TIMEOUT: &str = "RTSCOPE_SHUTDOWN_TIMEOUT";
+/// `on` | `off`: Poisson byte sampling of allocations. Default on.
+pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
+/// Samples per second the adaptive controller aims for. Default 100.
+pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
+/// Initial mean number of bytes between two samples. Default 524288 (512 KiB).
+pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
+/// Default of [`RTSCOPE_SAMPLING_TARGET`].
+pub const DEFAULT_SAMPLING_TARGET: f64 = 100.0;
+/// Default of [`RTSCOPE_SAMPLING_INTERVAL`].
+pub const DEFAULT_SAMPLING_INTERVAL: u64 = 512 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Defaults.
@@ -102,6 +112,33 @@ pub struct Config {
     pub destination: Destination,
     /// Print a human summary to stderr at shutdown.
     pub summary_at_exit: bool,
+    /// Poisson byte sampling of allocations.
+    pub sampling: Sampling,
+}
+
+/// Allocation sampling settings (see `rtscope::sampling` in the docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Sampling {
+    /// `RTSCOPE_SAMPLING`: whether allocations are sampled at all.
+    pub enabled: bool,
+    /// `RTSCOPE_SAMPLING_TARGET`: samples per second the controller aims for.
+    pub target_per_sec: f64,
+    /// `RTSCOPE_SAMPLING_INTERVAL`: initial mean bytes between samples.
+    pub initial_interval: u64,
+    /// Fixed seed of the per-thread random streams (tests); `None` seeds from the clock.
+    pub seed: Option<u64>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            enabled: true,
+            target_per_sec: DEFAULT_SAMPLING_TARGET,
+            initial_interval: DEFAULT_SAMPLING_INTERVAL,
+            seed: None,
+        }
+    }
 }
 
 /// Where exported data goes.
@@ -242,6 +279,10 @@ pub(crate) struct Overrides {
     /// Selects the file destination (unless `endpoint` is set), winning over endpoint variables.
     pub(crate) file: Option<PathBuf>,
     pub(crate) summary: Option<bool>,
+    pub(crate) sampling: Option<bool>,
+    pub(crate) sampling_target: Option<f64>,
+    pub(crate) sampling_interval: Option<u64>,
+    pub(crate) sampling_seed: Option<u64>,
 }
 
 /// A setting made in code that cannot be used. Returned by
@@ -414,6 +455,31 @@ pub(crate) fn resolve(
         Some(b) => b,
         None => r.pick(&[RTSCOPE_SUMMARY], parse_on_off, true, on_off_str),
     };
+    let sampling = Sampling {
+        enabled: match o.sampling {
+            Some(b) => b,
+            None => r.pick(&[RTSCOPE_SAMPLING], parse_on_off, true, on_off_str),
+        },
+        target_per_sec: match o.sampling_target {
+            Some(t) => t,
+            None => r.pick(
+                &[RTSCOPE_SAMPLING_TARGET],
+                parse_rate,
+                DEFAULT_SAMPLING_TARGET,
+                |t| t.to_string(),
+            ),
+        },
+        initial_interval: match o.sampling_interval {
+            Some(b) => b,
+            None => r.pick(
+                &[RTSCOPE_SAMPLING_INTERVAL],
+                parse_bytes,
+                DEFAULT_SAMPLING_INTERVAL,
+                |b| b.to_string(),
+            ),
+        },
+        seed: o.sampling_seed,
+    };
 
     let file = o
         .file
@@ -447,6 +513,7 @@ pub(crate) fn resolve(
         shutdown_timeout,
         destination,
         summary_at_exit,
+        sampling,
     };
     (config, r.warnings)
 }
@@ -756,6 +823,22 @@ fn parse_ms(raw: &str, allow_zero: bool) -> Result<Duration, &'static str> {
     }
 }
 
+fn parse_rate(raw: &str) -> Result<f64, &'static str> {
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err("must be a positive number of samples per second"),
+        Err(_) => Err("is not a number of samples per second"),
+    }
+}
+
+fn parse_bytes(raw: &str) -> Result<u64, &'static str> {
+    match raw.parse::<u64>() {
+        Ok(0) => Err("must be greater than 0 bytes"),
+        Ok(v) => Ok(v),
+        Err(_) => Err("is not a whole number of bytes"),
+    }
+}
+
 fn parse_bool(raw: &str) -> Result<bool, &'static str> {
     if raw.eq_ignore_ascii_case("true") {
         Ok(true)
@@ -998,6 +1081,77 @@ fn join_base(base: &str, path: &str, protocol: Protocol) -> String {
 }
 
 #[cfg(test)]
+mod sampling_tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn sampling_from_env_and_builder() {
+        let (c, w) = resolve(
+            &Overrides::default(),
+            env(&[
+                (RTSCOPE_SAMPLING_TARGET, "250"),
+                (RTSCOPE_SAMPLING_INTERVAL, "65536"),
+            ]),
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.sampling.target_per_sec, 250.0);
+        assert_eq!(c.sampling.initial_interval, 65536);
+        assert!(c.sampling.enabled);
+
+        let (c, _) = resolve(&Overrides::default(), env(&[(RTSCOPE_SAMPLING, "off")]));
+        assert!(!c.sampling.enabled);
+
+        let o = Overrides {
+            sampling: Some(true),
+            sampling_target: Some(10.0),
+            ..Overrides::default()
+        };
+        let (c, w) = resolve(
+            &o,
+            env(&[(RTSCOPE_SAMPLING, "off"), (RTSCOPE_SAMPLING_TARGET, "x")]),
+        );
+        assert!(
+            w.is_empty(),
+            "builder settings win, env not even read: {w:?}"
+        );
+        assert!(c.sampling.enabled);
+        assert_eq!(c.sampling.target_per_sec, 10.0);
+    }
+
+    #[test]
+    fn bad_sampling_values_are_named() {
+        let (c, w) = resolve(
+            &Overrides::default(),
+            env(&[
+                (RTSCOPE_SAMPLING_TARGET, "-3"),
+                (RTSCOPE_SAMPLING_INTERVAL, "lots"),
+            ]),
+        );
+        assert_eq!(c.sampling, Sampling::default());
+        assert_eq!(
+            w,
+            [
+                r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
+                r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
+            ]
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1024,6 +1178,7 @@ mod tests {
             shutdown_timeout: Duration::from_secs(2),
             destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
             summary_at_exit: true,
+            sampling: Sampling::default(),
         }
     }
 
@@ -1111,6 +1266,7 @@ mod tests {
             shutdown_timeout: Duration::ZERO,
             destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
             summary_at_exit: false,
+            sampling: Sampling::default(),
         };
         assert_eq!(warned(&vars, &[]), expected);
     }

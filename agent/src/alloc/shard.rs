@@ -138,6 +138,16 @@ struct Local {
     /// The node this thread owns (kept while the agent scope hides `shard`).
     owned: Cell<*const Node<Shard>>,
     state: Cell<u8>,
+    /// The value `countdown` was armed with: `armed - countdown` bytes were allocated since.
+    armed: Cell<i64>,
+    /// Bytes to the next peak check, as of the last arming.
+    to_peak: Cell<i64>,
+    /// Bytes to the next sample point, as of the last arming (`crate::sampling`).
+    to_sample: Cell<i64>,
+    /// Mean interval the current sample distance was drawn with (0 = sampling off).
+    sample_mean: Cell<u64>,
+    /// This thread's random stream for sample distances.
+    rng: Cell<u64>,
 }
 
 thread_local! {
@@ -147,6 +157,11 @@ thread_local! {
             shard: Cell::new(ptr::null()),
             owned: Cell::new(ptr::null()),
             state: Cell::new(STATE_NEW),
+            armed: Cell::new(0),
+            to_peak: Cell::new(0),
+            to_sample: Cell::new(0),
+            sample_mean: Cell::new(0),
+            rng: Cell::new(1),
         }
     };
     /// Its destructor gives the shard back when the thread exits. Touched once, at claim.
@@ -318,20 +333,60 @@ fn fallback(l: &Local) -> (&'static Shard, Writer) {
     }
 }
 
+/// The countdown ran out inside this allocation (or the thread has no shard yet): count it,
+/// then do whatever is due, a peak check and/or a sample, and re-arm the countdown to the
+/// nearer of the two.
 #[cold]
 #[inline(never)]
 fn slow_alloc(l: &Local, size: usize) {
-    ensure_claimed(l);
+    let class = class_of(size);
     let shard = l.shard.get();
     if shard.is_null() {
+        if l.state.get() == STATE_NEW {
+            ensure_claimed(l);
+            let shard = l.shard.get();
+            if !shard.is_null() {
+                // SAFETY: just claimed: this thread's never-freed shard.
+                return unsafe { &*shard }.record_alloc(class, size, Writer::Owner);
+            }
+        }
         let (target, writer) = fallback(l);
-        return target.record_alloc(class_of(size), size, writer);
+        return target.record_alloc(class, size, writer);
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    let shard = unsafe { &*shard };
-    shard.record_alloc(class_of(size), size, Writer::Owner);
-    check_peak();
-    l.countdown.set(PEAK_STEP);
+    unsafe { &*shard }.record_alloc(class, size, Writer::Owner);
+    // Bytes allocated since the countdown was armed, this allocation included.
+    let consumed = l.armed.get() - l.countdown.get() + size as i64;
+    let to_peak = l.to_peak.get() - consumed;
+    if to_peak < 0 {
+        check_peak();
+        l.to_peak.set(PEAK_STEP);
+    } else {
+        l.to_peak.set(to_peak);
+    }
+    let to_sample = l.to_sample.get() - consumed;
+    if to_sample < 0 {
+        // A sample point fell inside this allocation: it is sampled, with the weight of the
+        // mean its distance was drawn with. The next distance starts after it (memoryless).
+        crate::sampling::record(size, class, l.sample_mean.get());
+        draw_sample_distance(l);
+    } else {
+        l.to_sample.set(to_sample);
+    }
+    arm(l);
+}
+
+fn draw_sample_distance(l: &Local) {
+    let (distance, mean) = crate::sampling::next_distance(&l.rng);
+    l.to_sample.set(distance);
+    l.sample_mean.set(mean);
+}
+
+/// Sets the fast-path countdown to the nearer of the next peak check and sample point.
+fn arm(l: &Local) {
+    let c = l.to_peak.get().min(l.to_sample.get()).max(0);
+    l.armed.set(c);
+    l.countdown.set(c);
 }
 
 #[cold]
@@ -363,7 +418,10 @@ fn ensure_claimed(l: &Local) {
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
             l.shard.set(&node.value);
-            l.countdown.set(PEAK_STEP);
+            l.rng.set(crate::sampling::new_stream());
+            draw_sample_distance(l);
+            l.to_peak.set(PEAK_STEP);
+            arm(l);
             l.state.set(STATE_ACTIVE);
         }
         // No memory for a shard: record into the shared fallback for the rest of the thread.

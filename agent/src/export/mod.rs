@@ -13,11 +13,12 @@ mod transport;
 
 use crate::config::{Config, Destination};
 use collect::{SelfStats, collect_all};
+use logs::EventBuffer;
 use otlp::{Encoder, now_nanos};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use transport::Sink;
+use transport::{Payload, Sink};
 
 /// How often shards are read between exports (peak refresh; event queues drain here).
 const COLLECTION_TICK: Duration = Duration::from_secs(1);
@@ -123,20 +124,47 @@ struct Pipeline {
     self_stats: SelfStats,
     outage: Outage,
     interval: Duration,
+    sampler: crate::sampling::Sampler,
+    events: EventBuffer,
+    last_tick: Instant,
 }
 
 impl Pipeline {
+    /// Collection tick: drain event queues (samples, spikes), adjust the sampling rate.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let seconds = now.duration_since(self.last_tick).as_secs_f64();
+        self.last_tick = now;
+        // Refreshes the recorded peak between exports.
+        let _ = crate::alloc::stats();
+        self.sampler.tick(seconds, &mut self.events);
+        let mut spikes = Vec::new();
+        crate::spike::drain(&mut spikes);
+        for e in spikes {
+            self.events.push(e);
+        }
+    }
+
     fn export(&mut self) {
         let started = Instant::now();
-        let (_, metrics) = collect_all(&self.self_stats);
+        let (_, mut metrics) = collect_all(&self.self_stats);
+        self.sampler.metrics(&self.events, &mut metrics);
         let request = self.encoder.encode(&metrics, now_nanos());
-        let result = self.sink.send(&self.rt, request);
+        let mut result = self.sink.send(&self.rt, Payload::Metrics(request));
+        if result.is_ok() {
+            self.encoder.commit();
+            let events = self.events.take();
+            if !events.is_empty() {
+                let logs = self.encoder.encode_logs(&events);
+                result = self.sink.send(&self.rt, Payload::Logs(logs));
+                if result.is_err() {
+                    self.events.restore(events);
+                }
+            }
+        }
         let ok = result.is_ok();
         match result {
-            Ok(()) => {
-                self.encoder.commit();
-                self.outage.succeeded(&self.sink);
-            }
+            Ok(()) => self.outage.succeeded(&self.sink),
             Err(e) => self.outage.failed(&self.sink, &e, self.interval),
         }
         self.self_stats
@@ -167,7 +195,11 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         );
         Sink::File { path: fallback }
     });
+    crate::sampling::enable(&config.sampling);
     let mut p = Pipeline {
+        sampler: crate::sampling::Sampler::new(&config.sampling),
+        events: EventBuffer::default(),
+        last_tick: Instant::now(),
         encoder: Encoder::new(&config),
         rt,
         sink,
@@ -180,16 +212,17 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
     loop {
         match rx.recv_timeout(tick) {
             Ok(Command::Shutdown(done)) => {
+                p.tick();
                 if config.summary_at_exit {
                     summary::print(&p.sink.describe(), &p.self_stats);
                 }
                 p.export();
+                crate::sampling::disable();
                 let _ = done.send(());
                 return;
             }
             Err(RecvTimeoutError::Timeout) => {
-                // Collection tick: refresh the peak between exports.
-                let _ = crate::alloc::stats();
+                p.tick();
                 if Instant::now() >= next_export {
                     p.export();
                     next_export = Instant::now() + config.export_interval;

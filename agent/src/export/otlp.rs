@@ -4,10 +4,13 @@
 //! (0.33 has no way to export pre-aggregated histograms), so every metric is encoded here and
 //! one request carries one consistent snapshot.
 
+use super::logs::LogEvent;
 use super::model::{Data, Metric, Value};
 use crate::config::{Config, Temporality};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric as PMetric,
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
@@ -126,12 +129,38 @@ impl Encoder {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource.clone()),
                 scope_metrics: vec![ScopeMetrics {
-                    scope: Some(InstrumentationScope {
-                        name: "rtscope".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        ..Default::default()
-                    }),
+                    scope: Some(scope()),
                     metrics: out,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    /// Events as one logs request with the same resource and scope as the metrics.
+    pub(crate) fn encode_logs(&self, events: &[LogEvent]) -> ExportLogsServiceRequest {
+        let records = events
+            .iter()
+            .map(|e| LogRecord {
+                time_unix_nano: e.time_unix_nano,
+                observed_time_unix_nano: e.time_unix_nano,
+                severity_number: e.severity,
+                severity_text: if e.severity >= 13 { "WARN" } else { "INFO" }.into(),
+                body: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(e.body.clone())),
+                }),
+                attributes: e.attributes.iter().map(|(k, v)| kv(k, v.clone())).collect(),
+                event_name: e.name.into(),
+                ..Default::default()
+            })
+            .collect();
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(self.resource.clone()),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope()),
+                    log_records: records,
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
@@ -145,6 +174,14 @@ impl Encoder {
             self.baseline = baseline;
             self.baseline_nanos = at;
         }
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "rtscope".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
     }
 }
 

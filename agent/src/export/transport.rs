@@ -2,6 +2,8 @@
 //! file. Runs only on the export thread, on its own small tokio runtime.
 
 use crate::config::{Compression, Destination, OtlpTarget, Protocol};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use prost::Message;
@@ -13,6 +15,13 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+/// One request: a metrics snapshot or a batch of events.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
 /// A delivery that failed, with a message fit for one log line.
 #[derive(Debug)]
 pub(crate) struct SendError(pub(crate) String);
@@ -21,6 +30,7 @@ pub(crate) struct SendError(pub(crate) String);
 pub(crate) enum Sink {
     Grpc {
         client: Box<MetricsServiceClient<Channel>>,
+        logs: Box<LogsServiceClient<Channel>>,
         metadata: MetadataMap,
         timeout: Duration,
         endpoint: String,
@@ -28,6 +38,7 @@ pub(crate) enum Sink {
     Http {
         client: reqwest::Client,
         url: String,
+        logs_url: String,
         headers: Vec<(String, String)>,
         gzip: bool,
         timeout: Duration,
@@ -62,30 +73,43 @@ impl Sink {
         }
     }
 
-    pub(crate) fn send(
-        &mut self,
-        rt: &Runtime,
-        req: ExportMetricsServiceRequest,
-    ) -> Result<(), SendError> {
+    pub(crate) fn send(&mut self, rt: &Runtime, payload: Payload) -> Result<(), SendError> {
         match self {
             Sink::Grpc {
                 client,
+                logs,
                 metadata,
                 timeout,
                 ..
             } => {
-                let mut request = tonic::Request::new(req);
-                *request.metadata_mut() = metadata.clone();
-                request.set_timeout(*timeout);
-                let call = client.export(request);
-                let resp = rt
-                    .block_on(async { tokio::time::timeout(*timeout, call).await })
-                    .map_err(|_| SendError(format!("no answer within {timeout:?}")))?
-                    .map_err(|s| SendError(format!("{}: {}", s.code(), s.message())))?;
-                match resp.into_inner().partial_success {
-                    Some(p) if p.rejected_data_points > 0 => Err(SendError(format!(
-                        "collector rejected {} data points: {}",
-                        p.rejected_data_points, p.error_message
+                let timeout = *timeout;
+                let no_answer = |_| SendError(format!("no answer within {timeout:?}"));
+                let status = |s: tonic::Status| SendError(format!("{}: {}", s.code(), s.message()));
+                let rejected = match payload {
+                    Payload::Metrics(req) => {
+                        let call = client.export(grpc_request(req, metadata, timeout));
+                        let resp = rt
+                            .block_on(async { tokio::time::timeout(timeout, call).await })
+                            .map_err(no_answer)?
+                            .map_err(status)?;
+                        resp.into_inner()
+                            .partial_success
+                            .map(|p| (p.rejected_data_points, "data points", p.error_message))
+                    }
+                    Payload::Logs(req) => {
+                        let call = logs.export(grpc_request(req, metadata, timeout));
+                        let resp = rt
+                            .block_on(async { tokio::time::timeout(timeout, call).await })
+                            .map_err(no_answer)?
+                            .map_err(status)?;
+                        resp.into_inner()
+                            .partial_success
+                            .map(|p| (p.rejected_log_records, "log records", p.error_message))
+                    }
+                };
+                match rejected {
+                    Some((n, what, message)) if n > 0 => Err(SendError(format!(
+                        "collector rejected {n} {what}: {message}"
                     ))),
                     _ => Ok(()),
                 }
@@ -93,13 +117,17 @@ impl Sink {
             Sink::Http {
                 client,
                 url,
+                logs_url,
                 headers,
                 gzip,
                 timeout,
             } => {
-                let mut body = req.encode_to_vec();
+                let (url, mut body) = match payload {
+                    Payload::Metrics(req) => (url.as_str(), req.encode_to_vec()),
+                    Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec()),
+                };
                 let mut builder = client
-                    .post(url.as_str())
+                    .post(url)
                     .timeout(*timeout)
                     .header("content-type", "application/x-protobuf");
                 if *gzip {
@@ -129,8 +157,11 @@ impl Sink {
                 }
             }
             Sink::File { path } => {
-                let line = serde_json::to_string(&req)
-                    .map_err(|e| SendError(format!("encode JSON: {e}")))?;
+                let line = match &payload {
+                    Payload::Metrics(req) => serde_json::to_string(req),
+                    Payload::Logs(req) => serde_json::to_string(req),
+                }
+                .map_err(|e| SendError(format!("encode JSON: {e}")))?;
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -140,6 +171,13 @@ impl Sink {
             }
         }
     }
+}
+
+fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(req);
+    *request.metadata_mut() = metadata.clone();
+    request.set_timeout(timeout);
+    request
 }
 
 /// "error: cause: cause" so a log line says why, not only that.
@@ -168,9 +206,11 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Sink, SendError> {
         let _enter = rt.enter();
         endpoint.connect_lazy()
     };
-    let mut client = MetricsServiceClient::new(channel);
+    let mut client = MetricsServiceClient::new(channel.clone());
+    let mut logs = LogsServiceClient::new(channel);
     if t.compression == Compression::Gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
+        logs = logs.send_compressed(CompressionEncoding::Gzip);
     }
     let mut metadata = MetadataMap::new();
     for (k, v) in &t.headers {
@@ -185,6 +225,7 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Sink, SendError> {
     }
     Ok(Sink::Grpc {
         client: Box::new(client),
+        logs: Box::new(logs),
         metadata,
         timeout: t.timeout,
         endpoint: t.metrics_endpoint.clone(),
@@ -201,6 +242,7 @@ fn http(t: &OtlpTarget) -> Result<Sink, SendError> {
     Ok(Sink::Http {
         client,
         url: t.metrics_endpoint.clone(),
+        logs_url: t.logs_endpoint.clone(),
         headers: t.headers.clone(),
         gzip: t.compression == Compression::Gzip,
         timeout: t.timeout,

@@ -1,6 +1,275 @@
-//! Poisson byte sampling of allocations (stand-in: the real module lands with issue 5).
+//! Poisson byte sampling of allocations, with an adaptive rate and unbiased weights.
+//!
+//! Each thread counts down the bytes it allocates to the next sample point, drawn from an
+//! exponential distribution with mean `T` bytes (as Go's `MemProfileRate`, tcmalloc and
+//! jemalloc do). The countdown shares the allocator's one fast-path countdown, so sampling
+//! adds nothing to the common path: only the allocation that crosses a sample point takes the
+//! slow path. An allocation of `s` bytes is therefore sampled with probability
+//! `p = 1 - exp(-s / T)`, and its sample carries the weight `s / p` bytes, which makes the sum
+//! of weights an unbiased estimate of the bytes allocated, per scope or in total.
+//!
+//! The controller ([`adjust`]) runs on the export thread once per collection tick and moves
+//! `T` so the sample rate stays near the target. A thread picks up the new `T` when it draws
+//! its next countdown, and each sample's weight uses the `T` its countdown was drawn with, so
+//! estimates stay unbiased while the rate moves.
+//!
+//! Samples travel to the export thread through a bounded lock-free queue; when it is full a
+//! sample is dropped and counted (`rtscope.events.dropped`), never waited for.
 
-/// Estimated bytes allocated per scope during the last collection window, largest first.
+mod export;
+
+pub(crate) use export::Sampler;
+
+use crossbeam_queue::ArrayQueue;
+use once_cell::sync::OnceCell;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Current mean bytes between samples; 0 while sampling is off.
+static MEAN: AtomicU64 = AtomicU64::new(0);
+/// Seed of the per-thread random streams.
+static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+/// Number of streams handed out, mixed into each thread's seed.
+static STREAMS: AtomicU64 = AtomicU64::new(0);
+/// Samples dropped because the queue was full.
+pub(crate) static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Samples taken (queued or dropped).
+pub(crate) static TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// Capacity of the sample queue: a minute at the default target rate and then some.
+const QUEUE_CAPACITY: usize = 16 * 1024;
+/// How far a thread counts down while sampling is off before it looks again.
+const OFF_RECHECK: u64 = 16 * 1024 * 1024;
+
+static QUEUE: OnceCell<ArrayQueue<Sample>> = OnceCell::new();
+
+/// One sampled allocation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Sample {
+    /// Requested bytes.
+    pub(crate) size: u64,
+    /// Size class index (`crate::alloc::CLASS_SIZES`).
+    pub(crate) class: u16,
+    /// Estimated bytes this sample stands for: `size / (1 - exp(-size / mean))`.
+    pub(crate) weight: f64,
+    pub(crate) time_unix_nano: u64,
+    /// Kernel thread id.
+    pub(crate) tid: u32,
+    /// Scope or span current when it was allocated (`crate::scope`), 0 for none.
+    pub(crate) scope: u32,
+}
+
+/// Starts sampling with the configured initial mean. Called once when the agent installs, in
+/// the agent scope (it allocates the queue).
+pub(crate) fn enable(config: &crate::config::Sampling) {
+    if !config.enabled {
+        MEAN.store(0, Relaxed);
+        return;
+    }
+    if let Some(seed) = config.seed {
+        SEED.store(seed, Relaxed);
+        STREAMS.store(0, Relaxed);
+    }
+    QUEUE.get_or_init(|| ArrayQueue::new(QUEUE_CAPACITY));
+    MEAN.store(config.initial_interval.max(1), Relaxed);
+}
+
+/// Stops sampling (agent shut down).
+pub(crate) fn disable() {
+    MEAN.store(0, Relaxed);
+}
+
+/// The mean in force now (0 = off).
+pub(crate) fn mean() -> u64 {
+    MEAN.load(Relaxed)
+}
+
+pub(crate) fn set_mean(bytes: u64) {
+    if MEAN.load(Relaxed) != 0 {
+        MEAN.store(bytes.max(1), Relaxed);
+    }
+}
+
+/// A new random stream for a thread.
+pub(crate) fn new_stream() -> u64 {
+    let n = STREAMS.fetch_add(1, Relaxed);
+    splitmix(SEED.load(Relaxed) ^ n.wrapping_mul(0xA076_1D64_78BD_642F)) | 1
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Bytes to the next sample point, drawn with the current mean, and that mean (0 = off: the
+/// distance is then a re-check interval).
+pub(crate) fn next_distance(rng: &Cell<u64>) -> (i64, u64) {
+    let mean = MEAN.load(Relaxed);
+    if mean == 0 {
+        return (OFF_RECHECK as i64, 0);
+    }
+    // xorshift64*
+    let mut x = rng.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng.set(x);
+    let bits = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+    // Uniform in (0, 1]: never 0, so the log is finite.
+    let u = (bits + 1) as f64 / (1u64 << 53) as f64;
+    let d = -u.ln() * mean as f64;
+    (d.min(i64::MAX as f64 / 4.0) as i64, mean)
+}
+
+/// The weight of a sampled allocation of `size` bytes under `mean`: `size / p`.
+pub(crate) fn weight(size: u64, mean: u64) -> f64 {
+    let p = -(-(size as f64) / mean as f64).exp_m1();
+    if p > 0.0 {
+        size as f64 / p
+    } else {
+        mean as f64
+    }
+}
+
+/// Records a sample. Called from the allocator's slow path on the allocating thread: no
+/// allocation, no lock; one queue push.
+pub(crate) fn record(size: usize, class: usize, mean: u64) {
+    if mean == 0 {
+        return;
+    }
+    let Some(queue) = QUEUE.get() else { return };
+    TAKEN.fetch_add(1, Relaxed);
+    let weight = weight(size as u64, mean);
+    crate::scope::on_sample(weight.round() as u64);
+    let sample = Sample {
+        size: size as u64,
+        class: class as u16,
+        weight,
+        time_unix_nano: now_nanos(),
+        // SAFETY: gettid has no preconditions.
+        tid: unsafe { libc::gettid() } as u32,
+        scope: crate::scope::current(),
+    };
+    if queue.push(sample).is_err() {
+        DROPPED.fetch_add(1, Relaxed);
+    }
+}
+
+/// Removes every queued sample (export thread).
+pub(crate) fn drain(out: &mut Vec<Sample>) {
+    if let Some(q) = QUEUE.get() {
+        while let Some(s) = q.pop() {
+            out.push(s);
+        }
+    }
+}
+
+/// Samples waiting in the queue.
+pub(crate) fn queue_depth() -> usize {
+    QUEUE.get().map_or(0, ArrayQueue::len)
+}
+
+fn now_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME goes through the vDSO.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Bounds of the mean interval the controller may pick.
+pub(crate) const MIN_INTERVAL: u64 = 4 * 1024;
+pub(crate) const MAX_INTERVAL: u64 = 1 << 36;
+
+/// The controller: the mean that would have given `target` samples per second for the bytes
+/// allocated in the last window (`achieved` samples per second under `mean`), moved at most
+/// 8x per tick and kept within [`MIN_INTERVAL`]..=[`MAX_INTERVAL`].
+pub(crate) fn adjust(mean: u64, achieved: f64, target: f64) -> u64 {
+    if target <= 0.0 || mean == 0 {
+        return mean;
+    }
+    // No samples: the rate is too low to measure; halve the interval (within the bounds).
+    let factor = if achieved <= 0.0 {
+        0.5
+    } else {
+        achieved / target
+    };
+    let next = (mean as f64 * factor.clamp(1.0 / 8.0, 8.0)).round() as u64;
+    next.clamp(MIN_INTERVAL, MAX_INTERVAL)
+}
+
+/// Estimated bytes per scope during the last collection window, largest first.
 pub(crate) fn recent_scope_bytes() -> Vec<(String, u64)> {
-    Vec::new()
+    export::recent_scope_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_is_size_over_probability() {
+        // A block 10x the mean is sampled with p = 1 - e^-10: weight barely above its size.
+        let w = weight(10_000, 1000);
+        assert!((w - 10_000.0 / (1.0 - (-10.0f64).exp())).abs() < 1e-6);
+        // A tiny block: p ~ s/T, weight ~ T + s/2.
+        let w = weight(8, 1 << 20);
+        assert!((w - ((1 << 20) as f64 + 4.0)).abs() < 1.0, "{w}");
+    }
+
+    #[test]
+    fn distances_are_exponential_with_the_mean() {
+        MEAN.store(1000, Relaxed);
+        let rng = Cell::new(12345);
+        let n = 200_000;
+        let draws: Vec<i64> = (0..n).map(|_| next_distance(&rng).0).collect();
+        let avg = draws.iter().sum::<i64>() as f64 / n as f64;
+        assert!((avg - 1000.0).abs() < 15.0, "mean {avg}");
+        // P(X > mean) = 1/e for an exponential.
+        let above = draws.iter().filter(|&&d| d > 1000).count() as f64 / n as f64;
+        assert!((above - (-1.0f64).exp()).abs() < 0.01, "{above}");
+        MEAN.store(0, Relaxed);
+    }
+
+    /// The allocation rate jumps 100x: the rate is back within +-30 % of the target within
+    /// a few ticks, and it converges back when the load drops.
+    #[test]
+    fn controller_recovers_from_a_100x_jump_within_a_few_ticks() {
+        let target = 100.0;
+        // Bytes per second of the workload; the achieved rate under mean T is bytes/T.
+        let mut mean = 512 * 1024;
+        let rate = |bytes_per_sec: f64, mean: u64| bytes_per_sec / mean as f64;
+        let base = 100.0 * 512.0 * 1024.0; // exactly on target at the initial mean
+        assert!((rate(base, mean) - target).abs() < 1e-9);
+        let jump = base * 100.0;
+        let mut ticks = 0;
+        loop {
+            let achieved = rate(jump, mean);
+            if (achieved - target).abs() <= 0.3 * target {
+                break;
+            }
+            mean = adjust(mean, achieved, target);
+            ticks += 1;
+            assert!(ticks <= 4, "not back within 4 ticks: {achieved}/s");
+        }
+        assert!(ticks >= 1);
+        // And back down.
+        let mut ticks = 0;
+        while (rate(base, mean) - target).abs() > 0.3 * target {
+            mean = adjust(mean, rate(base, mean), target);
+            ticks += 1;
+            assert!(ticks <= 4);
+        }
+    }
+
+    #[test]
+    fn controller_respects_bounds() {
+        assert_eq!(adjust(MIN_INTERVAL, 1.0, 1e9), MIN_INTERVAL);
+        assert_eq!(adjust(MAX_INTERVAL, 1e12, 1.0), MAX_INTERVAL);
+        assert_eq!(adjust(1 << 20, 0.0, 100.0), 1 << 19);
+    }
 }

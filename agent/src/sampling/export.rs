@@ -1,0 +1,181 @@
+//! The export side of sampling: drains the queue each collection tick, keeps per-scope
+//! estimates with bounded cardinality, runs the rate controller, and turns samples into log
+//! records.
+
+use super::{DROPPED, Sample, TAKEN, adjust, drain, mean, queue_depth, set_mean};
+use crate::alloc::CLASS_SIZES;
+use crate::export::logs::{EventBuffer, LogEvent};
+use crate::export::model::{Data, Metric, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Scopes with their own `rust.memory.sampled.allocated` series; later ones fold into
+/// [`OTHER`].
+const MAX_SCOPES: usize = 100;
+/// Series of samples taken outside any scope.
+pub(crate) const NO_SCOPE: &str = "<none>";
+/// Series of scopes past [`MAX_SCOPES`].
+pub(crate) const OTHER: &str = "<other>";
+
+/// Estimated bytes per scope name in the last window, for spike context.
+static RECENT: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+pub(super) fn recent_scope_bytes() -> Vec<(String, u64)> {
+    RECENT.lock().map(|r| r.clone()).unwrap_or_default()
+}
+
+/// Export-thread state of the sampler.
+#[derive(Debug)]
+pub(crate) struct Sampler {
+    target: f64,
+    /// Cumulative estimated bytes per series name.
+    per_scope: HashMap<String, f64>,
+    taken_at_last_tick: u64,
+    achieved: f64,
+    thread_names: HashMap<u32, String>,
+}
+
+impl Sampler {
+    pub(crate) fn new(config: &crate::config::Sampling) -> Self {
+        Sampler {
+            target: config.target_per_sec,
+            per_scope: HashMap::new(),
+            taken_at_last_tick: TAKEN.load(Relaxed),
+            achieved: 0.0,
+            thread_names: HashMap::new(),
+        }
+    }
+
+    fn series_name(&mut self, scope: u32) -> String {
+        let name = if scope == 0 {
+            NO_SCOPE.to_owned()
+        } else {
+            crate::scope::name_of(scope).map_or_else(|| OTHER.to_owned(), |n| n.to_string())
+        };
+        if self.per_scope.contains_key(&name) || self.per_scope.len() < MAX_SCOPES {
+            name
+        } else {
+            OTHER.to_owned()
+        }
+    }
+
+    fn thread_name(&mut self, tid: u32) -> String {
+        self.thread_names
+            .entry(tid)
+            .or_insert_with(|| {
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                    .map(|s| s.trim_end().to_owned())
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    /// One collection tick of `seconds`: drain, estimate, adjust the rate, queue log records.
+    pub(crate) fn tick(&mut self, seconds: f64, events: &mut EventBuffer) {
+        let mut samples: Vec<Sample> = Vec::new();
+        drain(&mut samples);
+        let taken = TAKEN.load(Relaxed);
+        let in_window = taken.wrapping_sub(self.taken_at_last_tick);
+        self.taken_at_last_tick = taken;
+        if seconds > 0.0 {
+            self.achieved = in_window as f64 / seconds;
+            let m = mean();
+            if m != 0 {
+                set_mean(adjust(m, self.achieved, self.target));
+            }
+        }
+        let mut window: HashMap<String, f64> = HashMap::new();
+        for s in samples {
+            let scope = self.series_name(s.scope);
+            *self.per_scope.entry(scope.clone()).or_insert(0.0) += s.weight;
+            *window.entry(scope.clone()).or_insert(0.0) += s.weight;
+            let thread = self.thread_name(s.tid);
+            events.push(LogEvent {
+                name: "rust.memory.allocation.sample",
+                time_unix_nano: s.time_unix_nano,
+                severity: 9,
+                body: format!("sampled allocation of {} B in {scope}", s.size),
+                attributes: vec![
+                    (
+                        "rust.memory.allocation.size".into(),
+                        Value::Int(s.size as i64),
+                    ),
+                    (
+                        "rust.memory.size_class".into(),
+                        Value::Int(CLASS_SIZES[usize::from(s.class)].min(i64::MAX as u64) as i64),
+                    ),
+                    (
+                        "rust.memory.sample.weight".into(),
+                        Value::Int(s.weight.round() as i64),
+                    ),
+                    ("rust.scope".into(), Value::Str(scope)),
+                    ("thread.id".into(), Value::Int(i64::from(s.tid))),
+                    ("thread.name".into(), Value::Str(thread)),
+                ],
+            });
+        }
+        let mut recent: Vec<(String, u64)> = window
+            .into_iter()
+            .map(|(k, v)| (k, v.round() as u64))
+            .collect();
+        recent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if let Ok(mut r) = RECENT.lock() {
+            *r = recent;
+        }
+    }
+
+    /// Cumulative estimates and the sampler's self-telemetry.
+    pub(crate) fn metrics(&self, events: &EventBuffer, out: &mut Vec<Metric>) {
+        let mut scopes: Vec<(&String, &f64)> = self.per_scope.iter().collect();
+        scopes.sort_by(|a, b| a.0.cmp(b.0));
+        for (scope, bytes) in scopes {
+            out.push(
+                Metric::new(
+                    "rust.memory.sampled.allocated",
+                    "By",
+                    "Bytes allocated, estimated from Poisson byte samples (unbiased), per scope or span.",
+                    Data::Counter(bytes.round()),
+                )
+                .with_attr("rust.scope", scope.as_str()),
+            );
+        }
+        out.push(Metric::new(
+            "rtscope.sampling.interval",
+            "By",
+            "Current mean bytes between two allocation samples (0 = sampling off).",
+            Data::Gauge(mean() as f64),
+        ));
+        out.push(Metric::new(
+            "rtscope.sampling.rate",
+            "{sample}/s",
+            "Samples per second achieved in the last collection window.",
+            Data::Gauge(self.achieved),
+        ));
+        for (queue, dropped) in [
+            ("samples", DROPPED.load(Relaxed)),
+            ("export", events.dropped),
+        ] {
+            out.push(
+                Metric::new(
+                    "rtscope.events.dropped",
+                    "{event}",
+                    "Events dropped because a bounded queue was full.",
+                    Data::Counter(dropped as f64),
+                )
+                .with_attr("rtscope.queue", queue),
+            );
+        }
+        for (queue, depth) in [("samples", queue_depth()), ("export", events.len())] {
+            out.push(
+                Metric::new(
+                    "rtscope.queue.depth",
+                    "{event}",
+                    "Events waiting in a queue at collection time.",
+                    Data::Gauge(depth as f64),
+                )
+                .with_attr("rtscope.queue", queue),
+            );
+        }
+    }
+}
