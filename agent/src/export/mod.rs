@@ -39,6 +39,8 @@ impl Exporter {
     /// Spawns the export thread. Never fails or panics: a problem is one stderr line and the
     /// application runs on unexported.
     pub(crate) fn start(config: Config) -> Exporter {
+        // Before returning, so allocations right after install are sampled.
+        crate::alloc::agent_scope(|| crate::sampling::enable(&config.sampling));
         let (tx, rx) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
@@ -195,7 +197,6 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         );
         Sink::File { path: fallback }
     });
-    crate::sampling::enable(&config.sampling);
     let mut p = Pipeline {
         sampler: crate::sampling::Sampler::new(&config.sampling),
         events: EventBuffer::default(),

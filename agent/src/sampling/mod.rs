@@ -38,8 +38,9 @@ pub(crate) static TAKEN: AtomicU64 = AtomicU64::new(0);
 
 /// Capacity of the sample queue: a minute at the default target rate and then some.
 const QUEUE_CAPACITY: usize = 16 * 1024;
-/// How far a thread counts down while sampling is off before it looks again.
-const OFF_RECHECK: u64 = 16 * 1024 * 1024;
+/// How far a thread counts down while sampling is off before it looks again: the peak-check
+/// step, so turning sampling on misses at most this many bytes per thread.
+const OFF_RECHECK: u64 = crate::alloc::PEAK_STEP as u64;
 
 static QUEUE: OnceCell<ArrayQueue<Sample>> = OnceCell::new();
 
