@@ -216,3 +216,57 @@ fn delta_temporality_sums_to_the_exact_totals() {
     assert_eq!(buckets[class(20_000)], 600);
     assert_eq!(buckets[class(200_000)], 60);
 }
+
+/// Allocation samples arrive as OTLP log records over both transports, and the per-scope
+/// estimate series is exported beside the exact counters.
+#[test]
+fn allocation_samples_arrive_as_log_records() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let c = Collector::start();
+        let endpoint = if protocol == "grpc" {
+            c.grpc_endpoint()
+        } else {
+            c.http_endpoint()
+        };
+        let mut env = base_env(&endpoint, protocol);
+        // ~12 MB allocated by the workload: with a 64 KiB mean, about 180 samples.
+        env.push(("RTSCOPE_SAMPLING_INTERVAL", "65536"));
+        let out = run(&env, &[]);
+        assert_exact_cumulative(&c, &out);
+        let records = c.wait_for_logs(20, WAIT);
+        let samples: Vec<_> = records
+            .iter()
+            .filter(|r| r["eventName"] == "rust.memory.allocation.sample")
+            .collect();
+        assert!(samples.len() >= 20, "{protocol}: {} samples", samples.len());
+        for r in &samples {
+            assert_eq!(r.resource_str("service.name"), Some("export-test"));
+            let size = r
+                .attr("rust.memory.allocation.size")
+                .and_then(rtscope_integration::otlp::any_value_i64)
+                .unwrap();
+            let weight = r
+                .attr("rust.memory.sample.weight")
+                .and_then(rtscope_integration::otlp::any_value_i64)
+                .unwrap();
+            assert!(size > 0 && weight >= size, "weight {weight} < size {size}");
+            assert!(
+                r.attr("rust.scope")
+                    .and_then(rtscope_integration::otlp::any_value_str)
+                    .is_some()
+            );
+            assert!(r.attr("thread.name").is_some());
+        }
+        // The workload's 20 000 B and 200 000 B blocks dominate the bytes, so they are sampled.
+        assert!(samples.iter().any(|r| {
+            r.attr("rust.memory.size_class")
+                .and_then(rtscope_integration::otlp::any_value_i64)
+                == Some(262_144)
+        }));
+        let est = c.wait_for_metric("rust.memory.sampled.allocated", WAIT);
+        assert!(
+            est.iter()
+                .any(|p| p.attr_str("rust.scope") == Some("<none>") && p.as_i64().unwrap_or(0) > 0)
+        );
+    }
+}
