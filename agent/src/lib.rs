@@ -24,9 +24,9 @@ pub(crate) mod export;
 pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
-pub(crate) mod spike;
 pub mod pool;
 mod sched;
+pub(crate) mod spike;
 pub mod task;
 pub mod time;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
@@ -34,3 +34,4 @@ pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
 #[path = "private.rs"]
 pub mod __private;
 pub use rtscope_macros::main;
+pub use rtscope_macros::scope;

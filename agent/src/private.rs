@@ -17,6 +17,7 @@
 //! ```
 
 pub use crate::agent::AgentGuard;
+pub use crate::scope::LazyScope;
 
 use crate::agent::Agent;
 use std::time::Duration;
@@ -113,3 +114,12 @@ macro_rules! __rtscope_async_main {
 }
 
 pub use crate::__rtscope_async_main as async_main;
+
+/// What `#[rtscope::scope]` on an `async fn` expands to: the body as a future that runs each
+/// poll in `scope`. `R` is named by the macro so that `?` in the body can infer its type.
+pub fn scoped<R, F: std::future::Future<Output = R>>(
+    scope: &'static LazyScope,
+    body: F,
+) -> crate::scope::Scoped<F> {
+    crate::scope::Scoped::new(scope.get(), body)
+}

@@ -1,8 +1,10 @@
-//! Attribute macros for rtscope. Use them through the `rtscope` crate: `#[rtscope::main]`.
+//! Attribute macros for rtscope. Use them through the `rtscope` crate: `#[rtscope::main]` and
+//! `#[rtscope::scope]`.
 //!
 //! This crate only parses and expands; what the expansion calls lives in `rtscope` itself.
 
 mod entry;
+mod scope_attr;
 
 use proc_macro::TokenStream;
 
@@ -70,4 +72,50 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::main(args.into(), item.into()).into()
+}
+
+/// Runs the whole function in an attribution scope: allocations sampled while it runs are
+/// attributed to the scope's name (attribute `rust.scope`), as with `rtscope::scope("name", ||
+/// ...)` around its body. Works on `fn` and `async fn`, methods included.
+///
+/// ```
+/// #[rtscope::scope]
+/// fn parse(input: &str) -> Vec<String> {
+///     // Scope "parse" (the function's name) is in effect here.
+///     assert_eq!(rtscope::scope::Scope::current().unwrap().name(), "parse");
+///     input.split(',').map(String::from).collect()
+/// }
+///
+/// #[rtscope::scope("load-user")]
+/// async fn load(id: u32) -> Result<String, std::num::ParseIntError> {
+///     let n: u32 = "7".parse()?;
+///     Ok(format!("user {}", id + n))
+/// }
+///
+/// assert_eq!(parse("a,b").len(), 2);
+/// assert!(rtscope::scope::Scope::current().is_none());
+/// # let _ = load(1);
+/// ```
+///
+/// - A sync `fn` enters the scope on its first line and leaves it when it returns or unwinds.
+/// - An `async fn` sets the scope around every poll of its body, so the attribution follows
+///   it across `.await` points and from thread to thread, and stops while it is suspended.
+///
+/// # Arguments
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `"name"` | the scope name (default: the function's name) |
+/// | `crate = "path::to::rtscope"` | where rtscope is, when it is renamed or re-exported |
+///
+/// The name is interned once, the first time the function runs; after that, entering the
+/// scope is two thread-local writes.
+///
+/// # Errors at compile time
+///
+/// A bad argument, an item that is not a function, a `const fn` or a function without a
+/// body is a compile error pointing at the culprit; the item is still emitted.
+#[proc_macro_attribute]
+pub fn scope(args: TokenStream, item: TokenStream) -> TokenStream {
+    scope_attr::scope(args.into(), item.into()).into()
 }

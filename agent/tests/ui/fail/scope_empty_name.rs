@@ -1,0 +1,10 @@
+#[rtscope::scope("")]
+fn handler() {}
+
+#[rtscope::scope("a", "b")]
+fn twice() {}
+
+fn main() {
+    handler();
+    twice();
+}

@@ -1,0 +1,6 @@
+trait Handler {
+    #[rtscope::scope]
+    fn handle(&self);
+}
+
+fn main() {}

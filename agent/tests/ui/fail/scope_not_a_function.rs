@@ -1,0 +1,6 @@
+#[rtscope::scope]
+struct Handler;
+
+fn main() {
+    let _ = Handler;
+}
