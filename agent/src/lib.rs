@@ -24,6 +24,8 @@ pub(crate) mod export;
 pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
+#[path = "tracing_layer.rs"]
+pub mod tracing;
 pub mod pool;
 mod sched;
 pub(crate) mod spike;

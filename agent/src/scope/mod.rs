@@ -95,11 +95,6 @@ pub(crate) fn replace_span_bytes(p: *const AtomicU64) -> *const AtomicU64 {
     SPAN_BYTES.try_with(|c| c.replace(p)).unwrap_or(ptr::null())
 }
 
-/// Names interned so far (for tests and self-telemetry).
-pub(crate) fn interned() -> usize {
-    names::count()
-}
-
 /// An interned scope name: make it once and enter it many times without a lookup.
 ///
 /// ```

@@ -115,11 +115,6 @@ pub(crate) fn name_of(id: u32) -> Option<&'static Arc<str>> {
     entry(slot.load(Acquire)).map(|e| &e.name)
 }
 
-/// Names interned so far, [`OTHER`] included once used.
-pub(crate) fn count() -> usize {
-    BY_ID.iter().filter(|p| !p.load(Acquire).is_null()).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

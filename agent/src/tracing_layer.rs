@@ -1,0 +1,428 @@
+//! A [`tracing_subscriber::Layer`] that makes every entered span an attribution scope.
+//!
+//! ```
+//! use rtscope::tracing::RtscopeLayer;
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let subscriber = tracing_subscriber::registry().with(RtscopeLayer::new());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("checkout");
+//!     span.in_scope(|| {
+//!         assert_eq!(rtscope::scope::Scope::current().unwrap().name(), "checkout");
+//!     });
+//!     assert!(rtscope::scope::Scope::current().is_none());
+//! });
+//! ```
+//!
+//! # What it does
+//!
+//! - **Attribution.** While a span is entered on a thread, the current scope of that thread is
+//!   the span's: its name, or the value of a field you choose
+//!   ([`with_scope_field`](RtscopeLayer::with_scope_field)). On exit the previous scope comes
+//!   back. Because tracing enters a span around every poll of a future
+//!   [`.instrument(span)`](https://docs.rs/tracing/latest/tracing/trait.Instrument.html)ed
+//!   with it, sampled allocations follow the span across `.await` points and worker threads
+//!   of a multi-threaded tokio runtime, not the thread.
+//! - **Per-span allocation estimate.** Sampled allocations made while a span is entered (on
+//!   any thread) add their estimated bytes to the span's total. When the span closes, the
+//!   total is recorded into its field [`ALLOC_BYTES_FIELD`] (`alloc.bytes`) if the span
+//!   declares it, so layers that report span fields at close (an OpenTelemetry layer, `fmt`
+//!   with span close events) show it:
+//!
+//!   ```
+//!   let span = tracing::info_span!("handle", alloc.bytes = tracing::field::Empty);
+//!   # drop(span);
+//!   ```
+//!
+//!   Put `RtscopeLayer` before such layers (closer to the registry: `registry().with(
+//!   RtscopeLayer::new()).with(other)`), so its value is recorded before they see the close.
+//!   Other layers can also read [`SpanAllocation`] from the span's extensions at any time, and
+//!   code inside a span can read [`current_span_bytes`].
+//!
+//! The estimate comes from allocation sampling (the global allocator must be
+//! [`rtscope::Alloc`](crate::Alloc) and the agent installed); without it the totals stay 0.
+//!
+//! # Cost
+//!
+//! Per span: one small allocation (the agent's own) when it is created. Per enter and exit:
+//! an extension lookup, a reference count and two thread-local writes.
+
+use crate::alloc::agent_scope;
+use crate::scope::{self, Scope};
+use ::tracing::Subscriber;
+use ::tracing::dispatcher::WeakDispatch;
+use ::tracing::field::{Field, Visit};
+use ::tracing::span::{Attributes, Id, Record};
+use std::cell::RefCell;
+use std::fmt;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+/// The span field the per-span allocation estimate is recorded into at close, when the span
+/// declares it (e.g. `info_span!("handle", alloc.bytes = tracing::field::Empty)`).
+pub const ALLOC_BYTES_FIELD: &str = "alloc.bytes";
+
+/// Makes entered spans attribution scopes and keeps a per-span allocation estimate. See the
+/// [module docs](self).
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// // Scope by the span's `route` field where it has one, by its name elsewhere.
+/// let layer = rtscope::tracing::RtscopeLayer::new().with_scope_field("route");
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info_span!("request", route = "/cart").in_scope(|| {
+///         assert_eq!(rtscope::scope::Scope::current().unwrap().name(), "/cart");
+///     });
+/// });
+/// ```
+pub struct RtscopeLayer {
+    scope_field: Option<&'static str>,
+    /// The subscriber this layer is part of, to record `alloc.bytes` into at close.
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+impl fmt::Debug for RtscopeLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RtscopeLayer")
+            .field("scope_field", &self.scope_field)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RtscopeLayer {
+    fn default() -> Self {
+        RtscopeLayer::new()
+    }
+}
+
+impl RtscopeLayer {
+    /// Scopes named after the spans' names.
+    pub fn new() -> RtscopeLayer {
+        RtscopeLayer {
+            scope_field: None,
+            dispatch: OnceLock::new(),
+        }
+    }
+
+    /// Names a span's scope by the value of its field `field` when it has one (recorded at
+    /// creation or later), by the span's name otherwise. Values are bounded like every scope
+    /// name: past [`MAX_SCOPE_NAMES`](crate::scope::MAX_SCOPE_NAMES) distinct names they
+    /// share the scope `other`, so do not use a field with a value per request (an id).
+    pub fn with_scope_field(mut self, field: &'static str) -> RtscopeLayer {
+        self.scope_field = Some(field);
+        self
+    }
+
+    /// The scope named by `field`'s value in `values`, if present.
+    fn scope_from(&self, visit: impl FnOnce(&mut dyn Visit)) -> Option<Scope> {
+        let field = self.scope_field?;
+        let mut finder = FieldFinder { field, found: None };
+        visit(&mut finder);
+        finder.found
+    }
+}
+
+/// Finds a field's value and interns it as a scope (as the agent's own allocation).
+struct FieldFinder {
+    field: &'static str,
+    found: Option<Scope>,
+}
+
+impl Visit for FieldFinder {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == self.field {
+            self.found = Some(Scope::new(value));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == self.field {
+            self.found = Some(agent_scope(|| Scope::new(&format!("{value:?}"))));
+        }
+    }
+}
+
+/// What the layer keeps in each span's extensions: its scope and its allocation estimate.
+/// Other layers can read it with `span.extensions().get::<SpanAllocation>()`.
+#[derive(Debug)]
+pub struct SpanAllocation {
+    scope: Scope,
+    bytes: Arc<AtomicU64>,
+    /// The span's `alloc.bytes` field, if it declares one.
+    field: Option<Field>,
+}
+
+impl SpanAllocation {
+    /// Estimated bytes allocated while the span was entered, on every thread, so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Relaxed)
+    }
+
+    /// The scope the span's allocations are attributed to.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+}
+
+/// The allocation estimate so far of the span entered on this thread (the innermost one), or
+/// `None` outside spans (or without [`RtscopeLayer`]). Record it yourself where you like:
+///
+/// ```
+/// let span = tracing::info_span!("batch", alloc.bytes = tracing::field::Empty);
+/// let _in = span.enter();
+/// // ... work ...
+/// if let Some(bytes) = rtscope::tracing::current_span_bytes() {
+///     span.record("alloc.bytes", bytes);
+/// }
+/// ```
+pub fn current_span_bytes() -> Option<u64> {
+    FRAMES
+        .try_with(|f| {
+            let frames = f.try_borrow().ok()?;
+            let top = frames.0.last()?;
+            top.bytes.as_ref().map(|b| b.load(Relaxed))
+        })
+        .ok()
+        .flatten()
+}
+
+/// One span entered on this thread: what to restore when it exits.
+struct Frame {
+    span: Id,
+    prev_scope: u32,
+    prev_bytes: *const AtomicU64,
+    /// Holds the counter `SPAN_BYTES` points to while this frame is on top.
+    bytes: Option<Arc<AtomicU64>>,
+}
+
+/// The spans entered on this thread, innermost last.
+struct Frames(Vec<Frame>);
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        // The counters go away with the frames: stop crediting them first.
+        scope::replace_span_bytes(ptr::null());
+    }
+}
+
+thread_local! {
+    static FRAMES: RefCell<Frames> = const { RefCell::new(Frames(Vec::new())) };
+}
+
+fn counter_ptr(bytes: &Option<Arc<AtomicU64>>) -> *const AtomicU64 {
+    bytes.as_ref().map_or(ptr::null(), Arc::as_ptr)
+}
+
+impl<S> Layer<S> for RtscopeLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let scope = self
+            .scope_from(|v| attrs.record(v))
+            .unwrap_or_else(|| Scope::new(attrs.metadata().name()));
+        let field = attrs.metadata().fields().field(ALLOC_BYTES_FIELD);
+        agent_scope(|| {
+            span.extensions_mut().insert(SpanAllocation {
+                scope,
+                bytes: Arc::new(AtomicU64::new(0)),
+                field,
+            });
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(scope) = self.scope_from(|v| values.record(v))
+            && let Some(span) = ctx.span(id)
+            && let Some(a) = span.extensions_mut().get_mut::<SpanAllocation>()
+        {
+            a.scope = scope;
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let (scope_id, bytes) = match ctx.span(id) {
+            Some(span) => match span.extensions().get::<SpanAllocation>() {
+                Some(a) => (a.scope.id(), Some(Arc::clone(&a.bytes))),
+                None => (scope::current(), None),
+            },
+            None => (scope::current(), None),
+        };
+        let _ = FRAMES.try_with(|f| {
+            let Ok(mut frames) = f.try_borrow_mut() else {
+                return;
+            };
+            let new_bytes = counter_ptr(&bytes);
+            let frame = Frame {
+                span: id.clone(),
+                prev_scope: scope::replace(scope_id),
+                prev_bytes: scope::replace_span_bytes(new_bytes),
+                bytes,
+            };
+            // Growing the stack is the agent's allocation.
+            agent_scope(|| frames.0.push(frame));
+        });
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let removed = FRAMES.try_with(|f| {
+            let mut frames = f.try_borrow_mut().ok()?;
+            let frames = &mut frames.0;
+            let i = frames.iter().rposition(|fr| fr.span == *id)?;
+            if i + 1 == frames.len() {
+                // The innermost span: restore what it replaced.
+                let fr = frames.pop()?;
+                scope::replace(fr.prev_scope);
+                scope::replace_span_bytes(fr.prev_bytes);
+                Some(fr)
+            } else {
+                // Exited out of order: the span above it inherits what it replaced, so the
+                // chain of restores skips it (and `SPAN_BYTES`, set by the top frame, is kept).
+                let fr = frames.remove(i);
+                let above = &mut frames[i];
+                above.prev_scope = fr.prev_scope;
+                above.prev_bytes = fr.prev_bytes;
+                Some(fr)
+            }
+        });
+        // Its counter is dropped here, after `SPAN_BYTES` no longer points to it.
+        drop(removed);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let recorded = ctx.span(&id).and_then(|span| {
+            let ext = span.extensions();
+            let a = ext.get::<SpanAllocation>()?;
+            Some((a.field.clone()?, a.bytes(), span.metadata()))
+        });
+        // The extensions are released: other layers may lock them while handling the record.
+        let Some((field, bytes, metadata)) = recorded else {
+            return;
+        };
+        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
+            return;
+        };
+        let fields = metadata.fields();
+        let values = [(&field, Some(&bytes as &dyn ::tracing::Value))];
+        let values = fields.value_set(&values);
+        dispatch.record(&id, &Record::new(&values));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Records the `alloc.bytes` values it sees.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<u64>>>);
+
+    impl Visit for Seen {
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            if field.name() == ALLOC_BYTES_FIELD {
+                self.0.lock().unwrap().push(value);
+            }
+        }
+        fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
+    }
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_record(&self, _: &Id, values: &Record<'_>, _: Context<'_, S>) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    fn name() -> Option<&'static str> {
+        Scope::current().map(|s| s.name())
+    }
+
+    #[test]
+    fn spans_are_scopes_and_restore() {
+        let sub = tracing_subscriber::registry().with(RtscopeLayer::new());
+        ::tracing::subscriber::with_default(sub, || {
+            crate::scope("outside", || {
+                let a = ::tracing::info_span!("layer-a");
+                let b = ::tracing::info_span!("layer-b");
+                a.in_scope(|| {
+                    assert_eq!(name(), Some("layer-a"));
+                    crate::scope("inner", || {
+                        b.in_scope(|| assert_eq!(name(), Some("layer-b")));
+                        assert_eq!(name(), Some("inner"));
+                    });
+                    assert_eq!(name(), Some("layer-a"));
+                });
+                assert_eq!(name(), Some("outside"));
+                // Out of order: enter a, enter b, exit a, exit b.
+                let ga = a.clone().entered();
+                let gb = b.clone().entered();
+                assert_eq!(name(), Some("layer-b"));
+                drop(ga);
+                assert_eq!(name(), Some("layer-b"));
+                drop(gb);
+                assert_eq!(name(), Some("outside"));
+            });
+        });
+    }
+
+    #[test]
+    fn samples_credit_the_span_and_close_records_the_field() {
+        let seen = Seen::default();
+        let sub = tracing_subscriber::registry()
+            .with(RtscopeLayer::new())
+            .with(seen.clone());
+        ::tracing::subscriber::with_default(sub, || {
+            let span = ::tracing::info_span!("layer-bytes", alloc.bytes = ::tracing::field::Empty);
+            span.in_scope(|| {
+                scope::on_sample(100);
+                let inner = ::tracing::info_span!("layer-inner");
+                inner.in_scope(|| scope::on_sample(7));
+                assert_eq!(current_span_bytes(), Some(100));
+                scope::on_sample(20);
+            });
+            assert_eq!(current_span_bytes(), None);
+            scope::on_sample(1000); // outside: nobody's
+            span.in_scope(|| scope::on_sample(3));
+            // Entered again on another thread: same span, same total.
+            let s2 = span.clone();
+            std::thread::spawn(move || {
+                s2.in_scope(|| {
+                    assert_eq!(name(), Some("layer-bytes"));
+                    scope::on_sample(4);
+                });
+            })
+            .join()
+            .unwrap();
+            assert!(seen.0.lock().unwrap().is_empty(), "recorded only at close");
+            drop(span);
+        });
+        assert_eq!(*seen.0.lock().unwrap(), vec![127]);
+    }
+
+    #[test]
+    fn scope_field_names_the_scope() {
+        let sub =
+            tracing_subscriber::registry().with(RtscopeLayer::new().with_scope_field("route"));
+        ::tracing::subscriber::with_default(sub, || {
+            ::tracing::info_span!("req", route = "/a").in_scope(|| assert_eq!(name(), Some("/a")));
+            ::tracing::info_span!("req", route = 7).in_scope(|| assert_eq!(name(), Some("7")));
+            ::tracing::info_span!("no-route").in_scope(|| assert_eq!(name(), Some("no-route")));
+            let later = ::tracing::info_span!("req", route = ::tracing::field::Empty);
+            later.in_scope(|| assert_eq!(name(), Some("req")));
+            later.record("route", "/b");
+            later.in_scope(|| assert_eq!(name(), Some("/b")));
+        });
+    }
+}
