@@ -6,7 +6,10 @@ use rtscope::task::{self, ScheduleStats};
 use std::time::Duration;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// One test, steps in sequence: the task counters are process-wide.
@@ -16,6 +19,7 @@ fn task_scheduling() {
     blocked_task_delays_a_woken_task();
     polls_are_measured_and_slow_ones_counted();
     probe_sees_a_blocked_runtime();
+    async_main_starts_the_probe();
 }
 
 fn since(before: &ScheduleStats) -> ScheduleStats {
@@ -94,8 +98,26 @@ fn probe_sees_a_blocked_runtime() {
     });
     probe.stop();
     let d = since(&before);
-    assert!(d.probe_delay.count >= 2, "probe polls: {}", d.probe_delay.count);
+    assert!(
+        d.probe_delay.count >= 2,
+        "probe polls: {}",
+        d.probe_delay.count
+    );
     // The deadline fell inside the 40 ms block: polled at least 30 ms late, once.
     assert!(d.probe_delay.count_over(Duration::from_millis(20)) >= 1);
     assert!(d.probe_delay.sum >= Duration::from_millis(30));
+}
+
+/// What `#[rtscope::main]` on an `async fn main` runs: the probe is started with the runtime.
+fn async_main_starts_the_probe() {
+    let before = task::stats();
+    rtscope::__private::block_on(async {
+        tokio::time::sleep(task::DEFAULT_PROBE_PERIOD * 4).await;
+    });
+    let d = since(&before);
+    assert!(
+        d.probe_delay.count >= 2,
+        "probe polls: {}",
+        d.probe_delay.count
+    );
 }
