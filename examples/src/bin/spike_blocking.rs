@@ -39,18 +39,20 @@ fn show(phase: &str, before: &ScheduleStats, after: &ScheduleStats) {
         tasks.count_over(Duration::from_millis(10))
     );
     println!(
-        "  probe lateness: {} polls, max <= {:?}; slow polls (> 1 ms): {}",
+        "  probe lateness: {} polls, max <= {:?}, over 10 ms: {}; slow polls (> 1 ms): {}",
         probe.count,
         probe.quantile_bound(1.0),
+        probe.count_over(Duration::from_millis(10)),
         after.slow_polls - before.slow_polls
     );
 }
 
-/// Requests every 100 ms, two at a time, each running `blocking_call`.
+/// Requests every 100 ms, four at a time (more than the 2 workers of a 2-CPU machine), each
+/// running `blocking_call`.
 async fn requests(offload: bool) {
     let end = Instant::now() + PHASE;
     while Instant::now() < end {
-        for _ in 0..2 {
+        for _ in 0..4 {
             task::spawn(async move {
                 if offload {
                     tokio::task::spawn_blocking(blocking_call)
@@ -86,6 +88,12 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let s3 = task::stats();
     show("Phase 3, the same requests with spawn_blocking:", &s2, &s3);
+    for t in task::thread_delays() {
+        println!(
+            "  thread {:?}: waited for a CPU {:?} over {} runs",
+            t.name, t.delay.sum, t.delay.count
+        );
+    }
     println!(
         "look for: rust.schedule.duration{{rust.schedule.kind=\"task\"}} and {{kind=\"probe\"}} \
          buckets over 10 ms filling only in phase 2, with rust.task.slow_polls counting the \
