@@ -8,4 +8,5 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
     crate::pool::collect(out);
     crate::time::collect(out);
     crate::sched::collect(out);
+    crate::spike::collect(out);
 }

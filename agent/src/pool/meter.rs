@@ -204,6 +204,18 @@ fn stats_of(e: &Entry) -> PoolStats {
     }
 }
 
+/// The totals of every pool name so far, in order of first use (spike context).
+pub(crate) fn all_stats() -> Vec<(String, PoolStats)> {
+    let entries: Vec<&'static Entry> = REGISTRY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    entries
+        .into_iter()
+        .map(|e| (e.name.to_string(), stats_of(e)))
+        .collect()
+}
+
 /// Appends the series of every pool name.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
     let entries: Vec<&'static Entry> = REGISTRY

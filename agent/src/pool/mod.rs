@@ -60,7 +60,7 @@ mod reset;
 pub use meter::{MAX_POOL_NAMES, OTHER, PoolMeter, PoolStats};
 pub use reset::Reset;
 
-pub(crate) use meter::collect;
+pub(crate) use meter::{all_stats, collect};
 
 use crossbeam_queue::ArrayQueue;
 use std::cell::Cell;

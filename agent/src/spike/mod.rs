@@ -1,9 +1,519 @@
-//! Spike detection (stand-in: the real module lands with issue 5).
+//! Spike detection: when a latency goes over its threshold, say what else happened in the
+//! same window, so that a service owner can read *why* the P99 spiked.
+//!
+//! On every collection tick (1 s, on the export thread: nothing is added to the measured
+//! paths) the window's new observations of each latency-like histogram are taken from its
+//! bucket counts:
+//!
+//! | `rust.spike.kind` | `rust.spike.name` | histogram |
+//! |---|---|---|
+//! | `schedule` | `task`, `probe` | scheduler delay ([`crate::task`]) |
+//! | `poll` | `task` | poll duration of instrumented tasks |
+//! | `timer` | `lateness` | timer lateness ([`crate::time`]) |
+//! | `latency` | the name given | [`rtscope::latency("request", d)`](crate::latency) |
+//!
+//! A window with observations over the series' threshold makes one `rust.spike` event (an
+//! OTLP log record, severity WARN) carrying a snapshot of the same window: allocations and
+//! bytes allocated with the top size classes, pool gets and misses, timers fired and the top
+//! sampled allocation scopes ([`crate::scope`]). See `docs/metrics.md` for every attribute.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! fn handle() { /* ... */ }
+//!
+//! let start = Instant::now();
+//! handle();
+//! rtscope::latency("request", start.elapsed());
+//! ```
+//!
+//! # Thresholds
+//!
+//! Fixed per kind or per latency name ([`SpikeBuilder`], `RTSCOPE_SPIKE_*_THRESHOLD_MS`), or
+//! by default the P99 of the last ~30 windows (exponentially decayed) times
+//! [`p99_factor`](SpikeSettings::p99_factor) (2), never below the
+//! [`floor`](SpikeSettings::floor) (5 ms). A series without a fixed threshold is watched once
+//! it has about 100 observations of history. Thresholds are histogram bucket bounds (1-2-5
+//! steps from 1 µs to 10 s, a fixed one is rounded up to the next), and an observation counts
+//! as over it when its whole bucket is.
+//!
+//! # Rate limit
+//!
+//! Events go through a token bucket ([`burst`](SpikeSettings::burst) 5, then
+//! [`rate_per_minute`](SpikeSettings::rate_per_minute) 6) whose rate halves in every window
+//! that had to drop events and comes back in quiet ones; the most severe findings of a window
+//! go first. Dropped events are counted in `rtscope.spikes.suppressed` and reported on the
+//! next event (`rust.spike.suppressed`).
 
+mod config;
+mod context;
+mod detect;
+mod latency;
+mod limit;
+
+pub use config::{
+    DEFAULT_BURST, DEFAULT_FLOOR, DEFAULT_P99_FACTOR, DEFAULT_RATE_PER_MINUTE, RTSCOPE_SPIKE_BURST,
+    RTSCOPE_SPIKE_FLOOR_MS, RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS, RTSCOPE_SPIKE_POLL_THRESHOLD_MS,
+    RTSCOPE_SPIKE_RATE_PER_MIN, RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS, RTSCOPE_SPIKE_THRESHOLD_MS,
+    RTSCOPE_SPIKE_TIMER_THRESHOLD_MS, RTSCOPE_SPIKES, SpikeBuilder, SpikeKind, SpikeSettings,
+};
+pub use latency::{Latency, MAX_LATENCY_NAMES, OTHER_LATENCY, latency};
+
+use crate::alloc::agent_scope;
 use crate::export::logs::LogEvent;
+use crate::export::model::{Data, Metric, Value};
+use crate::time::HistogramSnapshot;
+use crate::time::recorder::BOUNDS_NS;
+use context::{Baseline, Totals};
+use detect::{Finding, Series};
+use limit::Limiter;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The event name of spike log records.
+pub const SPIKE_EVENT: &str = "rust.spike";
+/// OTLP severity number of spike events (WARN).
+const SEVERITY_WARN: i32 = 13;
+
+/// The detector of the export thread (created on its first window).
+static DETECTOR: Mutex<Option<Detector>> = Mutex::new(None);
+static STARTED: AtomicBool = AtomicBool::new(false);
+static EMITTED: AtomicU64 = AtomicU64::new(0);
+static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+/// Current rate limit in events per minute, as `f64` bits.
+static RATE: AtomicU64 = AtomicU64::new(0);
 
 /// Appends the spike events of the window that just ended. Called on every collection tick
 /// on the export thread.
 pub(crate) fn drain(out: &mut Vec<LogEvent>) {
-    let _ = out;
+    agent_scope(|| {
+        let mut guard = DETECTOR.lock().unwrap_or_else(PoisonError::into_inner);
+        let d = guard.get_or_insert_with(|| Detector::new(SpikeSettings::from_env()));
+        d.pick_up_installed();
+        d.window(
+            out,
+            Totals::read(),
+            inputs(),
+            context::top_scopes,
+            now_nanos(),
+        );
+        STARTED.store(true, Relaxed);
+        EMITTED.store(d.limiter.emitted_total, Relaxed);
+        SUPPRESSED.store(d.limiter.suppressed_total, Relaxed);
+        RATE.store(d.limiter.rate_per_minute().to_bits(), Relaxed);
+    })
+}
+
+/// Appends the user latency histograms and, once detection runs, the spike counters.
+pub(crate) fn collect(out: &mut Vec<Metric>) {
+    for (name, h) in latency::all() {
+        out.push(
+            Metric::new(
+                "rust.latency",
+                "s",
+                "Durations reported with rtscope::latency, by name.",
+                h.to_data(),
+            )
+            .with_attr("rust.latency.name", name),
+        );
+    }
+    if !STARTED.load(Relaxed) {
+        return;
+    }
+    out.push(Metric::new(
+        "rtscope.spikes.emitted",
+        "{event}",
+        "Spike events emitted.",
+        Data::Counter(EMITTED.load(Relaxed) as f64),
+    ));
+    out.push(Metric::new(
+        "rtscope.spikes.suppressed",
+        "{event}",
+        "Spike events dropped by the rate limit.",
+        Data::Counter(SUPPRESSED.load(Relaxed) as f64),
+    ));
+    out.push(Metric::new(
+        "rtscope.spikes.rate_limit",
+        "{event}/min",
+        "Spike events allowed per minute now (halved in storms).",
+        Data::Gauge(f64::from_bits(RATE.load(Relaxed))),
+    ));
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Every watched series with its totals now.
+fn inputs() -> Vec<(SpikeKind, String, HistogramSnapshot)> {
+    let sched = crate::sched::stats();
+    let mut v = vec![
+        (SpikeKind::Schedule, "task".to_owned(), sched.task_delay),
+        (SpikeKind::Schedule, "probe".to_owned(), sched.probe_delay),
+        (SpikeKind::Poll, "task".to_owned(), sched.poll_duration),
+        (
+            SpikeKind::Timer,
+            "lateness".to_owned(),
+            crate::time::stats().lateness,
+        ),
+    ];
+    for (name, h) in latency::all() {
+        v.push((SpikeKind::Latency, name.to_owned(), h));
+    }
+    v
+}
+
+/// `50ms`, `1s`, `200µs`: a bucket bound.
+fn fmt_ns(ns: u64) -> String {
+    if ns >= 1_000_000_000 && ns.is_multiple_of(1_000_000_000) {
+        format!("{}s", ns / 1_000_000_000)
+    } else if ns >= 1_000_000 && ns.is_multiple_of(1_000_000) {
+        format!("{}ms", ns / 1_000_000)
+    } else {
+        format!("{}µs", ns / 1_000)
+    }
+}
+
+/// `(20ms, 50ms]`, `(10s, +inf)`.
+fn bucket_range(f: &Finding) -> String {
+    let lower = fmt_ns(u64::try_from(f.max_lower().as_nanos()).unwrap_or(u64::MAX));
+    match f.max_upper() {
+        Some(up) => format!(
+            "({lower}, {}]",
+            fmt_ns(u64::try_from(up.as_nanos()).unwrap_or(u64::MAX))
+        ),
+        None => format!("({lower}, +inf)"),
+    }
+}
+
+/// Detection state: the settings, one state per series, the window baseline, the limiter.
+#[derive(Debug)]
+pub(crate) struct Detector {
+    settings: SpikeSettings,
+    /// Generation of the settings installed in code that are in use (0: none).
+    generation: u64,
+    series: Vec<Series>,
+    baseline: Option<Baseline>,
+    limiter: Limiter,
+}
+
+impl Detector {
+    pub(crate) fn new(settings: SpikeSettings) -> Detector {
+        Detector {
+            limiter: Limiter::new(settings.burst, settings.rate_per_minute),
+            settings,
+            generation: 0,
+            series: Vec::new(),
+            baseline: None,
+        }
+    }
+
+    /// Switches to settings installed in code since the last window, if any.
+    fn pick_up_installed(&mut self) {
+        if let Some((generation, settings)) = config::installed_since(self.generation) {
+            self.generation = generation;
+            self.limiter
+                .reconfigure(settings.burst, settings.rate_per_minute);
+            self.settings = settings;
+        }
+    }
+
+    /// Ends a window: `totals` and `inputs` are the cumulative values now. Appends at most
+    /// one event per series that went over its threshold, within the rate limit. `scopes`
+    /// is asked for the top sampled scopes only when an event is emitted.
+    pub(crate) fn window(
+        &mut self,
+        out: &mut Vec<LogEvent>,
+        totals: Totals,
+        inputs: Vec<(SpikeKind, String, HistogramSnapshot)>,
+        scopes: impl FnOnce() -> Vec<(String, u64)>,
+        time_unix_nano: u64,
+    ) {
+        if !self.settings.enabled {
+            // Off: forget everything, so that turning it on starts from a fresh baseline.
+            self.baseline = None;
+            self.series.clear();
+            return;
+        }
+        let Some(baseline) = self.baseline.as_mut() else {
+            // The first window only sets the baseline: the totals so far are not a window.
+            self.baseline = Some(Baseline::new(totals));
+            for (kind, name, h) in inputs {
+                self.series.push(Series::new(kind, &name, h));
+            }
+            return;
+        };
+        let mut findings = Vec::new();
+        for (kind, name, h) in inputs {
+            let i = match self
+                .series
+                .iter()
+                .position(|s| s.kind == kind && s.name == name)
+            {
+                Some(i) => i,
+                None => {
+                    // A latency name first used in this window: its totals started at zero.
+                    self.series
+                        .push(Series::new(kind, &name, HistogramSnapshot::default()));
+                    self.series.len() - 1
+                }
+            };
+            let fixed = self.settings.fixed(kind, &name);
+            let s = &mut self.series[i];
+            if let Some(f) = s.observe(h, fixed, self.settings.floor, self.settings.p99_factor) {
+                findings.push(f);
+            }
+        }
+        let seconds = totals
+            .at
+            .saturating_duration_since(baseline.at())
+            .as_secs_f64();
+        let mut ctx = baseline.advance(totals);
+        self.limiter.refill(seconds);
+        // The most severe first: they get the tokens.
+        findings.sort_by(|a, b| b.severity().total_cmp(&a.severity()));
+        let mut suppressed = 0;
+        let mut scopes = Some(scopes);
+        for f in findings {
+            let Some(before) = self.limiter.admit() else {
+                suppressed += 1;
+                continue;
+            };
+            if let Some(get) = scopes.take() {
+                ctx.scopes = get();
+            }
+            out.push(event(&f, &ctx, before, time_unix_nano));
+        }
+        self.limiter.end_window(suppressed);
+    }
+}
+
+/// The `rust.spike` log record of a finding.
+fn event(f: &Finding, ctx: &context::Context, suppressed: u64, time_unix_nano: u64) -> LogEvent {
+    let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let threshold_ns = BOUNDS_NS[f.threshold_bound];
+    let mut attributes: Vec<(String, Value)> = vec![
+        ("rust.spike.kind".into(), Value::Str(f.kind.as_str().into())),
+        ("rust.spike.name".into(), Value::Str(f.name.clone())),
+        ("rust.spike.max_bucket".into(), Value::Str(bucket_range(f))),
+        ("rust.spike.threshold_us".into(), int(threshold_ns / 1_000)),
+        (
+            "rust.spike.threshold.source".into(),
+            Value::Str(f.source.as_str().into()),
+        ),
+        ("rust.spike.count_above".into(), int(f.above)),
+        ("rust.spike.count".into(), int(f.count)),
+        ("rust.spike.suppressed".into(), int(suppressed)),
+    ];
+    if let Some(up) = f.max_upper() {
+        attributes.push((
+            "rust.spike.max_us".into(),
+            int(u64::try_from(up.as_micros()).unwrap_or(u64::MAX)),
+        ));
+    }
+    ctx.attributes(&mut attributes);
+    let what = match f.kind {
+        SpikeKind::Schedule => format!("scheduler delay ({})", f.name),
+        SpikeKind::Poll => "task poll duration".to_owned(),
+        SpikeKind::Timer => "timer lateness".to_owned(),
+        SpikeKind::Latency => format!("latency '{}'", f.name),
+    };
+    let mut body = format!(
+        "spike in {what}: {} of {} observations over {} (max in {}); {}",
+        f.above,
+        f.count,
+        fmt_ns(threshold_ns),
+        bucket_range(f),
+        ctx.describe()
+    );
+    if suppressed > 0 {
+        body.push_str(&format!("; {suppressed} earlier spike event(s) suppressed"));
+    }
+    LogEvent {
+        name: SPIKE_EVENT,
+        time_unix_nano,
+        severity: SEVERITY_WARN,
+        body,
+        attributes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Only the named latencies can fire: every kind's threshold is at the 10 s bound.
+    fn settings(names: &[&str], burst: u32) -> SpikeSettings {
+        let mut b = SpikeBuilder::default()
+            .with_burst(burst)
+            .with_rate_per_minute(6.0);
+        for kind in SpikeKind::ALL {
+            b = b.with_threshold(kind, Duration::from_secs(10));
+        }
+        for n in names {
+            b = b.with_latency_threshold(n, Duration::from_millis(10));
+        }
+        b.resolve(|_| None)
+    }
+
+    fn window(d: &mut Detector) -> Vec<LogEvent> {
+        let mut out = Vec::new();
+        d.window(
+            &mut out,
+            Totals::read(),
+            inputs(),
+            || vec![("parse".to_owned(), 4096), ("db".to_owned(), 10)],
+            1,
+        );
+        out
+    }
+
+    fn attr<'a>(e: &'a LogEvent, key: &str) -> Option<&'a Value> {
+        e.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn named<'a>(events: &'a [LogEvent], name: &str) -> Vec<&'a LogEvent> {
+        events
+            .iter()
+            .filter(|e| attr(e, "rust.spike.name") == Some(&Value::Str(name.to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn one_event_per_window_over_the_threshold_with_context() {
+        let name = "unit-spike-request";
+        let mut d = Detector::new(settings(&[name], 5));
+        latency(name, Duration::from_millis(40)); // before the baseline: not a window
+        assert!(
+            window(&mut d).is_empty(),
+            "the first window is the baseline"
+        );
+        for _ in 0..10 {
+            latency(name, Duration::from_millis(1));
+        }
+        latency(name, Duration::from_millis(30));
+        latency(name, Duration::from_millis(35));
+        let events = window(&mut d);
+        let mine = named(&events, name);
+        assert_eq!(mine.len(), 1, "{events:#?}");
+        let e = mine[0];
+        assert_eq!(e.name, "rust.spike");
+        assert_eq!(e.severity, 13);
+        assert_eq!(
+            attr(e, "rust.spike.kind"),
+            Some(&Value::Str("latency".into()))
+        );
+        assert_eq!(attr(e, "rust.spike.count"), Some(&Value::Int(12)));
+        assert_eq!(attr(e, "rust.spike.count_above"), Some(&Value::Int(2)));
+        assert_eq!(
+            attr(e, "rust.spike.threshold_us"),
+            Some(&Value::Int(10_000))
+        );
+        assert_eq!(
+            attr(e, "rust.spike.threshold.source"),
+            Some(&Value::Str("fixed".into()))
+        );
+        assert_eq!(
+            attr(e, "rust.spike.max_bucket"),
+            Some(&Value::Str("(20ms, 50ms]".into()))
+        );
+        assert_eq!(attr(e, "rust.spike.max_us"), Some(&Value::Int(50_000)));
+        assert_eq!(attr(e, "rust.spike.suppressed"), Some(&Value::Int(0)));
+        assert_eq!(attr(e, "rust.scope"), Some(&Value::Str("parse".into())));
+        assert_eq!(
+            attr(e, "rust.scope.top"),
+            Some(&Value::Str("parse:4096,db:10".into()))
+        );
+        for key in [
+            "rust.spike.window_ms",
+            "rust.memory.allocations",
+            "rust.memory.allocated",
+            "rust.memory.allocation_rate",
+            "rust.timer.fired",
+        ] {
+            assert!(attr(e, key).is_some(), "{key} missing: {e:#?}");
+        }
+        assert!(
+            e.body.starts_with(
+                "spike in latency 'unit-spike-request': 2 of 12 observations over 10ms"
+            ),
+            "{}",
+            e.body
+        );
+        assert!(e.body.contains("top sampled scope parse"), "{}", e.body);
+        // Nothing new over the threshold: no event.
+        latency(name, Duration::from_millis(2));
+        assert!(named(&window(&mut d), name).is_empty());
+    }
+
+    #[test]
+    fn rate_limit_suppresses_counts_and_reports() {
+        let names: Vec<String> = (0..5).map(|i| format!("unit-spike-rl-{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut d = Detector::new(settings(&refs, 2));
+        let _ = window(&mut d);
+        for n in &names {
+            latency(n, Duration::from_millis(30));
+        }
+        let events = window(&mut d);
+        let mine: usize = refs.iter().map(|n| named(&events, n).len()).sum();
+        assert_eq!(mine, 2, "the burst");
+        assert_eq!(d.limiter.suppressed_total, 3);
+        // Still no tokens: suppressed too, and the rate halves again.
+        latency(&names[0], Duration::from_millis(30));
+        assert!(named(&window(&mut d), &names[0]).is_empty());
+        assert_eq!(d.limiter.suppressed_total, 4);
+        assert_eq!(d.limiter.rate_per_minute(), 1.5);
+        // Ten minutes later the bucket is full again; the next event reports the four.
+        latency(&names[1], Duration::from_millis(30));
+        let mut later = Totals::read();
+        later.at += Duration::from_secs(600);
+        let mut out = Vec::new();
+        d.window(&mut out, later, inputs(), Vec::new, 1);
+        let e = named(&out, &names[1]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(attr(e[0], "rust.spike.suppressed"), Some(&Value::Int(4)));
+        assert!(e[0].body.contains("4 earlier spike event(s) suppressed"));
+        assert_eq!(
+            attr(e[0], "rust.scope"),
+            None,
+            "no sampled scopes: none listed"
+        );
+    }
+
+    #[test]
+    fn disabled_emits_nothing() {
+        let name = "unit-spike-off";
+        let mut s = settings(&[name], 5);
+        s.enabled = false;
+        let mut d = Detector::new(s);
+        let _ = window(&mut d);
+        latency(name, Duration::from_millis(30));
+        assert!(window(&mut d).is_empty());
+    }
+
+    #[test]
+    fn latency_names_are_bounded_and_collected() {
+        let l = Latency::new("unit-spike-collected");
+        l.record(Duration::from_millis(1));
+        let mut out = Vec::new();
+        collect(&mut out);
+        assert!(out.iter().any(|m| m.name == "rust.latency"
+            && m.attributes
+                == vec![(
+                    "rust.latency.name",
+                    Value::Str("unit-spike-collected".into())
+                )]));
+    }
+
+    #[test]
+    fn bounds_format() {
+        assert_eq!(fmt_ns(50_000_000), "50ms");
+        assert_eq!(fmt_ns(2_000_000_000), "2s");
+        assert_eq!(fmt_ns(5_000), "5µs");
+    }
 }
