@@ -85,9 +85,9 @@ impl State {
                 .filter(|&(w, r)| w <= wait_ns && r <= runs)
                 .unwrap_or((0, 0));
             let (dw, dr) = (wait_ns - prev.0, runs - prev.1);
-            if dr > 0 {
+            if let Some(mean) = dw.checked_div(dr) {
                 let name = String::from_utf8_lossy(name);
-                self.histogram(&name).record_n(dw / dr, dr, dw);
+                self.histogram(&name).record_n(mean, dr, dw);
                 now.push(Last { tid, wait_ns, runs });
             } else {
                 // No run since: keep the wait for when the run comes.

@@ -37,7 +37,7 @@ fn show(what: &str, s: &PoolStats) {
 
 /// A response: usually small, one in 50 huge.
 fn respond(id: u64, buf: &mut Vec<u8>) {
-    let len = if id % 50 == 0 {
+    let len = if id.is_multiple_of(50) {
         1 << 20
     } else {
         200 + (id % 1800) as usize
