@@ -1,9 +1,9 @@
 //! Scheduler delay of tasks and threads: how long runnable work waited before it ran.
 //!
 //! - [`instrument`] wraps any future (any executor): each poll records its delay since the
-//!   wake that made the task runnable, and its duration; [`spawn`] (feature `tokio`) spawns
+//!   wake that made the task runnable, and its duration; `spawn` (feature `tokio`) spawns
 //!   an instrumented task.
-//! - [`start_probe`] (feature `tokio`) starts a task that asks to be woken at a fixed period
+//! - `start_probe` (feature `tokio`) starts a task that asks to be woken at a fixed period
 //!   and records how late it is polled: runtime-wide, without touching the application's
 //!   tasks. `#[rtscope::main]` starts it on async mains.
 //! - [`thread_delays`]: the kernel's run-queue wait of every thread, by thread name.

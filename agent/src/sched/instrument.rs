@@ -62,7 +62,7 @@ impl Wake for WakeWrap {
 ///
 /// - the delay from the wake that made it runnable to the start of the poll, in
 ///   `rust.schedule.duration` (kind `task`); the first poll's delay counts from this call,
-///   so call it where the task is spawned (as [`spawn`](crate::task::spawn) does);
+///   so call it where the task is spawned (as `rtscope::task::spawn` does);
 /// - the poll's duration in `rust.task.poll.duration`, and in `rust.task.slow_polls` when it
 ///   exceeds the [slow-poll threshold](crate::task::set_slow_poll_threshold).
 ///

@@ -5,8 +5,8 @@
 //! woke minus its deadline) and whether it was started, fired or cancelled:
 //!
 //! - threads: [`sleep`], [`sleep_until`] and [`Interval`], over [`std::thread::sleep`];
-//! - tokio (feature `tokio`): [`tokio::sleep`], [`tokio::sleep_until`], [`tokio::interval`] and
-//!   [`tokio::timeout`], wrapping tokio's own.
+//! - tokio (feature `tokio`): `tokio::sleep`, `tokio::sleep_until`, `tokio::interval` and
+//!   `tokio::timeout` in the `tokio` submodule, wrapping tokio's own.
 //!
 //! ```
 //! use std::time::Duration;
