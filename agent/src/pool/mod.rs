@@ -14,9 +14,9 @@
 //! let mut buf = BUFS.get(); // a guard: Deref/DerefMut to the Vec, goes back on drop
 //! buf.extend_from_slice(b"hello");
 //! drop(buf); // cleared and kept
-//! assert!(BUFS.get().is_empty()); // never dirty
+//! assert!(BUFS.get().is_empty()); // never dirty (and back again)
 //! let s = BUFS.stats();
-//! assert_eq!((s.misses, s.hits, s.stored), (1, 1, 1));
+//! assert_eq!((s.misses, s.hits, s.stored), (1, 1, 2));
 //! ```
 //!
 //! # Model
