@@ -48,7 +48,10 @@ pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
 #[allow(unused_imports)]
 pub(crate) use shard::{SLOTS, add_to_slot, claim_slots, read_slot};
 
-use shard::{AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_small, on_failure, on_free};
+use shard::{
+    AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free, on_free_slow,
+    try_alloc_small, try_free,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -83,24 +86,41 @@ impl<A: GlobalAlloc> Alloc<A> {
         &self.inner
     }
 
-    /// Requests over 32 KiB: call first, so a failure is seen and counted as such.
+    /// Everything but the fast path: requests over 32 KiB (called first, so a failure is
+    /// seen and counted as such), and small requests whose thread must claim a shard, check
+    /// the peak or take a sample. Out of line, so the fast path saves no registers.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_large(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        // SAFETY: forwarded from `alloc`/`alloc_zeroed`, whose contract the caller upholds.
-        let p = unsafe {
-            if zeroed {
-                self.inner.alloc_zeroed(layout)
-            } else {
-                self.inner.alloc(layout)
+    unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let call = || {
+            // SAFETY: forwarded from `alloc`/`alloc_zeroed`, whose contract the caller upholds.
+            unsafe {
+                if zeroed {
+                    self.inner.alloc_zeroed(layout)
+                } else {
+                    self.inner.alloc(layout)
+                }
             }
         };
+        if layout.size() <= SMALL_MAX {
+            on_alloc_slow(layout.size());
+            return call();
+        }
+        let p = call();
         if p.is_null() {
             on_failure();
         } else {
             on_alloc(layout.size());
         }
         p
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
+        on_free_slow(layout.size());
+        // SAFETY: forwarded from `dealloc`, whose contract the caller upholds.
+        unsafe { self.inner.dealloc(ptr, layout) }
     }
 }
 
@@ -110,33 +130,32 @@ impl<A: GlobalAlloc> Alloc<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() <= SMALL_MAX {
-            on_alloc_small(layout.size());
+        if layout.size() <= SMALL_MAX && try_alloc_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
-            unsafe { self.inner.alloc(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_large(layout, false) }
+            return unsafe { self.inner.alloc(layout) };
         }
+        // SAFETY: as above.
+        unsafe { self.alloc_slow(layout, false) }
     }
 
     #[inline(always)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() <= SMALL_MAX {
-            on_alloc_small(layout.size());
+        if layout.size() <= SMALL_MAX && try_alloc_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract for `layout`.
-            unsafe { self.inner.alloc_zeroed(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { self.alloc_large(layout, true) }
+            return unsafe { self.inner.alloc_zeroed(layout) };
         }
+        // SAFETY: as above.
+        unsafe { self.alloc_slow(layout, true) }
     }
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        on_free(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract for `ptr` and `layout`.
-        unsafe { self.inner.dealloc(ptr, layout) }
+        if try_free(layout.size()) {
+            // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+            return unsafe { self.inner.dealloc(ptr, layout) };
+        }
+        // SAFETY: as above.
+        unsafe { self.dealloc_slow(ptr, layout) }
     }
 
     #[inline]

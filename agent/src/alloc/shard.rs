@@ -195,20 +195,48 @@ fn local() -> &'static Local {
     unsafe { &*LOCAL.with(|l| l as *const Local) }
 }
 
-/// Records an allocation of `size <= SMALL_MAX` bytes. The fast path: one subtraction, one
-/// branch, two counter writes.
+/// The fast path of an allocation of `size <= SMALL_MAX` bytes: one subtraction, one branch,
+/// two counter writes, and no call, so the caller can end in a jump to the inner allocator
+/// without saving a register. Returns false, having recorded nothing, when the slow path
+/// ([`on_alloc_slow`]) must run instead.
 #[inline(always)]
-pub(crate) fn on_alloc_small(size: usize) {
+pub(crate) fn try_alloc_small(size: usize) -> bool {
     let l = local();
     let left = l.countdown.get() - size as i64;
     if left < 0 {
-        return slow_alloc(l, size);
+        return false;
     }
     l.countdown.set(left);
     // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
     // never-freed shard this thread alone writes.
     let shard = unsafe { &*l.shard.get() };
     shard.record_alloc(small_class(size), size, Writer::Owner);
+    true
+}
+
+/// The fast path of a free: false, having recorded nothing, when the thread has no usable
+/// shard and [`on_free_slow`] must run instead.
+#[inline(always)]
+pub(crate) fn try_free(size: usize) -> bool {
+    let shard = local().shard.get();
+    if shard.is_null() {
+        return false;
+    }
+    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
+    unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
+    true
+}
+
+/// Records an allocation the fast path declined.
+#[inline(always)]
+pub(crate) fn on_alloc_slow(size: usize) {
+    slow_alloc(local(), size)
+}
+
+/// Records a free the fast path declined.
+#[inline(always)]
+pub(crate) fn on_free_slow(size: usize) {
+    slow_free(local(), size)
 }
 
 /// Records an allocation of any size (out of the small fast path).

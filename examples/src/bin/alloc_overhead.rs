@@ -33,7 +33,7 @@ const FAMILIES: [(&str, [&str; 3]); 2] = [
 
 fn iterations(workload: &str) -> u64 {
     match workload {
-        "serde" => 5,
+        "serde" => 20,
         "mixed" => 3_000_000,
         _ => 20_000_000,
     }
