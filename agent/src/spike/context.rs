@@ -103,7 +103,7 @@ impl Baseline {
             })
             .filter(|c| c.allocations > 0)
             .collect();
-        classes.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        classes.sort_by_key(|c| std::cmp::Reverse(c.bytes));
         classes.truncate(TOP);
         let mut pools: Vec<PoolDelta> = now
             .pools
