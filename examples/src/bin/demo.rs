@@ -35,9 +35,9 @@ fn handle(id: u64, cache: &mut HashMap<u64, String>) -> Vec<u8> {
         cache.retain(|k, _| k % 2 == 0);
     }
     // Every 64th request streams a large payload (64 KiB to 1 MiB).
-    if id % 64 == 0 {
+    if id.is_multiple_of(64) {
         let mut big = Vec::with_capacity(64 * 1024);
-        big.resize(64 * 1024 << (id / 64 % 5), (id & 0xff) as u8);
+        big.resize((64 * 1024) << (id / 64 % 5), (id & 0xff) as u8);
         return big;
     }
     let mut out = Vec::new();
