@@ -1,14 +1,17 @@
 //! Pool get+put against a `Mutex<Vec<T>>` pool and fresh allocation, on 1 and 2 threads;
 //! and the cost of one measurement (a pool meter hit, a timer lateness record) against a
-//! bare shared atomic `fetch_add`.
+//! bare shared atomic `fetch_add`, and of one instrumented task poll against a bare poll.
 //!
 //! `cargo bench -p rtscope --bench pool`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rtscope::pool::{Pool, PoolMeter};
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const BUF: usize = 4096;
@@ -147,6 +150,23 @@ fn measurement_cost(c: &mut Criterion) {
         b.iter(|| SHARED.fetch_add(black_box(1), Ordering::Relaxed))
     });
     g.bench_function("pool_meter_hit", |b| b.iter(|| black_box(&meter).hit()));
+    // One poll of a future that wakes itself each time (so every poll has a wake-to-poll
+    // delay to record), bare and instrumented.
+    let self_waking = || {
+        std::future::poll_fn(|cx: &mut Context<'_>| {
+            cx.waker().wake_by_ref();
+            Poll::<()>::Pending
+        })
+    };
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut bare = pin!(self_waking());
+    g.bench_function("bare_poll", |b| {
+        b.iter(|| black_box(bare.as_mut().poll(&mut cx)))
+    });
+    let mut wrapped = pin!(rtscope::task::instrument(self_waking()));
+    g.bench_function("instrumented_poll", |b| {
+        b.iter(|| black_box(wrapped.as_mut().poll(&mut cx)))
+    });
     g.bench_function("timer_lateness_record", |b| {
         b.iter(|| rtscope::time::record_lateness(black_box(Duration::from_micros(37))))
     });
