@@ -5,8 +5,8 @@
 
 use rtscope::pool::{Pool, PoolMeter, PoolStats, Pooled};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn counts(s: PoolStats) -> (u64, u64, u64, u64, u64) {
     (s.hits, s.misses, s.stored, s.discarded, s.idle)
@@ -14,7 +14,9 @@ fn counts(s: PoolStats) -> (u64, u64, u64, u64, u64) {
 
 #[test]
 fn sequential_pattern_gives_exact_counts() {
-    let pool = Pool::builder("t-seq", || Vec::<u8>::with_capacity(64)).with_capacity(10).build();
+    let pool = Pool::builder("t-seq", || Vec::<u8>::with_capacity(64))
+        .with_capacity(10)
+        .build();
     // max idle for one thread: the shared queue (10) + its own cache cell (1).
     assert_eq!(pool.capacity(), 10);
 
@@ -81,7 +83,10 @@ fn reset_closure_runs_on_every_put() {
     let r = Arc::clone(&resets);
     let pool = Pool::builder_with_reset(
         "t-closure",
-        || Conn { in_tx: false, serial: 0 },
+        || Conn {
+            in_tx: false,
+            serial: 0,
+        },
         move |c: &mut Conn| {
             c.in_tx = false;
             r.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +143,9 @@ fn detached_objects_are_not_put_back() {
 
 #[test]
 fn dropping_the_pool_evicts_idle_objects() {
-    let pool = Pool::builder("t-evict", Vec::<u8>::new).with_capacity(10).build();
+    let pool = Pool::builder("t-evict", Vec::<u8>::new)
+        .with_capacity(10)
+        .build();
     let held: Vec<_> = (0..5).map(|_| pool.get()).collect();
     drop(held);
     let meter = pool.meter();
@@ -175,7 +182,9 @@ fn meters_count_exactly_and_share_by_name() {
 
 #[test]
 fn threads_share_one_pool() {
-    let pool = Pool::builder("t-threads", || vec![0u8; 16]).with_capacity(64).build();
+    let pool = Pool::builder("t-threads", || vec![0u8; 16])
+        .with_capacity(64)
+        .build();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -189,7 +198,13 @@ fn threads_share_one_pool() {
     let s = pool.stats();
     assert_eq!(s.gets(), 80_000);
     assert_eq!(s.puts(), 80_000);
-    assert_eq!(s.discarded, 0, "capacity 64 holds every object of 4 threads x 2");
+    assert_eq!(
+        s.discarded, 0,
+        "capacity 64 holds every object of 4 threads x 2"
+    );
     assert_eq!(s.misses as usize, s.idle as usize);
-    assert!(s.misses <= 8 + 4, "at most the objects alive at once, plus racing gets");
+    assert!(
+        s.misses <= 8 + 4,
+        "at most the objects alive at once, plus racing gets"
+    );
 }

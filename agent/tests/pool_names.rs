@@ -5,8 +5,15 @@ use rtscope::pool::{MAX_POOL_NAMES, OTHER, PoolMeter};
 
 #[test]
 fn names_past_the_limit_fold_into_other() {
-    let meters: Vec<_> = (0..MAX_POOL_NAMES).map(|i| PoolMeter::new(&format!("p{i}"))).collect();
-    assert!(meters.iter().enumerate().all(|(i, m)| m.name() == format!("p{i}")));
+    let meters: Vec<_> = (0..MAX_POOL_NAMES)
+        .map(|i| PoolMeter::new(&format!("p{i}")))
+        .collect();
+    assert!(
+        meters
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.name() == format!("p{i}"))
+    );
     let late = PoolMeter::new("one-too-many");
     assert_eq!(late.name(), OTHER);
     late.miss();

@@ -13,7 +13,9 @@ fn first_allowed_cpu() -> usize {
     let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
     assert_eq!(r, 0);
     // SAFETY: CPU_ISSET reads the set in bounds (i < CPU_SETSIZE).
-    (0..libc::CPU_SETSIZE as usize).find(|&i| unsafe { libc::CPU_ISSET(i, &set) }).unwrap()
+    (0..libc::CPU_SETSIZE as usize)
+        .find(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .unwrap()
 }
 
 fn pin_to(cpu: usize) {
@@ -53,7 +55,10 @@ fn threads_competing_for_one_cpu_show_run_queue_delay() {
         d
     });
     for name in names {
-        let t = delays.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no series for {name}: {delays:?}"));
+        let t = delays
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no series for {name}: {delays:?}"));
         // Each ran about half the time and waited the other half; ask for a fraction of it.
         assert!(t.delay.count > 0, "{name}: no runs counted");
         assert!(

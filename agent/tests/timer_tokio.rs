@@ -20,7 +20,10 @@ fn delta(before: &TimerStats, after: &TimerStats) -> (u64, u64, u64, u64) {
 /// One test, steps in sequence: the timer counters are process-wide.
 #[test]
 fn tokio_timers() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         sleeps_fire_and_record_lateness().await;
         dropped_sleeps_are_cancelled().await;
@@ -65,7 +68,9 @@ async fn dropped_sleeps_are_cancelled() {
 
 async fn pending_counts_started_timers() {
     let before = time::stats();
-    let sleeps: Vec<_> = (0..5).map(|_| rtime::sleep(Duration::from_secs(60))).collect();
+    let sleeps: Vec<_> = (0..5)
+        .map(|_| rtime::sleep(Duration::from_secs(60)))
+        .collect();
     let mid = time::stats();
     assert_eq!(mid.pending - before.pending, 5);
     drop(sleeps);
@@ -77,12 +82,21 @@ async fn pending_counts_started_timers() {
 async fn timeouts_fire_or_are_cancelled() {
     let before = time::stats();
     // The future wins: the timeout's timer is cancelled.
-    assert_eq!(rtime::timeout(Duration::from_secs(60), async { 3 }).await.unwrap(), 3);
+    assert_eq!(
+        rtime::timeout(Duration::from_secs(60), async { 3 })
+            .await
+            .unwrap(),
+        3
+    );
     let mid = time::stats();
     assert_eq!(delta(&before, &mid), (1, 0, 1, 0));
     // The timer wins: fired (its lateness recorded); the inner sleep is cancelled.
     let slow = rtime::sleep(Duration::from_secs(60));
-    assert!(rtime::timeout(Duration::from_millis(2), slow).await.is_err());
+    assert!(
+        rtime::timeout(Duration::from_millis(2), slow)
+            .await
+            .is_err()
+    );
     let after = time::stats();
     assert_eq!(delta(&mid, &after), (2, 1, 1, 1));
     // `timeout_at`, and `into_inner` drops the timer unfired.
@@ -137,7 +151,10 @@ async fn reset_after_firing_starts_a_new_timer() {
 
 /// A current-thread runtime blocked for 30 ms: a 1 ms sleep fires at least 25 ms late.
 fn blocked_runtime_makes_timers_late() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let before = time::stats();
     rt.block_on(async {
         let sleeper = tokio::spawn(rtime::sleep(Duration::from_millis(1)));
