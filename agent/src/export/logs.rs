@@ -85,7 +85,9 @@ mod tests {
         b.restore(taken);
         assert_eq!(b.len(), MAX_PENDING);
         assert_eq!(b.dropped, 11);
+        // Full again: the oldest (10) was the one dropped; order is kept, newest last.
         let again = b.take();
-        assert_eq!(again[0].time_unix_nano, 10);
+        assert_eq!(again[0].time_unix_nano, 11);
+        assert_eq!(again.last().unwrap().time_unix_nano, u64::MAX);
     }
 }
