@@ -24,11 +24,11 @@ pub(crate) mod export;
 pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
-#[path = "tracing_layer.rs"]
-pub mod tracing;
 pub mod pool;
 mod sched;
 pub mod spike;
+#[path = "tracing_layer.rs"]
+pub mod tracing;
 pub use spike::latency;
 pub mod task;
 pub mod time;
