@@ -229,7 +229,12 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 /// The last size histogram written to an OTLP/JSON-lines file.
 fn last_histogram_in_file(path: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let last = text.lines().last().expect("at least one line");
+    // Metrics and log (sample) requests share the file; take the last metrics one.
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(r#"{"resourceMetrics""#))
+        .expect("at least one metrics line");
     let req: Value = serde_json::from_str(last).expect("OTLP/JSON line");
     let metrics = req["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
         .as_array()
