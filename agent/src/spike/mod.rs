@@ -15,7 +15,7 @@
 //! A window with observations over the series' threshold makes one `rust.spike` event (an
 //! OTLP log record, severity WARN) carrying a snapshot of the same window: allocations and
 //! bytes allocated with the top size classes, pool gets and misses, timers fired and the top
-//! sampled allocation scopes ([`crate::scope`]). See `docs/metrics.md` for every attribute.
+//! sampled allocation scopes ([`crate::scope`](mod@crate::scope)). See `docs/metrics.md` for every attribute.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
