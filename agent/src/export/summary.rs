@@ -28,7 +28,11 @@ fn class_label(size: u64) -> String {
 }
 
 /// Renders the summary (no I/O), so tests can read it.
-pub(crate) fn render(destination: &str, self_stats: &SelfStats) -> String {
+pub(crate) fn render(
+    destination: &str,
+    self_stats: &SelfStats,
+    top_scopes: &[(String, u64)],
+) -> String {
     let s = stats();
     let agent = agent_stats();
     let mut out = String::new();
@@ -76,6 +80,24 @@ pub(crate) fn render(destination: &str, self_stats: &SelfStats) -> String {
             bytes(c.live_bytes())
         );
     }
+    if !top_scopes.is_empty() {
+        let total: u64 = top_scopes.iter().map(|(_, b)| b).sum();
+        let list: Vec<String> = top_scopes
+            .iter()
+            .map(|(name, b)| {
+                format!(
+                    "{name} {} ({:.0}%)",
+                    bytes(*b),
+                    100.0 * *b as f64 / total.max(1) as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  sampled allocations by scope (estimated): {}",
+            list.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "  agent: {} exports to {} ({} failed), agent allocated {} ({} live), export thread CPU {:.1} ms",
@@ -89,6 +111,6 @@ pub(crate) fn render(destination: &str, self_stats: &SelfStats) -> String {
     out
 }
 
-pub(crate) fn print(destination: &str, self_stats: &SelfStats) {
-    eprint!("{}", render(destination, self_stats));
+pub(crate) fn print(destination: &str, self_stats: &SelfStats, top_scopes: &[(String, u64)]) {
+    eprint!("{}", render(destination, self_stats, top_scopes));
 }

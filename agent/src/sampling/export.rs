@@ -125,6 +125,18 @@ impl Sampler {
         }
     }
 
+    /// Cumulative estimated bytes per scope, largest first.
+    pub(crate) fn top_scopes(&self, n: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .per_scope
+            .iter()
+            .map(|(k, v)| (k.clone(), v.round() as u64))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
     /// Cumulative estimates and the sampler's self-telemetry.
     pub(crate) fn metrics(&self, events: &EventBuffer, out: &mut Vec<Metric>) {
         let mut scopes: Vec<(&String, &f64)> = self.per_scope.iter().collect();

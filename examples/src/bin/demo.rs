@@ -1,6 +1,7 @@
 //! A small service under the agent: worker threads handle "requests" that parse JSON, build
 //! responses, cache results and stream large buffers, so every part of the size-class table
-//! fills. With no collector configured, rtscope writes OTLP/JSON lines to
+//! fills, each step in a scope (`parse`, `cache`, `render`, `stream`) so the sampled estimates
+//! say where the bytes go. With no collector configured, rtscope writes OTLP/JSON lines to
 //! `./rtscope-otlp.jsonl` and prints a summary at exit.
 //!
 //! ```text
@@ -27,22 +28,29 @@ fn handle(id: u64, cache: &mut HashMap<u64, String>) -> Vec<u8> {
             .join(","),
         "x".repeat((id % 300) as usize)
     );
-    let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+    let v: serde_json::Value =
+        rtscope::scope("parse", || serde_json::from_str(&body).expect("valid JSON"));
     let items = v["items"].as_array().map_or(0, Vec::len);
     // A cache that grows and is trimmed: reallocations and frees of many sizes.
-    cache.insert(id % 5000, format!("{}:{}", v["user"], items));
-    if cache.len() > 4000 {
-        cache.retain(|k, _| k % 2 == 0);
-    }
+    rtscope::scope("cache", || {
+        cache.insert(id % 5000, format!("{}:{}", v["user"], items));
+        if cache.len() > 4000 {
+            cache.retain(|k, _| k % 2 == 0);
+        }
+    });
     // Every 64th request streams a large payload (64 KiB to 1 MiB).
     if id.is_multiple_of(64) {
-        let mut big = Vec::with_capacity(64 * 1024);
-        big.resize((64 * 1024) << (id / 64 % 5), (id & 0xff) as u8);
-        return big;
+        return rtscope::scope("stream", || {
+            let mut big = Vec::with_capacity(64 * 1024);
+            big.resize((64 * 1024) << (id / 64 % 5), (id & 0xff) as u8);
+            big
+        });
     }
-    let mut out = Vec::new();
-    serde_json::to_writer(&mut out, &v).expect("serialize");
-    out
+    rtscope::scope("render", || {
+        let mut out = Vec::new();
+        serde_json::to_writer(&mut out, &v).expect("serialize");
+        out
+    })
 }
 
 #[rtscope::main(service_name = "rtscope-demo", export_interval_ms = 1000)]
