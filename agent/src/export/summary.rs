@@ -2,22 +2,8 @@
 
 use super::collect::{SelfStats, resident_bytes, thread_cpu_seconds};
 use crate::alloc::{agent_stats, stats};
+use crate::spike::context::bytes;
 use std::fmt::Write;
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 fn class_label(size: u64) -> String {
     if size == u64::MAX {

@@ -83,26 +83,16 @@ impl Sink {
                 ..
             } => {
                 let timeout = *timeout;
-                let no_answer = |_| SendError(format!("no answer within {timeout:?}"));
-                let status = |s: tonic::Status| SendError(format!("{}: {}", s.code(), s.message()));
                 let rejected = match payload {
                     Payload::Metrics(req) => {
                         let call = client.export(grpc_request(req, metadata, timeout));
-                        let resp = rt
-                            .block_on(async { tokio::time::timeout(timeout, call).await })
-                            .map_err(no_answer)?
-                            .map_err(status)?;
-                        resp.into_inner()
+                        grpc_call(rt, timeout, call)?
                             .partial_success
                             .map(|p| (p.rejected_data_points, "data points", p.error_message))
                     }
                     Payload::Logs(req) => {
                         let call = logs.export(grpc_request(req, metadata, timeout));
-                        let resp = rt
-                            .block_on(async { tokio::time::timeout(timeout, call).await })
-                            .map_err(no_answer)?
-                            .map_err(status)?;
-                        resp.into_inner()
+                        grpc_call(rt, timeout, call)?
                             .partial_success
                             .map(|p| (p.rejected_log_records, "log records", p.error_message))
                     }
@@ -171,6 +161,18 @@ impl Sink {
             }
         }
     }
+}
+
+/// Runs one gRPC export call to its answer or `timeout`, whatever the collector does.
+fn grpc_call<R>(
+    rt: &Runtime,
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+) -> Result<R, SendError> {
+    rt.block_on(async { tokio::time::timeout(timeout, call).await })
+        .map_err(|_| SendError(format!("no answer within {timeout:?}")))?
+        .map(tonic::Response::into_inner)
+        .map_err(|s| SendError(format!("{}: {}", s.code(), s.message())))
 }
 
 fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::Request<T> {

@@ -46,7 +46,7 @@
 //! next event (`rust.spike.suppressed`).
 
 mod config;
-mod context;
+pub(crate) mod context;
 mod detect;
 mod latency;
 mod limit;
