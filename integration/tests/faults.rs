@@ -325,3 +325,76 @@ fn sdk_disabled_exports_nothing() {
     assert!(c.metric_requests().is_empty());
     assert!(!path.exists());
 }
+
+/// Parses "12.5 MiB" / "300 B" from the summary.
+fn parse_bytes(text: &str) -> f64 {
+    let mut it = text.split_whitespace();
+    let v: f64 = it.next().unwrap().parse().unwrap();
+    let unit = it.next().unwrap();
+    let pow = ["B", "KiB", "MiB", "GiB", "TiB"]
+        .iter()
+        .position(|u| *u == unit)
+        .unwrap();
+    v * 1024f64.powi(pow as i32)
+}
+
+#[test]
+fn agent_memory_stays_bounded_while_the_collector_is_down() {
+    let mut c = Collector::start();
+    c.kill();
+    let endpoint = c.http_endpoint();
+    // The finest sampling rate the controller allows, held there: each of the workload's
+    // 33 000 blocks is sampled (a block of 20 kB crosses a sample point 99 % of the time),
+    // and none of the samples can be delivered.
+    let mut cmd = command(
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_TARGET", "1000000000"),
+        ],
+        &["300", "2"],
+    );
+    cmd.env("RTSCOPE_SUMMARY", "on");
+    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
+    assert!(out.success(), "{out:?}");
+    let events = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("allocation samples taken"))
+        .expect("events line");
+    let numbers: Vec<u64> = events
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (taken, dropped_queue, dropped_backlog) = (numbers[0], numbers[1], numbers[2]);
+    assert!(taken > 25_000, "{events}");
+    // Everything beyond the bounded backlog (16384 events) was dropped and counted.
+    assert!(
+        dropped_queue + dropped_backlog >= taken - 16_384 - 16_384,
+        "{events}"
+    );
+    assert!(dropped_backlog > 0, "{events}");
+    let agent = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("agent allocated"))
+        .expect("agent line");
+    let live = agent
+        .split('(')
+        .nth(2)
+        .and_then(|s| s.split(" live").next())
+        .expect("live bytes");
+    let live = parse_bytes(live);
+    assert!(
+        live < 64.0 * 1024.0 * 1024.0,
+        "agent live memory {live} B: {agent}"
+    );
+    assert_eq!(
+        lines_with(&out.stderr, "failed:").len(),
+        1,
+        "{}",
+        out.stderr
+    );
+}

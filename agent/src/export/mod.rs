@@ -215,7 +215,12 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 if config.summary_at_exit {
-                    summary::print(&p.sink.describe(), &p.self_stats, &p.sampler.top_scopes(5));
+                    summary::print(
+                        &p.sink.describe(),
+                        &p.self_stats,
+                        &p.sampler.top_scopes(5),
+                        p.events.dropped,
+                    );
                 }
                 p.export();
                 crate::sampling::disable();

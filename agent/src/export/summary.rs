@@ -18,6 +18,7 @@ pub(crate) fn render(
     destination: &str,
     self_stats: &SelfStats,
     top_scopes: &[(String, u64)],
+    backlog_dropped: u64,
 ) -> String {
     let s = stats();
     let agent = agent_stats();
@@ -86,6 +87,13 @@ pub(crate) fn render(
     }
     let _ = writeln!(
         out,
+        "  events: {} allocation samples taken, {} dropped at the full sample queue, {} dropped from the export backlog",
+        crate::sampling::TAKEN.load(std::sync::atomic::Ordering::Relaxed),
+        crate::sampling::DROPPED.load(std::sync::atomic::Ordering::Relaxed),
+        backlog_dropped
+    );
+    let _ = writeln!(
+        out,
         "  agent: {} exports to {} ({} failed), agent allocated {} ({} live), export thread CPU {:.1} ms",
         self_stats.exports + 1,
         destination,
@@ -97,6 +105,14 @@ pub(crate) fn render(
     out
 }
 
-pub(crate) fn print(destination: &str, self_stats: &SelfStats, top_scopes: &[(String, u64)]) {
-    eprint!("{}", render(destination, self_stats, top_scopes));
+pub(crate) fn print(
+    destination: &str,
+    self_stats: &SelfStats,
+    top_scopes: &[(String, u64)],
+    backlog_dropped: u64,
+) {
+    eprint!(
+        "{}",
+        render(destination, self_stats, top_scopes, backlog_dropped)
+    );
 }
