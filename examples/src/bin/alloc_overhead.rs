@@ -3,7 +3,7 @@
 //! process per measurement.
 //!
 //! ```text
-//! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS]
+//! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS [WORKLOAD...]]
 //! ```
 //! The `bench_*` workers must be built in the same profile (`cargo build --release -p
 //! rtscope-examples` does it; `cargo run` of this bin builds the whole package).
@@ -79,6 +79,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
+    let only: Vec<String> = std::env::args().skip(2).collect();
     println!(
         "rtscope allocator overhead: {rounds} interleaved rounds, one process per measurement"
     );
@@ -91,6 +92,9 @@ fn main() {
     );
     for (label, [bare, ours, peer]) in FAMILIES {
         for workload in workloads::WORKLOADS {
+            if !only.is_empty() && !only.iter().any(|w| w == workload) {
+                continue;
+            }
             let (mut ratios_ours, mut ratios_peer, mut bare_ns, mut ours_ns) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for round in 0..rounds {
