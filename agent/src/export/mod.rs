@@ -11,7 +11,7 @@ pub(crate) mod sources;
 mod summary;
 mod transport;
 
-use crate::config::{Config, Destination};
+use crate::config::Config;
 use collect::{SelfStats, collect_all};
 use logs::EventBuffer;
 use otlp::{Encoder, now_nanos};
@@ -237,10 +237,4 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
-}
-
-/// Whether a destination is a file (used by the summary line).
-#[allow(dead_code)]
-pub(crate) fn is_file(d: &Destination) -> bool {
-    matches!(d, Destination::File(_))
 }
