@@ -2,7 +2,9 @@
 //! estimates with bounded cardinality, runs the rate controller, and turns samples into log
 //! records.
 
-use super::{DROPPED, Sample, TAKEN, adjust, drain, mean, queue_depth, set_mean};
+use super::{
+    DROPPED, Sample, TAKEN, adjust, drain, mean, queue_depth, set_mean, take_dropped_weight,
+};
 use crate::alloc::CLASS_SIZES;
 use crate::export::logs::{EventBuffer, LogEvent};
 use crate::export::model::{Data, Metric, Value};
@@ -86,6 +88,14 @@ impl Sampler {
             }
         }
         let mut window: HashMap<String, f64> = HashMap::new();
+        // Samples the queue could not take still count toward the estimates.
+        let mut dropped = Vec::new();
+        take_dropped_weight(|scope, weight| dropped.push((scope, weight)));
+        for (scope, weight) in dropped {
+            let scope = self.series_name(scope);
+            *self.per_scope.entry(scope.clone()).or_insert(0.0) += weight as f64;
+            *window.entry(scope).or_insert(0.0) += weight as f64;
+        }
         for s in samples {
             let scope = self.series_name(s.scope);
             *self.per_scope.entry(scope.clone()).or_insert(0.0) += s.weight;

@@ -35,6 +35,11 @@ static STREAMS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Samples taken (queued or dropped).
 pub(crate) static TAKEN: AtomicU64 = AtomicU64::new(0);
+/// Weight (estimated bytes) of dropped samples, per scope id: a burst that overflows the
+/// queue loses log records, never bytes from the estimates. Ids run from 0 (no scope) to
+/// `MAX_SCOPE_NAMES` (the shared `other` id).
+static DROPPED_WEIGHT: [AtomicU64; crate::scope::MAX_SCOPE_NAMES + 1] =
+    [const { AtomicU64::new(0) }; crate::scope::MAX_SCOPE_NAMES + 1];
 
 /// Capacity of the sample queue: a minute at the default target rate and then some.
 const QUEUE_CAPACITY: usize = 16 * 1024;
@@ -155,6 +160,17 @@ pub(crate) fn record(size: usize, class: usize, mean: u64) {
     };
     if queue.push(sample).is_err() {
         DROPPED.fetch_add(1, Relaxed);
+        let slot = (sample.scope as usize).min(DROPPED_WEIGHT.len() - 1);
+        DROPPED_WEIGHT[slot].fetch_add(weight.round() as u64, Relaxed);
+    }
+}
+
+/// Takes the weight of the samples dropped since the last call, per scope id (export thread).
+pub(crate) fn take_dropped_weight(mut f: impl FnMut(u32, u64)) {
+    for (id, w) in DROPPED_WEIGHT.iter().enumerate() {
+        if w.load(Relaxed) != 0 {
+            f(id as u32, w.swap(0, Relaxed));
+        }
     }
 }
 
