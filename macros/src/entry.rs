@@ -1,10 +1,11 @@
 //! `#[rtscope::main]`: parse the arguments and the function, expand into a call to
 //! `<crate>::__private`. Nothing else happens here.
 
+use crate::item::{TokenFn, with_error};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::parse::{Parse, ParseStream, Parser};
-use syn::{Attribute, Ident, Lit, LitStr, Signature, Visibility, braced};
+use syn::parse::Parser;
+use syn::{Ident, Lit, LitStr};
 
 const EXPECTED: &str = "expected `crate = \"...\"`, `service_name = \"...\"` or \
                         `export_interval_ms = <milliseconds>`";
@@ -101,37 +102,9 @@ fn literal(value: syn::Expr) -> Result<Lit, TokenStream> {
     }
 }
 
-/// A function whose body is kept as tokens: a syntax error inside it is rustc's to report.
-struct MainFn {
-    attrs: Vec<Attribute>,
-    vis: Visibility,
-    sig: Signature,
-    inner_attrs: Vec<Attribute>,
-    body: TokenStream,
-}
-
-impl Parse for MainFn {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis = input.parse()?;
-        let sig = input.parse()?;
-        let content;
-        braced!(content in input);
-        let inner_attrs = content.call(Attribute::parse_inner)?;
-        let body = content.parse()?;
-        Ok(MainFn {
-            attrs,
-            vis,
-            sig,
-            inner_attrs,
-            body,
-        })
-    }
-}
-
 /// Entry point: the expansion, or the original item plus `compile_error!`.
 pub(crate) fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match syn::parse2::<MainFn>(item.clone()) {
+    let func = match syn::parse2::<TokenFn>(item.clone()) {
         Ok(func) => func,
         Err(e) => {
             let e = match syn::parse2::<syn::Item>(item.clone()) {
@@ -160,13 +133,8 @@ pub(crate) fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
-    tokens.extend(error.into_compile_error());
-    tokens
-}
-
-fn expand(func: MainFn, args: Args) -> TokenStream {
-    let MainFn {
+fn expand(func: TokenFn, args: Args) -> TokenStream {
+    let TokenFn {
         attrs,
         vis,
         mut sig,

@@ -4,6 +4,7 @@
 //! This crate only parses and expands; what the expansion calls lives in `rtscope` itself.
 
 mod entry;
+mod item;
 mod scope_attr;
 
 use proc_macro::TokenStream;

@@ -1,10 +1,11 @@
 //! `#[rtscope::scope]`: parse the arguments and the function, expand into a scope entered for
 //! the whole body through `<crate>::__private`. Nothing else happens here.
 
+use crate::item::{TokenFn, with_error};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Ident, LitStr, ReturnType, Signature, Token, Visibility, braced};
+use syn::{Ident, LitStr, ReturnType, Token};
 
 const EXPECTED: &str = "expected a scope name as a string literal, e.g. \
                         `#[rtscope::scope(\"load-user\")]`, and/or `crate = \"...\"`";
@@ -59,37 +60,9 @@ impl Parse for Args {
     }
 }
 
-/// A function whose body is kept as tokens: a syntax error inside it is rustc's to report.
-struct ScopedFn {
-    attrs: Vec<Attribute>,
-    vis: Visibility,
-    sig: Signature,
-    inner_attrs: Vec<Attribute>,
-    body: TokenStream,
-}
-
-impl Parse for ScopedFn {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis = input.parse()?;
-        let sig: Signature = input.parse()?;
-        let content;
-        braced!(content in input);
-        let inner_attrs = content.call(Attribute::parse_inner)?;
-        let body = content.parse()?;
-        Ok(ScopedFn {
-            attrs,
-            vis,
-            sig,
-            inner_attrs,
-            body,
-        })
-    }
-}
-
 /// Entry point: the expansion, or the original item plus `compile_error!`.
 pub(crate) fn scope(args: TokenStream, item: TokenStream) -> TokenStream {
-    let func = match syn::parse2::<ScopedFn>(item.clone()) {
+    let func = match syn::parse2::<TokenFn>(item.clone()) {
         Ok(func) => func,
         Err(e) => {
             let bodiless = syn::parse2::<syn::TraitItemFn>(item.clone())
@@ -124,11 +97,6 @@ pub(crate) fn scope(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
-    tokens.extend(error.into_compile_error());
-    tokens
-}
-
 /// Whether `tokens` mention `impl Trait` (which cannot be written as a type argument).
 fn has_impl_trait(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|t| match t {
@@ -138,8 +106,8 @@ fn has_impl_trait(tokens: TokenStream) -> bool {
     })
 }
 
-fn expand(func: ScopedFn, args: Args) -> TokenStream {
-    let ScopedFn {
+fn expand(func: TokenFn, args: Args) -> TokenStream {
+    let TokenFn {
         attrs,
         vis,
         sig,
