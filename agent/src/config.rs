@@ -1080,89 +1080,21 @@ fn join_base(base: &str, path: &str, protocol: Protocol) -> String {
     }
 }
 
+/// An environment lookup over fixed pairs, for tests (the last pair for a name wins).
 #[cfg(test)]
-mod sampling_tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
-
-    #[test]
-    fn sampling_from_env_and_builder() {
-        let (c, w) = resolve(
-            &Overrides::default(),
-            env(&[
-                (RTSCOPE_SAMPLING_TARGET, "250"),
-                (RTSCOPE_SAMPLING_INTERVAL, "65536"),
-            ]),
-        );
-        assert!(w.is_empty(), "{w:?}");
-        assert_eq!(c.sampling.target_per_sec, 250.0);
-        assert_eq!(c.sampling.initial_interval, 65536);
-        assert!(c.sampling.enabled);
-
-        let (c, _) = resolve(&Overrides::default(), env(&[(RTSCOPE_SAMPLING, "off")]));
-        assert!(!c.sampling.enabled);
-
-        let o = Overrides {
-            sampling: Some(true),
-            sampling_target: Some(10.0),
-            ..Overrides::default()
-        };
-        let (c, w) = resolve(
-            &o,
-            env(&[(RTSCOPE_SAMPLING, "off"), (RTSCOPE_SAMPLING_TARGET, "x")]),
-        );
-        assert!(
-            w.is_empty(),
-            "builder settings win, env not even read: {w:?}"
-        );
-        assert!(c.sampling.enabled);
-        assert_eq!(c.sampling.target_per_sec, 10.0);
-    }
-
-    #[test]
-    fn bad_sampling_values_are_named() {
-        let (c, w) = resolve(
-            &Overrides::default(),
-            env(&[
-                (RTSCOPE_SAMPLING_TARGET, "-3"),
-                (RTSCOPE_SAMPLING_INTERVAL, "lots"),
-            ]),
-        );
-        assert_eq!(c.sampling, Sampling::default());
-        assert_eq!(
-            w,
-            [
-                r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
-                r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
-            ]
-        );
+pub(crate) fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::test_env as env;
     use super::*;
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
 
     fn run(o: &Overrides, vars: &[(&str, &str)]) -> (Config, Vec<String>) {
         resolve(o, env(vars))
@@ -1894,5 +1826,58 @@ mod tests {
         assert_eq!(percent_decode("%g0"), None);
         assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
         assert_eq!(percent_decode("%C3"), None);
+    }
+
+    #[test]
+    fn sampling_from_env_and_builder() {
+        let (c, w) = resolve(
+            &Overrides::default(),
+            env(&[
+                (RTSCOPE_SAMPLING_TARGET, "250"),
+                (RTSCOPE_SAMPLING_INTERVAL, "65536"),
+            ]),
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.sampling.target_per_sec, 250.0);
+        assert_eq!(c.sampling.initial_interval, 65536);
+        assert!(c.sampling.enabled);
+
+        let (c, _) = resolve(&Overrides::default(), env(&[(RTSCOPE_SAMPLING, "off")]));
+        assert!(!c.sampling.enabled);
+
+        let o = Overrides {
+            sampling: Some(true),
+            sampling_target: Some(10.0),
+            ..Overrides::default()
+        };
+        let (c, w) = resolve(
+            &o,
+            env(&[(RTSCOPE_SAMPLING, "off"), (RTSCOPE_SAMPLING_TARGET, "x")]),
+        );
+        assert!(
+            w.is_empty(),
+            "builder settings win, env not even read: {w:?}"
+        );
+        assert!(c.sampling.enabled);
+        assert_eq!(c.sampling.target_per_sec, 10.0);
+    }
+
+    #[test]
+    fn bad_sampling_values_are_named() {
+        let (c, w) = resolve(
+            &Overrides::default(),
+            env(&[
+                (RTSCOPE_SAMPLING_TARGET, "-3"),
+                (RTSCOPE_SAMPLING_INTERVAL, "lots"),
+            ]),
+        );
+        assert_eq!(c.sampling, Sampling::default());
+        assert_eq!(
+            w,
+            [
+                r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
+                r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
+            ]
+        );
     }
 }

@@ -372,19 +372,7 @@ pub(crate) fn installed_since(seen: u64) -> Option<(u64, SpikeSettings)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        }
-    }
+    use crate::config::test_env as env;
 
     #[test]
     fn builder_wins_over_env_over_defaults() {
