@@ -248,6 +248,16 @@ impl Collector {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// The receiver endpoint for an `OTEL_EXPORTER_OTLP_PROTOCOL` value: the gRPC one for
+    /// `grpc`, the HTTP base URL otherwise.
+    pub fn endpoint_for(&self, protocol: &str) -> String {
+        if protocol == "grpc" {
+            self.grpc_endpoint()
+        } else {
+            self.http_endpoint()
+        }
+    }
+
     /// rotel's gRPC socket address.
     pub fn grpc_addr(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.grpc_port))

@@ -153,11 +153,7 @@ fn grpc_exact_histogram_counters_and_resource() {
 fn gzip_on_both_transports() {
     for protocol in ["grpc", "http/protobuf"] {
         let c = Collector::start();
-        let endpoint = if protocol == "grpc" {
-            c.grpc_endpoint()
-        } else {
-            c.http_endpoint()
-        };
+        let endpoint = c.endpoint_for(protocol);
         let mut env = base_env(&endpoint, protocol);
         env.push(("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"));
         let out = run(&env, &[]);
@@ -223,11 +219,7 @@ fn delta_temporality_sums_to_the_exact_totals() {
 fn allocation_samples_arrive_as_log_records() {
     for protocol in ["http/protobuf", "grpc"] {
         let c = Collector::start();
-        let endpoint = if protocol == "grpc" {
-            c.grpc_endpoint()
-        } else {
-            c.http_endpoint()
-        };
+        let endpoint = c.endpoint_for(protocol);
         let mut env = base_env(&endpoint, protocol);
         // ~12 MB allocated by the workload: with a 64 KiB mean, about 180 samples.
         env.push(("RTSCOPE_SAMPLING_INTERVAL", "65536"));

@@ -80,11 +80,7 @@ fn as_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)
 
 /// Runs the child (16 phases of 100 ms) while `during` acts on the collector.
 fn run_during(c: &mut Collector, protocol: &str, during: impl FnOnce(&mut Collector)) -> RunOutput {
-    let endpoint = if protocol == "grpc" {
-        c.grpc_endpoint()
-    } else {
-        c.http_endpoint()
-    };
+    let endpoint = c.endpoint_for(protocol);
     let mut env = env_for(&endpoint);
     env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()));
     let cmd = command(&as_refs(&env), &["16", "100"]);
@@ -149,11 +145,7 @@ fn frozen_collector_never_holds_the_application_past_the_shutdown_bound() {
     for protocol in ["http/protobuf", "grpc"] {
         let mut c = Collector::start();
         c.freeze();
-        let endpoint = if protocol == "grpc" {
-            c.grpc_endpoint()
-        } else {
-            c.http_endpoint()
-        };
+        let endpoint = c.endpoint_for(protocol);
         // An export may wait 30 s for an answer; the application must not.
         let env = [
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
