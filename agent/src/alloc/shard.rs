@@ -201,6 +201,13 @@ fn local() -> &'static Local {
 /// ([`on_alloc_slow`]) must run instead.
 #[inline(always)]
 pub(crate) fn try_alloc_small(size: usize) -> bool {
+    try_alloc(size, small_class)
+}
+
+/// The allocation fast path, with the class lookup of the caller's size range (run only
+/// once the countdown allows the fast path).
+#[inline(always)]
+fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
     let l = local();
     let left = l.countdown.get() - size as i64;
     if left < 0 {
@@ -210,7 +217,7 @@ pub(crate) fn try_alloc_small(size: usize) -> bool {
     // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
     // never-freed shard this thread alone writes.
     let shard = unsafe { &*l.shard.get() };
-    shard.record_alloc(small_class(size), size, Writer::Owner);
+    shard.record_alloc(class(size), size, Writer::Owner);
     true
 }
 
@@ -242,27 +249,17 @@ pub(crate) fn on_free_slow(size: usize) {
 /// Records an allocation of any size (out of the small fast path).
 #[inline]
 pub(crate) fn on_alloc(size: usize) {
-    let l = local();
-    let left = l.countdown.get() - size as i64;
-    if left < 0 {
-        return slow_alloc(l, size);
+    if !try_alloc(size, class_of) {
+        on_alloc_slow(size);
     }
-    l.countdown.set(left);
-    // SAFETY: as in `on_alloc_small`.
-    let shard = unsafe { &*l.shard.get() };
-    shard.record_alloc(class_of(size), size, Writer::Owner);
 }
 
 /// Records a free of a block of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_free(size: usize) {
-    let l = local();
-    let shard = l.shard.get();
-    if shard.is_null() {
-        return slow_free(l, size);
+    if !try_free(size) {
+        on_free_slow(size);
     }
-    // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
 }
 
 /// Adds `by` to counter slot `slot` of this thread's shard: a relaxed load + store on a line
