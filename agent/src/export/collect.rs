@@ -138,7 +138,7 @@ pub(crate) struct SelfStats {
     pub(crate) exports: u64,
     pub(crate) export_failures: u64,
     /// Export durations in nanoseconds, bucketed by `EXPORT_BOUNDS_S`.
-    pub(crate) export_counts: Vec<u64>,
+    pub(crate) export_counts: [u64; EXPORT_BOUNDS_S.len() + 1],
     pub(crate) export_sum_s: f64,
 }
 
@@ -148,9 +148,6 @@ pub(crate) const EXPORT_BOUNDS_S: [f64; 10] =
 
 impl SelfStats {
     pub(crate) fn record_export(&mut self, seconds: f64, ok: bool) {
-        if self.export_counts.is_empty() {
-            self.export_counts = vec![0; EXPORT_BOUNDS_S.len() + 1];
-        }
         let bucket = EXPORT_BOUNDS_S
             .iter()
             .position(|&b| seconds <= b)
@@ -197,8 +194,7 @@ impl SelfStats {
             "Exports that did not reach the destination.",
             Data::Counter(self.export_failures as f64),
         ));
-        let mut counts = self.export_counts.clone();
-        counts.resize(EXPORT_BOUNDS_S.len() + 1, 0);
+        let counts = self.export_counts.to_vec();
         out.push(Metric::new(
             "rtscope.export.duration",
             "s",
