@@ -1,8 +1,8 @@
 //! Size classes: Go's 68 runtime classes up to 32 KiB, then powers of two, then overflow.
 //!
 //! The class of a request is its smallest class whose size is at least the request, found in
-//! O(1) by two lookup tables for small sizes (as Go's `size_to_class8`/`size_to_class128`) and
-//! by a leading-zero count above 32 KiB.
+//! O(1) by one table load for sizes up to 32 KiB (Go's `size_to_class8`/`size_to_class128`
+//! merged into one table) and by a leading-zero count above.
 
 /// Go's `runtime/sizeclasses.go` `class_to_size`. Class 0 holds zero-byte requests.
 const GO_CLASSES: [u32; 68] = [
@@ -42,12 +42,11 @@ pub const CLASS_SIZES: [u64; NUM_CLASSES] = {
     sizes
 };
 
+/// Granule of the small-size table: every Go class up to 32 KiB is a multiple of 8 bytes.
 const SMALL_DIV: usize = 8;
-const SMALL_SIZE_MAX: usize = 1024;
-const LARGE_DIV: usize = 128;
 
 /// Smallest Go class whose size is at least `size` (`size <= SMALL_MAX`), by linear search:
-/// used only at compile time to build the lookup tables.
+/// used only at compile time to build the lookup table.
 const fn go_class_for(size: usize) -> u8 {
     let mut c = 0;
     while (GO_CLASSES[c] as usize) < size {
@@ -56,21 +55,14 @@ const fn go_class_for(size: usize) -> u8 {
     c as u8
 }
 
-static SIZE_TO_CLASS8: [u8; SMALL_SIZE_MAX / SMALL_DIV + 1] = {
-    let mut t = [0u8; SMALL_SIZE_MAX / SMALL_DIV + 1];
+/// Class of every request up to 32 KiB, indexed by `ceil(size / 8)`. Go splits this into two
+/// tables (`size_to_class8` up to 1 KiB, `size_to_class128` above) to save memory; one 4 KiB
+/// table saves the hot path a compare, a branch and a jump on every allocation and free.
+static SIZE_TO_CLASS: [u8; SMALL_MAX / SMALL_DIV + 1] = {
+    let mut t = [0u8; SMALL_MAX / SMALL_DIV + 1];
     let mut i = 0;
     while i < t.len() {
         t[i] = go_class_for(i * SMALL_DIV);
-        i += 1;
-    }
-    t
-};
-
-static SIZE_TO_CLASS128: [u8; (SMALL_MAX - SMALL_SIZE_MAX) / LARGE_DIV + 1] = {
-    let mut t = [0u8; (SMALL_MAX - SMALL_SIZE_MAX) / LARGE_DIV + 1];
-    let mut i = 0;
-    while i < t.len() {
-        t[i] = go_class_for(SMALL_SIZE_MAX + i * LARGE_DIV);
         i += 1;
     }
     t
@@ -82,27 +74,16 @@ pub(super) fn small_class(size: usize) -> usize {
     assert!(size <= SMALL_MAX, "small_class called with a large size");
     // The `assert!` above is optimized out where the caller already checked the size (the
     // allocator's fast path), and keeps the unchecked indexing below sound everywhere else.
-    let class = if size <= SMALL_SIZE_MAX {
-        // SAFETY: size <= 1024, so the index is at most 1024 / 8 = 128 < len 129.
-        unsafe { *SIZE_TO_CLASS8.get_unchecked(size.div_ceil(SMALL_DIV)) }
-    } else {
-        // SAFETY: 1024 < size <= 32768, so the index is at most 31744 / 128 = 248 < len 249.
-        unsafe { *SIZE_TO_CLASS128.get_unchecked((size - SMALL_SIZE_MAX).div_ceil(LARGE_DIV)) }
-    };
-    class as usize
+    // SAFETY: size <= 32768, so the index is at most 32768 / 8 = 4096 < len 4097.
+    (unsafe { *SIZE_TO_CLASS.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
 }
 
 // Every table entry is a valid class index, which the hot path relies on to index shards
 // without a bounds check.
 const _: () = {
     let mut i = 0;
-    while i < SIZE_TO_CLASS8.len() {
-        assert!((SIZE_TO_CLASS8[i] as usize) < NUM_CLASSES);
-        i += 1;
-    }
-    let mut i = 0;
-    while i < SIZE_TO_CLASS128.len() {
-        assert!((SIZE_TO_CLASS128[i] as usize) < NUM_CLASSES);
+    while i < SIZE_TO_CLASS.len() {
+        assert!((SIZE_TO_CLASS[i] as usize) < NUM_CLASSES);
         i += 1;
     }
 };

@@ -49,8 +49,8 @@ pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
 pub(crate) use shard::{SLOTS, add_to_slot, check_peak, claim_slots, read_slot};
 
 use shard::{
-    AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free, on_free_slow,
-    try_alloc_small, try_free,
+    AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free_slow, on_realloc,
+    try_alloc_small, try_free_small,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::Ordering::Relaxed;
@@ -150,7 +150,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if try_free(layout.size()) {
+        if layout.size() <= SMALL_MAX && try_free_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
@@ -165,9 +165,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         if p.is_null() {
             on_failure();
         } else {
-            on_free(layout.size());
-            on_alloc(new_size);
-            shard::on_realloc(p == ptr);
+            on_realloc(layout.size(), new_size, p == ptr);
         }
         p
     }

@@ -101,6 +101,15 @@ impl Shard {
         bump(&c.frees, 1, writer);
         bump(&c.free_bytes, size as u64, writer);
     }
+
+    #[inline(always)]
+    fn realloc_counter(&self, in_place: bool) -> &AtomicU64 {
+        if in_place {
+            &self.reallocs_in_place
+        } else {
+            &self.reallocs_moved
+        }
+    }
 }
 
 /// Every per-thread shard ever created; released shards are reused by new threads.
@@ -221,16 +230,22 @@ fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
     true
 }
 
-/// The fast path of a free: false, having recorded nothing, when the thread has no usable
-/// shard and [`on_free_slow`] must run instead.
+/// The fast path of a free of `size <= SMALL_MAX` bytes: false, having recorded nothing,
+/// when the thread has no usable shard and [`on_free_slow`] must run instead.
 #[inline(always)]
-pub(crate) fn try_free(size: usize) -> bool {
+pub(crate) fn try_free_small(size: usize) -> bool {
+    try_free(size, small_class)
+}
+
+/// The free fast path, with the class lookup of the caller's size range.
+#[inline(always)]
+fn try_free(size: usize, class: impl Fn(usize) -> usize) -> bool {
     let shard = local().shard.get();
     if shard.is_null() {
         return false;
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    unsafe { &*shard }.record_free(class_of(size), size, Writer::Owner);
+    unsafe { &*shard }.record_free(class(size), size, Writer::Owner);
     true
 }
 
@@ -257,7 +272,7 @@ pub(crate) fn on_alloc(size: usize) {
 /// Records a free of a block of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_free(size: usize) {
-    if !try_free(size) {
+    if !try_free(size, class_of) {
         on_free_slow(size);
     }
 }
@@ -312,17 +327,31 @@ pub(crate) fn claim_slots(n: usize) -> Option<usize> {
     }
 }
 
-/// Records the outcome of a successful reallocation (after `on_free` + `on_alloc`).
+/// Records a successful reallocation from `old` to `new` bytes: a free of the old block, an
+/// allocation of the new one and one reallocation, in place or moved. One thread-local access
+/// on the fast path, which the countdown gates exactly as for an allocation.
 #[inline]
-pub(crate) fn on_realloc(in_place: bool) {
-    with_shard(|shard, writer| {
-        let c = if in_place {
-            &shard.reallocs_in_place
-        } else {
-            &shard.reallocs_moved
-        };
-        bump(c, 1, writer);
-    })
+pub(crate) fn on_realloc(old: usize, new: usize, in_place: bool) {
+    let l = local();
+    let left = l.countdown.get() - new as i64;
+    if left < 0 {
+        return slow_realloc(old, new, in_place);
+    }
+    l.countdown.set(left);
+    // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
+    // never-freed shard this thread alone writes.
+    let shard = unsafe { &*l.shard.get() };
+    shard.record_free(class_of(old), old, Writer::Owner);
+    shard.record_alloc(class_of(new), new, Writer::Owner);
+    bump(shard.realloc_counter(in_place), 1, Writer::Owner);
+}
+
+#[cold]
+#[inline(never)]
+fn slow_realloc(old: usize, new: usize, in_place: bool) {
+    on_free(old);
+    on_alloc(new);
+    with_shard(|shard, writer| bump(shard.realloc_counter(in_place), 1, writer))
 }
 
 /// Records an allocation or reallocation the inner allocator refused.
