@@ -4,10 +4,14 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-pub(crate) static ALLOCATED: AtomicU64 = AtomicU64::new(0);
-pub(crate) static FREED: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated, over all threads.
+pub static ALLOCATED: AtomicU64 = AtomicU64::new(0);
+/// Bytes freed, over all threads.
+pub static FREED: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) struct Counting<A>(pub A);
+/// Counts bytes allocated and freed in two global atomics, then forwards to `A`.
+#[derive(Debug)]
+pub struct Counting<A>(pub A);
 
 // SAFETY: forwards every call to the inner allocator unchanged.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
@@ -20,5 +24,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         FREED.fetch_add(layout.size() as u64, Relaxed);
         // SAFETY: forwarded contract.
         unsafe { self.0.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        FREED.fetch_add(layout.size() as u64, Relaxed);
+        ALLOCATED.fetch_add(new_size as u64, Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { self.0.realloc(ptr, layout, new_size) }
     }
 }

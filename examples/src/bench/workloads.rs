@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 /// Workload names, in the order the driver reports them.
-pub(crate) const WORKLOADS: [&str; 4] = ["tight64_1t", "tight64_2t", "mixed", "serde"];
+pub const WORKLOADS: [&str; 4] = ["tight64_1t", "tight64_2t", "mixed", "serde"];
 
 fn tight64(iters: u64) {
     let layout = Layout::from_size_align(64, 8).unwrap();
@@ -66,7 +66,7 @@ fn document() -> String {
 
 /// Runs `workload` for `iters` and returns nanoseconds per operation (per iteration for the
 /// loops, per parse+serialize for `serde`).
-pub(crate) fn run(workload: &str, iters: u64) -> f64 {
+pub fn run(workload: &str, iters: u64) -> f64 {
     match workload {
         "tight64_1t" => time(iters, || tight64(iters)),
         "tight64_2t" => time(iters, || {
@@ -101,7 +101,7 @@ fn time(iters: u64, f: impl FnOnce()) -> f64 {
 }
 
 /// Entry point of every `bench_*` binary.
-pub(crate) fn main() {
+pub fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args
         .next()

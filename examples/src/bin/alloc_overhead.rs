@@ -8,10 +8,7 @@
 //! The `bench_*` workers must be built in the same profile (`cargo build --release -p
 //! rtscope-examples` does it; `cargo run` of this bin builds the whole package).
 
-#[path = "../bench/workloads.rs"]
-#[allow(dead_code)]
-mod workloads;
-
+use rtscope_examples::bench::workloads;
 use std::path::PathBuf;
 use std::process::Command;
 
