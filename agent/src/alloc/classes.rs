@@ -58,7 +58,7 @@ const fn go_class_for(size: usize) -> u8 {
 /// Class of every request up to 32 KiB, indexed by `ceil(size / 8)`. Go splits this into two
 /// tables (`size_to_class8` up to 1 KiB, `size_to_class128` above) to save memory; one 4 KiB
 /// table saves the hot path a compare, a branch and a jump on every allocation and free.
-static SIZE_TO_CLASS: [u8; SMALL_MAX / SMALL_DIV + 1] = {
+pub(super) const SIZE_TO_CLASS: SmallTable = {
     let mut t = [0u8; SMALL_MAX / SMALL_DIV + 1];
     let mut i = 0;
     while i < t.len() {
@@ -67,6 +67,18 @@ static SIZE_TO_CLASS: [u8; SMALL_MAX / SMALL_DIV + 1] = {
     }
     t
 };
+
+/// The small-size lookup table, indexed by `ceil(size / 8)`.
+pub(super) type SmallTable = [u8; SMALL_MAX / SMALL_DIV + 1];
+
+/// Class of a request of `size <= SMALL_MAX` bytes: one load from `table`
+/// ([`SIZE_TO_CLASS`] or a copy of it).
+#[inline(always)]
+pub(super) fn small_class_in(table: &SmallTable, size: usize) -> usize {
+    assert!(size <= SMALL_MAX, "small_class called with a large size");
+    // SAFETY: size <= 32768, so the index is at most 32768 / 8 = 4096 < len 4097.
+    (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
+}
 
 /// Class of a request of `size <= SMALL_MAX` bytes: one table load.
 #[inline(always)]

@@ -267,13 +267,12 @@ impl AllocStats {
     }
 
     fn add_shard(&mut self, shard: &Shard) {
-        for (c, cell) in self.classes.iter_mut().zip(shard.classes.iter()) {
-            c.allocations = c.allocations.wrapping_add(cell.allocs.load(Relaxed));
-            c.deallocations = c.deallocations.wrapping_add(cell.frees.load(Relaxed));
-            c.allocated_bytes = c
-                .allocated_bytes
-                .wrapping_add(cell.alloc_bytes.load(Relaxed));
-            c.freed_bytes = c.freed_bytes.wrapping_add(cell.free_bytes.load(Relaxed));
+        for (i, c) in self.classes.iter_mut().enumerate() {
+            let read = |counters: &shard::ByClass| counters[i].load(Relaxed);
+            c.allocations = c.allocations.wrapping_add(read(&shard.allocs));
+            c.deallocations = c.deallocations.wrapping_add(read(&shard.frees));
+            c.allocated_bytes = c.allocated_bytes.wrapping_add(read(&shard.alloc_bytes));
+            c.freed_bytes = c.freed_bytes.wrapping_add(read(&shard.free_bytes));
         }
         self.reallocations_in_place = self
             .reallocations_in_place

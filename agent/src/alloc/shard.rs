@@ -6,32 +6,30 @@
 //! checking the peak, allocations made by the agent itself or after the thread's shard was
 //! given back) is out of line in `slow_*` functions.
 
-use super::classes::{NUM_CLASSES, class_of, small_class};
+use super::classes::{NUM_CLASSES, SIZE_TO_CLASS, SmallTable, class_of, small_class_in};
 use super::registry::{List, Node};
 use super::sync::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
 
-/// Counters of one size class. 32 bytes: an allocation and its free touch one cache line.
-#[derive(Debug)]
-#[repr(C, align(32))]
-pub(crate) struct ClassCell {
-    pub(crate) allocs: AtomicU64,
-    pub(crate) frees: AtomicU64,
-    pub(crate) alloc_bytes: AtomicU64,
-    pub(crate) free_bytes: AtomicU64,
-}
-
 /// Generic counter slots per shard, handed out by [`claim_slots`] to pools, timers and
 /// schedulers, so every measurement shares this one per-thread mechanism.
 pub(crate) const SLOTS: usize = 2048;
 
-/// All counters of one writer.
+/// One counter per size class.
+pub(crate) type ByClass = [AtomicU64; NUM_CLASSES];
+
+/// All counters of one writer. Each kind of class counter is an array indexed by class
+/// (struct of arrays), so the fast path addresses a counter as `base + class * 8` straight
+/// from the class-table byte, and the peak check sums two contiguous arrays.
 #[derive(Debug)]
 #[repr(C, align(128))]
 pub(crate) struct Shard {
-    pub(crate) classes: [ClassCell; NUM_CLASSES],
+    pub(crate) allocs: ByClass,
+    pub(crate) alloc_bytes: ByClass,
+    pub(crate) frees: ByClass,
+    pub(crate) free_bytes: ByClass,
     pub(crate) reallocs_in_place: AtomicU64,
     pub(crate) reallocs_moved: AtomicU64,
     pub(crate) failures: AtomicU64,
@@ -40,15 +38,12 @@ pub(crate) struct Shard {
 
 impl Shard {
     pub(crate) const fn new() -> Self {
+        const ZERO: ByClass = [const { AtomicU64::new(0) }; NUM_CLASSES];
         Shard {
-            classes: [const {
-                ClassCell {
-                    allocs: AtomicU64::new(0),
-                    frees: AtomicU64::new(0),
-                    alloc_bytes: AtomicU64::new(0),
-                    free_bytes: AtomicU64::new(0),
-                }
-            }; NUM_CLASSES],
+            allocs: ZERO,
+            alloc_bytes: ZERO,
+            frees: ZERO,
+            free_bytes: ZERO,
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -77,29 +72,27 @@ fn bump(counter: &AtomicU64, by: u64, writer: Writer) {
     }
 }
 
-impl Shard {
-    /// The cell of `class`, which comes from `small_class`/`class_of` (always in range).
-    #[inline(always)]
-    fn cell(&self, class: usize) -> &ClassCell {
-        debug_assert!(class < NUM_CLASSES);
-        // SAFETY: every class index comes from the lookup tables, whose entries are checked
-        // against NUM_CLASSES at compile time (classes.rs), or from `large_class`, which
-        // returns at most OVERFLOW_CLASS = NUM_CLASSES - 1.
-        unsafe { self.classes.get_unchecked(class) }
-    }
+/// Counter `class` of `counters`, where `class` comes from `small_class_in`/`class_of`.
+#[inline(always)]
+fn at(counters: &ByClass, class: usize) -> &AtomicU64 {
+    debug_assert!(class < NUM_CLASSES);
+    // SAFETY: every class index comes from the lookup table, whose entries are checked against
+    // NUM_CLASSES at compile time (classes.rs), or from `large_class`, which returns at most
+    // OVERFLOW_CLASS = NUM_CLASSES - 1.
+    unsafe { counters.get_unchecked(class) }
+}
 
+impl Shard {
     #[inline(always)]
     fn record_alloc(&self, class: usize, size: usize, writer: Writer) {
-        let c = self.cell(class);
-        bump(&c.allocs, 1, writer);
-        bump(&c.alloc_bytes, size as u64, writer);
+        bump(at(&self.allocs, class), 1, writer);
+        bump(at(&self.alloc_bytes, class), size as u64, writer);
     }
 
     #[inline(always)]
     fn record_free(&self, class: usize, size: usize, writer: Writer) {
-        let c = self.cell(class);
-        bump(&c.frees, 1, writer);
-        bump(&c.free_bytes, size as u64, writer);
+        bump(at(&self.frees, class), 1, writer);
+        bump(at(&self.free_bytes, class), size as u64, writer);
     }
 
     #[inline(always)]
@@ -157,6 +150,9 @@ struct Local {
     sample_mean: Cell<u64>,
     /// This thread's random stream for sample distances.
     rng: Cell<u64>,
+    /// This thread's copy of the class table, addressed off the thread pointer the fast path
+    /// already holds instead of through a global's address.
+    classes: SmallTable,
 }
 
 thread_local! {
@@ -171,6 +167,7 @@ thread_local! {
             to_sample: Cell::new(0),
             sample_mean: Cell::new(0),
             rng: Cell::new(1),
+            classes: SIZE_TO_CLASS,
         }
     };
     /// Its destructor gives the shard back when the thread exits. Touched once, at claim.
@@ -210,7 +207,7 @@ fn local() -> &'static Local {
 /// ([`on_alloc_slow`]) must run instead.
 #[inline(always)]
 pub(crate) fn try_alloc_small(size: usize) -> bool {
-    try_alloc(size, small_class)
+    try_alloc(size, |size| small_class_in(&local().classes, size))
 }
 
 /// The allocation fast path, with the class lookup of the caller's size range (run only
@@ -234,7 +231,7 @@ fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
 /// when the thread has no usable shard and [`on_free_slow`] must run instead.
 #[inline(always)]
 pub(crate) fn try_free_small(size: usize) -> bool {
-    try_free(size, small_class)
+    try_free(size, |size| small_class_in(&local().classes, size))
 }
 
 /// The free fast path, with the class lookup of the caller's size range.
@@ -501,9 +498,9 @@ pub(crate) fn check_peak() -> u64 {
     let mut allocated = 0u64;
     let mut freed = 0u64;
     for shard in user_shards() {
-        for c in &shard.classes {
-            allocated = allocated.wrapping_add(c.alloc_bytes.load(Relaxed));
-            freed = freed.wrapping_add(c.free_bytes.load(Relaxed));
+        for (a, f) in shard.alloc_bytes.iter().zip(&shard.free_bytes) {
+            allocated = allocated.wrapping_add(a.load(Relaxed));
+            freed = freed.wrapping_add(f.load(Relaxed));
         }
     }
     let live = allocated.saturating_sub(freed);
