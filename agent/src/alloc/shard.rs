@@ -38,12 +38,11 @@ pub(crate) struct Shard {
 
 impl Shard {
     pub(crate) const fn new() -> Self {
-        const ZERO: ByClass = [const { AtomicU64::new(0) }; NUM_CLASSES];
         Shard {
-            allocs: ZERO,
-            alloc_bytes: ZERO,
-            frees: ZERO,
-            free_bytes: ZERO,
+            allocs: [const { AtomicU64::new(0) }; NUM_CLASSES],
+            alloc_bytes: [const { AtomicU64::new(0) }; NUM_CLASSES],
+            frees: [const { AtomicU64::new(0) }; NUM_CLASSES],
+            free_bytes: [const { AtomicU64::new(0) }; NUM_CLASSES],
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
