@@ -2,6 +2,10 @@
 //! of rtscope and of a one-global-`fetch_add` wrapper, over several interleaved rounds, one
 //! process per measurement.
 //!
+//! Three families: System and mimalloc as inner allocators, each allocator in its own worker
+//! executable; and `System/1exe`, the three System variants chosen at start inside one
+//! executable (`bench_switch`), which takes code placement out of the comparison.
+//!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS [WORKLOAD...]]
 //! ```
@@ -12,18 +16,30 @@ use rtscope_examples::bench::workloads;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A worker command line: the `bench_*` binary and its leading arguments.
+type Worker = &'static [&'static str];
+
 /// (label, workers: bare, rtscope, fetch_add peer)
-const FAMILIES: [(&str, [&str; 3]); 2] = [
+const FAMILIES: [(&str, [Worker; 3]); 3] = [
     (
         "System",
-        ["bench_system", "bench_rtscope", "bench_counting"],
+        [&["bench_system"], &["bench_rtscope"], &["bench_counting"]],
     ),
     (
         "mimalloc",
         [
-            "bench_mimalloc",
-            "bench_rtscope_mimalloc",
-            "bench_counting_mimalloc",
+            &["bench_mimalloc"],
+            &["bench_rtscope_mimalloc"],
+            &["bench_counting_mimalloc"],
+        ],
+    ),
+    // One executable for all three (see bench_switch.rs): same code at the same addresses.
+    (
+        "System/1exe",
+        [
+            &["bench_switch", "system"],
+            &["bench_switch", "rtscope"],
+            &["bench_switch", "fetch_add"],
         ],
     ),
 ];
@@ -49,12 +65,13 @@ fn worker(name: &str) -> PathBuf {
     path
 }
 
-fn measure(name: &str, workload: &str) -> f64 {
-    let out = Command::new(worker(name))
+fn measure(cmd: Worker, workload: &str) -> f64 {
+    let out = Command::new(worker(cmd[0]))
+        .args(&cmd[1..])
         .args([workload, &iterations(workload).to_string()])
         .output()
         .expect("run worker");
-    assert!(out.status.success(), "{name} {workload} failed: {out:?}");
+    assert!(out.status.success(), "{cmd:?} {workload} failed: {out:?}");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -84,7 +101,7 @@ fn main() {
         "ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds\n"
     );
     println!(
-        "{:<10} {:<12} {:>12} {:>12} {:>12} {:>14}",
+        "{:<12} {:<12} {:>12} {:>12} {:>12} {:>14}",
         "inner", "workload", "bare ns/op", "rtscope", "fetch_add", "rtscope ns/op"
     );
     for (label, [bare, ours, peer]) in FAMILIES {
@@ -96,11 +113,10 @@ fn main() {
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for round in 0..rounds {
                 // Rotate the order each round so drift does not favour one variant.
-                let order = [[bare, ours, peer], [ours, peer, bare], [peer, bare, ours]][round % 3];
                 let mut t = [0.0f64; 3];
-                for name in order {
-                    let idx = [bare, ours, peer].iter().position(|n| *n == name).unwrap();
-                    t[idx] = measure(name, workload);
+                for k in 0..3 {
+                    let idx = (round + k) % 3;
+                    t[idx] = measure([bare, ours, peer][idx], workload);
                 }
                 ratios_ours.push(t[1] / t[0]);
                 ratios_peer.push(t[2] / t[0]);
@@ -108,7 +124,7 @@ fn main() {
                 ours_ns.push(t[1]);
             }
             println!(
-                "{:<10} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2}",
+                "{:<12} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2}",
                 label,
                 workload,
                 median(bare_ns),
