@@ -9,8 +9,8 @@
 //! ```text
 //! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS [WORKLOAD...]]
 //! ```
-//! The `bench_*` workers must be built in the same profile (`cargo build --release -p
-//! rtscope-examples` does it; `cargo run` of this bin builds the whole package).
+//! The `bench_*` workers are built in the same profile first when this runs under `cargo run`;
+//! run directly, it needs them built (`cargo build --release -p rtscope-examples`).
 
 use rtscope_examples::bench::workloads;
 use std::path::PathBuf;
@@ -49,6 +49,29 @@ fn iterations(workload: &str) -> u64 {
         "serde" => 20,
         "mixed" => 3_000_000,
         _ => 20_000_000,
+    }
+}
+
+/// Under `cargo run`, builds the workers in the driver's profile first (a no-op when they are
+/// up to date), so a fresh checkout works and the driver never times stale workers.
+fn build_workers() {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return;
+    };
+    let exe = std::env::current_exe().expect("current exe");
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "rtscope-examples", "--bins"]);
+    if exe.parent().and_then(|d| d.file_name()) == Some("release".as_ref()) {
+        build.arg("--release");
+    }
+    match build.status() {
+        Ok(status) if status.success() => {}
+        other => {
+            eprintln!(
+                "building the bench_* workers failed ({other:?}); see the cargo output above"
+            );
+            std::process::exit(2);
+        }
     }
 }
 
@@ -94,6 +117,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     let only: Vec<String> = std::env::args().skip(2).collect();
+    build_workers();
     println!(
         "rtscope allocator overhead: {rounds} interleaved rounds, one process per measurement"
     );
