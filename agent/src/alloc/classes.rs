@@ -71,23 +71,24 @@ pub(super) const SIZE_TO_CLASS: SmallTable = {
 /// The small-size lookup table, indexed by `ceil(size / 8)`.
 pub(super) type SmallTable = [u8; SMALL_MAX / SMALL_DIV + 1];
 
-/// Class of a request of `size <= SMALL_MAX` bytes: one load from `table`
-/// ([`SIZE_TO_CLASS`] or a copy of it).
+/// Class of a request of `size <= SMALL_MAX` bytes: one load from `table` ([`SIZE_TO_CLASS`]
+/// or a copy of it; the allocator's fast path reads its thread's copy).
 #[inline(always)]
 pub(super) fn small_class_in(table: &SmallTable, size: usize) -> usize {
-    assert!(size <= SMALL_MAX, "small_class called with a large size");
-    // SAFETY: size <= 32768, so the index is at most 32768 / 8 = 4096 < len 4097.
-    (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
-}
-
-/// Class of a request of `size <= SMALL_MAX` bytes: one table load.
-#[inline(always)]
-pub(super) fn small_class(size: usize) -> usize {
     assert!(size <= SMALL_MAX, "small_class called with a large size");
     // The `assert!` above is optimized out where the caller already checked the size (the
     // allocator's fast path), and keeps the unchecked indexing below sound everywhere else.
     // SAFETY: size <= 32768, so the index is at most 32768 / 8 = 4096 < len 4097.
-    (unsafe { *SIZE_TO_CLASS.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
+    (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
+}
+
+/// [`SIZE_TO_CLASS`] at one address, for lookups off the fast path.
+static CLASS_TABLE: SmallTable = SIZE_TO_CLASS;
+
+/// Class of a request of `size <= SMALL_MAX` bytes: one table load.
+#[inline(always)]
+pub(super) fn small_class(size: usize) -> usize {
+    small_class_in(&CLASS_TABLE, size)
 }
 
 // Every table entry is a valid class index, which the hot path relies on to index shards
