@@ -1,7 +1,7 @@
 //! `#[rtscope::main]`: parse the arguments and the function, expand into a call to
 //! `<crate>::__private`. Nothing else happens here.
 
-use crate::item::{TokenFn, with_error};
+use crate::item::{TokenFn, crate_path, with_error};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::Parser;
@@ -29,15 +29,7 @@ impl Args {
                     if out.krate.is_some() {
                         return Err(duplicate());
                     }
-                    let lit: LitStr = meta.value()?.parse()?;
-                    let path = lit.parse::<syn::Path>().map_err(|_| {
-                        syn::Error::new(
-                            lit.span(),
-                            "`crate` must name the rtscope crate as a path, e.g. \
-                             `crate = \"::rtscope\"`",
-                        )
-                    })?;
-                    out.krate = Some(path);
+                    out.krate = Some(crate_path(&meta.value()?.parse()?)?);
                 }
                 "service_name" => {
                     if out.service_name.is_some() {

@@ -1,9 +1,10 @@
-//! What both attributes parse: a function whose body is kept as tokens, and the error path
-//! that emits the original item next to `compile_error!` (so IDEs keep working).
+//! What both attributes parse: a function whose body is kept as tokens, the `crate = "..."`
+//! argument, and the error path that emits the original item next to `compile_error!` (so IDEs
+//! keep working).
 
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Signature, Visibility, braced};
+use syn::{Attribute, LitStr, Signature, Visibility, braced};
 
 /// A function whose body is kept as tokens: a syntax error inside it is rustc's to report.
 pub(crate) struct TokenFn {
@@ -37,4 +38,14 @@ impl Parse for TokenFn {
 pub(crate) fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
     tokens.extend(error.into_compile_error());
     tokens
+}
+
+/// The path named by a `crate = "..."` argument.
+pub(crate) fn crate_path(lit: &LitStr) -> syn::Result<syn::Path> {
+    lit.parse::<syn::Path>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            "`crate` must name the rtscope crate as a path, e.g. `crate = \"::rtscope\"`",
+        )
+    })
 }

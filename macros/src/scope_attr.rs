@@ -1,7 +1,7 @@
 //! `#[rtscope::scope]`: parse the arguments and the function, expand into a scope entered for
 //! the whole body through `<crate>::__private`. Nothing else happens here.
 
-use crate::item::{TokenFn, with_error};
+use crate::item::{TokenFn, crate_path, with_error};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
@@ -39,15 +39,7 @@ impl Parse for Args {
                     return Err(syn::Error::new(key.span, "`crate` is given twice"));
                 }
                 input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                let path = lit.parse::<syn::Path>().map_err(|_| {
-                    syn::Error::new(
-                        lit.span(),
-                        "`crate` must name the rtscope crate as a path, e.g. \
-                         `crate = \"::rtscope\"`",
-                    )
-                })?;
-                out.krate = Some(path);
+                out.krate = Some(crate_path(&input.parse()?)?);
             } else {
                 return Err(input.error(EXPECTED));
             }
