@@ -206,13 +206,13 @@ fn local() -> &'static Local {
 /// ([`on_alloc_slow`]) must run instead.
 #[inline(always)]
 pub(crate) fn try_alloc_small(size: usize) -> bool {
-    try_alloc(size, |size| small_class_in(&local().classes, size))
+    try_alloc(size, |l, size| small_class_in(&l.classes, size))
 }
 
 /// The allocation fast path, with the class lookup of the caller's size range (run only
 /// once the countdown allows the fast path).
 #[inline(always)]
-fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
+fn try_alloc(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     let l = local();
     let left = l.countdown.get() - size as i64;
     if left < 0 {
@@ -222,7 +222,7 @@ fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
     // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
     // never-freed shard this thread alone writes.
     let shard = unsafe { &*l.shard.get() };
-    shard.record_alloc(class(size), size, Writer::Owner);
+    shard.record_alloc(class(l, size), size, Writer::Owner);
     true
 }
 
@@ -230,18 +230,19 @@ fn try_alloc(size: usize, class: impl Fn(usize) -> usize) -> bool {
 /// when the thread has no usable shard and [`on_free_slow`] must run instead.
 #[inline(always)]
 pub(crate) fn try_free_small(size: usize) -> bool {
-    try_free(size, |size| small_class_in(&local().classes, size))
+    try_free(size, |l, size| small_class_in(&l.classes, size))
 }
 
 /// The free fast path, with the class lookup of the caller's size range.
 #[inline(always)]
-fn try_free(size: usize, class: impl Fn(usize) -> usize) -> bool {
-    let shard = local().shard.get();
+fn try_free(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
+    let l = local();
+    let shard = l.shard.get();
     if shard.is_null() {
         return false;
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    unsafe { &*shard }.record_free(class(size), size, Writer::Owner);
+    unsafe { &*shard }.record_free(class(l, size), size, Writer::Owner);
     true
 }
 
@@ -260,7 +261,7 @@ pub(crate) fn on_free_slow(size: usize) {
 /// Records an allocation of any size (out of the small fast path).
 #[inline]
 pub(crate) fn on_alloc(size: usize) {
-    if !try_alloc(size, class_of) {
+    if !try_alloc(size, |_, size| class_of(size)) {
         on_alloc_slow(size);
     }
 }
@@ -268,7 +269,7 @@ pub(crate) fn on_alloc(size: usize) {
 /// Records a free of a block of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_free(size: usize) {
-    if !try_free(size, class_of) {
+    if !try_free(size, |_, size| class_of(size)) {
         on_free_slow(size);
     }
 }
