@@ -99,7 +99,7 @@ impl Outage {
     fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
         if self.failed_attempts == 0 {
             eprintln!(
-                "rtscope: export to {} failed: {}; retrying every {interval:?} (counts are kept, nothing is lost); further failures are not logged until it recovers",
+                "rtscope: export to {} failed: {}; retrying every {interval:?} (cumulative counts carry what was missed; see docs/reliability.md for what a delta or an event can lose); further failures are not logged until it recovers",
                 sink.describe(),
                 err.0
             );
@@ -214,15 +214,15 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         match rx.recv_timeout(tick) {
             Ok(Command::Shutdown(done)) => {
                 p.tick();
-                if config.summary_at_exit {
-                    summary::print(
-                        &p.sink.describe(),
-                        &p.self_stats,
-                        &p.sampler.top_scopes(5),
-                        p.events.dropped,
-                    );
-                }
                 p.export();
+                if config.summary_at_exit {
+                    summary::print(&summary::ExitFacts {
+                        destination: &p.sink.describe(),
+                        self_stats: &p.self_stats,
+                        top_scopes: &p.sampler.top_scopes(5),
+                        backlog_dropped: p.events.dropped,
+                    });
+                }
                 crate::sampling::disable();
                 let _ = done.send(());
                 return;

@@ -68,7 +68,7 @@ use context::{Baseline, Totals};
 use detect::{Finding, Series};
 use limit::Limiter;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The event name of spike log records.
@@ -81,6 +81,8 @@ static DETECTOR: Mutex<Option<Detector>> = Mutex::new(None);
 static STARTED: AtomicBool = AtomicBool::new(false);
 static EMITTED: AtomicU64 = AtomicU64::new(0);
 static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+/// The body of the first spike event emitted, for the exit summary.
+static FIRST: OnceLock<String> = OnceLock::new();
 /// Current rate limit in events per minute, as `f64` bits.
 static RATE: AtomicU64 = AtomicU64::new(0);
 
@@ -91,6 +93,7 @@ pub(crate) fn drain(out: &mut Vec<LogEvent>) {
         let mut guard = DETECTOR.lock().unwrap_or_else(PoisonError::into_inner);
         let d = guard.get_or_insert_with(|| Detector::new(SpikeSettings::from_env()));
         d.pick_up_installed();
+        let start = out.len();
         d.window(
             out,
             Totals::read(),
@@ -98,11 +101,19 @@ pub(crate) fn drain(out: &mut Vec<LogEvent>) {
             context::top_scopes,
             now_nanos(),
         );
+        if let Some(e) = out.get(start) {
+            let _ = FIRST.set(e.body.clone());
+        }
         STARTED.store(true, Relaxed);
         EMITTED.store(d.limiter.emitted_total, Relaxed);
         SUPPRESSED.store(d.limiter.suppressed_total, Relaxed);
         RATE.store(d.limiter.rate_per_minute().to_bits(), Relaxed);
     })
+}
+
+/// Spike events emitted so far, and the body of the first one.
+pub(crate) fn emitted() -> (u64, Option<&'static str>) {
+    (EMITTED.load(Relaxed), FIRST.get().map(String::as_str))
 }
 
 /// Appends the user latency histograms and, once detection runs, the spike counters.
