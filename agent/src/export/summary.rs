@@ -88,7 +88,7 @@ fn classes(out: &mut String, s: &AllocStats) {
     if used.is_empty() {
         return;
     }
-    used.sort_by(|a, b| b.allocations.cmp(&a.allocations));
+    used.sort_by_key(|c| std::cmp::Reverse(c.allocations));
     let share = |n: u64| 100.0 * n as f64 / s.allocations.max(1) as f64;
     let mut parts: Vec<String> = used
         .iter()
@@ -122,7 +122,7 @@ fn pools(out: &mut String) {
     if all.is_empty() {
         return;
     }
-    all.sort_by(|a, b| b.1.gets().cmp(&a.1.gets()));
+    all.sort_by_key(|(_, p)| std::cmp::Reverse(p.gets()));
     let mut parts: Vec<String> = all
         .iter()
         .take(TOP_POOLS)
