@@ -364,8 +364,8 @@ fn agent_memory_stays_bounded_while_the_collector_is_down() {
     let events = out
         .stderr
         .lines()
-        .find(|l| l.contains("allocation samples taken"))
-        .expect("events line");
+        .find(|l| l.contains("  sampling: "))
+        .expect("sampling line in the summary");
     let numbers: Vec<u64> = events
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
@@ -381,11 +381,11 @@ fn agent_memory_stays_bounded_while_the_collector_is_down() {
     let agent = out
         .stderr
         .lines()
-        .find(|l| l.contains("agent allocated"))
+        .find(|l| l.contains("  agent: allocated"))
         .expect("agent line");
     let live = agent
         .split('(')
-        .nth(2)
+        .nth(1)
         .and_then(|s| s.split(" live").next())
         .expect("live bytes");
     let live = parse_bytes(live);
