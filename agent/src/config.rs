@@ -859,7 +859,8 @@ impl Reader<'_> {
     /// `RTSCOPE_FILE`; OTLP to the specification's default endpoint when something asks for
     /// OTLP (`asked`, an `OTEL_*_EXPORTER=otlp`, or an OTLP setting in code or the
     /// environment); else the default file. The OTLP variables are read (and a bad value
-    /// reported) whenever code has not chosen the file.
+    /// reported) whenever code has not chosen the file. With no signal exported the endpoints
+    /// are not read and the file (never written) stands in.
     fn destination(
         &mut self,
         o: &Overrides,
@@ -879,6 +880,10 @@ impl Reader<'_> {
             }
         }
         let shared = self.shared(o);
+        if !signals.any() {
+            // Nothing goes anywhere: the endpoints do not matter.
+            return Destination::File(self.file(o));
+        }
         let asked = asked.or_else(|| self.asked_in_settings(o));
         let endpoint_set =
             o.endpoint.is_some() || ENDPOINT_VARS.iter().any(|var| self.get(var).is_some());
@@ -886,7 +891,7 @@ impl Reader<'_> {
             if let Some(file) = self.get_path(RTSCOPE_FILE) {
                 return Destination::File(file);
             }
-            let Some(asked) = asked.filter(|_| signals.any()) else {
+            let Some(asked) = asked else {
                 return Destination::File(PathBuf::from(DEFAULT_FILE));
             };
             self.warn(format!(
@@ -2027,6 +2032,20 @@ mod tests {
             &[],
         );
         assert!(!c.signals.any());
+        assert_eq!(c.destination, defaults().destination);
+        // ... and an endpoint is not even read (no false "writing to the file instead" line),
+        // while a bad setting is still reported.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "none"),
+                (OTEL_LOGS_EXPORTER, "none"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "localhost:4318"),
+                (OTEL_EXPORTER_OTLP_COMPRESSION, "zstd"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_COMPRESSION="zstd" is not a supported compression (use gzip or none); using none"#,
+            ],
+        );
         assert_eq!(c.destination, defaults().destination);
         // One signal off, the other explicitly otlp: the default endpoint, for that one.
         let c = warned(
