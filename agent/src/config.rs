@@ -3,7 +3,8 @@
 //!
 //! Resolution never fails and never panics: a value that cannot be used is reported as one
 //! warning line on stderr (naming the variable, the bad value and what is used instead) and
-//! the application runs on.
+//! the application runs on. A value shown is escaped and cut after 64 characters; header
+//! values never appear, nor the userinfo or query of an endpoint URL.
 //!
 //! ```no_run
 //! let config = rtscope::config::Config::from_env();
@@ -433,6 +434,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
     let mut r = Reader {
         env: &env,
         warnings: Vec::new(),
+        unshown: 0,
     };
     let o = overrides;
 
@@ -549,8 +551,19 @@ pub(crate) fn resolve<V: Into<OsString>>(
         summary_at_exit,
         sampling,
     };
-    (config, r.warnings)
+    let mut warnings = r.warnings;
+    if r.unshown > 0 {
+        warnings.push(format!(
+            "rtscope: {} more configuration problems not shown; fix the ones above first",
+            r.unshown
+        ));
+    }
+    (config, warnings)
 }
+
+/// At most this many configuration lines are printed; the rest are counted in one more line
+/// (a list variable with thousands of bad entries must not flood stderr).
+const MAX_WARNINGS: usize = 32;
 
 /// `unknown_service:<executable name>` as the specification defines the default, or
 /// `unknown_service` when the executable name cannot be read.
@@ -680,6 +693,8 @@ struct Shared {
 struct Reader<'a> {
     env: &'a dyn Fn(&str) -> Option<OsString>,
     warnings: Vec<String>,
+    /// Distinct lines past [`MAX_WARNINGS`].
+    unshown: usize,
 }
 
 impl Reader<'_> {
@@ -707,10 +722,16 @@ impl Reader<'_> {
         }
     }
 
+    /// Records one line, once (at most [`MAX_WARNINGS`] are kept, the rest counted).
     fn warn(&mut self, line: String) {
         let line = format!("rtscope: {line}");
-        if !self.warnings.contains(&line) {
+        if self.warnings.contains(&line) {
+            return;
+        }
+        if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(line);
+        } else {
+            self.unshown += 1;
         }
     }
 
@@ -2246,6 +2267,27 @@ mod tests {
         assert_eq!(
             shown_path(Path::new(&long)),
             format!("\"/{}\"... (100 bytes)", "d".repeat(63))
+        );
+    }
+
+    #[test]
+    fn thousands_of_bad_entries_make_a_bounded_number_of_lines() {
+        let attrs = (0..10_000)
+            .map(|i| format!("bad{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (_, w) = run(&Overrides::default(), &[(OTEL_RESOURCE_ATTRIBUTES, &attrs)]);
+        assert_eq!(w.len(), MAX_WARNINGS + 1);
+        assert_eq!(
+            w[0],
+            r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "bad0" is not key=value; skipping it"#
+        );
+        assert_eq!(
+            w[MAX_WARNINGS],
+            format!(
+                "rtscope: {} more configuration problems not shown; fix the ones above first",
+                10_000 - MAX_WARNINGS
+            )
         );
     }
 
