@@ -3,14 +3,16 @@
 //!
 //! Resolution never fails and never panics: a value that cannot be used is reported as one
 //! warning line on stderr (naming the variable, the bad value and what is used instead) and
-//! the application runs on.
+//! the application runs on. A value shown is escaped and cut after 64 characters; header
+//! values never appear, nor the userinfo or query of an endpoint URL.
 //!
 //! ```no_run
 //! let config = rtscope::config::Config::from_env();
 //! println!("exporting every {:?} to {:?}", config.export_interval, config.destination);
 //! ```
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
@@ -25,6 +27,11 @@ pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Milliseconds between two exports. Default 60000.
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `otlp` (default) or `none`: whether metrics are exported ([`Signals::metrics`]).
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `otlp` (default) or `none`: whether log records (samples, spikes) are exported
+/// ([`Signals::logs`]).
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
 /// OTLP transport for all signals: `grpc` or `http/protobuf` (default).
 pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// OTLP transport for metrics; wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`].
@@ -37,8 +44,10 @@ pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRIC
 pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 /// `true`: a gRPC endpoint written without a scheme is plaintext (`http://`) instead of TLS.
 pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it.
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the metrics endpoint.
 pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// Logs variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the logs endpoint.
+pub const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
 /// Request headers as `key=value,key2=value2` (values percent-decoded).
 pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// Metrics request headers; when set, used instead of [`OTEL_EXPORTER_OTLP_HEADERS`].
@@ -54,7 +63,8 @@ pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_MET
 /// `cumulative` (default), `delta` or `lowmemory` (treated as `delta`, see [`Temporality`]).
 pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
-/// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured.
+/// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured (any bytes
+/// the platform allows in a path, UTF-8 or not).
 pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
 /// `on` (default) or `off`: print a human summary to stderr at exit.
 pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
@@ -108,12 +118,42 @@ pub struct Config {
     pub temporality: Temporality,
     /// Upper bound of the final flush at shutdown.
     pub shutdown_timeout: Duration,
-    /// Where the data goes.
+    /// Where the exported signals go (nowhere when [`signals`](Config::signals) has none).
     pub destination: Destination,
+    /// Which signals are exported (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`).
+    pub signals: Signals,
     /// Print a human summary to stderr at shutdown.
     pub summary_at_exit: bool,
     /// Poisson byte sampling of allocations.
     pub sampling: Sampling,
+}
+
+/// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
+/// turns one off. With both off nothing is exported anywhere (no request, no file); the summary
+/// at exit (`RTSCOPE_SUMMARY`) is not an export and still prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signals {
+    /// Metrics (every `rust.*` and `rtscope.*` series) are exported.
+    pub metrics: bool,
+    /// Log records (allocation samples, spike events) are exported.
+    pub logs: bool,
+}
+
+impl Signals {
+    /// Whether anything is exported at all.
+    pub fn any(self) -> bool {
+        self.metrics || self.logs
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            metrics: true,
+            logs: true,
+        }
+    }
 }
 
 /// Allocation sampling settings (see `rtscope::sampling` in the docs).
@@ -312,7 +352,7 @@ impl Overrides {
             && name.trim().is_empty()
         {
             return err(
-                format!("with_service_name({name:?})"),
+                format!("with_service_name({})", quoted(name)),
                 "the service name is empty; pass a name such as \"checkout\", or do not call it \
                  to use OTEL_SERVICE_NAME",
             );
@@ -320,7 +360,7 @@ impl Overrides {
         for (key, _) in &self.resource_attributes {
             if key.trim().is_empty() {
                 return err(
-                    format!("with_resource_attribute({key:?}, ..)"),
+                    format!("with_resource_attribute({}, ..)", quoted(key)),
                     "the key is empty; pass a key such as \"deployment.environment\"",
                 );
             }
@@ -341,7 +381,7 @@ impl Overrides {
             && let Err(problem) = check_url(endpoint)
         {
             return err(
-                format!("with_endpoint({endpoint:?})"),
+                format!("with_endpoint({})", quoted(&redact_url(endpoint))),
                 &format!(
                     "not an http:// or https:// URL ({problem}); pass a full URL such as \
                      \"http://127.0.0.1:4318\""
@@ -350,7 +390,7 @@ impl Overrides {
         }
         for (name, value) in &self.headers {
             if let Err(problem) = check_header(name, value) {
-                return err(format!("with_header({name:?}, ..)"), &problem);
+                return err(format!("with_header({}, ..)", quoted(name)), &problem);
             }
         }
         Ok(())
@@ -363,9 +403,7 @@ impl Overrides {
 
 /// Resolves from the process environment and prints the warnings to stderr.
 pub(crate) fn resolve_from_process_env(overrides: &Overrides) -> Config {
-    let (config, warnings) = resolve(overrides, |name| {
-        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
-    });
+    let (config, warnings) = resolve(overrides, |name| std::env::var_os(name));
     print_warnings(&warnings);
     config
 }
@@ -380,20 +418,23 @@ pub(crate) fn print_warnings(lines: &[String]) {
 }
 
 /// Resolves a [`Config`] from settings made in code over the environment `env` (a lookup such
-/// as `|name| std::env::var(name).ok()`) over defaults. Pure apart from reading the executable
-/// name for the default service name; never fails and never panics.
+/// as `std::env::var_os`) over defaults. Pure apart from reading the executable name for the
+/// default service name; never fails and never panics.
 ///
-/// Returns the configuration and one warning line per value that could not be used. A bad
-/// value counts as unset: the next source in precedence order is used and the warning says
-/// which. Endpoints are the exception: a set but unusable endpoint sends everything to the
-/// file destination instead, so that no data is lost.
-pub(crate) fn resolve(
+/// Returns the configuration and one line per value that could not be used (and one line when
+/// OTLP is asked for without an endpoint, naming the default endpoint used). A bad value counts
+/// as unset: the next source in precedence order is used and the warning says which. Endpoints
+/// are the exception: a set but unusable endpoint sends everything to the file destination
+/// instead, so that no data is lost.
+pub(crate) fn resolve<V: Into<OsString>>(
     overrides: &Overrides,
-    env: impl Fn(&str) -> Option<String>,
+    env: impl Fn(&str) -> Option<V>,
 ) -> (Config, Vec<String>) {
+    let env = |name: &str| env(name).map(Into::into);
     let mut r = Reader {
         env: &env,
         warnings: Vec::new(),
+        unshown: 0,
     };
     let o = overrides;
 
@@ -407,7 +448,8 @@ pub(crate) fn resolve(
         let key = key.trim();
         if key.is_empty() {
             r.warn(format!(
-                "with_resource_attribute(\"\", {value:?}) has an empty key; skipping it"
+                "with_resource_attribute(\"\", {}) has an empty key; skipping it",
+                quoted(value)
             ));
         } else if key == "service.name" {
             code_attr_service = Some(value.clone());
@@ -415,14 +457,18 @@ pub(crate) fn resolve(
             upsert(&mut attributes, key, value, |a, b| a == b);
         }
     }
-    let service_name = o
+    let service_name = match o
         .service_name
         .clone()
         .filter(|s| !s.trim().is_empty())
         .or(code_attr_service)
-        .or_else(|| r.get(OTEL_SERVICE_NAME))
-        .or(env_attr_service)
-        .unwrap_or_else(default_service_name);
+    {
+        Some(name) => name,
+        None => r
+            .get(OTEL_SERVICE_NAME)
+            .or(env_attr_service)
+            .unwrap_or_else(default_service_name),
+    };
 
     let export_interval = match o.export_interval.filter(|d| !d.is_zero()) {
         Some(d) => d,
@@ -481,28 +527,17 @@ pub(crate) fn resolve(
         seed: o.sampling_seed,
     };
 
-    let file = o
-        .file
-        .clone()
-        .or_else(|| r.get(RTSCOPE_FILE).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    let wants_otlp = o.endpoint.is_some()
-        || (o.file.is_none()
-            && [
-                OTEL_EXPORTER_OTLP_ENDPOINT,
-                OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
-            ]
-            .iter()
-            .any(|name| r.get(name).is_some()));
-    let destination = if wants_otlp {
-        match r.otlp_target(o) {
-            Some(target) => Destination::Otlp(target),
-            None => Destination::File(file),
-        }
-    } else {
-        Destination::File(file)
+    let metrics = r.exporter(OTEL_METRICS_EXPORTER);
+    let logs = r.exporter(OTEL_LOGS_EXPORTER);
+    let signals = Signals {
+        metrics: metrics != Choice::Off,
+        logs: logs != Choice::Off,
     };
+    let asked = [(OTEL_METRICS_EXPORTER, metrics), (OTEL_LOGS_EXPORTER, logs)]
+        .into_iter()
+        .find(|&(_, choice)| choice == Choice::Otlp)
+        .map(|(var, _)| format!("{var}=otlp"));
+    let destination = r.destination(o, signals, asked);
 
     let config = Config {
         disabled,
@@ -512,11 +547,23 @@ pub(crate) fn resolve(
         temporality,
         shutdown_timeout,
         destination,
+        signals,
         summary_at_exit,
         sampling,
     };
-    (config, r.warnings)
+    let mut warnings = r.warnings;
+    if r.unshown > 0 {
+        warnings.push(format!(
+            "rtscope: {} more configuration problems not shown; fix the ones above first",
+            r.unshown
+        ));
+    }
+    (config, warnings)
 }
+
+/// At most this many configuration lines are printed; the rest are counted in one more line
+/// (a list variable with thousands of bad entries must not flood stderr).
+const MAX_WARNINGS: usize = 32;
 
 /// `unknown_service:<executable name>` as the specification defines the default, or
 /// `unknown_service` when the executable name cannot be read.
@@ -538,6 +585,96 @@ fn executable_name() -> Option<String> {
     })
 }
 
+/// The three variables that name a collector.
+const ENDPOINT_VARS: [&str; 3] = [
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+];
+
+/// OTLP exporter variables other than endpoints and temporality (which also shapes the file):
+/// setting one asks for OTLP, so without an endpoint the specification's default is used.
+const OTLP_SETTING_VARS: [&str; 15] = [
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+    OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    OTEL_EXPORTER_OTLP_INSECURE,
+    OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+    OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+];
+
+// The logs variants of settings rtscope shares between its two signals: read only to say,
+// when one asks for something else, that it is not used.
+const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+
+/// Standard variables rtscope does not support, with what it does instead; each one set is
+/// warned about once.
+const UNSUPPORTED_VARS: &[(&str, &str)] = &[
+    (
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "servers are verified against the system's trust store",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+        "servers are verified against the system's trust store",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+        "servers are verified against the system's trust store",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+        "no client certificate is sent",
+    ),
+    (
+        "OTEL_METRIC_EXPORT_TIMEOUT",
+        "each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT",
+    ),
+];
+
+/// What an `OTEL_*_EXPORTER` variable asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Choice {
+    /// Unset, or nothing usable in it: rtscope's default (the file unless OTLP is asked for).
+    Unset,
+    /// `otlp` written: OTLP, to the specification's default endpoint if none is set.
+    Otlp,
+    /// `none`: the signal is not exported.
+    Off,
+}
+
 /// Where an endpoint came from, for warnings.
 enum EndpointSource {
     Code,
@@ -545,23 +682,56 @@ enum EndpointSource {
     Default,
 }
 
+/// The OTLP settings both signals share, resolved before the endpoints.
+struct Shared {
+    protocol: Protocol,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    compression: Compression,
+}
+
 struct Reader<'a> {
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a dyn Fn(&str) -> Option<OsString>,
     warnings: Vec<String>,
+    /// Distinct lines past [`MAX_WARNINGS`].
+    unshown: usize,
 }
 
 impl Reader<'_> {
-    /// The trimmed value of `name`; empty counts as unset, as the specification requires.
-    fn get(&self, name: &str) -> Option<String> {
-        (self.env)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+    /// The trimmed value of `name`; empty counts as unset, as the specification requires. A
+    /// value that is not UTF-8 is warned about and counts as unset.
+    fn get(&mut self, name: &str) -> Option<String> {
+        match (self.env)(name)?.into_string() {
+            Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
+            Err(_) => {
+                self.warn(format!(
+                    "{name} is not valid UTF-8; ignoring it (write the value in UTF-8)"
+                ));
+                None
+            }
+        }
     }
 
+    /// A path variable: kept byte for byte when it is not UTF-8 (a path need not be);
+    /// trimmed, and empty counts as unset, when it is.
+    fn get_path(&mut self, name: &str) -> Option<PathBuf> {
+        let raw = (self.env)(name)?;
+        match raw.to_str() {
+            Some(v) => Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty()),
+            None => Some(PathBuf::from(raw)),
+        }
+    }
+
+    /// Records one line, once (at most [`MAX_WARNINGS`] are kept, the rest counted).
     fn warn(&mut self, line: String) {
         let line = format!("rtscope: {line}");
-        if !self.warnings.contains(&line) {
+        if self.warnings.contains(&line) {
+            return;
+        }
+        if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(line);
+        } else {
+            self.unshown += 1;
         }
     }
 
@@ -600,6 +770,52 @@ impl Reader<'_> {
             self.warn(format!("{name}={} {problem}; using {used}", quoted(&raw)));
         }
         value
+    }
+
+    /// `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`: a comma-separated list, of which rtscope
+    /// understands `otlp` and `none`; every other entry is warned about and ignored.
+    fn exporter(&mut self, var: &'static str) -> Choice {
+        let Some(raw) = self.get(var) else {
+            return Choice::Unset;
+        };
+        let (mut otlp, mut none) = (false, false);
+        let list = split_list(&raw).count() > 1;
+        for entry in split_list(&raw) {
+            let what = if list {
+                format!("{var} entry {}", quoted(entry))
+            } else {
+                format!("{var}={}", quoted(entry))
+            };
+            match entry.to_ascii_lowercase().as_str() {
+                "otlp" => otlp = true,
+                "none" => none = true,
+                "console" | "logging" => self.warn(format!(
+                    "{what} is a standard exporter rtscope does not support (use otlp or \
+                     none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); \
+                     ignoring it"
+                )),
+                "prometheus" if var == OTEL_METRICS_EXPORTER => self.warn(format!(
+                    "{what} is a standard exporter rtscope does not support (use otlp or \
+                     none; for Prometheus, send OTLP to a collector that exposes a Prometheus \
+                     endpoint); ignoring it"
+                )),
+                _ => self.warn(format!(
+                    "{what} is not a known exporter (use otlp or none); ignoring it"
+                )),
+            }
+        }
+        match (otlp, none) {
+            (true, true) => {
+                self.warn(format!(
+                    "{var}={}: none cannot be combined with another exporter; using otlp",
+                    quoted(&raw)
+                ));
+                Choice::Otlp
+            }
+            (true, false) => Choice::Otlp,
+            (false, true) => Choice::Off,
+            (false, false) => Choice::Unset,
+        }
     }
 
     /// `OTEL_RESOURCE_ATTRIBUTES`, malformed entries warned about and skipped.
@@ -660,8 +876,79 @@ impl Reader<'_> {
         out
     }
 
-    /// The OTLP target, or `None` (after a warning) when an endpoint in use is not a URL.
-    fn otlp_target(&mut self, o: &Overrides) -> Option<OtlpTarget> {
+    /// Where the data goes, highest first: `with_endpoint`; `with_file`; an endpoint variable;
+    /// `RTSCOPE_FILE`; OTLP to the specification's default endpoint when something asks for
+    /// OTLP (`asked`, an `OTEL_*_EXPORTER=otlp`, or an OTLP setting in code or the
+    /// environment); else the default file. The OTLP variables are read (and a bad value
+    /// reported) whenever code has not chosen the file. With no signal exported the endpoints
+    /// are not read and the file (never written) stands in.
+    fn destination(
+        &mut self,
+        o: &Overrides,
+        signals: Signals,
+        asked: Option<String>,
+    ) -> Destination {
+        if o.endpoint.is_none()
+            && let Some(file) = &o.file
+        {
+            return Destination::File(file.clone());
+        }
+        for (var, instead) in UNSUPPORTED_VARS {
+            if self.get(var).is_some() {
+                self.warn(format!(
+                    "{var} is set but rtscope does not support it ({instead}); ignoring it"
+                ));
+            }
+        }
+        let shared = self.shared(o);
+        if !signals.any() {
+            // Nothing goes anywhere: the endpoints do not matter.
+            return Destination::File(self.file(o));
+        }
+        let asked = asked.or_else(|| self.asked_in_settings(o));
+        let endpoint_set =
+            o.endpoint.is_some() || ENDPOINT_VARS.iter().any(|var| self.get(var).is_some());
+        if !endpoint_set {
+            if let Some(file) = self.get_path(RTSCOPE_FILE) {
+                return Destination::File(file);
+            }
+            let Some(asked) = asked else {
+                return Destination::File(PathBuf::from(DEFAULT_FILE));
+            };
+            self.warn(format!(
+                "no OTLP endpoint is set but {asked}; sending to the specification's default {} \
+                 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)",
+                default_base(shared.protocol)
+            ));
+        }
+        match self.otlp_target(o, shared) {
+            Some(target) => Destination::Otlp(target),
+            None => Destination::File(self.file(o)),
+        }
+    }
+
+    /// What asks for OTLP among the settings other than endpoints, for the line saying the
+    /// default endpoint is used.
+    fn asked_in_settings(&mut self, o: &Overrides) -> Option<String> {
+        let code = [
+            ("with_protocol", o.protocol.is_some()),
+            ("with_header", !o.headers.is_empty()),
+            ("with_timeout", o.timeout.is_some()),
+            ("with_compression", o.compression.is_some()),
+        ];
+        if let Some((method, _)) = code.iter().find(|(_, set)| *set) {
+            return Some(format!("{method} is called"));
+        }
+        OTLP_SETTING_VARS
+            .iter()
+            .find(|var| self.get(var).is_some())
+            .map(|var| format!("{var} is set"))
+    }
+
+    /// Protocol, headers, timeout and compression: code, else the metrics variable, else the
+    /// generic one, for both signals. A logs variable asking for something else is warned
+    /// about (rtscope has one setting of each for both signals).
+    fn shared(&mut self, o: &Overrides) -> Shared {
         let protocol = match o.protocol {
             Some(p) => p,
             None => self.pick(
@@ -674,22 +961,34 @@ impl Reader<'_> {
                 |p| p.as_str().to_owned(),
             ),
         };
-        let metrics = self.endpoint(
-            o,
-            OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-            "/v1/metrics",
-            protocol,
+        self.logs_variant(
+            OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+            "protocol",
+            |v| parse_protocol(v) == Ok(protocol),
+            protocol.as_str(),
         );
-        let logs = self.endpoint(o, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "/v1/logs", protocol);
-        let (metrics_endpoint, logs_endpoint) = (metrics?, logs?);
 
-        let mut headers = if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_METRICS_HEADERS) {
-            self.headers(OTEL_EXPORTER_OTLP_METRICS_HEADERS, &raw)
-        } else if let Some(raw) = self.get(OTEL_EXPORTER_OTLP_HEADERS) {
-            self.headers(OTEL_EXPORTER_OTLP_HEADERS, &raw)
-        } else {
-            Vec::new()
-        };
+        let mut headers_var = None;
+        let mut headers = Vec::new();
+        for var in [
+            OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+            OTEL_EXPORTER_OTLP_HEADERS,
+        ] {
+            if let Some(raw) = self.get(var) {
+                headers = self.headers(var, &raw);
+                headers_var = Some(raw);
+                break;
+            }
+        }
+        let logs_headers = self.get(OTEL_EXPORTER_OTLP_LOGS_HEADERS);
+        if logs_headers.is_some() && logs_headers != headers_var {
+            self.warn(format!(
+                "{OTEL_EXPORTER_OTLP_LOGS_HEADERS} differs from the headers rtscope uses (value \
+                 not shown): logs are sent with the metrics headers \
+                 ({OTEL_EXPORTER_OTLP_METRICS_HEADERS}, else {OTEL_EXPORTER_OTLP_HEADERS}, and \
+                 with_header); set those instead"
+            ));
+        }
         for (name, value) in &o.headers {
             match check_header(name, value) {
                 Ok(()) => upsert(&mut headers, name, value, str::eq_ignore_ascii_case),
@@ -712,6 +1011,12 @@ impl Reader<'_> {
                 ms_str,
             ),
         };
+        self.logs_variant(
+            OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+            "timeout",
+            |v| parse_ms(v, false) == Ok(timeout),
+            &ms_str(&timeout),
+        );
         let compression = match o.compression {
             Some(c) => c,
             None => self.pick(
@@ -724,51 +1029,99 @@ impl Reader<'_> {
                 |c| c.as_str().to_owned(),
             ),
         };
-        Some(OtlpTarget {
+        self.logs_variant(
+            OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+            "compression",
+            |v| parse_compression(v) == Ok(compression),
+            compression.as_str(),
+        );
+        Shared {
             protocol,
-            metrics_endpoint,
-            logs_endpoint,
             headers,
             timeout,
             compression,
+        }
+    }
+
+    /// Warns when the logs variant `var` of a shared setting is set to something other than
+    /// `used` (`same` says whether a value agrees with it).
+    fn logs_variant(
+        &mut self,
+        var: &'static str,
+        setting: &str,
+        same: impl Fn(&str) -> bool,
+        used: &str,
+    ) {
+        if let Some(raw) = self.get(var)
+            && !same(&raw)
+        {
+            let generic = var.replace("_LOGS_", "_");
+            let metrics = var.replace("_LOGS_", "_METRICS_");
+            self.warn(format!(
+                "{var}={} is not used: rtscope sends logs with the metrics {setting} ({metrics}, \
+                 else {generic}); using {used}",
+                quoted(&raw)
+            ));
+        }
+    }
+
+    /// The OTLP target, or `None` (after a warning) when an endpoint in use is not a URL.
+    fn otlp_target(&mut self, o: &Overrides, shared: Shared) -> Option<OtlpTarget> {
+        let protocol = shared.protocol;
+        let metrics = self.endpoint(
+            o,
+            [
+                OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+                OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+            ],
+            "/v1/metrics",
+            protocol,
+        );
+        let logs = self.endpoint(
+            o,
+            [
+                OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+                OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+            ],
+            "/v1/logs",
+            protocol,
+        );
+        Some(OtlpTarget {
+            protocol,
+            metrics_endpoint: metrics?,
+            logs_endpoint: logs?,
+            headers: shared.headers,
+            timeout: shared.timeout,
+            compression: shared.compression,
         })
     }
 
     /// One signal's URL: the code's base URL, else the signal's variable as is, else
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` as a base, else the protocol's default. `None` (after a
-    /// warning naming the file written instead) when it is not an http(s) URL.
+    /// warning naming the file written instead) when it is not an http(s) URL. `vars` are the
+    /// signal's endpoint and insecure variables.
     fn endpoint(
         &mut self,
         o: &Overrides,
-        signal_var: &'static str,
+        [signal_var, insecure_var]: [&'static str; 2],
         path: &str,
         protocol: Protocol,
     ) -> Option<String> {
-        let (source, written, mut url) = if let Some(base) = &o.endpoint {
-            let base = base.trim().to_owned();
-            let url = join_base(&base, path, protocol);
-            (EndpointSource::Code, base, url)
+        let (source, written) = if let Some(base) = &o.endpoint {
+            (EndpointSource::Code, base.trim().to_owned())
         } else if let Some(url) = self.get(signal_var) {
-            (EndpointSource::Env(signal_var), url.clone(), url)
+            (EndpointSource::Env(signal_var), url)
         } else if let Some(base) = self.get(OTEL_EXPORTER_OTLP_ENDPOINT) {
-            let url = join_base(&base, path, protocol);
-            (EndpointSource::Env(OTEL_EXPORTER_OTLP_ENDPOINT), base, url)
+            (EndpointSource::Env(OTEL_EXPORTER_OTLP_ENDPOINT), base)
         } else {
-            let base = match protocol {
-                Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
-                Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-            };
-            let url = join_base(base, path, protocol);
-            (EndpointSource::Default, base.to_owned(), url)
+            (EndpointSource::Default, default_base(protocol).to_owned())
         };
+        let mut url = written.clone();
         if protocol == Protocol::Grpc && !has_scheme(&url) {
             // The specification (and opentelemetry-otlp 0.33): a gRPC endpoint without a scheme
             // is TLS unless OTEL_EXPORTER_OTLP_INSECURE says otherwise.
             let insecure = self.pick(
-                &[
-                    OTEL_EXPORTER_OTLP_METRICS_INSECURE,
-                    OTEL_EXPORTER_OTLP_INSECURE,
-                ],
+                &[insecure_var, OTEL_EXPORTER_OTLP_INSECURE],
                 parse_bool,
                 false,
                 bool_str,
@@ -776,32 +1129,107 @@ impl Reader<'_> {
             let scheme = if insecure { "http" } else { "https" };
             url = format!("{scheme}://{url}");
         }
-        match check_url(&url) {
-            Ok(()) => Some(url),
-            Err(problem) => {
-                let what = match source {
-                    EndpointSource::Code => format!("with_endpoint({})", quoted(&written)),
-                    EndpointSource::Env(var) => format!("{var}={}", quoted(&written)),
-                    EndpointSource::Default => format!("the default endpoint {written}"),
-                };
-                let file = self.file_shown(o);
-                self.warn(format!(
-                    "{what} is not an http:// or https:// URL ({problem}); writing to {file} \
-                     instead"
-                ));
-                None
-            }
+        // Checked as written, before a signal path is joined to a base (which would turn
+        // `http://` into `http:/v1/metrics`, a URL with no scheme).
+        if let Err(problem) = check_url(&url) {
+            let shown = quoted(&redact_url(&written));
+            let what = match source {
+                EndpointSource::Code => format!("with_endpoint({shown})"),
+                EndpointSource::Env(var) => format!("{var}={shown}"),
+                EndpointSource::Default => format!("the default endpoint {shown}"),
+            };
+            let file = self.file(o);
+            self.warn(format!(
+                "{what} is not an http:// or https:// URL ({problem}); writing to {} instead",
+                shown_path(&file)
+            ));
+            return None;
         }
+        Some(match source {
+            EndpointSource::Env(var) if var == signal_var => url,
+            _ => join_base(&url, path, protocol),
+        })
     }
 
-    fn file_shown(&self, o: &Overrides) -> String {
+    /// The file written when no collector is used: `with_file`, else `RTSCOPE_FILE`, else the
+    /// default.
+    fn file(&mut self, o: &Overrides) -> PathBuf {
         o.file
             .clone()
-            .or_else(|| self.get(RTSCOPE_FILE).map(PathBuf::from))
+            .or_else(|| self.get_path(RTSCOPE_FILE))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
-            .display()
-            .to_string()
     }
+}
+
+/// The specification's default collector base URL for `protocol`.
+fn default_base(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
+        Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Showing outside values in messages.
+// ---------------------------------------------------------------------------------------------
+
+/// At most this many characters of a value from outside appear in a message.
+const SHOWN_CHARS: usize = 64;
+
+/// `"value"` on one line whatever the value holds: control and other non-printing characters
+/// escaped, and past [`SHOWN_CHARS`] characters cut, followed by the full length, as in
+/// `"aaaa..."... (100000 bytes)`. Never pass a secret: see [`redact_url`].
+pub(crate) fn quoted(raw: &str) -> String {
+    match raw.char_indices().nth(SHOWN_CHARS) {
+        None => format!("\"{}\"", raw.escape_debug()),
+        Some((cut, _)) => format!("\"{}\"... ({} bytes)", raw[..cut].escape_debug(), raw.len()),
+    }
+}
+
+/// A path for a message: as is when it is short, printable UTF-8, else [`quoted`] (a path
+/// that is not UTF-8 shows U+FFFD for its invalid bytes).
+pub(crate) fn shown_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = text.chars().count() <= SHOWN_CHARS
+        && text.escape_debug().eq(text.chars())
+        && !text.contains(char::REPLACEMENT_CHARACTER);
+    if plain {
+        text.into_owned()
+    } else {
+        quoted(&text)
+    }
+}
+
+/// `url` for a message, with its userinfo (`user:password@`) and its query replaced by `***`,
+/// so that credentials in an endpoint never reach stderr: `http://u:pw@host:4318/p?k=v` shows
+/// as `http://***@host:4318/p?***`. Any string is accepted, a malformed URL too. The result
+/// still needs [`quoted`] (it is neither escaped nor cut).
+pub(crate) fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if has_scheme(url) => (Some(scheme), rest),
+        _ => (None, url),
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let mut out = String::with_capacity(url.len());
+    if let Some(scheme) = scheme {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    match authority.rsplit_once('@') {
+        Some((_, host)) => {
+            out.push_str("***@");
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    match tail.split_once('?') {
+        Some((path, _)) => {
+            out.push_str(path);
+            out.push_str("?***");
+        }
+        None => out.push_str(tail),
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,11 +1321,6 @@ fn bool_str(b: &bool) -> String {
 
 fn on_off_str(b: &bool) -> String {
     if *b { "on" } else { "off" }.to_owned()
-}
-
-/// `"value"` on one line whatever the value holds.
-fn quoted(raw: &str) -> String {
-    format!("\"{}\"", raw.escape_debug())
 }
 
 /// The non-empty, trimmed entries of a comma-separated list.
@@ -1109,6 +1532,7 @@ mod tests {
             temporality: Temporality::Cumulative,
             shutdown_timeout: Duration::from_secs(2),
             destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
+            signals: Signals::default(),
             summary_at_exit: true,
             sampling: Sampling::default(),
         }
@@ -1197,6 +1621,7 @@ mod tests {
             temporality: Temporality::Delta,
             shutdown_timeout: Duration::ZERO,
             destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
+            signals: Signals::default(),
             summary_at_exit: false,
             sampling: Sampling::default(),
         };
@@ -1531,9 +1956,445 @@ mod tests {
     }
 
     #[test]
-    fn protocol_is_not_read_without_an_endpoint() {
-        let c = warned(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")], &[]);
+    fn otlp_settings_without_an_endpoint_use_the_spec_default_and_are_checked() {
+        // A bad protocol with no endpoint used to pass silently (and wrote the file).
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_PROTOCOL, "carrier-pigeon")],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_PROTOCOL="carrier-pigeon" is not a known protocol (use grpc or http/protobuf); using http/protobuf"#,
+                r#"rtscope: no OTLP endpoint is set but OTEL_EXPORTER_OTLP_PROTOCOL is set; sending to the specification's default http://localhost:4318 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#,
+            ],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target(
+                "http://localhost:4318/v1/metrics",
+                "http://localhost:4318/v1/logs"
+            ))
+        );
+        // gRPC: the default is port 4317, used as is.
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_PROTOCOL, "grpc")],
+            &[
+                r#"rtscope: no OTLP endpoint is set but OTEL_EXPORTER_OTLP_PROTOCOL is set; sending to the specification's default http://localhost:4317 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#,
+            ],
+        );
+        assert_eq!(
+            c,
+            otlp(OtlpTarget {
+                protocol: Protocol::Grpc,
+                ..http_target("http://localhost:4317", "http://localhost:4317")
+            })
+        );
+        // Headers alone ask for OTLP too; their values are still never shown.
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_HEADERS, "api-key=SECRET,broken")],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_HEADERS entry 2 is not key=value (value not shown); skipping it"#,
+                r#"rtscope: no OTLP endpoint is set but OTEL_EXPORTER_OTLP_HEADERS is set; sending to the specification's default http://localhost:4318 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#,
+            ],
+        );
+        assert!(matches!(c.destination, Destination::Otlp(_)));
+        // So does a setting made in code.
+        let o = Overrides {
+            protocol: Some(Protocol::Grpc),
+            ..Overrides::default()
+        };
+        let (c, w) = run(&o, &[]);
+        assert_eq!(
+            w,
+            [
+                r#"rtscope: no OTLP endpoint is set but with_protocol is called; sending to the specification's default http://localhost:4317 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#
+            ]
+        );
+        assert!(matches!(c.destination, Destination::Otlp(_)));
+        // RTSCOPE_FILE asks for the file, which wins; a bad value is reported all the same.
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "soon"),
+                (RTSCOPE_FILE, "/tmp/x.jsonl"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_TIMEOUT="soon" is not a number of milliseconds; using 10000"#,
+            ],
+        );
+        assert_eq!(
+            c.destination,
+            Destination::File(PathBuf::from("/tmp/x.jsonl"))
+        );
+        // Temporality shapes the file as well, so it does not ask for OTLP.
+        let c = warned(
+            &[(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "delta")],
+            &[],
+        );
+        assert_eq!(c.destination, defaults().destination);
+    }
+
+    #[test]
+    fn exporter_none_turns_a_signal_off() {
+        let off = |metrics, logs| Signals { metrics, logs };
+        let c = warned(&[(OTEL_METRICS_EXPORTER, "none")], &[]);
+        assert_eq!(
+            c,
+            Config {
+                signals: off(false, true),
+                ..defaults()
+            }
+        );
+        let c = warned(&[(OTEL_LOGS_EXPORTER, "NONE")], &[]);
+        assert_eq!(c.signals, off(true, false));
+        // Both off: nothing is exported, so no OTLP setting asks for the default endpoint.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "none"),
+                (OTEL_LOGS_EXPORTER, "none"),
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+            ],
+            &[],
+        );
+        assert!(!c.signals.any());
+        assert_eq!(c.destination, defaults().destination);
+        // ... and an endpoint is not even read (no false "writing to the file instead" line),
+        // while a bad setting is still reported.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "none"),
+                (OTEL_LOGS_EXPORTER, "none"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "localhost:4318"),
+                (OTEL_EXPORTER_OTLP_COMPRESSION, "zstd"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_COMPRESSION="zstd" is not a supported compression (use gzip or none); using none"#,
+            ],
+        );
+        assert_eq!(c.destination, defaults().destination);
+        // One signal off, the other explicitly otlp: the default endpoint, for that one.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "none"),
+                (OTEL_LOGS_EXPORTER, "otlp"),
+            ],
+            &[
+                r#"rtscope: no OTLP endpoint is set but OTEL_LOGS_EXPORTER=otlp; sending to the specification's default http://localhost:4318 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#,
+            ],
+        );
+        assert_eq!(
+            c,
+            Config {
+                signals: off(false, true),
+                ..otlp(http_target(
+                    "http://localhost:4318/v1/metrics",
+                    "http://localhost:4318/v1/logs"
+                ))
+            }
+        );
+    }
+
+    #[test]
+    fn exporter_otlp_without_an_endpoint_uses_the_spec_default() {
+        let c = warned(
+            &[(OTEL_METRICS_EXPORTER, "otlp")],
+            &[
+                r#"rtscope: no OTLP endpoint is set but OTEL_METRICS_EXPORTER=otlp; sending to the specification's default http://localhost:4318 (set OTEL_EXPORTER_OTLP_ENDPOINT to choose the collector)"#,
+            ],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target(
+                "http://localhost:4318/v1/metrics",
+                "http://localhost:4318/v1/logs"
+            ))
+        );
+        // With an endpoint, `otlp` is what happens anyway: no line.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "otlp"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(http_target(
+                "http://c:4318/v1/metrics",
+                "http://c:4318/v1/logs"
+            ))
+        );
+    }
+
+    #[test]
+    fn unsupported_and_unknown_exporters_are_named() {
+        let console = r#"rtscope: OTEL_METRICS_EXPORTER="console" is a standard exporter rtscope does not support (use otlp or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#;
+        let c = warned(&[(OTEL_METRICS_EXPORTER, "console")], &[console]);
         assert_eq!(c, defaults());
+        warned(
+            &[(OTEL_METRICS_EXPORTER, "prometheus")],
+            &[
+                r#"rtscope: OTEL_METRICS_EXPORTER="prometheus" is a standard exporter rtscope does not support (use otlp or none; for Prometheus, send OTLP to a collector that exposes a Prometheus endpoint); ignoring it"#,
+            ],
+        );
+        // `prometheus` is no logs exporter; unknown values say what is known.
+        warned(
+            &[(OTEL_LOGS_EXPORTER, "prometheus")],
+            &[
+                r#"rtscope: OTEL_LOGS_EXPORTER="prometheus" is not a known exporter (use otlp or none); ignoring it"#,
+            ],
+        );
+        // In a list the usable entry is used and the others named.
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "none, logging"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+            ],
+            &[
+                r#"rtscope: OTEL_METRICS_EXPORTER entry "logging" is a standard exporter rtscope does not support (use otlp or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#,
+            ],
+        );
+        assert!(!c.signals.metrics);
+        let c = warned(
+            &[
+                (OTEL_LOGS_EXPORTER, "none,otlp"),
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+            ],
+            &[
+                r#"rtscope: OTEL_LOGS_EXPORTER="none,otlp": none cannot be combined with another exporter; using otlp"#,
+            ],
+        );
+        assert!(c.signals.logs);
+    }
+
+    #[test]
+    fn logs_variants_of_shared_settings_are_used_or_named() {
+        let base = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318");
+        // Agreeing with what is used: silent.
+        warned(
+            &[
+                base,
+                (OTEL_EXPORTER_OTLP_TIMEOUT, "5000"),
+                (OTEL_EXPORTER_OTLP_LOGS_TIMEOUT, "5000"),
+                (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, "http/protobuf"),
+                (OTEL_EXPORTER_OTLP_HEADERS, "k=v"),
+                (OTEL_EXPORTER_OTLP_LOGS_HEADERS, "k=v"),
+            ],
+            &[],
+        );
+        warned(
+            &[
+                base,
+                (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, "gzip"),
+                (
+                    OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+                    "authorization=Bearer SECRET",
+                ),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_PROTOCOL="grpc" is not used: rtscope sends logs with the metrics protocol (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL); using http/protobuf"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_HEADERS differs from the headers rtscope uses (value not shown): logs are sent with the metrics headers (OTEL_EXPORTER_OTLP_METRICS_HEADERS, else OTEL_EXPORTER_OTLP_HEADERS, and with_header); set those instead"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_COMPRESSION="gzip" is not used: rtscope sends logs with the metrics compression (OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, else OTEL_EXPORTER_OTLP_COMPRESSION); using none"#,
+            ],
+        );
+        // The logs endpoint is the logs signal's own, under gRPC as under HTTP, and so is
+        // its insecure flag.
+        let c = warned(
+            &[
+                (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+                (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "m:4317"),
+                (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "l:4317"),
+                (OTEL_EXPORTER_OTLP_LOGS_INSECURE, "true"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            c,
+            otlp(OtlpTarget {
+                protocol: Protocol::Grpc,
+                ..http_target("https://m:4317", "http://l:4317")
+            })
+        );
+    }
+
+    #[test]
+    fn unsupported_variables_are_named_when_set() {
+        warned(
+            &[
+                (OTEL_EXPORTER_OTLP_ENDPOINT, "https://c:4318"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/key.pem"),
+                ("OTEL_METRIC_EXPORT_TIMEOUT", "30000"),
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_CERTIFICATE is set but rtscope does not support it (servers are verified against the system's trust store); ignoring it"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_CLIENT_KEY is set but rtscope does not support it (no client certificate is sent); ignoring it"#,
+                r#"rtscope: OTEL_METRIC_EXPORT_TIMEOUT is set but rtscope does not support it (each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT); ignoring it"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn echoed_values_are_capped_and_escaped() {
+        // A 100 KB value used to make a 100 KB warning line.
+        let huge = "9".repeat(99_995) + "\u{1b}[2Jx";
+        let (_, w) = run(
+            &Overrides::default(),
+            &[(OTEL_METRIC_EXPORT_INTERVAL, huge.as_str())],
+        );
+        assert_eq!(
+            w,
+            [format!(
+                r#"rtscope: OTEL_METRIC_EXPORT_INTERVAL="{}"... (100000 bytes) is not a number of milliseconds; using 60000"#,
+                "9".repeat(64)
+            )]
+        );
+        // Control characters are escaped wherever they sit, the cut keeps whole characters.
+        let attrs = format!("{}=1,k\u{1b}[2J{}", "é".repeat(70), "x".repeat(100));
+        let (_, w) = run(&Overrides::default(), &[(OTEL_RESOURCE_ATTRIBUTES, &attrs)]);
+        assert_eq!(
+            w,
+            [format!(
+                r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "k\u{{1b}}[2J{}"... (105 bytes) is not key=value; skipping it"#,
+                "x".repeat(59)
+            )]
+        );
+        assert_eq!(
+            quoted(&"é".repeat(70)),
+            format!("\"{}\"... (140 bytes)", "é".repeat(64))
+        );
+        // Paths are shown as they are when short and printable, escaped and cut otherwise.
+        assert_eq!(shown_path(Path::new("/tmp/a b.jsonl")), "/tmp/a b.jsonl");
+        assert_eq!(shown_path(Path::new("/tmp/\n")), r#""/tmp/\n""#);
+        let long = format!("/{}", "d".repeat(99));
+        assert_eq!(
+            shown_path(Path::new(&long)),
+            format!("\"/{}\"... (100 bytes)", "d".repeat(63))
+        );
+    }
+
+    #[test]
+    fn thousands_of_bad_entries_make_a_bounded_number_of_lines() {
+        let attrs = (0..10_000)
+            .map(|i| format!("bad{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (_, w) = run(&Overrides::default(), &[(OTEL_RESOURCE_ATTRIBUTES, &attrs)]);
+        assert_eq!(w.len(), MAX_WARNINGS + 1);
+        assert_eq!(
+            w[0],
+            r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "bad0" is not key=value; skipping it"#
+        );
+        assert_eq!(
+            w[MAX_WARNINGS],
+            format!(
+                "rtscope: {} more configuration problems not shown; fix the ones above first",
+                10_000 - MAX_WARNINGS
+            )
+        );
+    }
+
+    #[test]
+    fn a_base_endpoint_without_a_host_says_so() {
+        // `http://` joined to `/v1/metrics` used to be reported as having no scheme.
+        for raw in ["http://", "https:///", "http://:4318"] {
+            warned(
+                &[(OTEL_EXPORTER_OTLP_ENDPOINT, raw)],
+                &[&format!(
+                    r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="{raw}" is not an http:// or https:// URL (it has no host); writing to ./rtscope-otlp.jsonl instead"#
+                )],
+            );
+        }
+        let o = Overrides {
+            endpoint: Some("http://".to_owned()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            o.validate().unwrap_err().problem,
+            r#"not an http:// or https:// URL (it has no host); pass a full URL such as "http://127.0.0.1:4318""#
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_file_path_is_kept_byte_for_byte() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt as _;
+        let bytes: &[u8] = b"/tmp/caf\xe9.jsonl";
+        let env = |name: &str| match name {
+            RTSCOPE_FILE => Some(OsStr::from_bytes(bytes).to_owned()),
+            OTEL_SERVICE_NAME => Some(OsStr::from_bytes(b"caf\xe9").to_owned()),
+            _ => None,
+        };
+        let (c, w) = resolve(&Overrides::default(), env);
+        // Used to become "/tmp/caf\u{FFFD}.jsonl", a different file.
+        assert_eq!(
+            c.destination,
+            Destination::File(PathBuf::from(OsStr::from_bytes(bytes)))
+        );
+        // Any other variable must be text: one line, and the default is used.
+        assert_eq!(
+            w,
+            [
+                "rtscope: OTEL_SERVICE_NAME is not valid UTF-8; ignoring it (write the value in UTF-8)"
+            ]
+        );
+        assert_eq!(c.service_name, default_service_name());
+        // Messages show such a path escaped.
+        assert_eq!(
+            shown_path(Path::new(OsStr::from_bytes(bytes))),
+            "\"/tmp/caf\u{fffd}.jsonl\""
+        );
+    }
+
+    #[test]
+    fn credentials_in_endpoints_never_reach_a_message() {
+        let file = (RTSCOPE_FILE, "/tmp/x.jsonl");
+        warned(
+            &[
+                (
+                    OTEL_EXPORTER_OTLP_ENDPOINT,
+                    "http://user:SECRET@bad host/?key=SECRET",
+                ),
+                file,
+            ],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="http://***@bad host/?***" is not an http:// or https:// URL (it contains whitespace); writing to /tmp/x.jsonl instead"#,
+            ],
+        );
+        warned(
+            &[(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "ftp://SECRET@h"), file],
+            &[
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="ftp://***@h" is not an http:// or https:// URL (its scheme is neither http nor https); writing to /tmp/x.jsonl instead"#,
+            ],
+        );
+        let o = Overrides {
+            endpoint: Some("user:SECRET@host:4318".to_owned()),
+            ..Overrides::default()
+        };
+        let (_, w) = run(&o, &[]);
+        assert_eq!(
+            w,
+            [
+                r#"rtscope: with_endpoint("***@host:4318") is not an http:// or https:// URL (it has no scheme); writing to ./rtscope-otlp.jsonl instead"#
+            ]
+        );
+        assert_eq!(
+            o.validate().unwrap_err().to_string(),
+            r#"with_endpoint("***@host:4318"): not an http:// or https:// URL (it has no scheme); pass a full URL such as "http://127.0.0.1:4318""#
+        );
+    }
+
+    #[test]
+    fn redact_url_hides_userinfo_and_query_only() {
+        for (url, shown) in [
+            ("http://h:4318/v1/metrics", "http://h:4318/v1/metrics"),
+            ("http://u:p@h:4318/x", "http://***@h:4318/x"),
+            ("https://a@b@h", "https://***@h"),
+            ("http://h/p?api_key=k#f", "http://h/p?***"),
+            ("u:p@h:1", "***@h:1"),
+            ("http://h/path@not-userinfo", "http://h/path@not-userinfo"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub(crate) mod sources;
 mod summary;
 mod transport;
 
-use crate::config::Config;
+use crate::config::{Config, Signals};
 use collect::{SelfStats, collect_all};
 use logs::EventBuffer;
 use otlp::{Encoder, now_nanos};
@@ -129,6 +129,7 @@ struct Pipeline {
     sampler: crate::sampling::Sampler,
     events: EventBuffer,
     last_tick: Instant,
+    signals: Signals,
 }
 
 impl Pipeline {
@@ -147,16 +148,28 @@ impl Pipeline {
         }
     }
 
+    /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`);
+    /// with neither, nothing is sent and no export is counted. Events a disabled logs signal
+    /// would carry are discarded here, so they do not pile up.
     fn export(&mut self) {
+        if !self.signals.any() {
+            self.events.take();
+            return;
+        }
         let started = Instant::now();
-        let (_, mut metrics) = collect_all(&self.self_stats);
-        self.sampler.metrics(&self.events, &mut metrics);
-        let request = self.encoder.encode(&metrics, now_nanos());
-        let mut result = self.sink.send(&self.rt, Payload::Metrics(request));
+        let mut result = Ok(());
+        if self.signals.metrics {
+            let (_, mut metrics) = collect_all(&self.self_stats);
+            self.sampler.metrics(&self.events, &mut metrics);
+            let request = self.encoder.encode(&metrics, now_nanos());
+            result = self.sink.send(&self.rt, Payload::Metrics(request));
+            if result.is_ok() {
+                self.encoder.commit();
+            }
+        }
         if result.is_ok() {
-            self.encoder.commit();
             let events = self.events.take();
-            if !events.is_empty() {
+            if self.signals.logs && !events.is_empty() {
                 let logs = self.encoder.encode_logs(&events);
                 result = self.sink.send(&self.rt, Payload::Logs(logs));
                 if result.is_err() {
@@ -207,6 +220,7 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         self_stats: SelfStats::default(),
         outage: Outage::default(),
         interval: config.export_interval,
+        signals: config.signals,
     };
     let tick = COLLECTION_TICK.min(config.export_interval);
     let mut next_export = Instant::now() + config.export_interval;
@@ -216,8 +230,13 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
                 p.tick();
                 p.export();
                 if config.summary_at_exit {
+                    let destination = if config.signals.any() {
+                        p.sink.describe()
+                    } else {
+                        "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
+                    };
                     summary::print(&summary::ExitFacts {
-                        destination: &p.sink.describe(),
+                        destination: &destination,
                         self_stats: &p.self_stats,
                         top_scopes: &p.sampler.top_scopes(5),
                         backlog_dropped: p.events.dropped,
