@@ -56,6 +56,9 @@ pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured.
 pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
+/// Most bytes the file and its one rotated predecessor `<file>.1` hold together. Default
+/// 67108864 (64 MiB).
+pub const RTSCOPE_FILE_MAX_BYTES: &str = "RTSCOPE_FILE_MAX_BYTES";
 /// `on` (default) or `off`: print a human summary to stderr at exit.
 pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
 /// Milliseconds the final flush at shutdown may take. Default 2000.
@@ -83,6 +86,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// Default path of the [`Destination::File`] output.
 pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
+/// Default of [`Config::file_max_bytes`] (64 MiB).
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 /// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
@@ -110,6 +115,12 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Where the data goes.
     pub destination: Destination,
+    /// Most bytes a [`Destination::File`] and its rotated predecessor `<file>.1` hold together
+    /// (`RTSCOPE_FILE_MAX_BYTES`); also bounds the fallback file.
+    pub file_max_bytes: u64,
+    /// The file written instead when the collector's sink cannot be built: the configured
+    /// file (`with_file`, `RTSCOPE_FILE`, else the default), whatever the destination.
+    pub(crate) fallback_file: PathBuf,
     /// Print a human summary to stderr at shutdown.
     pub summary_at_exit: bool,
     /// Poisson byte sampling of allocations.
@@ -141,7 +152,7 @@ impl Default for Sampling {
     }
 }
 
-/// Where exported data goes.
+/// Where exported data goes. Its `Debug` never shows header values or URL userinfo.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Destination {
@@ -151,8 +162,9 @@ pub enum Destination {
     File(PathBuf),
 }
 
-/// A resolved OTLP collector target.
-#[derive(Clone, Debug, PartialEq)]
+/// A resolved OTLP collector target. Its `Debug` shows header names but never their values,
+/// and URLs without their userinfo (both often hold credentials).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OtlpTarget {
     /// Transport used for both signals.
@@ -167,6 +179,39 @@ pub struct OtlpTarget {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Compression,
+}
+
+impl std::fmt::Debug for OtlpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpTarget")
+            .field("protocol", &self.protocol)
+            .field("metrics_endpoint", &redact_url(&self.metrics_endpoint))
+            .field("logs_endpoint", &redact_url(&self.logs_endpoint))
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// `url` with any userinfo (`user:password@`) replaced by `[redacted]@`, for output.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Header names with their values replaced, for `Debug`.
+fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, _)| (k.as_str(), "[redacted]"))
+        .collect()
 }
 
 /// OTLP transport.
@@ -261,7 +306,7 @@ impl Config {
 
 /// Settings made in code (the [`AgentBuilder`](crate::AgentBuilder) or `#[rtscope::main]`
 /// arguments). Every one that is set wins over its environment variables.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) struct Overrides {
     pub(crate) service_name: Option<String>,
     /// Applied in order after the environment's; a later key replaces an earlier one.
@@ -278,11 +323,37 @@ pub(crate) struct Overrides {
     pub(crate) compression: Option<Compression>,
     /// Selects the file destination (unless `endpoint` is set), winning over endpoint variables.
     pub(crate) file: Option<PathBuf>,
+    pub(crate) file_max_bytes: Option<u64>,
     pub(crate) summary: Option<bool>,
     pub(crate) sampling: Option<bool>,
     pub(crate) sampling_target: Option<f64>,
     pub(crate) sampling_interval: Option<u64>,
     pub(crate) sampling_seed: Option<u64>,
+}
+
+/// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("service_name", &self.service_name)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("export_interval", &self.export_interval)
+            .field("temporality", &self.temporality)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("protocol", &self.protocol)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("file", &self.file)
+            .field("file_max_bytes", &self.file_max_bytes)
+            .field("summary", &self.summary)
+            .field("sampling", &self.sampling)
+            .field("sampling_target", &self.sampling_target)
+            .field("sampling_interval", &self.sampling_interval)
+            .field("sampling_seed", &self.sampling_seed)
+            .finish()
+    }
 }
 
 /// A setting made in code that cannot be used. Returned by
@@ -341,7 +412,7 @@ impl Overrides {
             && let Err(problem) = check_url(endpoint)
         {
             return err(
-                format!("with_endpoint({endpoint:?})"),
+                format!("with_endpoint({:?})", redact_url(endpoint)),
                 &format!(
                     "not an http:// or https:// URL ({problem}); pass a full URL such as \
                      \"http://127.0.0.1:4318\""
@@ -352,6 +423,12 @@ impl Overrides {
             if let Err(problem) = check_header(name, value) {
                 return err(format!("with_header({name:?}, ..)"), &problem);
             }
+        }
+        if self.file_max_bytes == Some(0) {
+            return err(
+                "with_file_max_bytes(0)".to_owned(),
+                "the cap must be greater than zero, e.g. 64 * 1024 * 1024",
+            );
         }
         Ok(())
     }
@@ -486,6 +563,15 @@ pub(crate) fn resolve(
         .clone()
         .or_else(|| r.get(RTSCOPE_FILE).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let file_max_bytes = match o.file_max_bytes {
+        Some(b) => b,
+        None => r.pick(
+            &[RTSCOPE_FILE_MAX_BYTES],
+            parse_bytes,
+            DEFAULT_FILE_MAX_BYTES,
+            |b| b.to_string(),
+        ),
+    };
     let wants_otlp = o.endpoint.is_some()
         || (o.file.is_none()
             && [
@@ -498,10 +584,10 @@ pub(crate) fn resolve(
     let destination = if wants_otlp {
         match r.otlp_target(o) {
             Some(target) => Destination::Otlp(target),
-            None => Destination::File(file),
+            None => Destination::File(file.clone()),
         }
     } else {
-        Destination::File(file)
+        Destination::File(file.clone())
     };
 
     let config = Config {
@@ -512,6 +598,8 @@ pub(crate) fn resolve(
         temporality,
         shutdown_timeout,
         destination,
+        file_max_bytes,
+        fallback_file: file,
         summary_at_exit,
         sampling,
     };
@@ -779,6 +867,7 @@ impl Reader<'_> {
         match check_url(&url) {
             Ok(()) => Some(url),
             Err(problem) => {
+                let written = redact_url(&written);
                 let what = match source {
                     EndpointSource::Code => format!("with_endpoint({})", quoted(&written)),
                     EndpointSource::Env(var) => format!("{var}={}", quoted(&written)),
@@ -1109,6 +1198,8 @@ mod tests {
             temporality: Temporality::Cumulative,
             shutdown_timeout: Duration::from_secs(2),
             destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
+            file_max_bytes: DEFAULT_FILE_MAX_BYTES,
+            fallback_file: PathBuf::from(DEFAULT_FILE),
             summary_at_exit: true,
             sampling: Sampling::default(),
         }
@@ -1183,6 +1274,7 @@ mod tests {
             (OTEL_METRIC_EXPORT_INTERVAL, " 15000 "),
             (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "Delta"),
             (RTSCOPE_FILE, "/tmp/out.jsonl"),
+            (RTSCOPE_FILE_MAX_BYTES, "1048576"),
             (RTSCOPE_SUMMARY, "off"),
             (RTSCOPE_SHUTDOWN_TIMEOUT, "0"),
         ];
@@ -1197,6 +1289,8 @@ mod tests {
             temporality: Temporality::Delta,
             shutdown_timeout: Duration::ZERO,
             destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
+            file_max_bytes: 1 << 20,
+            fallback_file: PathBuf::from("/tmp/out.jsonl"),
             summary_at_exit: false,
             sampling: Sampling::default(),
         };
