@@ -945,4 +945,151 @@ mod tests {
             "rtscope installed a process-wide rustls provider"
         );
     }
+
+    /// A metrics request whose JSON line is about `bytes` long.
+    fn record(bytes: usize, tag: usize) -> Payload {
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+        use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        let value = format!("{tag}:{}", "x".repeat(bytes));
+        Payload::Metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(AnyValue {
+                            value: Some(Value::StringValue(value)),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rtscope-file-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("out.jsonl")
+    }
+
+    /// Every line of `path` is a JSON object; returns how many there are.
+    fn whole_lines(path: &Path) -> usize {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "line {i} of {} is not a record: {:.80}",
+                path.display(),
+                line
+            );
+        }
+        text.lines().count()
+    }
+
+    #[test]
+    fn four_writers_appending_to_one_file_leave_only_whole_records() {
+        // Records larger than a pipe buffer, so two writes per record would interleave.
+        let path = temp_path("four");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut sink = FileSink::new(&path, u64::MAX);
+                    for i in 0..200 {
+                        sink.write(&record(6000, w * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(whole_lines(&path), 800);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn the_file_and_its_predecessor_stay_under_the_cap() {
+        let path = temp_path("cap");
+        let cap = 64 * 1024;
+        let mut sink = FileSink::new(&path, cap);
+        for i in 0..100 {
+            sink.write(&record(3000, i)).unwrap();
+        }
+        let rotated = PathBuf::from(format!("{}.1", path.display()));
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        assert!(size(&rotated) > 0, "never rotated");
+        assert!(size(&path) + size(&rotated) <= cap);
+        assert!(whole_lines(&path) > 0 && whole_lines(&rotated) > 0);
+        // A record that cannot fit is refused with a line naming the setting.
+        let err = sink.write(&record(40_000, 0)).unwrap_err();
+        assert!(err.0.contains("RTSCOPE_FILE_MAX_BYTES"), "{}", err.0);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_path_is_not_followed_and_the_file_is_0644() {
+        let path = temp_path("link");
+        let victim = path.with_file_name("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = FileSink::new(&path, u64::MAX).write(&record(10, 0)).unwrap_err();
+        assert!(err.0.contains("symbolic link"), "{}", err.0);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+
+        use std::os::unix::fs::PermissionsExt;
+        let fresh = path.with_file_name("fresh.jsonl");
+        // SAFETY: umask only changes this process's file creation mask; restored below.
+        let old = unsafe { libc::umask(0) };
+        let written = FileSink::new(&fresh, u64::MAX).write(&record(10, 0));
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        written.unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// On a full disk a record is cut short; once there is room again the next record starts
+    /// on a fresh line. Needs root to mount a 1 MiB tmpfs; elsewhere it says so and passes.
+    #[test]
+    fn after_a_short_write_on_a_full_disk_the_next_record_starts_a_fresh_line() {
+        let dir = temp_path("full").parent().unwrap().to_owned();
+        let mount = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&dir)
+            .output();
+        if !mount.is_ok_and(|o| o.status.success()) {
+            eprintln!("cannot mount a tmpfs here (not root?); the full-disk case is untested");
+            return;
+        }
+        let path = dir.join("out.jsonl");
+        let filler = dir.join("filler");
+        // Fill all but about 10 KB.
+        std::fs::write(&filler, vec![0u8; 1024 * 1024 - 10 * 1024]).ok();
+        let mut sink = FileSink::new(&path, u64::MAX);
+        let mut failed = 0;
+        for i in 0..10 {
+            if sink.write(&record(3000, i)).is_err() {
+                failed += 1;
+            }
+        }
+        std::fs::remove_file(&filler).unwrap();
+        sink.write(&record(100, 99)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::process::Command::new("umount").arg(&dir).status();
+        assert!(failed > 0, "the disk never filled");
+        let bad = text
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_err())
+            .count();
+        assert!(bad <= 1, "{bad} broken lines");
+        let last = text.lines().last().unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(last).is_ok());
+        assert!(last.contains("99:"));
+    }
 }
