@@ -229,19 +229,23 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// `text` fit for one line: control and bidirectional-formatting characters escaped, at most
-/// [`ECHO_LIMIT`] characters.
+/// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
+/// after about [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
     let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == ECHO_LIMIT {
+    let mut shown = 0;
+    for c in text.chars() {
+        if shown >= ECHO_LIMIT {
             out.push_str("...");
             break;
         }
         let invisible = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
         if c.is_control() || invisible {
-            out.extend(c.escape_default());
+            let escaped = c.escape_default();
+            shown += escaped.len();
+            out.extend(escaped);
         } else {
+            shown += 1;
             out.push(c);
         }
     }
