@@ -250,7 +250,12 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>, s: &Shared) -> io::Resu
         match conn.read(&mut chunk) {
             Ok(0) => return Err(io::Error::other("closed")),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(false);
             }
             Err(e) => return Err(e),
@@ -343,8 +348,18 @@ pub fn run_measured(mut cmd: Command, timeout: Duration) -> Result<(RunOutput, u
             String::from_utf8_lossy(&out).into_owned()
         })
     };
-    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let mut timed_out = false;
     let (status, max_rss) = loop {
         let mut status = 0;

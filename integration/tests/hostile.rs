@@ -80,8 +80,16 @@ fn a_gigabyte_error_body_is_never_read_into_memory() {
         sent < requests * (32 << 20),
         "the agent accepted {sent} body bytes over {requests} requests"
     );
-    assert!(rss < 100 << 20, "peak RSS {rss} bytes while a 1 GiB body was offered");
-    assert_eq!(lines_with(&out.stderr, "failed:").len(), 1, "{}", out.stderr);
+    assert!(
+        rss < 100 << 20,
+        "peak RSS {rss} bytes while a 1 GiB body was offered"
+    );
+    assert_eq!(
+        lines_with(&out.stderr, "failed:").len(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -94,7 +102,9 @@ fn a_hostile_body_cannot_forge_lines_or_drive_the_terminal() {
     let (out, _) = run(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())], 3);
     assert_no_control_chars(&out.stderr);
     assert!(
-        !out.stderr.lines().any(|l| l.starts_with("rtscope: export to OTLP/HTTP x")),
+        !out.stderr
+            .lines()
+            .any(|l| l.starts_with("rtscope: export to OTLP/HTTP x")),
         "a forged line: {}",
         out.stderr
     );
@@ -102,7 +112,12 @@ fn a_hostile_body_cannot_forge_lines_or_drive_the_terminal() {
     assert_eq!(failed.len(), 1, "{}", out.stderr);
     assert!(failed[0].contains("boom\\n\\u{1b}[2J"), "{}", failed[0]);
     // The echo is capped: a 100-times repeated body gives one short line.
-    assert!(failed[0].len() < 600, "{} bytes: {}", failed[0].len(), failed[0]);
+    assert!(
+        failed[0].len() < 600,
+        "{} bytes: {}",
+        failed[0].len(),
+        failed[0]
+    );
 }
 
 #[test]
@@ -113,7 +128,10 @@ fn credentials_never_reach_stderr_or_the_summary() {
     let endpoint = format!("http://user:PASSWORD-123@127.0.0.1:{}", server.port());
     let env = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20TOKEN-456"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20TOKEN-456",
+        ),
         ("RTSCOPE_SUMMARY", "on"),
     ];
     let (out, _) = run(&env, 3);
@@ -124,7 +142,11 @@ fn credentials_never_reach_stderr_or_the_summary() {
     }
     let failed = lines_with(&out.stderr, "failed:");
     assert_eq!(failed.len(), 1, "{}", out.stderr);
-    assert!(failed[0].contains("http://[redacted]@127.0.0.1"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("http://[redacted]@127.0.0.1"),
+        "{}",
+        failed[0]
+    );
     assert!(out.stderr.contains("rtscope summary"), "{}", out.stderr);
 }
 
@@ -136,7 +158,10 @@ fn a_grpc_sink_that_cannot_be_built_shows_no_header_and_falls_back_to_the_config
     // A `-bin` name is a valid HTTP header but not ASCII gRPC metadata: the sink cannot be
     // built.
     let env = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:PASSWORD-123@127.0.0.1:9"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://user:PASSWORD-123@127.0.0.1:9",
+        ),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         (
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -160,7 +185,10 @@ fn a_grpc_sink_that_cannot_be_built_shows_no_header_and_falls_back_to_the_config
         "{file_s} not written: {}",
         out.stderr
     );
-    assert!(!dir.join("rtscope-otlp.jsonl").exists(), "wrote the default file");
+    assert!(
+        !dir.join("rtscope-otlp.jsonl").exists(),
+        "wrote the default file"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -209,7 +237,10 @@ fn a_503_without_retry_after_is_retried_three_times_with_backoff() {
     let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), 4, "{}", out.stderr);
     for (pair, least) in arrivals.windows(2).zip([100, 200, 400]) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(least), "{arrivals:?}");
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(least),
+            "{arrivals:?}"
+        );
     }
 }
 
@@ -258,7 +289,8 @@ fn the_file_and_its_predecessor_stay_under_rtscope_file_max_bytes() {
     let start = lines_with(&out.stderr, "OTLP/JSON lines to");
     assert_eq!(start.len(), 1, "{}", out.stderr);
     assert!(
-        start[0].contains(file.to_str().unwrap()) && start[0].contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        start[0].contains(file.to_str().unwrap())
+            && start[0].contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
         "{}",
         start[0]
     );
@@ -302,6 +334,12 @@ fn grpc_logs_go_to_the_logs_endpoint() {
     let records = logs.wait_for_logs(1, Duration::from_secs(15));
     assert!(!records.is_empty(), "{}", out.stderr);
     metrics.wait_for_metric("rust.memory.allocation.size", Duration::from_secs(15));
-    assert!(metrics.log_records().is_empty(), "logs went to the metrics endpoint");
-    assert!(logs.metric_names().is_empty(), "metrics went to the logs endpoint");
+    assert!(
+        metrics.log_records().is_empty(),
+        "logs went to the metrics endpoint"
+    );
+    assert!(
+        logs.metric_names().is_empty(),
+        "metrics went to the logs endpoint"
+    );
 }

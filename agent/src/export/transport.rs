@@ -1041,7 +1041,9 @@ mod tests {
         let victim = path.with_file_name("victim");
         std::fs::write(&victim, b"keep").unwrap();
         std::os::unix::fs::symlink(&victim, &path).unwrap();
-        let err = FileSink::new(&path, u64::MAX).write(&record(10, 0)).unwrap_err();
+        let err = FileSink::new(&path, u64::MAX)
+            .write(&record(10, 0))
+            .unwrap_err();
         assert!(err.0.contains("symbolic link"), "{}", err.0);
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
 
