@@ -1796,20 +1796,27 @@ mod tests {
             Destination::File(PathBuf::from("/code.jsonl"))
         );
         o.endpoint = Some("http://code:4318".to_owned());
+        // The configured file stays the fallback when the collector's sink cannot be built.
         assert_eq!(
             run(&o, &vars).0,
-            otlp(http_target(
-                "http://code:4318/v1/metrics",
-                "http://code:4318/v1/logs"
-            ))
+            Config {
+                fallback_file: PathBuf::from("/code.jsonl"),
+                ..otlp(http_target(
+                    "http://code:4318/v1/metrics",
+                    "http://code:4318/v1/logs"
+                ))
+            }
         );
         // Without with_file the environment endpoint wins over RTSCOPE_FILE.
         assert_eq!(
             warned(&vars, &[]),
-            otlp(http_target(
-                "http://env:4318/v1/metrics",
-                "http://env:4318/v1/logs"
-            ))
+            Config {
+                fallback_file: PathBuf::from("/env.jsonl"),
+                ..otlp(http_target(
+                    "http://env:4318/v1/metrics",
+                    "http://env:4318/v1/logs"
+                ))
+            }
         );
     }
 
@@ -1973,5 +1980,56 @@ mod tests {
                 r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
             ]
         );
+    }
+
+    #[test]
+    fn debug_never_shows_header_values_or_userinfo() {
+        let o = Overrides {
+            endpoint: Some("http://user:PASSWORD@h:4318".to_owned()),
+            headers: pairs(&[("authorization", "Bearer TOKEN")]),
+            ..Overrides::default()
+        };
+        let vars = [
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://user:PASSWORD@h:4318"),
+            (OTEL_EXPORTER_OTLP_HEADERS, "x-api-key=TOKEN"),
+        ];
+        let config = warned(&vars, &[]);
+        for shown in [format!("{o:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("PASSWORD") && !shown.contains("TOKEN"), "{shown}");
+            assert!(shown.contains("http://[redacted]@h:4318"), "{shown}");
+            assert!(shown.contains("[redacted]\")"), "{shown}");
+        }
+        assert_eq!(redact_url("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(redact_url("https://a@b@h"), "https://[redacted]@h");
+        // A bad endpoint's warning does not show its userinfo either.
+        warned(
+            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "ftp://user:PASSWORD@h")],
+            &["rtscope: OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://[redacted]@h\" is not an http:// or \
+               https:// URL (its scheme is neither http nor https); writing to \
+               ./rtscope-otlp.jsonl instead"],
+        );
+    }
+
+    #[test]
+    fn file_max_bytes_from_code_then_environment_then_default() {
+        assert_eq!(defaults().file_max_bytes, 64 << 20);
+        let vars = [(RTSCOPE_FILE_MAX_BYTES, "1000")];
+        assert_eq!(warned(&vars, &[]).file_max_bytes, 1000);
+        let o = Overrides {
+            file_max_bytes: Some(5),
+            ..Overrides::default()
+        };
+        assert_eq!(run(&o, &vars).0.file_max_bytes, 5);
+        let config = warned(
+            &[(RTSCOPE_FILE_MAX_BYTES, "64MB")],
+            &["rtscope: RTSCOPE_FILE_MAX_BYTES=\"64MB\" is not a whole number of bytes; using \
+               67108864"],
+        );
+        assert_eq!(config.file_max_bytes, DEFAULT_FILE_MAX_BYTES);
+        let zero = Overrides {
+            file_max_bytes: Some(0),
+            ..Overrides::default()
+        };
+        assert_eq!(zero.validate().unwrap_err().setting, "with_file_max_bytes(0)");
     }
 }
