@@ -1995,7 +1995,10 @@ mod tests {
         ];
         let config = warned(&vars, &[]);
         for shown in [format!("{o:?}"), format!("{config:?}")] {
-            assert!(!shown.contains("PASSWORD") && !shown.contains("TOKEN"), "{shown}");
+            assert!(
+                !shown.contains("PASSWORD") && !shown.contains("TOKEN"),
+                "{shown}"
+            );
             assert!(shown.contains("http://[redacted]@h:4318"), "{shown}");
             assert!(shown.contains("[redacted]\")"), "{shown}");
         }
@@ -2004,9 +2007,11 @@ mod tests {
         // A bad endpoint's warning does not show its userinfo either.
         warned(
             &[(OTEL_EXPORTER_OTLP_ENDPOINT, "ftp://user:PASSWORD@h")],
-            &["rtscope: OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://[redacted]@h\" is not an http:// or \
+            &[
+                "rtscope: OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://[redacted]@h\" is not an http:// or \
                https:// URL (its scheme is neither http nor https); writing to \
-               ./rtscope-otlp.jsonl instead"],
+               ./rtscope-otlp.jsonl instead",
+            ],
         );
     }
 
@@ -2022,14 +2027,19 @@ mod tests {
         assert_eq!(run(&o, &vars).0.file_max_bytes, 5);
         let config = warned(
             &[(RTSCOPE_FILE_MAX_BYTES, "64MB")],
-            &["rtscope: RTSCOPE_FILE_MAX_BYTES=\"64MB\" is not a whole number of bytes; using \
-               67108864"],
+            &[
+                "rtscope: RTSCOPE_FILE_MAX_BYTES=\"64MB\" is not a whole number of bytes; using \
+               67108864",
+            ],
         );
         assert_eq!(config.file_max_bytes, DEFAULT_FILE_MAX_BYTES);
         let zero = Overrides {
             file_max_bytes: Some(0),
             ..Overrides::default()
         };
-        assert_eq!(zero.validate().unwrap_err().setting, "with_file_max_bytes(0)");
+        assert_eq!(
+            zero.validate().unwrap_err().setting,
+            "with_file_max_bytes(0)"
+        );
     }
 }
