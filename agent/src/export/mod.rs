@@ -196,16 +196,17 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         eprintln!(
             "rtscope: cannot export to {shown}: {}; writing to {} instead",
             e.0,
-            fallback.display()
+            transport::show_path(fallback)
         );
         Sink::file(fallback, config.file_max_bytes)
     });
     if let Some(path) = sink.file_path() {
+        let path = transport::show_path(path);
         eprintln!(
             "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
              OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
-            path.display(),
-            path.display(),
+            path,
+            path,
             crate::spike::context::bytes(config.file_max_bytes)
         );
     }

@@ -130,7 +130,7 @@ impl Sink {
         match &self.kind {
             Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
             Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
-            Kind::File(f) => format!("OTLP/JSON file {}", f.path.display()),
+            Kind::File(f) => format!("OTLP/JSON file {}", show_path(&f.path)),
         }
     }
 
@@ -232,10 +232,19 @@ fn without_userinfo(url: &str) -> String {
 /// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
 /// after about [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
+    escape(text, ECHO_LIMIT)
+}
+
+/// `path` fit for one line (a path comes from outside too), never cut below `PATH_MAX`.
+pub(crate) fn show_path(path: &Path) -> String {
+    escape(&path.display().to_string(), 4096)
+}
+
+fn escape(text: &str, limit: usize) -> String {
     let mut out = String::new();
     let mut shown = 0;
     for c in text.chars() {
-        if shown >= ECHO_LIMIT {
+        if shown >= limit {
             out.push_str("...");
             break;
         }
@@ -753,7 +762,7 @@ impl FileSink {
         }
         .map_err(|e| SendError(format!("encode JSON: {e}")))?;
         line.push(b'\n');
-        let path = self.path.display();
+        let path = show_path(&self.path);
         let len = line.len() as u64;
         // Each of the two files holds at most half the cap.
         let half = self.max_bytes / 2;
@@ -769,8 +778,12 @@ impl FileSink {
         if file.metadata().map_err(cannot)?.len() + len > half {
             let mut rotated = self.path.clone().into_os_string();
             rotated.push(".1");
-            std::fs::rename(&self.path, &rotated)
-                .map_err(|e| SendError(format!("cannot rotate {path}: {e}")))?;
+            match std::fs::rename(&self.path, &rotated) {
+                // Another writer of the same file rotated it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SendError(format!("cannot rotate {path}: {e}"))),
+                Ok(()) => {}
+            }
             file = open_append(&self.path).map_err(|e| self.open_error(e))?;
         }
         match file.write(&line) {
@@ -789,7 +802,7 @@ impl FileSink {
     }
 
     fn open_error(&self, e: std::io::Error) -> SendError {
-        let path = self.path.display();
+        let path = show_path(&self.path);
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
             return SendError(format!(
@@ -827,6 +840,7 @@ mod tests {
         assert!(!shown.chars().any(char::is_control));
         let long = "x".repeat(100_000);
         assert_eq!(echo(&long).chars().count(), ECHO_LIMIT + 3);
+        assert_eq!(show_path(Path::new("/tmp/a\nrtscope: b")), "/tmp/a\\nrtscope: b");
     }
 
     #[test]
