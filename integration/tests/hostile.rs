@@ -208,7 +208,11 @@ fn retry_after_30_s_means_one_request_in_3_s() {
     assert_eq!(server.requests(), 1, "{}", out.stderr);
     let failed = lines_with(&out.stderr, "failed:");
     assert_eq!(failed.len(), 1, "{}", out.stderr);
-    assert!(failed[0].contains("429"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("429") && failed[0].contains("asked for a pause of 30.0s"),
+        "{}",
+        failed[0]
+    );
 }
 
 #[test]

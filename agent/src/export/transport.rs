@@ -179,9 +179,13 @@ impl Sink {
             }
             Kind::File(f) => return f.write(&payload),
         };
-        result.map_err(|failure| {
+        result.map_err(|mut failure| {
             if let Retry::After(wait) = failure.retry {
                 self.not_before = Some(Instant::now() + wait);
+                failure.message = format!(
+                    "{}; the collector asked for a pause of {wait:.1?}: no request before then",
+                    failure.message
+                );
             }
             self.scrub(SendError(failure.message))
         })
@@ -840,7 +844,10 @@ mod tests {
         assert!(!shown.chars().any(char::is_control));
         let long = "x".repeat(100_000);
         assert_eq!(echo(&long).chars().count(), ECHO_LIMIT + 3);
-        assert_eq!(show_path(Path::new("/tmp/a\nrtscope: b")), "/tmp/a\\nrtscope: b");
+        assert_eq!(
+            show_path(Path::new("/tmp/a\nrtscope: b")),
+            "/tmp/a\\nrtscope: b"
+        );
     }
 
     #[test]
