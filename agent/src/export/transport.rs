@@ -144,6 +144,7 @@ impl Sink {
                 t - now
             )));
         }
+        let secrets = &self.secrets;
         let result = match &mut self.kind {
             Kind::Grpc {
                 client,
@@ -155,7 +156,7 @@ impl Sink {
                 let deadline = now + *timeout;
                 rt.block_on(with_retries(deadline, *timeout, |left| {
                     let (client, logs) = (client.clone(), logs.clone());
-                    grpc_attempt(client, logs, &payload, metadata, left)
+                    grpc_attempt(client, logs, &payload, metadata, left, secrets)
                 }))
             }
             Kind::Http {
@@ -174,7 +175,7 @@ impl Sink {
                 let deadline = now + *timeout;
                 let (client, gzip) = (&*client, *gzip);
                 rt.block_on(with_retries(deadline, *timeout, |_| {
-                    http_attempt(client, url, &body, headers, gzip, signal)
+                    http_attempt(client, url, &body, headers, gzip, signal, secrets)
                 }))
             }
             Kind::File(f) => return f.write(&payload),
@@ -192,13 +193,8 @@ impl Sink {
     }
 
     /// Replaces every configured secret in `e` (a collector may echo a header back).
-    fn scrub(&self, mut e: SendError) -> SendError {
-        for secret in &self.secrets {
-            if e.0.contains(secret.as_str()) {
-                e.0 = e.0.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        e
+    fn scrub(&self, e: SendError) -> SendError {
+        SendError(without_secrets(&e.0, &self.secrets))
     }
 }
 
@@ -237,6 +233,23 @@ fn without_userinfo(url: &str) -> String {
 /// after about [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
     escape(text, ECHO_LIMIT)
+}
+
+/// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
+/// leaves the start of one behind).
+fn echo_without(text: &str, secrets: &[String]) -> String {
+    echo(&without_secrets(text, secrets))
+}
+
+/// `text` with each of `secrets` replaced by `[redacted]`.
+fn without_secrets(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+    }
+    text
 }
 
 /// `path` fit for one line (a path comes from outside too), never cut below `PATH_MAX`.
@@ -481,12 +494,11 @@ async fn grpc_attempt(
     payload: &Payload,
     metadata: &MetadataMap,
     left: Duration,
+    secrets: &[String],
 ) -> Result<(), Failure> {
     let failed = |s: tonic::Status| {
-        Failure::new(
-            format!("{}: {}", s.code(), echo(s.message())),
-            grpc_retry(&s),
-        )
+        let message = echo_without(s.message(), secrets);
+        Failure::new(format!("{}: {message}", s.code()), grpc_retry(&s))
     };
     let rejected = match payload {
         Payload::Metrics(req) => client
@@ -504,14 +516,20 @@ async fn grpc_attempt(
             .partial_success
             .map(|p| (p.rejected_log_records, "log records", p.error_message)),
     };
-    check_rejected(rejected)
+    check_rejected(rejected, secrets)
 }
 
 /// A partial success that rejected something is a final failure (retrying cannot help).
-fn check_rejected(rejected: Option<(i64, &str, String)>) -> Result<(), Failure> {
+fn check_rejected(
+    rejected: Option<(i64, &str, String)>,
+    secrets: &[String],
+) -> Result<(), Failure> {
     match rejected {
         Some((n, what, message)) if n > 0 => Err(Failure::new(
-            format!("collector rejected {n} {what}: {}", echo(&message)),
+            format!(
+                "collector rejected {n} {what}: {}",
+                echo_without(&message, secrets)
+            ),
             Retry::No,
         )),
         _ => Ok(()),
@@ -599,6 +617,7 @@ async fn http_attempt(
     headers: &[(String, String)],
     gzip: bool,
     signal: Signal,
+    secrets: &[String],
 ) -> Result<(), Failure> {
     let mut builder = client
         .post(url)
@@ -642,7 +661,7 @@ async fn http_attempt(
                 .and_then(|r| r.partial_success)
                 .map(|p| (p.rejected_log_records, "log records", p.error_message)),
         };
-        return check_rejected(rejected);
+        return check_rejected(rejected, secrets);
     }
     let text = protobuf
         .then(|| RpcStatus::decode(body.as_slice()).ok().map(|s| s.message))
@@ -655,7 +674,7 @@ async fn http_attempt(
     };
     let mut message = format!("HTTP {status}");
     if !text.trim().is_empty() {
-        message = format!("{message}: {}", echo(text.trim()));
+        message = format!("{message}: {}", echo_without(text.trim(), secrets));
     }
     Err(Failure::new(message, retry))
 }
@@ -953,6 +972,9 @@ mod tests {
             "401: bad token Bearer SECRET-TOKEN for user:PASSWORD".into(),
         ));
         assert_eq!(echoed.0, "401: bad token [redacted] for [redacted]");
+        // A secret where the echo is cut leaves no prefix behind.
+        let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
+        assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
     }
 
     #[test]
