@@ -355,3 +355,36 @@ fn grpc_logs_go_to_the_logs_endpoint() {
         "metrics went to the logs endpoint"
     );
 }
+
+/// A full 1 MiB tmpfs and a read-only one: one line each, the application runs on. Needs
+/// root to mount; elsewhere it says so and passes (the `/dev/full` test above still runs).
+#[test]
+fn a_full_or_read_only_file_system_is_said_once_and_the_application_runs_on() {
+    for (what, options) in [("full", "size=1m"), ("read-only", "size=1m,ro")] {
+        let dir = temp_dir(what);
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("cannot mount a tmpfs here (not root?); the {what} case is untested");
+            return;
+        }
+        let file = dir.join("out.jsonl");
+        let env = [
+            ("RTSCOPE_FILE", file.to_str().unwrap()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "10"),
+        ];
+        let (out, _) = run(&env, 30);
+        let _ = Command::new("umount").arg(&dir).status();
+        let failed = lines_with(&out.stderr, "failed:");
+        assert_eq!(failed.len(), 1, "{what}: {}", out.stderr);
+        assert!(
+            failed[0].contains("No space left") || failed[0].contains("Read-only"),
+            "{what}: {}",
+            failed[0]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -809,19 +809,25 @@ impl FileSink {
             }
             file = open_append(&self.path).map_err(|e| self.open_error(e))?;
         }
-        match file.write(&line) {
-            Ok(n) if n == line.len() => {
-                self.torn = false;
-                Ok(())
+        // One write is the whole record; only a short one (a full disk) is followed by more,
+        // which end in the error that says why, or complete the record.
+        let mut written = 0;
+        while written < line.len() {
+            match file.write(&line[written..]) {
+                Ok(0) => {
+                    self.torn |= written > 0;
+                    return Err(cannot(std::io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.torn |= written > 0;
+                    return Err(cannot(e));
+                }
             }
-            Ok(n) => {
-                self.torn |= n > 0;
-                Err(SendError(format!(
-                    "cannot write {path}: only {n} of {len} bytes were written (disk full?)"
-                )))
-            }
-            Err(e) => Err(cannot(e)),
         }
+        self.torn = false;
+        Ok(())
     }
 
     fn open_error(&self, e: std::io::Error) -> SendError {
