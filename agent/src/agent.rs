@@ -177,6 +177,15 @@ impl AgentBuilder {
         self
     }
 
+    /// Most bytes the output file and its one rotated predecessor `<file>.1` hold together:
+    /// when the file would pass half of it, it is renamed to `<file>.1` (replacing the older
+    /// one) and a new file is started. Wins over `RTSCOPE_FILE_MAX_BYTES`. Default 64 MiB.
+    /// Zero is an [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig).
+    pub fn with_file_max_bytes(mut self, bytes: u64) -> Self {
+        self.overrides.file_max_bytes = Some(bytes);
+        self
+    }
+
     /// Whether to print a human summary to stderr at shutdown. Wins over `RTSCOPE_SUMMARY`.
     /// Default on.
     pub fn with_summary(mut self, enabled: bool) -> Self {

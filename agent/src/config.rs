@@ -66,6 +66,9 @@ pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
 /// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured (any bytes
 /// the platform allows in a path, UTF-8 or not).
 pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
+/// Most bytes the file and its one rotated predecessor `<file>.1` hold together. Default
+/// 67108864 (64 MiB).
+pub const RTSCOPE_FILE_MAX_BYTES: &str = "RTSCOPE_FILE_MAX_BYTES";
 /// `on` (default) or `off`: print a human summary to stderr at exit.
 pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
 /// Milliseconds the final flush at shutdown may take. Default 2000.
@@ -93,6 +96,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2_000);
 /// Default path of the [`Destination::File`] output.
 pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
+/// Default of [`Config::file_max_bytes`] (64 MiB).
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 /// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
@@ -122,6 +127,12 @@ pub struct Config {
     pub destination: Destination,
     /// Which signals are exported (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`).
     pub signals: Signals,
+    /// Most bytes a [`Destination::File`] and its rotated predecessor `<file>.1` hold together
+    /// (`RTSCOPE_FILE_MAX_BYTES`); also bounds the fallback file.
+    pub file_max_bytes: u64,
+    /// The file written instead when the collector's sink cannot be built: the configured
+    /// file (`with_file`, `RTSCOPE_FILE`, else the default), whatever the destination.
+    pub(crate) fallback_file: PathBuf,
     /// Print a human summary to stderr at shutdown.
     pub summary_at_exit: bool,
     /// Poisson byte sampling of allocations.
@@ -181,7 +192,7 @@ impl Default for Sampling {
     }
 }
 
-/// Where exported data goes.
+/// Where exported data goes. Its `Debug` never shows header values or URL userinfo.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Destination {
@@ -191,8 +202,9 @@ pub enum Destination {
     File(PathBuf),
 }
 
-/// A resolved OTLP collector target.
-#[derive(Clone, Debug, PartialEq)]
+/// A resolved OTLP collector target. Its `Debug` shows header names but never their values,
+/// and URLs without their userinfo (both often hold credentials).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OtlpTarget {
     /// Transport used for both signals.
@@ -207,6 +219,27 @@ pub struct OtlpTarget {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Compression,
+}
+
+impl std::fmt::Debug for OtlpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpTarget")
+            .field("protocol", &self.protocol)
+            .field("metrics_endpoint", &redact_url(&self.metrics_endpoint))
+            .field("logs_endpoint", &redact_url(&self.logs_endpoint))
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// Header names with their values replaced, for `Debug`.
+fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, _)| (k.as_str(), "[redacted]"))
+        .collect()
 }
 
 /// OTLP transport.
@@ -301,7 +334,7 @@ impl Config {
 
 /// Settings made in code (the [`AgentBuilder`](crate::AgentBuilder) or `#[rtscope::main]`
 /// arguments). Every one that is set wins over its environment variables.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) struct Overrides {
     pub(crate) service_name: Option<String>,
     /// Applied in order after the environment's; a later key replaces an earlier one.
@@ -318,11 +351,37 @@ pub(crate) struct Overrides {
     pub(crate) compression: Option<Compression>,
     /// Selects the file destination (unless `endpoint` is set), winning over endpoint variables.
     pub(crate) file: Option<PathBuf>,
+    pub(crate) file_max_bytes: Option<u64>,
     pub(crate) summary: Option<bool>,
     pub(crate) sampling: Option<bool>,
     pub(crate) sampling_target: Option<f64>,
     pub(crate) sampling_interval: Option<u64>,
     pub(crate) sampling_seed: Option<u64>,
+}
+
+/// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("service_name", &self.service_name)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("export_interval", &self.export_interval)
+            .field("temporality", &self.temporality)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("protocol", &self.protocol)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("file", &self.file)
+            .field("file_max_bytes", &self.file_max_bytes)
+            .field("summary", &self.summary)
+            .field("sampling", &self.sampling)
+            .field("sampling_target", &self.sampling_target)
+            .field("sampling_interval", &self.sampling_interval)
+            .field("sampling_seed", &self.sampling_seed)
+            .finish()
+    }
 }
 
 /// A setting made in code that cannot be used. Returned by
@@ -392,6 +451,12 @@ impl Overrides {
             if let Err(problem) = check_header(name, value) {
                 return err(format!("with_header({}, ..)", quoted(name)), &problem);
             }
+        }
+        if self.file_max_bytes == Some(0) {
+            return err(
+                "with_file_max_bytes(0)".to_owned(),
+                "the cap must be greater than zero, e.g. 64 * 1024 * 1024",
+            );
         }
         Ok(())
     }
@@ -533,6 +598,16 @@ pub(crate) fn resolve<V: Into<OsString>>(
         metrics: metrics != Choice::Off,
         logs: logs != Choice::Off,
     };
+    let file = r.file(o);
+    let file_max_bytes = match o.file_max_bytes {
+        Some(b) => b,
+        None => r.pick(
+            &[RTSCOPE_FILE_MAX_BYTES],
+            parse_bytes,
+            DEFAULT_FILE_MAX_BYTES,
+            |b| b.to_string(),
+        ),
+    };
     let asked = [(OTEL_METRICS_EXPORTER, metrics), (OTEL_LOGS_EXPORTER, logs)]
         .into_iter()
         .find(|&(_, choice)| choice == Choice::Otlp)
@@ -548,6 +623,8 @@ pub(crate) fn resolve<V: Into<OsString>>(
         shutdown_timeout,
         destination,
         signals,
+        file_max_bytes,
+        fallback_file: file,
         summary_at_exit,
         sampling,
     };
@@ -1200,9 +1277,9 @@ pub(crate) fn shown_path(path: &Path) -> String {
     }
 }
 
-/// `url` for a message, with its userinfo (`user:password@`) and its query replaced by `***`,
+/// `url` for a message, with its userinfo (`user:password@`) and its query replaced by `[redacted]`,
 /// so that credentials in an endpoint never reach stderr: `http://u:pw@host:4318/p?k=v` shows
-/// as `http://***@host:4318/p?***`. Any string is accepted, a malformed URL too. The result
+/// as `http://[redacted]@host:4318/p?[redacted]`. Any string is accepted, a malformed URL too. The result
 /// still needs [`quoted`] (it is neither escaped nor cut).
 pub(crate) fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
@@ -1217,7 +1294,7 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
     match authority.rsplit_once('@') {
         Some((_, host)) => {
-            out.push_str("***@");
+            out.push_str("[redacted]@");
             out.push_str(host);
         }
         None => out.push_str(authority),
@@ -1225,7 +1302,7 @@ pub(crate) fn redact_url(url: &str) -> String {
     match tail.split_once('?') {
         Some((path, _)) => {
             out.push_str(path);
-            out.push_str("?***");
+            out.push_str("?[redacted]");
         }
         None => out.push_str(tail),
     }
@@ -1533,6 +1610,8 @@ mod tests {
             shutdown_timeout: Duration::from_secs(2),
             destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
             signals: Signals::default(),
+            file_max_bytes: DEFAULT_FILE_MAX_BYTES,
+            fallback_file: PathBuf::from(DEFAULT_FILE),
             summary_at_exit: true,
             sampling: Sampling::default(),
         }
@@ -1607,6 +1686,7 @@ mod tests {
             (OTEL_METRIC_EXPORT_INTERVAL, " 15000 "),
             (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, "Delta"),
             (RTSCOPE_FILE, "/tmp/out.jsonl"),
+            (RTSCOPE_FILE_MAX_BYTES, "1048576"),
             (RTSCOPE_SUMMARY, "off"),
             (RTSCOPE_SHUTDOWN_TIMEOUT, "0"),
         ];
@@ -1622,6 +1702,8 @@ mod tests {
             shutdown_timeout: Duration::ZERO,
             destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
             signals: Signals::default(),
+            file_max_bytes: 1 << 20,
+            fallback_file: PathBuf::from("/tmp/out.jsonl"),
             summary_at_exit: false,
             sampling: Sampling::default(),
         };
@@ -2356,13 +2438,13 @@ mod tests {
                 file,
             ],
             &[
-                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="http://***@bad host/?***" is not an http:// or https:// URL (it contains whitespace); writing to /tmp/x.jsonl instead"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_ENDPOINT="http://[redacted]@bad host/?[redacted]" is not an http:// or https:// URL (it contains whitespace); writing to /tmp/x.jsonl instead"#,
             ],
         );
         warned(
             &[(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, "ftp://SECRET@h"), file],
             &[
-                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="ftp://***@h" is not an http:// or https:// URL (its scheme is neither http nor https); writing to /tmp/x.jsonl instead"#,
+                r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="ftp://[redacted]@h" is not an http:// or https:// URL (its scheme is neither http nor https); writing to /tmp/x.jsonl instead"#,
             ],
         );
         let o = Overrides {
@@ -2373,12 +2455,12 @@ mod tests {
         assert_eq!(
             w,
             [
-                r#"rtscope: with_endpoint("***@host:4318") is not an http:// or https:// URL (it has no scheme); writing to ./rtscope-otlp.jsonl instead"#
+                r#"rtscope: with_endpoint("[redacted]@host:4318") is not an http:// or https:// URL (it has no scheme); writing to ./rtscope-otlp.jsonl instead"#
             ]
         );
         assert_eq!(
             o.validate().unwrap_err().to_string(),
-            r#"with_endpoint("***@host:4318"): not an http:// or https:// URL (it has no scheme); pass a full URL such as "http://127.0.0.1:4318""#
+            r#"with_endpoint("[redacted]@host:4318"): not an http:// or https:// URL (it has no scheme); pass a full URL such as "http://127.0.0.1:4318""#
         );
     }
 
@@ -2386,10 +2468,10 @@ mod tests {
     fn redact_url_hides_userinfo_and_query_only() {
         for (url, shown) in [
             ("http://h:4318/v1/metrics", "http://h:4318/v1/metrics"),
-            ("http://u:p@h:4318/x", "http://***@h:4318/x"),
-            ("https://a@b@h", "https://***@h"),
-            ("http://h/p?api_key=k#f", "http://h/p?***"),
-            ("u:p@h:1", "***@h:1"),
+            ("http://u:p@h:4318/x", "http://[redacted]@h:4318/x"),
+            ("https://a@b@h", "https://[redacted]@h"),
+            ("http://h/p?api_key=k#f", "http://h/p?[redacted]"),
+            ("u:p@h:1", "[redacted]@h:1"),
             ("http://h/path@not-userinfo", "http://h/path@not-userinfo"),
             ("", ""),
         ] {
@@ -2563,20 +2645,27 @@ mod tests {
             Destination::File(PathBuf::from("/code.jsonl"))
         );
         o.endpoint = Some("http://code:4318".to_owned());
+        // The configured file stays the fallback when the collector's sink cannot be built.
         assert_eq!(
             run(&o, &vars).0,
-            otlp(http_target(
-                "http://code:4318/v1/metrics",
-                "http://code:4318/v1/logs"
-            ))
+            Config {
+                fallback_file: PathBuf::from("/code.jsonl"),
+                ..otlp(http_target(
+                    "http://code:4318/v1/metrics",
+                    "http://code:4318/v1/logs"
+                ))
+            }
         );
         // Without with_file the environment endpoint wins over RTSCOPE_FILE.
         assert_eq!(
             warned(&vars, &[]),
-            otlp(http_target(
-                "http://env:4318/v1/metrics",
-                "http://env:4318/v1/logs"
-            ))
+            Config {
+                fallback_file: PathBuf::from("/env.jsonl"),
+                ..otlp(http_target(
+                    "http://env:4318/v1/metrics",
+                    "http://env:4318/v1/logs"
+                ))
+            }
         );
     }
 
@@ -2739,6 +2828,67 @@ mod tests {
                 r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
                 r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
             ]
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_header_values_or_userinfo() {
+        let o = Overrides {
+            endpoint: Some("http://user:PASSWORD@h:4318".to_owned()),
+            headers: pairs(&[("authorization", "Bearer TOKEN")]),
+            ..Overrides::default()
+        };
+        let vars = [
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://user:PASSWORD@h:4318"),
+            (OTEL_EXPORTER_OTLP_HEADERS, "x-api-key=TOKEN"),
+        ];
+        let config = warned(&vars, &[]);
+        for shown in [format!("{o:?}"), format!("{config:?}")] {
+            assert!(
+                !shown.contains("PASSWORD") && !shown.contains("TOKEN"),
+                "{shown}"
+            );
+            assert!(shown.contains("http://[redacted]@h:4318"), "{shown}");
+            assert!(shown.contains("[redacted]\")"), "{shown}");
+        }
+        assert_eq!(redact_url("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(redact_url("https://a@b@h"), "https://[redacted]@h");
+        // A bad endpoint's warning does not show its userinfo either.
+        warned(
+            &[(OTEL_EXPORTER_OTLP_ENDPOINT, "ftp://user:PASSWORD@h")],
+            &[
+                "rtscope: OTEL_EXPORTER_OTLP_ENDPOINT=\"ftp://[redacted]@h\" is not an http:// or \
+               https:// URL (its scheme is neither http nor https); writing to \
+               ./rtscope-otlp.jsonl instead",
+            ],
+        );
+    }
+
+    #[test]
+    fn file_max_bytes_from_code_then_environment_then_default() {
+        assert_eq!(defaults().file_max_bytes, 64 << 20);
+        let vars = [(RTSCOPE_FILE_MAX_BYTES, "1000")];
+        assert_eq!(warned(&vars, &[]).file_max_bytes, 1000);
+        let o = Overrides {
+            file_max_bytes: Some(5),
+            ..Overrides::default()
+        };
+        assert_eq!(run(&o, &vars).0.file_max_bytes, 5);
+        let config = warned(
+            &[(RTSCOPE_FILE_MAX_BYTES, "64MB")],
+            &[
+                "rtscope: RTSCOPE_FILE_MAX_BYTES=\"64MB\" is not a whole number of bytes; using \
+               67108864",
+            ],
+        );
+        assert_eq!(config.file_max_bytes, DEFAULT_FILE_MAX_BYTES);
+        let zero = Overrides {
+            file_max_bytes: Some(0),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            zero.validate().unwrap_err().setting,
+            "with_file_max_bytes(0)"
         );
     }
 }

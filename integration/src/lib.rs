@@ -27,6 +27,7 @@
 //! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
 //! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
+//! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
 //! fast when done). `RTSCOPE_COLLECTOR_VENV` points at another venv;
@@ -35,6 +36,7 @@
 
 mod collector;
 mod error;
+pub mod hostile;
 pub mod otlp;
 mod process;
 

@@ -78,12 +78,12 @@ fn as_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-/// Runs the child (16 phases of 100 ms) while `during` acts on the collector.
+/// Runs the child (40 phases of 100 ms) while `during` acts on the collector.
 fn run_during(c: &mut Collector, protocol: &str, during: impl FnOnce(&mut Collector)) -> RunOutput {
     let endpoint = c.endpoint_for(protocol);
     let mut env = env_for(&endpoint);
     env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()));
-    let cmd = command(&as_refs(&env), &["16", "100"]);
+    let cmd = command(&as_refs(&env), &["40", "100"]);
     let child = thread::spawn(move || run_bounded(cmd, Duration::from_secs(60)).expect("run"));
     during(c);
     let out = child.join().unwrap();
@@ -96,8 +96,9 @@ fn collector_absent_at_start_then_up_loses_nothing_and_logs_once() {
     for protocol in ["http/protobuf", "grpc"] {
         let mut c = Collector::start();
         c.kill();
+        // Longer than the 1 s export timeout, so retries within one export cannot bridge it.
         let out = run_during(&mut c, protocol, |c| {
-            thread::sleep(Duration::from_millis(700));
+            thread::sleep(Duration::from_millis(1500));
             c.restart();
         });
         assert_final_export_exact(&c, &out);
@@ -122,7 +123,7 @@ fn collector_killed_mid_run_and_restarted() {
     let out = run_during(&mut c, "http/protobuf", |c| {
         thread::sleep(Duration::from_millis(400));
         c.kill();
-        thread::sleep(Duration::from_millis(500));
+        thread::sleep(Duration::from_millis(1500));
         c.restart();
     });
     assert_final_export_exact(&c, &out);
@@ -299,7 +300,7 @@ fn unusable_endpoint_falls_back_to_the_file_and_says_so() {
         ("RTSCOPE_FILE", path.to_str().unwrap()),
     ];
     let out = run(&env, &[], Duration::from_secs(30));
-    let lines = lines_with(&out.stderr, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    let lines = lines_with(&out.stderr, "OTEL_EXPORTER_OTLP_ENDPOINT=");
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(lines[0].contains("not a url"), "{}", lines[0]);
     let (allocations, _) = snapshot(&out);

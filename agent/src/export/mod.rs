@@ -200,16 +200,29 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
             return;
         }
     };
-    let sink = Sink::new(&config.destination, &rt).unwrap_or_else(|e| {
-        let fallback = std::path::PathBuf::from(crate::config::DEFAULT_FILE);
+    let sink = Sink::new(&config.destination, config.file_max_bytes, &rt).unwrap_or_else(|e| {
+        let fallback = &config.fallback_file;
+        let shown = match &config.destination {
+            crate::config::Destination::Otlp(t) => crate::config::redact_url(&t.metrics_endpoint),
+            other => format!("{other:?}"),
+        };
         eprintln!(
-            "rtscope: cannot export to {:?}: {}; writing to {} instead",
-            config.destination,
+            "rtscope: cannot export to {shown}: {}; writing to {} instead",
             e.0,
-            fallback.display()
+            transport::show_path(fallback)
         );
-        Sink::File { path: fallback }
+        Sink::file(fallback, config.file_max_bytes)
     });
+    if let Some(path) = sink.file_path() {
+        let path = transport::show_path(path);
+        eprintln!(
+            "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
+             OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
+            path,
+            path,
+            crate::spike::context::bytes(config.file_max_bytes)
+        );
+    }
     let mut p = Pipeline {
         sampler: crate::sampling::Sampler::new(&config.sampling),
         events: EventBuffer::default(),

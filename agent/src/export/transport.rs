@@ -1,19 +1,45 @@
 //! Where requests go: an OTLP collector over gRPC or HTTP/protobuf, or OTLP/JSON lines in a
 //! file. Runs only on the export thread, on its own small tokio runtime.
+//!
+//! Nothing a collector sends is trusted: at most [`BODY_LIMIT`] bytes of any HTTP body and
+//! [`GRPC_MESSAGE_LIMIT`] of any gRPC message are read, text from outside is echoed through
+//! [`echo`] (control characters escaped, length capped), and no line ever shows a header
+//! value or URL userinfo. Retries follow opentelemetry-otlp 0.33 and the OTLP specification
+//! (see [`Retry`]) inside the export timeout, and a collector's `Retry-After` / `RetryInfo`
+//! is honoured across exports: no request goes out before the time it asked for.
 
-use crate::config::{Compression, Destination, OtlpTarget, Protocol};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use crate::config::{Compression, Destination, OtlpTarget, Protocol, redact_url};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use prost::Message;
+use std::future::Future;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Runtime;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+/// Most bytes of an HTTP response body read, on every path; the rest is never received.
+const BODY_LIMIT: usize = 4 * 1024;
+/// Largest gRPC response message decoded (an export answer is a few bytes).
+const GRPC_MESSAGE_LIMIT: usize = 64 * 1024;
+/// Largest HTTP/2 header list (status, message and details trailers included) accepted.
+const GRPC_HEADER_LIMIT: u32 = 16 * 1024;
+/// Most characters of text from outside (a body, a status message) echoed in one line.
+const ECHO_LIMIT: usize = 200;
+/// Longest wait a collector can impose (opentelemetry-otlp caps `Retry-After` likewise).
+const MAX_THROTTLE: Duration = Duration::from_secs(600);
+/// Shortest header value scrubbed from messages (shorter ones would mangle status codes).
+const MIN_SECRET_LEN: usize = 4;
 
 /// One request: a metrics snapshot or a batch of events.
 #[derive(Debug)]
@@ -26,14 +52,22 @@ pub(crate) enum Payload {
 #[derive(Debug)]
 pub(crate) struct SendError(pub(crate) String);
 
-#[derive(Debug)]
-pub(crate) enum Sink {
+/// Where data goes, plus what every destination shares: the secrets no message may show and
+/// the earliest time the collector accepts another request.
+pub(crate) struct Sink {
+    kind: Kind,
+    secrets: Vec<String>,
+    not_before: Option<Instant>,
+}
+
+enum Kind {
     Grpc {
         client: Box<MetricsServiceClient<Channel>>,
         logs: Box<LogsServiceClient<Channel>>,
         metadata: MetadataMap,
         timeout: Duration,
-        endpoint: String,
+        /// For log lines, userinfo redacted.
+        shown: String,
     },
     Http {
         client: reqwest::Client,
@@ -43,68 +77,89 @@ pub(crate) enum Sink {
         gzip: bool,
         timeout: Duration,
     },
-    File {
-        path: PathBuf,
-    },
+    File(FileSink),
 }
 
 impl Sink {
     /// Builds the sink. A collector that is not there yet is not an error: gRPC connects
     /// lazily and HTTP per request, so export starts working whenever it comes up.
-    pub(crate) fn new(destination: &Destination, rt: &Runtime) -> Result<Sink, SendError> {
-        match destination {
-            Destination::File(path) => Ok(Sink::File { path: path.clone() }),
-            Destination::Otlp(t) => match t.protocol {
-                Protocol::Grpc => grpc(t, rt),
-                Protocol::HttpProtobuf => {
-                    let _enter = rt.enter();
-                    http(t)
-                }
-            },
+    pub(crate) fn new(
+        destination: &Destination,
+        file_max_bytes: u64,
+        rt: &Runtime,
+    ) -> Result<Sink, SendError> {
+        let (kind, secrets) = match destination {
+            Destination::File(path) => (Kind::File(FileSink::new(path, file_max_bytes)), vec![]),
+            Destination::Otlp(t) => {
+                let kind = match t.protocol {
+                    Protocol::Grpc => grpc(t, rt)?,
+                    Protocol::HttpProtobuf => {
+                        let _enter = rt.enter();
+                        http(t)?
+                    }
+                };
+                (kind, secrets_of(t))
+            }
+        };
+        Ok(Sink {
+            kind,
+            secrets,
+            not_before: None,
+        })
+    }
+
+    /// The OTLP/JSON file sink, capped at `max_bytes` with its rotated predecessor.
+    pub(crate) fn file(path: &Path, max_bytes: u64) -> Sink {
+        Sink {
+            kind: Kind::File(FileSink::new(path, max_bytes)),
+            secrets: vec![],
+            not_before: None,
         }
     }
 
-    /// Where the data goes, for log lines.
+    /// The file written, when this is the file sink.
+    pub(crate) fn file_path(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::File(f) => Some(&f.path),
+            _ => None,
+        }
+    }
+
+    /// Where the data goes, for log lines (never a header value or URL userinfo).
     pub(crate) fn describe(&self) -> String {
-        match self {
-            Sink::Grpc { endpoint, .. } => format!("OTLP/gRPC {endpoint}"),
-            Sink::Http { url, .. } => format!("OTLP/HTTP {url}"),
-            Sink::File { path } => format!("OTLP/JSON file {}", path.display()),
+        match &self.kind {
+            Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
+            Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
+            Kind::File(f) => format!("OTLP/JSON file {}", show_path(&f.path)),
         }
     }
 
+    /// Delivers `payload`, retrying what may succeed later within the export timeout.
     pub(crate) fn send(&mut self, rt: &Runtime, payload: Payload) -> Result<(), SendError> {
-        match self {
-            Sink::Grpc {
+        let now = Instant::now();
+        if let Some(t) = self.not_before.filter(|t| *t > now) {
+            return Err(SendError(format!(
+                "the collector asked for no request before {:.1?} from now; not sending until \
+                 then",
+                t - now
+            )));
+        }
+        let secrets = &self.secrets;
+        let result = match &mut self.kind {
+            Kind::Grpc {
                 client,
                 logs,
                 metadata,
                 timeout,
                 ..
             } => {
-                let timeout = *timeout;
-                let rejected = match payload {
-                    Payload::Metrics(req) => {
-                        let call = client.export(grpc_request(req, metadata, timeout));
-                        grpc_call(rt, timeout, call)?
-                            .partial_success
-                            .map(|p| (p.rejected_data_points, "data points", p.error_message))
-                    }
-                    Payload::Logs(req) => {
-                        let call = logs.export(grpc_request(req, metadata, timeout));
-                        grpc_call(rt, timeout, call)?
-                            .partial_success
-                            .map(|p| (p.rejected_log_records, "log records", p.error_message))
-                    }
-                };
-                match rejected {
-                    Some((n, what, message)) if n > 0 => Err(SendError(format!(
-                        "collector rejected {n} {what}: {message}"
-                    ))),
-                    _ => Ok(()),
-                }
+                let deadline = now + *timeout;
+                rt.block_on(with_retries(deadline, *timeout, |left| {
+                    let (client, logs) = (client.clone(), logs.clone());
+                    grpc_attempt(client, logs, &payload, metadata, left, secrets)
+                }))
             }
-            Sink::Http {
+            Kind::Http {
                 client,
                 url,
                 logs_url,
@@ -112,67 +167,373 @@ impl Sink {
                 gzip,
                 timeout,
             } => {
-                let (url, mut body) = match payload {
-                    Payload::Metrics(req) => (url.as_str(), req.encode_to_vec()),
-                    Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec()),
+                let (url, body, signal) = match &payload {
+                    Payload::Metrics(req) => (url.as_str(), req.encode_to_vec(), Signal::Metrics),
+                    Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec(), Signal::Logs),
                 };
-                let mut builder = client
-                    .post(url)
-                    .timeout(*timeout)
-                    .header("content-type", "application/x-protobuf");
-                if *gzip {
-                    let mut enc =
-                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-                    enc.write_all(&body)
-                        .and_then(|_| enc.finish())
-                        .map(|b| body = b)
-                        .map_err(|e| SendError(format!("gzip: {e}")))?;
-                    builder = builder.header("content-encoding", "gzip");
-                }
-                for (k, v) in headers.iter() {
-                    builder = builder.header(k.as_str(), v.as_str());
-                }
-                let resp = rt
-                    .block_on(async move { builder.body(body).send().await })
-                    .map_err(|e| SendError(error_chain(&e)))?;
-                let status = resp.status();
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    let text = rt.block_on(resp.text()).unwrap_or_default();
-                    Err(SendError(format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(200).collect::<String>()
-                    )))
-                }
+                let body = if *gzip { gzip_bytes(&body)? } else { body };
+                let deadline = now + *timeout;
+                let (client, gzip) = (&*client, *gzip);
+                rt.block_on(with_retries(deadline, *timeout, |_| {
+                    http_attempt(client, url, &body, headers, gzip, signal, secrets)
+                }))
             }
-            Sink::File { path } => {
-                let line = match &payload {
-                    Payload::Metrics(req) => serde_json::to_string(req),
-                    Payload::Logs(req) => serde_json::to_string(req),
-                }
-                .map_err(|e| SendError(format!("encode JSON: {e}")))?;
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&*path)
-                    .and_then(|mut f| writeln!(f, "{line}"))
-                    .map_err(|e| SendError(format!("write {}: {e}", path.display())))
+            Kind::File(f) => return f.write(&payload),
+        };
+        result.map_err(|mut failure| {
+            if let Retry::After(wait) = failure.retry {
+                self.not_before = Some(Instant::now() + wait);
+                failure.message = format!(
+                    "{}; the collector asked for a pause of {wait:.1?}: no request before then",
+                    failure.message
+                );
             }
-        }
+            self.scrub(SendError(failure.message))
+        })
+    }
+
+    /// Replaces every configured secret in `e` (a collector may echo a header back).
+    fn scrub(&self, e: SendError) -> SendError {
+        SendError(without_secrets(&e.0, &self.secrets))
     }
 }
 
-/// Runs one gRPC export call to its answer or `timeout`, whatever the collector does.
-fn grpc_call<R>(
-    rt: &Runtime,
+/// Header values and URL userinfo of `t`: what no message may show.
+fn secrets_of(t: &OtlpTarget) -> Vec<String> {
+    let mut out: Vec<String> = t.headers.iter().map(|(_, v)| v.clone()).collect();
+    for url in [&t.metrics_endpoint, &t.logs_endpoint] {
+        if let Some(userinfo) = userinfo(url) {
+            out.push(userinfo.to_owned());
+            out.extend(userinfo.split(':').map(str::to_owned));
+        }
+    }
+    out.retain(|s| s.len() >= MIN_SECRET_LEN);
+    // Longest first, so a part never leaves the rest of a longer secret behind.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// The `user:password` of `url`, if any.
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    Some(authority.rsplit_once('@')?.0)
+}
+
+/// `url` without its userinfo (gRPC sends credentials as metadata, never in `:authority`).
+fn without_userinfo(url: &str) -> String {
+    match (url.split_once("://"), userinfo(url)) {
+        (Some((scheme, rest)), Some(info)) => format!("{scheme}://{}", &rest[info.len() + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
+/// after about [`ECHO_LIMIT`] characters of output.
+pub(crate) fn echo(text: &str) -> String {
+    escape(text, ECHO_LIMIT)
+}
+
+/// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
+/// leaves the start of one behind).
+fn echo_without(text: &str, secrets: &[String]) -> String {
+    echo(&without_secrets(text, secrets))
+}
+
+/// `text` with each of `secrets` replaced by `[redacted]`.
+fn without_secrets(text: &str, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+    }
+    text
+}
+
+/// `path` fit for one line (a path comes from outside too), never cut below `PATH_MAX`.
+pub(crate) fn show_path(path: &Path) -> String {
+    escape(&path.display().to_string(), 4096)
+}
+
+fn escape(text: &str, limit: usize) -> String {
+    let mut out = String::new();
+    let mut shown = 0;
+    for c in text.chars() {
+        if shown >= limit {
+            out.push_str("...");
+            break;
+        }
+        let invisible = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if c.is_control() || invisible {
+            let escaped = c.escape_default();
+            shown += escaped.len();
+            out.extend(escaped);
+        } else {
+            shown += 1;
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries.
+// ---------------------------------------------------------------------------------------------
+
+/// What a failed attempt allows, as opentelemetry-otlp 0.33 classifies it: HTTP 429/503
+/// (with `Retry-After`: wait that long), 502, 504 and transport errors; gRPC UNAVAILABLE
+/// (with `RetryInfo`: wait that long), RESOURCE_EXHAUSTED only with `RetryInfo`, CANCELLED,
+/// DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS. Everything else is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    No,
+    /// Exponential backoff with jitter.
+    Backoff,
+    /// The collector asked for this wait (capped at [`MAX_THROTTLE`]).
+    After(Duration),
+}
+
+/// Retries after backoff (opentelemetry-otlp's recommended policy).
+const MAX_RETRIES: u32 = 3;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_millis(1600);
+const MAX_JITTER_MS: u64 = 100;
+
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    retry: Retry,
+}
+
+impl Failure {
+    fn new(message: String, retry: Retry) -> Failure {
+        Failure { message, retry }
+    }
+}
+
+/// Runs `attempt` (given the time left) until it succeeds, fails for good, the retries run
+/// out, or the next try would pass `deadline`. A requested wait that does not fit is returned
+/// (as [`Retry::After`]) so the caller holds every later request back until it is over.
+async fn with_retries<F, Fut>(
+    deadline: Instant,
     timeout: Duration,
-    call: impl std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
-) -> Result<R, SendError> {
-    rt.block_on(async { tokio::time::timeout(timeout, call).await })
-        .map_err(|_| SendError(format!("no answer within {timeout:?}")))?
-        .map(tonic::Response::into_inner)
-        .map_err(|s| SendError(format!("{}: {}", s.code(), s.message())))
+    mut attempt: F,
+) -> Result<(), Failure>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let mut backoff = INITIAL_BACKOFF;
+    let mut retries = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let failure = match tokio::time::timeout(left, attempt(left)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(f)) => f,
+            Err(_) => {
+                return Err(Failure::new(
+                    format!("no answer within {timeout:?}"),
+                    Retry::No,
+                ));
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = match failure.retry {
+            Retry::No => return Err(failure),
+            Retry::After(wait) => {
+                if retries == MAX_RETRIES || wait >= left {
+                    return Err(failure);
+                }
+                wait
+            }
+            Retry::Backoff => {
+                let wait = (backoff + Duration::from_millis(jitter_ms())).min(MAX_BACKOFF);
+                if retries == MAX_RETRIES || wait >= left {
+                    return Err(Failure::new(failure.message, Retry::No));
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                wait
+            }
+        };
+        retries += 1;
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A random number of milliseconds in `0..=MAX_JITTER_MS`.
+fn jitter_ms() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos(),
+    );
+    h.finish() % (MAX_JITTER_MS + 1)
+}
+
+/// `Retry-After`: delay seconds or an HTTP date (IMF-fixdate), capped at [`MAX_THROTTLE`].
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds.min(MAX_THROTTLE.as_secs())),
+        Err(_) => http_date(value)?
+            .duration_since(SystemTime::now())
+            .unwrap_or_default(),
+    };
+    Some(wait.min(MAX_THROTTLE))
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 5.6.7).
+fn http_date(s: &str) -> Option<SystemTime> {
+    let (_, rest) = s.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: u64 = parts.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm), from 1970-01-01.
+    let (y, mo) = if month <= 2 {
+        (year.checked_sub(1)?, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y % 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    let secs = days.checked_mul(86_400)? + h * 3600 + m * 60 + sec;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC.
+// ---------------------------------------------------------------------------------------------
+
+/// `google.rpc.Status`, the payload of `grpc-status-details-bin` and of an OTLP/HTTP error.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<PbDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct PbDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// The delay of a `google.rpc.RetryInfo` in a status's details, capped at [`MAX_THROTTLE`].
+fn retry_info(details: &[u8]) -> Option<Duration> {
+    let status = RpcStatus::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .find(|a| a.type_url.ends_with("/google.rpc.RetryInfo"))?;
+    let delay = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
+    let seconds = u64::try_from(delay.seconds).ok()?;
+    let nanos = u32::try_from(delay.nanos).unwrap_or(0).min(999_999_999);
+    Some(Duration::new(seconds.min(MAX_THROTTLE.as_secs()), nanos).min(MAX_THROTTLE))
+}
+
+fn grpc_retry(status: &tonic::Status) -> Retry {
+    use tonic::Code;
+    let delay = retry_info(status.details());
+    match status.code() {
+        Code::ResourceExhausted => delay.map_or(Retry::No, Retry::After),
+        Code::Unavailable => delay
+            .filter(|d| !d.is_zero())
+            .map_or(Retry::Backoff, Retry::After),
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => Retry::Backoff,
+        _ => Retry::No,
+    }
+}
+
+async fn grpc_attempt(
+    mut client: Box<MetricsServiceClient<Channel>>,
+    mut logs: Box<LogsServiceClient<Channel>>,
+    payload: &Payload,
+    metadata: &MetadataMap,
+    left: Duration,
+    secrets: &[String],
+) -> Result<(), Failure> {
+    let failed = |s: tonic::Status| {
+        let message = echo_without(s.message(), secrets);
+        Failure::new(format!("{}: {message}", s.code()), grpc_retry(&s))
+    };
+    let rejected = match payload {
+        Payload::Metrics(req) => client
+            .export(grpc_request(req.clone(), metadata, left))
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .partial_success
+            .map(|p| (p.rejected_data_points, "data points", p.error_message)),
+        Payload::Logs(req) => logs
+            .export(grpc_request(req.clone(), metadata, left))
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .partial_success
+            .map(|p| (p.rejected_log_records, "log records", p.error_message)),
+    };
+    check_rejected(rejected, secrets)
+}
+
+/// A partial success that rejected something is a final failure (retrying cannot help).
+fn check_rejected(
+    rejected: Option<(i64, &str, String)>,
+    secrets: &[String],
+) -> Result<(), Failure> {
+    match rejected {
+        Some((n, what, message)) if n > 0 => Err(Failure::new(
+            format!(
+                "collector rejected {n} {what}: {}",
+                echo_without(&message, secrets)
+            ),
+            Retry::No,
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::Request<T> {
@@ -182,34 +543,35 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
     request
 }
 
-/// "error: cause: cause" so a log line says why, not only that.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Sink, SendError> {
-    let mut endpoint = Endpoint::from_shared(t.metrics_endpoint.clone())
-        .map_err(|e| SendError(format!("endpoint {:?}: {e}", t.metrics_endpoint)))?
+/// A lazily connecting channel to `url`, its answers bounded.
+fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
+    let mut endpoint = Endpoint::from_shared(without_userinfo(url))
+        .map_err(|e| SendError(format!("endpoint {}: {e}", redact_url(url))))?
         .connect_timeout(t.timeout)
-        .timeout(t.timeout);
-    if t.metrics_endpoint.starts_with("https://") {
+        .timeout(t.timeout)
+        .http2_max_header_list_size(GRPC_HEADER_LIMIT);
+    if url.starts_with("https://") {
+        // tonic uses ring here (or a provider the application installed); it installs none.
         endpoint = endpoint
             .tls_config(ClientTlsConfig::new().with_native_roots())
             .map_err(|e| SendError(format!("TLS: {e}")))?;
     }
-    let channel = {
-        let _enter = rt.enter();
-        endpoint.connect_lazy()
+    let _enter = rt.enter();
+    Ok(endpoint.connect_lazy())
+}
+
+fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
+    let channel = grpc_channel(&t.metrics_endpoint, t, rt)?;
+    // The logs endpoint gets its own channel when it is another address.
+    let logs_channel = if t.logs_endpoint == t.metrics_endpoint {
+        channel.clone()
+    } else {
+        grpc_channel(&t.logs_endpoint, t, rt)?
     };
-    let mut client = MetricsServiceClient::new(channel.clone());
-    let mut logs = LogsServiceClient::new(channel);
+    let mut client =
+        MetricsServiceClient::new(channel).max_decoding_message_size(GRPC_MESSAGE_LIMIT);
+    let mut logs =
+        LogsServiceClient::new(logs_channel).max_decoding_message_size(GRPC_MESSAGE_LIMIT);
     if t.compression == Compression::Gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
         logs = logs.send_compressed(CompressionEncoding::Gzip);
@@ -225,23 +587,161 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Sink, SendError> {
         })?;
         metadata.insert(key, value);
     }
-    Ok(Sink::Grpc {
+    let mut shown = redact_url(&t.metrics_endpoint);
+    if t.logs_endpoint != t.metrics_endpoint {
+        shown = format!("{shown} (logs {})", redact_url(&t.logs_endpoint));
+    }
+    Ok(Kind::Grpc {
         client: Box::new(client),
         logs: Box::new(logs),
         metadata,
         timeout: t.timeout,
-        endpoint: t.metrics_endpoint.clone(),
+        shown,
     })
 }
 
-fn http(t: &OtlpTarget) -> Result<Sink, SendError> {
-    // reqwest is built without a bundled crypto provider; use ring, once per process.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+// ---------------------------------------------------------------------------------------------
+// HTTP.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Metrics,
+    Logs,
+}
+
+async fn http_attempt(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    headers: &[(String, String)],
+    gzip: bool,
+    signal: Signal,
+    secrets: &[String],
+) -> Result<(), Failure> {
+    let mut builder = client
+        .post(url)
+        .header("content-type", "application/x-protobuf");
+    if gzip {
+        builder = builder.header("content-encoding", "gzip");
+    }
+    for (k, v) in headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let resp = builder
+        .body(body.to_vec())
+        .send()
+        .await
+        .map_err(|e| Failure::new(error_chain(&e.without_url()), Retry::Backoff))?;
+    let status = resp.status();
+    let header = |name| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let retry_after = header(reqwest::header::RETRY_AFTER)
+        .as_deref()
+        .and_then(parse_retry_after);
+    let protobuf = header(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|t| t.starts_with("application/x-protobuf"));
+    let (body, complete) = read_capped(resp).await;
+    if status.is_success() {
+        // A body cut at the limit is not decoded; an export answer is a few bytes.
+        if !complete {
+            return Ok(());
+        }
+        let rejected = match signal {
+            Signal::Metrics => ExportMetricsServiceResponse::decode(body.as_slice())
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_data_points, "data points", p.error_message)),
+            Signal::Logs => ExportLogsServiceResponse::decode(body.as_slice())
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_log_records, "log records", p.error_message)),
+        };
+        return check_rejected(rejected, secrets);
+    }
+    let text = protobuf
+        .then(|| RpcStatus::decode(body.as_slice()).ok().map(|s| s.message))
+        .flatten()
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    let retry = match status.as_u16() {
+        429 | 503 => retry_after.map_or(Retry::Backoff, Retry::After),
+        502 | 504 => Retry::Backoff,
+        _ => Retry::No,
+    };
+    let mut message = format!("HTTP {status}");
+    if !text.trim().is_empty() {
+        message = format!("{message}: {}", echo_without(text.trim(), secrets));
+    }
+    Err(Failure::new(message, retry))
+}
+
+/// At most [`BODY_LIMIT`] bytes of `resp`'s body, and whether that was all of it. The rest
+/// is never read: dropping the response closes the connection.
+async fn read_capped(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut buf = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(BODY_LIMIT - buf.len());
+                buf.extend_from_slice(&chunk[..take]);
+                if take < chunk.len() || buf.len() == BODY_LIMIT {
+                    return (buf, false);
+                }
+            }
+            Ok(None) => return (buf, true),
+            Err(_) => return (buf, false),
+        }
+    }
+}
+
+fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body)
+        .and_then(|_| enc.finish())
+        .map_err(|e| SendError(format!("gzip: {e}")))
+}
+
+/// "error: cause: cause" so a log line says why, not only that.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    echo(&s)
+}
+
+/// rustls with an explicit ring provider and the platform's verifier: the process-wide
+/// default provider is the application's to set, never a library's.
+fn tls_config() -> Result<rustls::ClientConfig, SendError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| SendError(format!("TLS: {e}")))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SendError(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
     let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .connect_timeout(t.timeout)
+        // A redirect would carry the headers (credentials) elsewhere; OTLP has none.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| SendError(format!("HTTP client: {}", error_chain(&e))))?;
-    Ok(Sink::Http {
+    Ok(Kind::Http {
         client,
         url: t.metrics_endpoint.clone(),
         logs_url: t.logs_endpoint.clone(),
@@ -249,4 +749,402 @@ fn http(t: &OtlpTarget) -> Result<Sink, SendError> {
         gzip: t.compression == Compression::Gzip,
         timeout: t.timeout,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file.
+// ---------------------------------------------------------------------------------------------
+
+/// OTLP/JSON lines appended to a file that, with its rotated predecessor `<file>.1`, stays
+/// under `max_bytes`. Each record is one `write(2)` on an `O_APPEND` descriptor, so lines of
+/// several writers (processes, sinks) never interleave.
+struct FileSink {
+    path: PathBuf,
+    max_bytes: u64,
+    /// A write was cut short: the next record starts with a newline, so it stays readable.
+    torn: bool,
+}
+
+impl FileSink {
+    fn new(path: &Path, max_bytes: u64) -> FileSink {
+        FileSink {
+            path: path.to_owned(),
+            max_bytes,
+            torn: false,
+        }
+    }
+
+    fn write(&mut self, payload: &Payload) -> Result<(), SendError> {
+        let mut line = Vec::with_capacity(4096);
+        if self.torn {
+            line.push(b'\n');
+        }
+        match payload {
+            Payload::Metrics(req) => serde_json::to_writer(&mut line, req),
+            Payload::Logs(req) => serde_json::to_writer(&mut line, req),
+        }
+        .map_err(|e| SendError(format!("encode JSON: {e}")))?;
+        line.push(b'\n');
+        let path = show_path(&self.path);
+        let len = line.len() as u64;
+        // Each of the two files holds at most half the cap.
+        let half = self.max_bytes / 2;
+        if len > half {
+            return Err(SendError(format!(
+                "a record of {len} bytes does not fit in half of the file cap ({} bytes); \
+                 raise RTSCOPE_FILE_MAX_BYTES",
+                self.max_bytes
+            )));
+        }
+        let cannot = |e: std::io::Error| SendError(format!("cannot write {path}: {e}"));
+        let mut file = open_append(&self.path).map_err(|e| self.open_error(e))?;
+        if file.metadata().map_err(cannot)?.len() + len > half {
+            let mut rotated = self.path.clone().into_os_string();
+            rotated.push(".1");
+            match std::fs::rename(&self.path, &rotated) {
+                // Another writer of the same file rotated it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SendError(format!("cannot rotate {path}: {e}"))),
+                Ok(()) => {}
+            }
+            file = open_append(&self.path).map_err(|e| self.open_error(e))?;
+        }
+        // One write is the whole record; only a short one (a full disk) is followed by more,
+        // which end in the error that says why, or complete the record.
+        let mut written = 0;
+        while written < line.len() {
+            match file.write(&line[written..]) {
+                Ok(0) => {
+                    self.torn |= written > 0;
+                    return Err(cannot(std::io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.torn |= written > 0;
+                    return Err(cannot(e));
+                }
+            }
+        }
+        self.torn = false;
+        Ok(())
+    }
+
+    fn open_error(&self, e: std::io::Error) -> SendError {
+        let path = show_path(&self.path);
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return SendError(format!(
+                "{path} is a symbolic link, which rtscope does not follow; remove it or set \
+                 RTSCOPE_FILE to another path"
+            ));
+        }
+        SendError(format!("cannot open {path}: {e}"))
+    }
+}
+
+/// Opens `path` for appending, creating it with mode 0644; never through a symbolic link.
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_escapes_control_characters_and_caps_length() {
+        let forged = "oops\nrtscope: export recovered\u{1b}[2J\u{202e}";
+        let shown = echo(forged);
+        assert_eq!(shown, "oops\\nrtscope: export recovered\\u{1b}[2J\\u{202e}");
+        assert!(!shown.chars().any(char::is_control));
+        let long = "x".repeat(100_000);
+        assert_eq!(echo(&long).chars().count(), ECHO_LIMIT + 3);
+        assert_eq!(
+            show_path(Path::new("/tmp/a\nrtscope: b")),
+            "/tmp/a\\nrtscope: b"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("99999999"), Some(MAX_THROTTLE));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(
+            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777))
+        );
+        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 CET"), None);
+        assert_eq!(http_date("Sun, 32 Nov 1994 08:49:37 GMT"), None);
+        // A date in the past asks for no wait.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        // A date far ahead is capped.
+        let far = parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT").unwrap();
+        assert_eq!(far, MAX_THROTTLE);
+    }
+
+    fn status_with_retry_info(code: tonic::Code, seconds: i64) -> tonic::Status {
+        let info = RetryInfo {
+            retry_delay: Some(PbDuration { seconds, nanos: 0 }),
+        };
+        let details = RpcStatus {
+            code: code as i32,
+            message: "slow down".into(),
+            details: vec![Any {
+                type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                value: info.encode_to_vec(),
+            }],
+        };
+        tonic::Status::with_details(code, "slow down", details.encode_to_vec().into())
+    }
+
+    #[test]
+    fn grpc_statuses_are_classified_as_opentelemetry_otlp_does() {
+        use tonic::Code;
+        assert_eq!(
+            grpc_retry(&tonic::Status::new(Code::Unavailable, "")),
+            Retry::Backoff
+        );
+        assert_eq!(
+            grpc_retry(&tonic::Status::new(Code::ResourceExhausted, "")),
+            Retry::No
+        );
+        assert_eq!(
+            grpc_retry(&status_with_retry_info(Code::ResourceExhausted, 45)),
+            Retry::After(Duration::from_secs(45))
+        );
+        assert_eq!(
+            grpc_retry(&status_with_retry_info(Code::Unavailable, 5)),
+            Retry::After(Duration::from_secs(5))
+        );
+        assert_eq!(
+            grpc_retry(&status_with_retry_info(Code::Unavailable, 100_000)),
+            Retry::After(MAX_THROTTLE)
+        );
+        for code in [Code::InvalidArgument, Code::Unauthenticated, Code::Internal] {
+            assert_eq!(grpc_retry(&tonic::Status::new(code, "")), Retry::No);
+        }
+    }
+
+    fn target(url: &str) -> OtlpTarget {
+        let (config, _) = crate::config::resolve(
+            &crate::config::Overrides::default(),
+            crate::config::test_env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", url),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "authorization=Bearer SECRET-TOKEN",
+                ),
+            ]),
+        );
+        match config.destination {
+            Destination::Otlp(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn userinfo_and_header_values_never_appear_in_descriptions_or_errors() {
+        let t = target("http://user:PASSWORD@127.0.0.1:9/base");
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("PASSWORD") && !shown.contains("SECRET-TOKEN"),
+            "{shown}"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sink = Sink::new(&Destination::Otlp(t.clone()), 1 << 20, &rt).unwrap();
+        assert_eq!(
+            sink.describe(),
+            "OTLP/HTTP http://[redacted]@127.0.0.1:9/base/v1/metrics"
+        );
+        let echoed = sink.scrub(SendError(
+            "401: bad token Bearer SECRET-TOKEN for user:PASSWORD".into(),
+        ));
+        assert_eq!(echoed.0, "401: bad token [redacted] for [redacted]");
+        // A secret where the echo is cut leaves no prefix behind.
+        let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
+        assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
+    }
+
+    #[test]
+    fn building_an_http_sink_leaves_the_process_crypto_provider_alone() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = target("https://127.0.0.1:9");
+        Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        assert!(
+            rustls::crypto::ring::default_provider()
+                .install_default()
+                .is_ok(),
+            "rtscope installed a process-wide rustls provider"
+        );
+    }
+
+    /// A metrics request whose JSON line is about `bytes` long.
+    fn record(bytes: usize, tag: usize) -> Payload {
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+        use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        let value = format!("{tag}:{}", "x".repeat(bytes));
+        Payload::Metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(AnyValue {
+                            value: Some(Value::StringValue(value)),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rtscope-file-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("out.jsonl")
+    }
+
+    /// Every line of `path` is a JSON object; returns how many there are.
+    fn whole_lines(path: &Path) -> usize {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "line {i} of {} is not a record: {:.80}",
+                path.display(),
+                line
+            );
+        }
+        text.lines().count()
+    }
+
+    #[test]
+    fn four_writers_appending_to_one_file_leave_only_whole_records() {
+        // Records larger than a pipe buffer, so two writes per record would interleave.
+        let path = temp_path("four");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut sink = FileSink::new(&path, u64::MAX);
+                    for i in 0..200 {
+                        sink.write(&record(6000, w * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(whole_lines(&path), 800);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn the_file_and_its_predecessor_stay_under_the_cap() {
+        let path = temp_path("cap");
+        let cap = 64 * 1024;
+        let mut sink = FileSink::new(&path, cap);
+        for i in 0..100 {
+            sink.write(&record(3000, i)).unwrap();
+        }
+        let rotated = PathBuf::from(format!("{}.1", path.display()));
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        assert!(size(&rotated) > 0, "never rotated");
+        assert!(size(&path) + size(&rotated) <= cap);
+        assert!(whole_lines(&path) > 0 && whole_lines(&rotated) > 0);
+        // A record that cannot fit is refused with a line naming the setting.
+        let err = sink.write(&record(40_000, 0)).unwrap_err();
+        assert!(err.0.contains("RTSCOPE_FILE_MAX_BYTES"), "{}", err.0);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_path_is_not_followed_and_the_file_is_0644() {
+        let path = temp_path("link");
+        let victim = path.with_file_name("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = FileSink::new(&path, u64::MAX)
+            .write(&record(10, 0))
+            .unwrap_err();
+        assert!(err.0.contains("symbolic link"), "{}", err.0);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+
+        use std::os::unix::fs::PermissionsExt;
+        let fresh = path.with_file_name("fresh.jsonl");
+        // SAFETY: umask only changes this process's file creation mask; restored below.
+        let old = unsafe { libc::umask(0) };
+        let written = FileSink::new(&fresh, u64::MAX).write(&record(10, 0));
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        written.unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// On a full disk a record is cut short; once there is room again the next record starts
+    /// on a fresh line. Needs root to mount a 1 MiB tmpfs; elsewhere it says so and passes.
+    #[test]
+    fn after_a_short_write_on_a_full_disk_the_next_record_starts_a_fresh_line() {
+        let dir = temp_path("full").parent().unwrap().to_owned();
+        let mount = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&dir)
+            .output();
+        if !mount.is_ok_and(|o| o.status.success()) {
+            eprintln!("cannot mount a tmpfs here (not root?); the full-disk case is untested");
+            return;
+        }
+        let path = dir.join("out.jsonl");
+        let filler = dir.join("filler");
+        // Fill all but about 10 KB.
+        std::fs::write(&filler, vec![0u8; 1024 * 1024 - 10 * 1024]).ok();
+        let mut sink = FileSink::new(&path, u64::MAX);
+        let mut failed = 0;
+        for i in 0..10 {
+            if sink.write(&record(3000, i)).is_err() {
+                failed += 1;
+            }
+        }
+        std::fs::remove_file(&filler).unwrap();
+        sink.write(&record(100, 99)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::process::Command::new("umount").arg(&dir).status();
+        assert!(failed > 0, "the disk never filled");
+        let bad = text
+            .lines()
+            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_err())
+            .count();
+        assert!(bad <= 1, "{bad} broken lines");
+        let last = text.lines().last().unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(last).is_ok());
+        assert!(last.contains("99:"));
+    }
 }
