@@ -213,7 +213,9 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         );
         Sink::file(fallback, config.file_max_bytes)
     });
-    if let Some(path) = sink.file_path() {
+    if config.signals.any()
+        && let Some(path) = sink.file_path()
+    {
         let path = transport::show_path(path);
         eprintln!(
             "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
