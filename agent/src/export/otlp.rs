@@ -5,7 +5,7 @@
 //! one request carries one consistent snapshot.
 
 use super::logs::LogEvent;
-use super::model::{Data, Metric, Value};
+use super::model::{Data, Metric, Number, Value};
 use crate::config::{Config, Temporality};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -188,7 +188,12 @@ fn scope() -> InstrumentationScope {
 /// `now - prev` for cumulative counters and histograms.
 fn subtract(now: &Data, prev: Option<&Data>) -> Data {
     match (now, prev) {
-        (Data::Counter(v), Some(Data::Counter(p))) => Data::Counter((v - p).max(0.0)),
+        (Data::Counter(Number::Int(v)), Some(Data::Counter(Number::Int(p)))) => {
+            Data::Counter(Number::Int(v.saturating_sub(*p)))
+        }
+        (Data::Counter(Number::Real(v)), Some(Data::Counter(Number::Real(p)))) => {
+            Data::Counter(Number::Real((v - p).max(0.0)))
+        }
         (
             Data::Histogram {
                 bounds,
@@ -252,7 +257,7 @@ fn empty_metric(m: &Metric, delta: bool) -> PMetric {
 }
 
 fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64, data: Data) {
-    let number = |v: f64| NumberDataPoint {
+    let number = |v: Number| NumberDataPoint {
         attributes: attributes.clone(),
         start_time_unix_nano: start,
         time_unix_nano: now,
@@ -290,11 +295,61 @@ fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64,
     }
 }
 
-/// Whole values are sent as integers (exact on the wire), others as doubles.
-fn as_number(v: f64) -> number_data_point::Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        number_data_point::Value::AsInt(v as i64)
-    } else {
-        number_data_point::Value::AsDouble(v)
+/// Counts as integers (exact on the wire; a count past `i64::MAX` saturates), reals as doubles.
+fn as_number(v: Number) -> number_data_point::Value {
+    match v {
+        Number::Int(i) => number_data_point::Value::AsInt(i64::try_from(i).unwrap_or(i64::MAX)),
+        Number::Real(r) => number_data_point::Value::AsDouble(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(temporality: Temporality) -> Config {
+        let (mut config, _) = crate::config::resolve(&Default::default(), |_| None);
+        config.temporality = temporality;
+        config
+    }
+
+    /// The point of series `name` in `req`.
+    fn point<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> &'a NumberDataPoint {
+        let m = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        match &m.data {
+            Some(metric::Data::Sum(s)) => &s.data_points[0],
+            Some(metric::Data::Gauge(g)) => &g.data_points[0],
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counts_above_2_pow_53_are_exact_integers_on_the_wire() {
+        let big = (1u64 << 53) + 1;
+        let mut s = crate::alloc::stats();
+        s.allocated_bytes = big;
+        s.allocations = big + 2;
+        s.live_bytes = big + 4;
+        let mut metrics = Vec::new();
+        super::super::collect::alloc_metrics(&s, &mut metrics);
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut enc = Encoder::new(&config(temporality));
+            let req = enc.encode(&metrics, now_nanos());
+            for (name, want) in [
+                ("rust.memory.allocated", big),
+                ("rust.memory.allocations", big + 2),
+                ("rust.memory.used", big + 4),
+            ] {
+                assert_eq!(
+                    point(&req, name).value,
+                    Some(number_data_point::Value::AsInt(want as i64)),
+                    "{name} under {temporality:?}"
+                );
+            }
+        }
     }
 }
