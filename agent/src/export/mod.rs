@@ -69,7 +69,10 @@ impl Exporter {
         }
     }
 
-    /// Final collection and flush; returns within `timeout` whatever the destination does.
+    /// Final collection and flush; returns within `timeout` whatever the destination (or
+    /// name resolution) does. The thread acknowledges only once it has nothing left to wait
+    /// for (its runtime is shut down in the background), so the join after the
+    /// acknowledgement is immediate; without one in time the thread is left to the exit.
     pub(crate) fn shutdown(mut self, timeout: Duration) {
         let Some(tx) = self.tx.take() else { return };
         let (done_tx, done_rx) = mpsc::sync_channel(1);
@@ -119,8 +122,42 @@ impl Outage {
     }
 }
 
+/// The export thread's tokio runtime. Dropping a `Runtime` waits for its blocking threads,
+/// and a `getaddrinfo` stuck in one can take any time, so this one is always shut down in
+/// the background: nothing on the exit path ever waits for the network or DNS.
+struct BackgroundRuntime(std::mem::ManuallyDrop<tokio::runtime::Runtime>);
+
+impl BackgroundRuntime {
+    /// A current-thread runtime with at most one blocking thread: name lookups (the only
+    /// blocking work of the sinks) run one at a time, so lookups that hang cannot pile up
+    /// threads; later ones wait their turn and are dropped with the runtime.
+    fn new() -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .map(|rt| BackgroundRuntime(std::mem::ManuallyDrop::new(rt)))
+    }
+}
+
+impl std::ops::Deref for BackgroundRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for BackgroundRuntime {
+    fn drop(&mut self) {
+        // SAFETY: the runtime is taken out exactly once, here, and `self.0` is never used
+        // again (this is the end of `self`).
+        let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        rt.shutdown_background();
+    }
+}
+
 struct Pipeline {
-    rt: tokio::runtime::Runtime,
+    rt: BackgroundRuntime,
     sink: Sink,
     encoder: Encoder,
     self_stats: SelfStats,
@@ -175,10 +212,7 @@ impl Pipeline {
 }
 
 fn run(config: Config, rx: mpsc::Receiver<Command>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match BackgroundRuntime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!(
@@ -214,6 +248,9 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         match rx.recv_timeout(tick) {
             Ok(Command::Shutdown(done)) => {
                 p.tick();
+                p.export();
+                crate::sampling::disable();
+                // After the final export, so the summary counts it with its result.
                 if config.summary_at_exit {
                     summary::print(
                         &p.sink.describe(),
@@ -222,8 +259,8 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
                         p.events.dropped,
                     );
                 }
-                p.export();
-                crate::sampling::disable();
+                // Shuts the runtime down in the background before acknowledging.
+                drop(p);
                 let _ = done.send(());
                 return;
             }

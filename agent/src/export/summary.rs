@@ -95,7 +95,7 @@ pub(crate) fn render(
     let _ = writeln!(
         out,
         "  agent: {} exports to {} ({} failed), agent allocated {} ({} live), export thread CPU {:.1} ms",
-        self_stats.exports + 1,
+        self_stats.exports,
         destination,
         self_stats.export_failures,
         bytes(agent.allocated_bytes),
