@@ -96,13 +96,20 @@ impl Exporter {
 #[derive(Debug, Default)]
 struct Outage {
     failed_attempts: u64,
+    /// Delta temporality: a failed export's data is not re-sent (see `otlp::Encoder`).
+    delta: bool,
 }
 
 impl Outage {
     fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
         if self.failed_attempts == 0 {
+            let kept = if self.delta {
+                "under delta temporality what a failed export carried is not re-sent; it is counted in rtscope.export.lost"
+            } else {
+                "totals are cumulative, so the next export that arrives carries everything"
+            };
             eprintln!(
-                "rtscope: export to {} failed: {}; retrying every {interval:?} (counts are kept, nothing is lost); further failures are not logged until it recovers",
+                "rtscope: export to {} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
                 sink.describe(),
                 err.0
             );
@@ -190,8 +197,8 @@ impl Pipeline {
         self.sampler.metrics(&self.events, &mut metrics);
         let request = self.encoder.encode(&metrics, now_nanos());
         let mut result = self.sink.send(&self.rt, Payload::Metrics(request));
+        self.encoder.sent(result.is_ok());
         if result.is_ok() {
-            self.encoder.commit();
             let events = self.events.take();
             if !events.is_empty() {
                 let logs = self.encoder.encode_logs(&events);
@@ -239,7 +246,10 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         rt,
         sink,
         self_stats: SelfStats::default(),
-        outage: Outage::default(),
+        outage: Outage {
+            failed_attempts: 0,
+            delta: config.temporality == crate::config::Temporality::Delta,
+        },
         interval: config.export_interval,
     };
     let tick = COLLECTION_TICK.min(config.export_interval);
@@ -257,6 +267,14 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
                         &p.self_stats,
                         &p.sampler.top_scopes(5),
                         p.events.dropped,
+                    );
+                }
+                let lost = p.encoder.lost();
+                if !lost.is_empty() {
+                    let allocations = lost.get("rust.memory.allocations").copied().unwrap_or(0);
+                    eprintln!(
+                        "rtscope: {} delta export(s) were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)",
+                        p.self_stats.export_failures
                     );
                 }
                 // Shuts the runtime down in the background before acknowledging.
