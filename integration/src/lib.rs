@@ -27,6 +27,7 @@
 //! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
 //! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
+//! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
@@ -38,6 +39,7 @@ mod collector;
 mod error;
 pub mod otlp;
 mod process;
+mod proxy;
 mod watch;
 
 pub use collector::{
@@ -46,4 +48,5 @@ pub use collector::{
 pub use error::Error;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
+pub use proxy::SlowProxy;
 pub use watch::{WatchedRun, build_preload, run_watched};

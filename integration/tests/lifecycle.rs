@@ -1,10 +1,13 @@
 //! How a program under the agent lives and ends whatever the network does: exit bounded by
-//! the shutdown timeout even while name resolution hangs; the exit summary counts every
-//! export with its result.
+//! the shutdown timeout even while name resolution hangs; delta data never counted twice
+//! and every loss reported, under a slow, frozen or killed collector; the exit summary
+//! counts every export with its result.
 
-use rtscope_integration::{build_preload, run_watched};
+use rtscope_integration::{Collector, SlowProxy, build_preload, run_bounded, run_watched};
+use serde_json::Value;
 use std::process::Command;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_known_workload");
 
@@ -99,4 +102,137 @@ fn the_summary_counts_the_final_export_with_its_result() {
     let failed = number_before(" failed)");
     assert!(exports >= 2, "{line}");
     assert_eq!(exports, failed, "every export failed: {line}");
+}
+
+/// Runs `known_workload` for 30 phases of 100 ms with delta temporality, exporting every
+/// 100 ms to `endpoint` with a 300 ms timeout, while `during` acts on the collector; returns
+/// the true allocation count (the child's SNAPSHOT) and its stderr.
+fn delta_run(endpoint: &str, during: impl FnOnce()) -> (u64, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["30", "100"])
+        .env("RTSCOPE_SUMMARY", "off")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "300");
+    let child = thread::spawn(move || run_bounded(cmd, Duration::from_secs(60)).expect("run"));
+    during();
+    let out = child.join().unwrap();
+    assert!(out.success(), "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SNAPSHOT "))
+        .expect("SNAPSHOT line");
+    let v: Value = serde_json::from_str(line).unwrap();
+    (v["allocations"].as_u64().unwrap(), out.stderr)
+}
+
+/// Polls until what the collector received stops changing for 500 ms (late requests still
+/// arriving), at most 15 s.
+fn settle(c: &Collector) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = c.metric_requests().len();
+    let mut stable_since = Instant::now();
+    while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(500) {
+        thread::sleep(Duration::from_millis(50));
+        let now = c.metric_requests().len();
+        if now != seen {
+            seen = now;
+            stable_since = Instant::now();
+        }
+    }
+}
+
+/// (sum of the delta points of `rust.memory.allocations` received, what the agent reports
+/// lost of it), after checking the points' intervals never overlap.
+fn received_and_lost(c: &Collector) -> (u64, u64) {
+    let mut points: Vec<(u64, u64, u64)> = c
+        .metric_points("rust.memory.allocations")
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.temporality(),
+                Some(rtscope_integration::Temporality::Delta)
+            );
+            let v = u64::try_from(p.as_i64().expect("asInt")).unwrap();
+            (p.start_time_unix_nano(), p.time_unix_nano(), v)
+        })
+        .collect();
+    assert!(!points.is_empty(), "nothing received");
+    points.sort_unstable();
+    for w in points.windows(2) {
+        assert!(
+            w[1].0 >= w[0].1,
+            "delta intervals overlap: {:?} then {:?} (counted twice)",
+            w[0],
+            w[1]
+        );
+    }
+    let sum = points.iter().map(|p| p.2).sum();
+    // Cumulative: the latest report is the whole loss so far.
+    let lost = c
+        .metric_points("rtscope.export.lost")
+        .iter()
+        .filter(|p| p.attr_str("rtscope.metric") == Some("rust.memory.allocations"))
+        .max_by_key(|p| p.time_unix_nano())
+        .map_or(0, |p| u64::try_from(p.as_i64().expect("asInt")).unwrap());
+    (sum, lost)
+}
+
+#[test]
+fn delta_is_never_counted_twice_and_every_loss_is_reported() {
+    // Slow: a proxy holds requests 700 ms (timeout 300 ms) for a second; the collector
+    // keeps each one although the agent gave up waiting. Before, the baseline stayed put
+    // and every later delta overlapped: the sum reached several times the truth.
+    {
+        let c = Collector::start();
+        let proxy = SlowProxy::start(c.http_addr()).unwrap();
+        let (truth, stderr) = delta_run(&proxy.endpoint(), || {
+            thread::sleep(Duration::from_millis(800));
+            proxy.set_delay(Duration::from_millis(700));
+            thread::sleep(Duration::from_millis(1000));
+            proxy.set_delay(Duration::ZERO);
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("slow: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(
+            lost > 0,
+            "the unconfirmed exports were not reported: {stderr}"
+        );
+        assert_eq!(sum, truth, "everything arrived, late; nothing twice");
+    }
+    // Frozen: rotel stopped 1.5 s, then thawed.
+    {
+        let mut c = Collector::start();
+        let endpoint = c.http_endpoint();
+        let (truth, _) = delta_run(&endpoint, || {
+            thread::sleep(Duration::from_millis(800));
+            c.freeze();
+            thread::sleep(Duration::from_millis(1500));
+            c.thaw();
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("frozen: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(lost > 0);
+        assert!(sum <= truth && sum + lost >= truth, "{sum} {lost} {truth}");
+    }
+    // Killed: rotel gone 1 s (connections refused), then restarted.
+    {
+        let mut c = Collector::start();
+        let endpoint = c.http_endpoint();
+        let (truth, _) = delta_run(&endpoint, || {
+            thread::sleep(Duration::from_millis(800));
+            c.kill();
+            thread::sleep(Duration::from_millis(1000));
+            c.restart();
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("killed: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(sum < truth, "refused exports cannot have arrived");
+        assert!(sum <= truth && sum + lost >= truth, "{sum} {lost} {truth}");
+    }
 }
