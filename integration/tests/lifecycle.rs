@@ -1,7 +1,7 @@
 //! How a program under the agent lives and ends whatever the network does: exit bounded by
 //! the shutdown timeout even while name resolution hangs; delta data never counted twice
-//! and every loss reported, under a slow, frozen or killed collector; the exit summary
-//! counts every export with its result.
+//! and every loss reported, under a slow, frozen or killed collector; a forked child exits
+//! at once with exact counts; the exit summary counts every export with its result.
 
 use rtscope_integration::{Collector, SlowProxy, build_preload, run_bounded, run_watched};
 use serde_json::Value;
@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_known_workload");
+const FORK_BIN: &str = env!("CARGO_BIN_EXE_fork_workload");
 
 /// `getaddrinfo` that hangs for 30 s (then fails), as a dead DNS server makes it do.
 const HANGING_RESOLVER: &str = r#"
@@ -235,4 +236,79 @@ fn delta_is_never_counted_twice_and_every_loss_is_reported() {
         assert!(sum < truth, "refused exports cannot have arrived");
         assert!(sum <= truth && sum + lost >= truth, "{sum} {lost} {truth}");
     }
+}
+
+/// The `{json}` after `prefix` on a line of `stdout`.
+fn json_line(stdout: &str, prefix: &str) -> Value {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn a_forked_child_exits_at_once_and_counts_stay_exact_in_both() {
+    let dir = std::env::temp_dir().join(format!("rtscope-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fork.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let mut cmd = Command::new(FORK_BIN);
+    cmd.env("RTSCOPE_SUMMARY", "off")
+        .env("RTSCOPE_FILE", &file)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        // Long, so a child that waits for the parent's export thread cannot go unnoticed.
+        .env("RTSCOPE_SHUTDOWN_TIMEOUT", "20000");
+    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
+    assert!(out.success(), "{out:?}");
+    let fork = json_line(&out.stdout, "FORK ");
+    assert_eq!(fork["child_exited"], true, "{out:?}");
+    assert_eq!(fork["child_status"], 0, "{out:?}");
+    let child_ms = fork["child_ms"].as_u64().unwrap();
+    eprintln!("forked child lived {child_ms} ms");
+    assert!(
+        child_ms < 10_000,
+        "the child waited {child_ms} ms at exit for an export thread it does not have: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("did not finish"),
+        "misleading line from the child: {}",
+        out.stderr
+    );
+    // The child's own counts are exact: 1000 blocks of 3000 B and the Vec holding them
+    // (1000 boxed-slice pointers of 16 B).
+    let child = json_line(&out.stdout, "CHILD ");
+    assert_eq!(child["allocations"], 1001, "{child}");
+    assert_eq!(child["allocated_bytes"], 3_000_000 + 16_000, "{child}");
+    // The parent's final export carries its exact totals.
+    let snapshot = json_line(&out.stdout, "SNAPSHOT ");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(r#"{"resourceMetrics""#))
+        .expect("a metrics line");
+    let req: Value = serde_json::from_str(last).unwrap();
+    let metrics = req["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()
+        .unwrap();
+    let count = |name: &str| -> u64 {
+        let m = metrics.iter().find(|m| m["name"] == name).expect(name);
+        m["sum"]["dataPoints"][0]["asInt"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count("rust.memory.allocations"),
+        snapshot["allocations"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count("rust.memory.allocated"),
+        snapshot["allocated_bytes"].as_u64().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
