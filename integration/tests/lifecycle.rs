@@ -202,6 +202,10 @@ fn delta_is_never_counted_twice_and_every_loss_is_reported() {
             lost > 0,
             "the unconfirmed exports were not reported: {stderr}"
         );
+        assert!(
+            stderr.contains("delta export(s) were not confirmed by the collector"),
+            "no exit line about the loss: {stderr}"
+        );
         assert_eq!(sum, truth, "everything arrived, late; nothing twice");
     }
     // Frozen: rotel stopped 1.5 s, then thawed.

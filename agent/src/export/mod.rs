@@ -269,12 +269,12 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
                         p.events.dropped,
                     );
                 }
-                let lost = p.encoder.lost();
-                if !lost.is_empty() {
+                let unconfirmed = p.encoder.unconfirmed();
+                if unconfirmed > 0 {
+                    let lost = p.encoder.lost();
                     let allocations = lost.get("rust.memory.allocations").copied().unwrap_or(0);
                     eprintln!(
-                        "rtscope: {} delta export(s) were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)",
-                        p.self_stats.export_failures
+                        "rtscope: {unconfirmed} delta export(s) were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)"
                     );
                 }
                 // Shuts the runtime down in the background before acknowledging.

@@ -89,6 +89,8 @@ pub(crate) struct Encoder {
     /// Delta only: per metric, what unconfirmed requests carried (counts, bytes, histogram
     /// observations), cumulative.
     lost: BTreeMap<&'static str, u64>,
+    /// Delta only: requests the collector did not confirm.
+    unconfirmed: u64,
 }
 
 /// The last request encoded and not yet [`sent`](Encoder::sent).
@@ -114,6 +116,7 @@ impl Encoder {
             baseline_nanos: start,
             pending: None,
             lost: BTreeMap::new(),
+            unconfirmed: 0,
         }
     }
 
@@ -217,6 +220,7 @@ impl Encoder {
             self.baseline = p.baseline;
             self.baseline_nanos = p.at;
             if !confirmed {
+                self.unconfirmed += 1;
                 for (name, v) in p.carried.into_iter().filter(|&(_, v)| v > 0) {
                     let l = self.lost.entry(name).or_default();
                     *l = l.saturating_add(v);
@@ -228,6 +232,11 @@ impl Encoder {
     /// Per metric, what unconfirmed delta requests carried so far (empty under cumulative).
     pub(crate) fn lost(&self) -> &BTreeMap<&'static str, u64> {
         &self.lost
+    }
+
+    /// Delta requests the collector did not confirm so far (0 under cumulative).
+    pub(crate) fn unconfirmed(&self) -> u64 {
+        self.unconfirmed
     }
 
     /// `rtscope.export.lost`, one cumulative point per metric that lost data.
@@ -485,6 +494,7 @@ mod tests {
             (t2, Some(number_data_point::Value::AsInt(1)))
         );
         assert_eq!(enc.lost().get("rust.memory.allocations"), Some(&10));
+        assert_eq!(enc.unconfirmed(), 1);
     }
 
     #[test]
