@@ -316,3 +316,43 @@ fn a_forked_child_exits_at_once_and_counts_stay_exact_in_both() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_final_export_that_cannot_finish_in_time_still_leaves_the_summary() {
+    let shim = build_preload("hanging_getaddrinfo", HANGING_RESOLVER).unwrap();
+    let shutdown = Duration::from_millis(1000);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["3", "100"])
+        .env("LD_PRELOAD", &shim)
+        .env("RTSCOPE_SUMMARY", "on")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://collector.rtscope.test:4318",
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        // Longer than the shutdown timeout: the final export is still waiting at the deadline.
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "30000")
+        .env("RTSCOPE_SHUTDOWN_TIMEOUT", shutdown.as_millis().to_string());
+    let run = run_watched(cmd, "SNAPSHOT ", Duration::from_secs(60)).unwrap();
+    assert!(run.success(), "{run:?}");
+    let exit = run.exit_after_marker.expect("SNAPSHOT line");
+    assert!(
+        exit <= shutdown + Duration::from_secs(1),
+        "exit took {exit:?}"
+    );
+    assert!(
+        run.stderr.contains("did not finish within 1s"),
+        "{}",
+        run.stderr
+    );
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" exports to "))
+        .unwrap_or_else(|| panic!("no summary: {}", run.stderr));
+    // Nothing ever got through: the unfinished final export counts as failed.
+    assert!(
+        line.contains("1 exports to") && line.contains("(1 failed)"),
+        "{line}"
+    );
+}

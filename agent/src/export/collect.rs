@@ -133,13 +133,15 @@ pub(crate) fn process_metrics(live_bytes: u64, out: &mut Vec<Metric>) {
 }
 
 /// The agent's own cost (self-telemetry), kept apart from the user's numbers.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SelfStats {
     pub(crate) exports: u64,
     pub(crate) export_failures: u64,
     /// Export durations in nanoseconds, bucketed by `EXPORT_BOUNDS_S`.
     pub(crate) export_counts: [u64; EXPORT_BOUNDS_S.len() + 1],
     pub(crate) export_sum_s: f64,
+    /// CPU time of the export thread at the end of the last export, in seconds.
+    pub(crate) cpu_seconds: f64,
 }
 
 /// Export-duration histogram bounds in seconds.
@@ -158,6 +160,8 @@ impl SelfStats {
         if !ok {
             self.export_failures += 1;
         }
+        // Called on the export thread.
+        self.cpu_seconds = thread_cpu_seconds().unwrap_or(self.cpu_seconds);
     }
 
     pub(crate) fn metrics(&self, out: &mut Vec<Metric>) {

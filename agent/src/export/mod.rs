@@ -16,6 +16,7 @@ use collect::{SelfStats, collect_all};
 use logs::EventBuffer;
 use otlp::{Encoder, now_nanos};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use transport::{Payload, Sink};
@@ -28,11 +29,53 @@ enum Command {
     Shutdown(mpsc::SyncSender<()>),
 }
 
+/// What the exit summary needs from the export thread, refreshed after every export, so
+/// that the thread shutting the exporter down can print the summary itself when the
+/// export thread is still stuck in an export at the deadline.
+#[derive(Debug, Default)]
+struct SummaryInputs {
+    destination: String,
+    self_stats: SelfStats,
+    top_scopes: Vec<(String, u64)>,
+    backlog_dropped: u64,
+    /// Whoever printed the summary (at most one of the two threads).
+    printed: bool,
+}
+
+type SharedSummary = Arc<Mutex<SummaryInputs>>;
+
+impl SummaryInputs {
+    /// Prints the summary unless it was; `unfinished`: counting one more export, not
+    /// finished, as failed.
+    fn print_once(&mut self, unfinished: bool) {
+        if !self.printed {
+            self.printed = true;
+            eprint!("{}", self.render(unfinished));
+        }
+    }
+
+    fn render(&self, unfinished: bool) -> String {
+        let mut stats = self.self_stats.clone();
+        if unfinished {
+            stats.exports += 1;
+            stats.export_failures += 1;
+        }
+        summary::render(
+            &self.destination,
+            &stats,
+            &self.top_scopes,
+            self.backlog_dropped,
+        )
+    }
+}
+
 /// Handle to the background export thread.
 #[derive(Debug)]
 pub(crate) struct Exporter {
     tx: Option<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
+    /// Present when the summary is on.
+    summary: Option<SharedSummary>,
 }
 
 impl Exporter {
@@ -42,12 +85,14 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         crate::alloc::agent_scope(|| crate::sampling::enable(&config.sampling));
         let (tx, rx) = mpsc::channel();
+        let summary = config.summary_at_exit.then(SharedSummary::default);
+        let shared = summary.clone();
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
             .spawn(move || {
                 crate::alloc::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
-                let run = std::panic::AssertUnwindSafe(|| run(config, rx));
+                let run = std::panic::AssertUnwindSafe(|| run(config, rx, shared));
                 if std::panic::catch_unwind(run).is_err() {
                     eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
                 }
@@ -56,6 +101,7 @@ impl Exporter {
             Ok(thread) => Exporter {
                 tx: Some(tx),
                 thread: Some(thread),
+                summary,
             },
             Err(e) => {
                 eprintln!(
@@ -64,6 +110,7 @@ impl Exporter {
                 Exporter {
                     tx: None,
                     thread: None,
+                    summary: None,
                 }
             }
         }
@@ -85,9 +132,18 @@ impl Exporter {
                     let _ = t.join();
                 }
             }
-            Err(_) => eprintln!(
-                "rtscope: the final export did not finish within {timeout:?}; exiting without it"
-            ),
+            Err(RecvTimeoutError::Timeout) => {
+                eprintln!(
+                    "rtscope: the final export did not finish within {timeout:?}; exiting without it"
+                );
+                // The export thread holds the lock only to refresh the inputs or to print the
+                // summary itself; never wait for it.
+                if let Some(Ok(mut inputs)) = self.summary.as_ref().map(|s| s.try_lock()) {
+                    inputs.print_once(true);
+                }
+            }
+            // The thread ended without acknowledging (it said why).
+            Err(RecvTimeoutError::Disconnected) => {}
         }
     }
 }
@@ -173,6 +229,7 @@ struct Pipeline {
     sampler: crate::sampling::Sampler,
     events: EventBuffer,
     last_tick: Instant,
+    summary: Option<SharedSummary>,
 }
 
 impl Pipeline {
@@ -189,6 +246,16 @@ impl Pipeline {
         for e in spikes {
             self.events.push(e);
         }
+    }
+
+    /// Refreshes what the shutting-down thread needs to print the summary without us.
+    fn share_summary(&self) {
+        let Some(shared) = &self.summary else { return };
+        let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        inputs.destination = self.sink.describe();
+        inputs.self_stats = self.self_stats.clone();
+        inputs.top_scopes = self.sampler.top_scopes(5);
+        inputs.backlog_dropped = self.events.dropped;
     }
 
     fn export(&mut self) {
@@ -215,10 +282,11 @@ impl Pipeline {
         }
         self.self_stats
             .record_export(started.elapsed().as_secs_f64(), ok);
+        self.share_summary();
     }
 }
 
-fn run(config: Config, rx: mpsc::Receiver<Command>) {
+fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummary>) {
     let rt = match BackgroundRuntime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -251,7 +319,9 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
             delta: config.temporality == crate::config::Temporality::Delta,
         },
         interval: config.export_interval,
+        summary,
     };
+    p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);
     let mut next_export = Instant::now() + config.export_interval;
     loop {
@@ -260,14 +330,13 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
                 p.tick();
                 p.export();
                 crate::sampling::disable();
-                // After the final export, so the summary counts it with its result.
-                if config.summary_at_exit {
-                    summary::print(
-                        &p.sink.describe(),
-                        &p.self_stats,
-                        &p.sampler.top_scopes(5),
-                        p.events.dropped,
-                    );
+                // After the final export, so the summary counts it with its result (unless the
+                // shutdown gave up waiting and printed it meanwhile).
+                if let Some(shared) = &p.summary {
+                    shared
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .print_once(false);
                 }
                 let unconfirmed = p.encoder.unconfirmed();
                 if unconfirmed > 0 {

@@ -1,6 +1,6 @@
 //! The human summary printed at exit: totals, the size-class table and the agent's own cost.
 
-use super::collect::{SelfStats, resident_bytes, thread_cpu_seconds};
+use super::collect::{SelfStats, resident_bytes};
 use crate::alloc::{agent_stats, stats};
 use crate::spike::context::bytes;
 use std::fmt::Write;
@@ -100,19 +100,7 @@ pub(crate) fn render(
         self_stats.export_failures,
         bytes(agent.allocated_bytes),
         bytes(agent.live_bytes),
-        thread_cpu_seconds().unwrap_or(0.0) * 1e3
+        self_stats.cpu_seconds * 1e3
     );
     out
-}
-
-pub(crate) fn print(
-    destination: &str,
-    self_stats: &SelfStats,
-    top_scopes: &[(String, u64)],
-    backlog_dropped: u64,
-) {
-    eprint!(
-        "{}",
-        render(destination, self_stats, top_scopes, backlog_dropped)
-    );
 }
