@@ -32,11 +32,20 @@
 //!   [`std::panic::take_hook`] to keep the flush.
 //! - Killed by a signal (`SIGKILL`, an unhandled `SIGTERM`) or [`std::process::abort`]: no
 //!   flush; what the last periodic export shipped is what the collector has.
+//!
+//! # `fork`
+//!
+//! The export thread stays in the parent, which goes on exactly as before. A forked child
+//! keeps counting (its [`crate::alloc::stats`] are exact: its one thread's own shard plus the
+//! totals it inherited), but exports nothing: it stops sampling, and its guard drop or
+//! `exit` returns at once instead of waiting for an exporter it does not have.
+//! [`Agent::is_installed`] stays true in it, and installing again there is refused; a
+//! child that should export runs a program of its own (`exec`) that installs the agent.
 
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
 use crate::export::Exporter;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -364,9 +373,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Set in a child made by `fork` (see [`in_forked_child`]): the exporter belongs to the parent.
+static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
 /// Shuts the running exporter down if nobody has yet. `from_hook`: called from `atexit` or a
-/// panic hook, where blocking on the lock could deadlock, so it only tries.
+/// panic hook, where blocking on the lock could deadlock, so it only tries. In a forked child
+/// it does nothing: the export thread is the parent's (the child has only the thread that
+/// forked), and even the lock may have been held by a parent thread at the fork.
 fn shutdown_running(from_hook: bool) -> bool {
+    if FORKED_CHILD.load(Ordering::Acquire) {
+        return false;
+    }
     let taken = if from_hook {
         match EXPORTER.try_lock() {
             Ok(mut slot) => slot.take(),
@@ -387,7 +404,8 @@ fn shutdown_running(from_hook: bool) -> bool {
     }
 }
 
-/// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) once.
+/// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) and the
+/// `fork` handler once.
 fn register_exit_flush() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
@@ -398,6 +416,13 @@ fn register_exit_flush() {
             // other precondition.
             let _ = unsafe { libc::atexit(flush_at_exit) };
         }
+        #[cfg(unix)]
+        {
+            // SAFETY: `in_forked_child` is a plain `extern "C" fn()` that only stores to
+            // atomics (async-signal-safe, as a child handler must be between `fork` and
+            // `exec`) and cannot unwind; no prepare or parent handler is needed.
+            let _ = unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+        }
         #[cfg(panic = "abort")]
         if !std::thread::panicking() {
             let previous = std::panic::take_hook();
@@ -407,6 +432,14 @@ fn register_exit_flush() {
             }));
         }
     });
+}
+
+/// Runs in the child right after `fork`: marks the exporter as the parent's and stops
+/// sampling, whose samples nothing would collect here. Only atomic stores.
+#[cfg(unix)]
+extern "C" fn in_forked_child() {
+    FORKED_CHILD.store(true, Ordering::Release);
+    crate::sampling::disable();
 }
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard

@@ -28,6 +28,8 @@
 //! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
+//! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
+//! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
 //! fast when done). `RTSCOPE_COLLECTOR_VENV` points at another venv;
@@ -39,6 +41,8 @@ mod error;
 pub mod hostile;
 pub mod otlp;
 mod process;
+mod proxy;
+mod watch;
 
 pub use collector::{
     Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
@@ -46,3 +50,5 @@ pub use collector::{
 pub use error::Error;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
+pub use proxy::SlowProxy;
+pub use watch::{WatchedRun, build_preload, run_watched};

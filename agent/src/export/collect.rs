@@ -58,7 +58,7 @@ pub(crate) fn alloc_metrics(s: &AllocStats, out: &mut Vec<Metric>) {
         ),
     ];
     for (name, unit, desc, v) in counters {
-        out.push(Metric::new(name, unit, desc, Data::Counter(v as f64)));
+        out.push(Metric::new(name, unit, desc, Data::Counter(v.into())));
     }
     for (kind, v) in [
         ("in_place", s.reallocations_in_place),
@@ -69,7 +69,7 @@ pub(crate) fn alloc_metrics(s: &AllocStats, out: &mut Vec<Metric>) {
                 "rust.memory.reallocations",
                 "{reallocation}",
                 "Successful reallocations, by whether the block kept its address.",
-                Data::Counter(v as f64),
+                Data::Counter(v.into()),
             )
             .with_attr("rust.memory.realloc.kind", kind),
         );
@@ -78,25 +78,25 @@ pub(crate) fn alloc_metrics(s: &AllocStats, out: &mut Vec<Metric>) {
         "rust.memory.used",
         "By",
         "Requested bytes allocated and not yet freed (live heap).",
-        Data::UpDown(s.live_bytes as f64),
+        Data::UpDown(s.live_bytes.into()),
     ));
     out.push(Metric::new(
         "rust.memory.objects",
         "{object}",
         "Allocations not yet freed.",
-        Data::UpDown(s.live_objects as f64),
+        Data::UpDown(s.live_objects.into()),
     ));
     out.push(Metric::new(
         "rust.memory.used.peak",
         "By",
         "Highest live heap seen (checked every 256 KiB a thread allocates).",
-        Data::Gauge(s.peak_live_bytes as f64),
+        Data::Gauge(s.peak_live_bytes.into()),
     ));
     out.push(Metric::new(
         "rust.memory.fragmentation.internal",
         "By",
         "Size-class rounding over live allocations: class size minus requested size.",
-        Data::UpDown(s.fragmentation_bytes as f64),
+        Data::UpDown(s.fragmentation_bytes.into()),
     ));
 }
 
@@ -116,7 +116,7 @@ pub(crate) fn process_metrics(live_bytes: u64, out: &mut Vec<Metric>) {
         "process.memory.usage",
         "By",
         "Resident set size of the process.",
-        Data::UpDown(rss as f64),
+        Data::UpDown(rss.into()),
     ));
     let unexplained = rss.saturating_sub(live_bytes);
     let ratio = if rss == 0 {
@@ -128,18 +128,20 @@ pub(crate) fn process_metrics(live_bytes: u64, out: &mut Vec<Metric>) {
         "rust.memory.fragmentation.external",
         "1",
         "Share of resident memory not explained by the live heap: (RSS - live) / RSS.",
-        Data::Gauge(ratio),
+        Data::Gauge(ratio.into()),
     ));
 }
 
 /// The agent's own cost (self-telemetry), kept apart from the user's numbers.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SelfStats {
     pub(crate) exports: u64,
     pub(crate) export_failures: u64,
     /// Export durations in nanoseconds, bucketed by `EXPORT_BOUNDS_S`.
     pub(crate) export_counts: [u64; EXPORT_BOUNDS_S.len() + 1],
     pub(crate) export_sum_s: f64,
+    /// CPU time of the export thread at the end of the last export, in seconds.
+    pub(crate) cpu_seconds: f64,
 }
 
 /// Export-duration histogram bounds in seconds.
@@ -158,6 +160,8 @@ impl SelfStats {
         if !ok {
             self.export_failures += 1;
         }
+        // Called on the export thread.
+        self.cpu_seconds = thread_cpu_seconds().unwrap_or(self.cpu_seconds);
     }
 
     pub(crate) fn metrics(&self, out: &mut Vec<Metric>) {
@@ -166,33 +170,33 @@ impl SelfStats {
             "rtscope.agent.memory.allocated",
             "By",
             "Bytes the agent itself allocated (excluded from rust.memory.*).",
-            Data::Counter(agent.allocated_bytes as f64),
+            Data::Counter(agent.allocated_bytes.into()),
         ));
         out.push(Metric::new(
             "rtscope.agent.memory.allocations",
             "{allocation}",
             "Allocations the agent itself made.",
-            Data::Counter(agent.allocations as f64),
+            Data::Counter(agent.allocations.into()),
         ));
         out.push(Metric::new(
             "rtscope.agent.memory.used",
             "By",
             "Live bytes allocated by the agent itself.",
-            Data::UpDown(agent.live_bytes as f64),
+            Data::UpDown(agent.live_bytes.into()),
         ));
         if let Some(cpu) = thread_cpu_seconds() {
             out.push(Metric::new(
                 "rtscope.agent.cpu.time",
                 "s",
                 "CPU time of the export thread.",
-                Data::Counter(cpu),
+                Data::Counter(cpu.into()),
             ));
         }
         out.push(Metric::new(
             "rtscope.export.failures",
             "{export}",
             "Exports that did not reach the destination.",
-            Data::Counter(self.export_failures as f64),
+            Data::Counter(self.export_failures.into()),
         ));
         let counts = self.export_counts.to_vec();
         out.push(Metric::new(

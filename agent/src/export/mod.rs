@@ -16,6 +16,7 @@ use collect::{SelfStats, collect_all};
 use logs::EventBuffer;
 use otlp::{Encoder, now_nanos};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use transport::{Payload, Sink};
@@ -28,11 +29,53 @@ enum Command {
     Shutdown(mpsc::SyncSender<()>),
 }
 
+/// What the exit summary needs from the export thread, refreshed after every export, so
+/// that the thread shutting the exporter down can print the summary itself when the
+/// export thread is still stuck in an export at the deadline.
+#[derive(Debug, Default)]
+struct SummaryInputs {
+    destination: String,
+    self_stats: SelfStats,
+    top_scopes: Vec<(String, u64)>,
+    backlog_dropped: u64,
+    /// Whoever printed the summary (at most one of the two threads).
+    printed: bool,
+}
+
+type SharedSummary = Arc<Mutex<SummaryInputs>>;
+
+impl SummaryInputs {
+    /// Prints the summary unless it was; `unfinished`: counting one more export, not
+    /// finished, as failed.
+    fn print_once(&mut self, unfinished: bool) {
+        if !self.printed {
+            self.printed = true;
+            eprint!("{}", self.render(unfinished));
+        }
+    }
+
+    fn render(&self, unfinished: bool) -> String {
+        let mut stats = self.self_stats.clone();
+        if unfinished {
+            stats.exports += 1;
+            stats.export_failures += 1;
+        }
+        summary::render(&summary::ExitFacts {
+            destination: &self.destination,
+            self_stats: &stats,
+            top_scopes: &self.top_scopes,
+            backlog_dropped: self.backlog_dropped,
+        })
+    }
+}
+
 /// Handle to the background export thread.
 #[derive(Debug)]
 pub(crate) struct Exporter {
     tx: Option<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
+    /// Present when the summary is on.
+    summary: Option<SharedSummary>,
 }
 
 impl Exporter {
@@ -42,12 +85,14 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         crate::alloc::agent_scope(|| crate::sampling::enable(&config.sampling));
         let (tx, rx) = mpsc::channel();
+        let summary = config.summary_at_exit.then(SharedSummary::default);
+        let shared = summary.clone();
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
             .spawn(move || {
                 crate::alloc::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
-                let run = std::panic::AssertUnwindSafe(|| run(config, rx));
+                let run = std::panic::AssertUnwindSafe(|| run(config, rx, shared));
                 if std::panic::catch_unwind(run).is_err() {
                     eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
                 }
@@ -56,6 +101,7 @@ impl Exporter {
             Ok(thread) => Exporter {
                 tx: Some(tx),
                 thread: Some(thread),
+                summary,
             },
             Err(e) => {
                 eprintln!(
@@ -64,12 +110,16 @@ impl Exporter {
                 Exporter {
                     tx: None,
                     thread: None,
+                    summary: None,
                 }
             }
         }
     }
 
-    /// Final collection and flush; returns within `timeout` whatever the destination does.
+    /// Final collection and flush; returns within `timeout` whatever the destination (or
+    /// name resolution) does. The thread acknowledges only once it has nothing left to wait
+    /// for (its runtime is shut down in the background), so the join after the
+    /// acknowledgement is immediate; without one in time the thread is left to the exit.
     pub(crate) fn shutdown(mut self, timeout: Duration) {
         let Some(tx) = self.tx.take() else { return };
         let (done_tx, done_rx) = mpsc::sync_channel(1);
@@ -82,9 +132,18 @@ impl Exporter {
                     let _ = t.join();
                 }
             }
-            Err(_) => eprintln!(
-                "rtscope: the final export did not finish within {timeout:?}; exiting without it"
-            ),
+            Err(RecvTimeoutError::Timeout) => {
+                eprintln!(
+                    "rtscope: the final export did not finish within {timeout:?}; exiting without it"
+                );
+                // The export thread holds the lock only to refresh the inputs or to print the
+                // summary itself; never wait for it.
+                if let Some(Ok(mut inputs)) = self.summary.as_ref().map(|s| s.try_lock()) {
+                    inputs.print_once(true);
+                }
+            }
+            // The thread ended without acknowledging (it said why).
+            Err(RecvTimeoutError::Disconnected) => {}
         }
     }
 }
@@ -93,13 +152,20 @@ impl Exporter {
 #[derive(Debug, Default)]
 struct Outage {
     failed_attempts: u64,
+    /// Delta temporality: a failed export's data is not re-sent (see `otlp::Encoder`).
+    delta: bool,
 }
 
 impl Outage {
     fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
         if self.failed_attempts == 0 {
+            let kept = if self.delta {
+                "under delta temporality what a failed export carried is not re-sent; it is counted in rtscope.export.lost"
+            } else {
+                "totals are cumulative, so the next export that arrives carries everything"
+            };
             eprintln!(
-                "rtscope: export to {} failed: {}; retrying every {interval:?} (cumulative counts carry what was missed; see docs/reliability.md for what a delta or an event can lose); further failures are not logged until it recovers",
+                "rtscope: export to {} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
                 sink.describe(),
                 err.0
             );
@@ -119,8 +185,42 @@ impl Outage {
     }
 }
 
+/// The export thread's tokio runtime. Dropping a `Runtime` waits for its blocking threads,
+/// and a `getaddrinfo` stuck in one can take any time, so this one is always shut down in
+/// the background: nothing on the exit path ever waits for the network or DNS.
+struct BackgroundRuntime(std::mem::ManuallyDrop<tokio::runtime::Runtime>);
+
+impl BackgroundRuntime {
+    /// A current-thread runtime with at most one blocking thread: name lookups (the only
+    /// blocking work of the sinks) run one at a time, so lookups that hang cannot pile up
+    /// threads; later ones wait their turn and are dropped with the runtime.
+    fn new() -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .map(|rt| BackgroundRuntime(std::mem::ManuallyDrop::new(rt)))
+    }
+}
+
+impl std::ops::Deref for BackgroundRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for BackgroundRuntime {
+    fn drop(&mut self) {
+        // SAFETY: the runtime is taken out exactly once, here, and `self.0` is never used
+        // again (this is the end of `self`).
+        let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        rt.shutdown_background();
+    }
+}
+
 struct Pipeline {
-    rt: tokio::runtime::Runtime,
+    rt: BackgroundRuntime,
     sink: Sink,
     encoder: Encoder,
     self_stats: SelfStats,
@@ -130,6 +230,7 @@ struct Pipeline {
     events: EventBuffer,
     last_tick: Instant,
     signals: Signals,
+    summary: Option<SharedSummary>,
 }
 
 impl Pipeline {
@@ -148,6 +249,20 @@ impl Pipeline {
         }
     }
 
+    /// Refreshes what the shutting-down thread needs to print the summary without us.
+    fn share_summary(&self) {
+        let Some(shared) = &self.summary else { return };
+        let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        inputs.destination = if self.signals.any() {
+            self.sink.describe()
+        } else {
+            "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
+        };
+        inputs.self_stats = self.self_stats.clone();
+        inputs.top_scopes = self.sampler.top_scopes(5);
+        inputs.backlog_dropped = self.events.dropped;
+    }
+
     /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`);
     /// with neither, nothing is sent and no export is counted. Events a disabled logs signal
     /// would carry are discarded here, so they do not pile up.
@@ -163,9 +278,7 @@ impl Pipeline {
             self.sampler.metrics(&self.events, &mut metrics);
             let request = self.encoder.encode(&metrics, now_nanos());
             result = self.sink.send(&self.rt, Payload::Metrics(request));
-            if result.is_ok() {
-                self.encoder.commit();
-            }
+            self.encoder.sent(result.is_ok());
         }
         if result.is_ok() {
             let events = self.events.take();
@@ -184,14 +297,12 @@ impl Pipeline {
         }
         self.self_stats
             .record_export(started.elapsed().as_secs_f64(), ok);
+        self.share_summary();
     }
 }
 
-fn run(config: Config, rx: mpsc::Receiver<Command>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummary>) {
+    let rt = match BackgroundRuntime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!(
@@ -233,10 +344,15 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
         rt,
         sink,
         self_stats: SelfStats::default(),
-        outage: Outage::default(),
+        outage: Outage {
+            failed_attempts: 0,
+            delta: config.temporality == crate::config::Temporality::Delta,
+        },
         interval: config.export_interval,
         signals: config.signals,
+        summary,
     };
+    p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);
     let mut next_export = Instant::now() + config.export_interval;
     loop {
@@ -244,20 +360,25 @@ fn run(config: Config, rx: mpsc::Receiver<Command>) {
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
-                if config.summary_at_exit {
-                    let destination = if config.signals.any() {
-                        p.sink.describe()
-                    } else {
-                        "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
-                    };
-                    summary::print(&summary::ExitFacts {
-                        destination: &destination,
-                        self_stats: &p.self_stats,
-                        top_scopes: &p.sampler.top_scopes(5),
-                        backlog_dropped: p.events.dropped,
-                    });
-                }
                 crate::sampling::disable();
+                // After the final export, so the summary counts it with its result (unless the
+                // shutdown gave up waiting and printed it meanwhile).
+                if let Some(shared) = &p.summary {
+                    shared
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .print_once(false);
+                }
+                let unconfirmed = p.encoder.unconfirmed();
+                if unconfirmed > 0 {
+                    let lost = p.encoder.lost();
+                    let allocations = lost.get("rust.memory.allocations").copied().unwrap_or(0);
+                    eprintln!(
+                        "rtscope: {unconfirmed} delta export(s) were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)"
+                    );
+                }
+                // Shuts the runtime down in the background before acknowledging.
+                drop(p);
                 let _ = done.send(());
                 return;
             }

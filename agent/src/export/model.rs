@@ -28,15 +28,38 @@ impl From<i64> for Value {
     }
 }
 
+/// The value of a sum or a gauge. Counts and bytes are integers from the shard to the wire
+/// (OTLP `as_int`, exact at any size); only real-valued series (seconds, ratios, rates) are
+/// floating point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Number {
+    /// A count or a number of bytes, sent as `as_int` (saturating at `i64::MAX`).
+    Int(u64),
+    /// A real-valued quantity, sent as `as_double`.
+    Real(f64),
+}
+
+impl From<u64> for Number {
+    fn from(v: u64) -> Self {
+        Number::Int(v)
+    }
+}
+
+impl From<f64> for Number {
+    fn from(v: f64) -> Self {
+        Number::Real(v)
+    }
+}
+
 /// The data of one series.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Data {
     /// A monotonic cumulative counter (OTel Counter).
-    Counter(f64),
+    Counter(Number),
     /// A non-monotonic sum (OTel UpDownCounter): always exported cumulative.
-    UpDown(f64),
+    UpDown(Number),
     /// A value sampled now (OTel Gauge).
-    Gauge(f64),
+    Gauge(Number),
     /// Explicit-bucket histogram, cumulative: `counts.len() == bounds.len() + 1`; bucket `i`
     /// holds values in `(bounds[i-1], bounds[i]]`.
     Histogram {

@@ -5,7 +5,7 @@
 //! one request carries one consistent snapshot.
 
 use super::logs::LogEvent;
-use super::model::{Data, Metric, Value};
+use super::model::{Data, Metric, Number, Value};
 use crate::config::{Config, Temporality};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) fn kv(key: &str, value: Value) -> KeyValue {
@@ -69,19 +69,41 @@ pub(crate) fn now_nanos() -> u64 {
 /// Identity of one series: metric name and attributes.
 type SeriesKey = (&'static str, Vec<(&'static str, Value)>);
 
-/// Turns cumulative series into requests of the configured temporality. For delta, the
-/// baseline moves only when a request was delivered ([`Encoder::commit`]), so a failed export
-/// loses nothing: the next delta covers everything since the last delivered one.
+/// Turns cumulative series into requests of the configured temporality.
+///
+/// For delta, every request's intervals start where the previous request's ended, whether or
+/// not that one was confirmed ([`Encoder::sent`]): deltas never overlap, so nothing is ever
+/// counted twice. A request the collector did not confirm is not re-sent (it may have
+/// arrived: a collector that answers after the timeout still keeps it); what it carried is
+/// added to `rtscope.export.lost`, which every later request carries as a cumulative sum, so
+/// the report of a loss cannot itself be lost.
 #[derive(Debug)]
 pub(crate) struct Encoder {
     resource: Resource,
     temporality: Temporality,
     start_nanos: u64,
-    /// Delta only: last delivered cumulative values and when they were taken.
+    /// Delta only: the cumulative values of the last request sent and when they were taken.
     baseline: HashMap<SeriesKey, Data>,
     baseline_nanos: u64,
-    pending: Option<(HashMap<SeriesKey, Data>, u64)>,
+    pending: Option<Pending>,
+    /// Delta only: per metric, what unconfirmed requests carried (counts, bytes, histogram
+    /// observations), cumulative.
+    lost: BTreeMap<&'static str, u64>,
+    /// Delta only: requests the collector did not confirm.
+    unconfirmed: u64,
 }
+
+/// The last request encoded and not yet [`sent`](Encoder::sent).
+#[derive(Debug)]
+struct Pending {
+    baseline: HashMap<SeriesKey, Data>,
+    at: u64,
+    /// Per metric, the integer deltas (histograms: observations) the request carries.
+    carried: BTreeMap<&'static str, u64>,
+}
+
+/// The self-telemetry series of delta data lost (see [`Encoder`]).
+pub(crate) const LOST_METRIC: &str = "rtscope.export.lost";
 
 impl Encoder {
     pub(crate) fn new(config: &Config) -> Self {
@@ -93,15 +115,18 @@ impl Encoder {
             baseline: HashMap::new(),
             baseline_nanos: start,
             pending: None,
+            lost: BTreeMap::new(),
+            unconfirmed: 0,
         }
     }
 
-    /// Encodes `metrics` taken at `now`. Call [`Encoder::commit`] once it was delivered.
+    /// Encodes `metrics` taken at `now`. Call [`Encoder::sent`] once it was attempted.
     pub(crate) fn encode(&mut self, metrics: &[Metric], now: u64) -> ExportMetricsServiceRequest {
         let delta = self.temporality == Temporality::Delta;
         let mut out: Vec<PMetric> = Vec::new();
         let mut index: HashMap<&'static str, usize> = HashMap::new();
         let mut next_baseline = HashMap::new();
+        let mut carried = BTreeMap::new();
         for m in metrics {
             let key = (m.name, m.attributes.clone());
             let attributes: Vec<KeyValue> =
@@ -110,7 +135,17 @@ impl Encoder {
                 (Data::Counter(_) | Data::Histogram { .. }, true) => {
                     let prev = self.baseline.get(&key);
                     next_baseline.insert(key, m.data.clone());
-                    (self.baseline_nanos, subtract(&m.data, prev))
+                    let d = subtract(&m.data, prev);
+                    let amount = match &d {
+                        Data::Counter(Number::Int(v)) => Some(*v),
+                        Data::Histogram { count, .. } => Some(*count),
+                        _ => None,
+                    };
+                    if let Some(v) = amount {
+                        let c: &mut u64 = carried.entry(m.name).or_default();
+                        *c = c.saturating_add(v);
+                    }
+                    (self.baseline_nanos, d)
                 }
                 _ => (self.start_nanos, m.data.clone()),
             };
@@ -124,7 +159,16 @@ impl Encoder {
             };
             push_point(pm, attributes, start, now, data);
         }
-        self.pending = delta.then_some((next_baseline, now));
+        if delta {
+            if !self.lost.is_empty() {
+                out.push(self.lost_metric(now));
+            }
+            self.pending = Some(Pending {
+                baseline: next_baseline,
+                at: now,
+                carried,
+            });
+        }
         ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(self.resource.clone()),
@@ -168,11 +212,59 @@ impl Encoder {
         }
     }
 
-    /// The last encoded request was delivered: deltas now start from it.
-    pub(crate) fn commit(&mut self) {
-        if let Some((baseline, at)) = self.pending.take() {
-            self.baseline = baseline;
-            self.baseline_nanos = at;
+    /// The last encoded request was sent; `confirmed`: the collector accepted it. Either way
+    /// the next deltas start where its intervals ended; unconfirmed, what it carried is
+    /// counted as lost.
+    pub(crate) fn sent(&mut self, confirmed: bool) {
+        if let Some(p) = self.pending.take() {
+            self.baseline = p.baseline;
+            self.baseline_nanos = p.at;
+            if !confirmed {
+                self.unconfirmed += 1;
+                for (name, v) in p.carried.into_iter().filter(|&(_, v)| v > 0) {
+                    let l = self.lost.entry(name).or_default();
+                    *l = l.saturating_add(v);
+                }
+            }
+        }
+    }
+
+    /// Per metric, what unconfirmed delta requests carried so far (empty under cumulative).
+    pub(crate) fn lost(&self) -> &BTreeMap<&'static str, u64> {
+        &self.lost
+    }
+
+    /// Delta requests the collector did not confirm so far (0 under cumulative).
+    pub(crate) fn unconfirmed(&self) -> u64 {
+        self.unconfirmed
+    }
+
+    /// `rtscope.export.lost`, one cumulative point per metric that lost data.
+    fn lost_metric(&self, now: u64) -> PMetric {
+        let data_points = self
+            .lost
+            .iter()
+            .map(|(name, &v)| NumberDataPoint {
+                attributes: vec![kv("rtscope.metric", (*name).into())],
+                start_time_unix_nano: self.start_nanos,
+                time_unix_nano: now,
+                value: Some(as_number(Number::Int(v))),
+                ..Default::default()
+            })
+            .collect();
+        PMetric {
+            name: LOST_METRIC.into(),
+            description: "What delta exports the collector did not confirm carried, per \
+                          metric (in that metric's unit; histograms: observations). Not \
+                          re-sent; some of it may have arrived. Always cumulative."
+                .into(),
+            unit: "1".into(),
+            data: Some(metric::Data::Sum(Sum {
+                data_points,
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            })),
+            ..Default::default()
         }
     }
 }
@@ -188,7 +280,12 @@ fn scope() -> InstrumentationScope {
 /// `now - prev` for cumulative counters and histograms.
 fn subtract(now: &Data, prev: Option<&Data>) -> Data {
     match (now, prev) {
-        (Data::Counter(v), Some(Data::Counter(p))) => Data::Counter((v - p).max(0.0)),
+        (Data::Counter(Number::Int(v)), Some(Data::Counter(Number::Int(p)))) => {
+            Data::Counter(Number::Int(v.saturating_sub(*p)))
+        }
+        (Data::Counter(Number::Real(v)), Some(Data::Counter(Number::Real(p)))) => {
+            Data::Counter(Number::Real((v - p).max(0.0)))
+        }
         (
             Data::Histogram {
                 bounds,
@@ -252,7 +349,7 @@ fn empty_metric(m: &Metric, delta: bool) -> PMetric {
 }
 
 fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64, data: Data) {
-    let number = |v: f64| NumberDataPoint {
+    let number = |v: Number| NumberDataPoint {
         attributes: attributes.clone(),
         start_time_unix_nano: start,
         time_unix_nano: now,
@@ -290,11 +387,130 @@ fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64,
     }
 }
 
-/// Whole values are sent as integers (exact on the wire), others as doubles.
-fn as_number(v: f64) -> number_data_point::Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        number_data_point::Value::AsInt(v as i64)
-    } else {
-        number_data_point::Value::AsDouble(v)
+/// Counts as integers (exact on the wire; a count past `i64::MAX` saturates), reals as doubles.
+fn as_number(v: Number) -> number_data_point::Value {
+    match v {
+        Number::Int(i) => number_data_point::Value::AsInt(i64::try_from(i).unwrap_or(i64::MAX)),
+        Number::Real(r) => number_data_point::Value::AsDouble(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(temporality: Temporality) -> Config {
+        let (mut config, _) = crate::config::resolve(&Default::default(), |_| None::<String>);
+        config.temporality = temporality;
+        config
+    }
+
+    /// The point of series `name` in `req`.
+    fn point<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> &'a NumberDataPoint {
+        let m = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        match &m.data {
+            Some(metric::Data::Sum(s)) => &s.data_points[0],
+            Some(metric::Data::Gauge(g)) => &g.data_points[0],
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn counts_above_2_pow_53_are_exact_integers_on_the_wire() {
+        let big = (1u64 << 53) + 1;
+        let mut s = crate::alloc::stats();
+        s.allocated_bytes = big;
+        s.allocations = big + 2;
+        s.live_bytes = big + 4;
+        let mut metrics = Vec::new();
+        super::super::collect::alloc_metrics(&s, &mut metrics);
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut enc = Encoder::new(&config(temporality));
+            let req = enc.encode(&metrics, now_nanos());
+            for (name, want) in [
+                ("rust.memory.allocated", big),
+                ("rust.memory.allocations", big + 2),
+                ("rust.memory.used", big + 4),
+            ] {
+                assert_eq!(
+                    point(&req, name).value,
+                    Some(number_data_point::Value::AsInt(want as i64)),
+                    "{name} under {temporality:?}"
+                );
+            }
+        }
+    }
+
+    fn counter(v: u64) -> Vec<Metric> {
+        vec![Metric::new(
+            "rust.memory.allocations",
+            "{allocation}",
+            "",
+            Data::Counter(v.into()),
+        )]
+    }
+
+    #[test]
+    fn delta_intervals_chain_whether_or_not_a_request_was_confirmed() {
+        let mut enc = Encoder::new(&config(Temporality::Delta));
+        let t0 = enc.start_nanos;
+        let (t1, t2, t3) = (t0 + 10, t0 + 20, t0 + 30);
+        let req = enc.encode(&counter(10), t1);
+        let p = point(&req, "rust.memory.allocations");
+        assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t0, t1));
+        assert_eq!(p.value, Some(number_data_point::Value::AsInt(10)));
+        // Not confirmed (it may have arrived): the next delta starts at t1, not t0.
+        enc.sent(false);
+        let req = enc.encode(&counter(25), t2);
+        let p = point(&req, "rust.memory.allocations");
+        assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t1, t2));
+        assert_eq!(p.value, Some(number_data_point::Value::AsInt(15)));
+        // What the unconfirmed request carried is reported, cumulative.
+        let lost = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == LOST_METRIC)
+            .expect("lost series");
+        let Some(metric::Data::Sum(sum)) = &lost.data else {
+            panic!("{lost:?}")
+        };
+        assert_eq!(
+            sum.aggregation_temporality,
+            AggregationTemporality::Cumulative as i32
+        );
+        assert_eq!(
+            sum.data_points[0].value,
+            Some(number_data_point::Value::AsInt(10))
+        );
+        enc.sent(true);
+        let req = enc.encode(&counter(26), t3);
+        let p = point(&req, "rust.memory.allocations");
+        assert_eq!(
+            (p.start_time_unix_nano, p.value),
+            (t2, Some(number_data_point::Value::AsInt(1)))
+        );
+        assert_eq!(enc.lost().get("rust.memory.allocations"), Some(&10));
+        assert_eq!(enc.unconfirmed(), 1);
+    }
+
+    #[test]
+    fn cumulative_never_loses_or_reports_loss() {
+        let mut enc = Encoder::new(&config(Temporality::Cumulative));
+        let _ = enc.encode(&counter(10), enc.start_nanos + 1);
+        enc.sent(false);
+        let req = enc.encode(&counter(25), enc.start_nanos + 2);
+        let p = point(&req, "rust.memory.allocations");
+        assert_eq!(p.value, Some(number_data_point::Value::AsInt(25)));
+        assert!(enc.lost().is_empty());
+        assert!(
+            !req.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .any(|m| m.name == LOST_METRIC)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! data went and what the agent cost. The words are the API's: allocations, deallocations,
 //! hits, misses, fired, samples, dropped.
 
-use super::collect::{SelfStats, resident_bytes, thread_cpu_seconds};
+use super::collect::{SelfStats, resident_bytes};
 use crate::alloc::{AllocStats, agent_stats, stats};
 use crate::spike::context::bytes;
 use crate::time::HistogramSnapshot;
@@ -39,10 +39,6 @@ pub(crate) fn render(facts: &ExitFacts<'_>) -> String {
     sampling(&mut out, facts);
     agent(&mut out, facts);
     out
-}
-
-pub(crate) fn print(facts: &ExitFacts<'_>) {
-    eprint!("{}", render(facts));
 }
 
 fn heap(out: &mut String, s: &AllocStats) {
@@ -248,6 +244,6 @@ fn agent(out: &mut String, facts: &ExitFacts<'_>) {
         "  agent: allocated {} ({} live), export thread CPU {:.1} ms",
         bytes(agent.allocated_bytes),
         bytes(agent.live_bytes),
-        thread_cpu_seconds().unwrap_or(0.0) * 1e3
+        st.cpu_seconds * 1e3
     );
 }

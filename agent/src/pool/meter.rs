@@ -231,7 +231,7 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
                     "rust.pool.gets",
                     "{get}",
                     "Gets from the pool, by result.",
-                    Data::Counter(v as f64),
+                    Data::Counter(v.into()),
                 )
                 .with_attr("rust.pool.name", name())
                 .with_attr("rust.pool.result", result),
@@ -243,7 +243,7 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
                     "rust.pool.puts",
                     "{put}",
                     "Objects put back, by result.",
-                    Data::Counter(v as f64),
+                    Data::Counter(v.into()),
                 )
                 .with_attr("rust.pool.name", name())
                 .with_attr("rust.pool.result", result),
@@ -254,7 +254,7 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
                 "rust.pool.idle",
                 "{object}",
                 "Objects waiting in the pool.",
-                Data::UpDown(s.idle as f64),
+                Data::UpDown(s.idle.into()),
             )
             .with_attr("rust.pool.name", name()),
         );

@@ -524,13 +524,13 @@ mod tests {
         crate::export::sources::collect(&mut out);
         let gets = |r| series(&out, "rust.pool.gets", "unit-collect", Some(r)).clone();
         let puts = |r| series(&out, "rust.pool.puts", "unit-collect", Some(r)).clone();
-        assert_eq!(gets("miss"), Data::Counter(12.0));
-        assert_eq!(gets("hit"), Data::Counter(3.0));
-        assert_eq!(puts("stored"), Data::Counter(14.0));
-        assert_eq!(puts("discarded"), Data::Counter(1.0));
+        assert_eq!(gets("miss"), Data::Counter(12u64.into()));
+        assert_eq!(gets("hit"), Data::Counter(3u64.into()));
+        assert_eq!(puts("stored"), Data::Counter(14u64.into()));
+        assert_eq!(puts("discarded"), Data::Counter(1u64.into()));
         assert_eq!(
             *series(&out, "rust.pool.idle", "unit-collect", None),
-            Data::UpDown(11.0)
+            Data::UpDown(11u64.into())
         );
         let m = out.iter().find(|m| m.name == "rust.pool.gets").unwrap();
         assert_eq!((m.unit, m.attributes.len()), ("{get}", 2));
@@ -539,7 +539,7 @@ mod tests {
         crate::export::sources::collect(&mut out);
         assert_eq!(
             *series(&out, "rust.pool.idle", "unit-collect", None),
-            Data::UpDown(0.0)
+            Data::UpDown(0u64.into())
         );
     }
 

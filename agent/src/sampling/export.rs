@@ -157,7 +157,8 @@ impl Sampler {
                     "rust.memory.sampled.allocated",
                     "By",
                     "Bytes allocated, estimated from Poisson byte samples (unbiased), per scope or span.",
-                    Data::Counter(bytes.round()),
+                    // An estimate of a number of bytes: a count, sent as an integer.
+                    Data::Counter((bytes.round() as u64).into()),
                 )
                 .with_attr("rust.scope", scope.as_str()),
             );
@@ -166,13 +167,13 @@ impl Sampler {
             "rtscope.sampling.interval",
             "By",
             "Current mean bytes between two allocation samples (0 = sampling off).",
-            Data::Gauge(mean() as f64),
+            Data::Gauge(mean().into()),
         ));
         out.push(Metric::new(
             "rtscope.sampling.rate",
             "{sample}/s",
             "Samples per second achieved in the last collection window.",
-            Data::Gauge(self.achieved),
+            Data::Gauge(self.achieved.into()),
         ));
         for (queue, dropped) in [
             ("samples", DROPPED.load(Relaxed)),
@@ -183,7 +184,7 @@ impl Sampler {
                     "rtscope.events.dropped",
                     "{event}",
                     "Events dropped because a bounded queue was full.",
-                    Data::Counter(dropped as f64),
+                    Data::Counter(dropped.into()),
                 )
                 .with_attr("rtscope.queue", queue),
             );
@@ -194,7 +195,7 @@ impl Sampler {
                     "rtscope.queue.depth",
                     "{event}",
                     "Events waiting in a queue at collection time.",
-                    Data::Gauge(depth as f64),
+                    Data::Gauge((depth as u64).into()),
                 )
                 .with_attr("rtscope.queue", queue),
             );

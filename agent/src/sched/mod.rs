@@ -163,7 +163,7 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
             "rust.task.slow_polls",
             "{poll}",
             "Polls of instrumented tasks longer than the slow-poll threshold (default 1 ms).",
-            Data::Counter(s.slow_polls as f64),
+            Data::Counter(s.slow_polls.into()),
         ));
     }
     for t in thread_delays() {

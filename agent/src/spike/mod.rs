@@ -136,19 +136,19 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
         "rtscope.spikes.emitted",
         "{event}",
         "Spike events emitted.",
-        Data::Counter(EMITTED.load(Relaxed) as f64),
+        Data::Counter(EMITTED.load(Relaxed).into()),
     ));
     out.push(Metric::new(
         "rtscope.spikes.suppressed",
         "{event}",
         "Spike events dropped by the rate limit.",
-        Data::Counter(SUPPRESSED.load(Relaxed) as f64),
+        Data::Counter(SUPPRESSED.load(Relaxed).into()),
     ));
     out.push(Metric::new(
         "rtscope.spikes.rate_limit",
         "{event}/min",
         "Spike events allowed per minute now (halved in storms).",
-        Data::Gauge(f64::from_bits(RATE.load(Relaxed))),
+        Data::Gauge(f64::from_bits(RATE.load(Relaxed)).into()),
     ));
 }
 

@@ -285,36 +285,36 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
         "rust.timer.started",
         "{timer}",
         "Timers started.",
-        Data::Counter(s.started as f64),
+        Data::Counter(s.started.into()),
     ));
     out.push(Metric::new(
         "rust.timer.fired",
         "{timer}",
         "Timers that reached their deadline.",
-        Data::Counter(s.fired as f64),
+        Data::Counter(s.fired.into()),
     ));
     out.push(Metric::new(
         "rust.timer.cancelled",
         "{timer}",
         "Timers dropped before their deadline.",
-        Data::Counter(s.cancelled as f64),
+        Data::Counter(s.cancelled.into()),
     ));
     out.push(Metric::new(
         "rust.timer.pending",
         "{timer}",
         "Timers started and neither fired nor cancelled.",
-        Data::UpDown(s.pending as f64),
+        Data::UpDown(s.pending.into()),
     ));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::model::Data;
+    use crate::export::model::{Data, Number};
 
-    fn counter(out: &[Metric], name: &str) -> f64 {
+    fn counter(out: &[Metric], name: &str) -> u64 {
         match out.iter().find(|m| m.name == name).map(|m| &m.data) {
-            Some(Data::Counter(v)) | Some(Data::UpDown(v)) => *v,
+            Some(Data::Counter(Number::Int(v))) | Some(Data::UpDown(Number::Int(v))) => *v,
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -359,10 +359,10 @@ mod tests {
         let mut after = Vec::new();
         crate::export::sources::collect(&mut after);
         let d = |name| counter(&after, name) - counter(&before, name);
-        assert_eq!(d("rust.timer.started"), 5.0);
-        assert_eq!(d("rust.timer.fired"), 5.0);
-        assert_eq!(d("rust.timer.cancelled"), 0.0);
-        assert_eq!(counter(&after, "rust.timer.pending"), 0.0);
+        assert_eq!(d("rust.timer.started"), 5);
+        assert_eq!(d("rust.timer.fired"), 5);
+        assert_eq!(d("rust.timer.cancelled"), 0);
+        assert_eq!(counter(&after, "rust.timer.pending"), 0);
         assert_eq!(lateness_count(&after) - lateness_count(&before), 5);
     }
 

@@ -1,0 +1,358 @@
+//! How a program under the agent lives and ends whatever the network does: exit bounded by
+//! the shutdown timeout even while name resolution hangs; delta data never counted twice
+//! and every loss reported, under a slow, frozen or killed collector; a forked child exits
+//! at once with exact counts; the exit summary counts every export with its result.
+
+use rtscope_integration::{Collector, SlowProxy, build_preload, run_bounded, run_watched};
+use serde_json::Value;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_known_workload");
+const FORK_BIN: &str = env!("CARGO_BIN_EXE_fork_workload");
+
+/// `getaddrinfo` that hangs for 30 s (then fails), as a dead DNS server makes it do.
+const HANGING_RESOLVER: &str = r#"
+#include <netdb.h>
+#include <unistd.h>
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+    (void)node; (void)service; (void)hints; (void)res;
+    sleep(30);
+    return EAI_AGAIN;
+}
+"#;
+
+#[test]
+fn a_hanging_resolver_never_holds_the_exit_or_piles_up_threads() {
+    let shim = build_preload("hanging_getaddrinfo", HANGING_RESOLVER).unwrap();
+    let shutdown = Duration::from_millis(1000);
+    for protocol in ["http/protobuf", "grpc"] {
+        let mut cmd = Command::new(BIN);
+        // 20 phases of 100 ms: 2 s of exports every 100 ms, each resolving the name anew.
+        cmd.args(["20", "100"])
+            .env("LD_PRELOAD", &shim)
+            .env("RTSCOPE_SUMMARY", "off")
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://collector.rtscope.test:4318",
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "200")
+            .env("RTSCOPE_SHUTDOWN_TIMEOUT", shutdown.as_millis().to_string());
+        let run = run_watched(cmd, "SNAPSHOT ", Duration::from_secs(60)).unwrap();
+        assert!(run.success(), "{protocol}: {run:?}");
+        let exit = run.exit_after_marker.expect("SNAPSHOT line");
+        eprintln!(
+            "{protocol}: exit {exit:?} after the work, at most {} threads",
+            run.max_threads
+        );
+        assert!(
+            exit <= shutdown + Duration::from_secs(1),
+            "{protocol}: exit took {exit:?} after main's work ended, shutdown timeout {shutdown:?}; {}",
+            run.stderr
+        );
+        // main, the export thread and one resolver thread (at most one lookup at a time).
+        assert!(
+            run.max_threads <= 3,
+            "{protocol}: {} threads at once; stuck lookups pile up",
+            run.max_threads
+        );
+    }
+}
+
+#[test]
+fn the_summary_counts_the_final_export_with_its_result() {
+    // Nothing listens on this port: every export, the final one too, is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["3", "100"])
+        .env("RTSCOPE_SUMMARY", "on")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100");
+    let run = run_watched(cmd, "SNAPSHOT ", Duration::from_secs(60)).unwrap();
+    assert!(run.success(), "{run:?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" exports to "))
+        .unwrap_or_else(|| panic!("no export count in the summary: {}", run.stderr));
+    // "  agent: 6 exports to OTLP/HTTP ... (6 failed), ..."
+    let number_before = |needle: &str| -> u64 {
+        let head = &line[..line.find(needle).expect(needle)];
+        let digits: String = head
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        digits.parse().unwrap_or_else(|_| panic!("{line}"))
+    };
+    let exports = number_before(" exports to ");
+    let failed = number_before(" failed)");
+    assert!(exports >= 2, "{line}");
+    assert_eq!(exports, failed, "every export failed: {line}");
+}
+
+/// Runs `known_workload` for 30 phases of 100 ms with delta temporality, exporting every
+/// 100 ms to `endpoint` with a 300 ms timeout, while `during` acts on the collector; returns
+/// the true allocation count (the child's SNAPSHOT) and its stderr.
+fn delta_run(endpoint: &str, during: impl FnOnce()) -> (u64, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["30", "100"])
+        .env("RTSCOPE_SUMMARY", "off")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "300");
+    let child = thread::spawn(move || run_bounded(cmd, Duration::from_secs(60)).expect("run"));
+    during();
+    let out = child.join().unwrap();
+    assert!(out.success(), "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SNAPSHOT "))
+        .expect("SNAPSHOT line");
+    let v: Value = serde_json::from_str(line).unwrap();
+    (v["allocations"].as_u64().unwrap(), out.stderr)
+}
+
+/// Polls until what the collector received stops changing for 500 ms (late requests still
+/// arriving), at most 15 s.
+fn settle(c: &Collector) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = c.metric_requests().len();
+    let mut stable_since = Instant::now();
+    while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(500) {
+        thread::sleep(Duration::from_millis(50));
+        let now = c.metric_requests().len();
+        if now != seen {
+            seen = now;
+            stable_since = Instant::now();
+        }
+    }
+}
+
+/// (sum of the delta points of `rust.memory.allocations` received, what the agent reports
+/// lost of it), after checking the points' intervals never overlap.
+fn received_and_lost(c: &Collector) -> (u64, u64) {
+    let mut points: Vec<(u64, u64, u64)> = c
+        .metric_points("rust.memory.allocations")
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                p.temporality(),
+                Some(rtscope_integration::Temporality::Delta)
+            );
+            let v = u64::try_from(p.as_i64().expect("asInt")).unwrap();
+            (p.start_time_unix_nano(), p.time_unix_nano(), v)
+        })
+        .collect();
+    assert!(!points.is_empty(), "nothing received");
+    points.sort_unstable();
+    for w in points.windows(2) {
+        assert!(
+            w[1].0 >= w[0].1,
+            "delta intervals overlap: {:?} then {:?} (counted twice)",
+            w[0],
+            w[1]
+        );
+    }
+    let sum = points.iter().map(|p| p.2).sum();
+    // Cumulative: the latest report is the whole loss so far.
+    let lost = c
+        .metric_points("rtscope.export.lost")
+        .iter()
+        .filter(|p| p.attr_str("rtscope.metric") == Some("rust.memory.allocations"))
+        .max_by_key(|p| p.time_unix_nano())
+        .map_or(0, |p| u64::try_from(p.as_i64().expect("asInt")).unwrap());
+    (sum, lost)
+}
+
+#[test]
+fn delta_is_never_counted_twice_and_every_loss_is_reported() {
+    // Slow: a proxy holds requests 700 ms (timeout 300 ms) for a second; the collector
+    // keeps each one although the agent gave up waiting. Before, the baseline stayed put
+    // and every later delta overlapped: the sum reached several times the truth.
+    {
+        let c = Collector::start();
+        let proxy = SlowProxy::start(c.http_addr()).unwrap();
+        let (truth, stderr) = delta_run(&proxy.endpoint(), || {
+            thread::sleep(Duration::from_millis(800));
+            proxy.set_delay(Duration::from_millis(700));
+            thread::sleep(Duration::from_millis(1000));
+            proxy.set_delay(Duration::ZERO);
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("slow: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(
+            lost > 0,
+            "the unconfirmed exports were not reported: {stderr}"
+        );
+        assert!(
+            stderr.contains("delta export(s) were not confirmed by the collector"),
+            "no exit line about the loss: {stderr}"
+        );
+        assert_eq!(sum, truth, "everything arrived, late; nothing twice");
+    }
+    // Frozen: rotel stopped 1.5 s, then thawed.
+    {
+        let mut c = Collector::start();
+        let endpoint = c.http_endpoint();
+        let (truth, _) = delta_run(&endpoint, || {
+            thread::sleep(Duration::from_millis(800));
+            c.freeze();
+            thread::sleep(Duration::from_millis(1500));
+            c.thaw();
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("frozen: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(lost > 0);
+        assert!(sum <= truth && sum + lost >= truth, "{sum} {lost} {truth}");
+    }
+    // Killed: rotel gone 1 s (connections refused), then restarted.
+    {
+        let mut c = Collector::start();
+        let endpoint = c.http_endpoint();
+        let (truth, _) = delta_run(&endpoint, || {
+            thread::sleep(Duration::from_millis(800));
+            c.kill();
+            thread::sleep(Duration::from_millis(1000));
+            c.restart();
+        });
+        settle(&c);
+        let (sum, lost) = received_and_lost(&c);
+        eprintln!("killed: truth {truth}, received {sum}, reported lost {lost}");
+        assert!(sum < truth, "refused exports cannot have arrived");
+        assert!(sum <= truth && sum + lost >= truth, "{sum} {lost} {truth}");
+    }
+}
+
+/// The `{json}` after `prefix` on a line of `stdout`.
+fn json_line(stdout: &str, prefix: &str) -> Value {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn a_forked_child_exits_at_once_and_counts_stay_exact_in_both() {
+    let dir = std::env::temp_dir().join(format!("rtscope-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fork.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let mut cmd = Command::new(FORK_BIN);
+    cmd.env("RTSCOPE_SUMMARY", "off")
+        .env("RTSCOPE_FILE", &file)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        // Long, so a child that waits for the parent's export thread cannot go unnoticed.
+        .env("RTSCOPE_SHUTDOWN_TIMEOUT", "20000");
+    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
+    assert!(out.success(), "{out:?}");
+    let fork = json_line(&out.stdout, "FORK ");
+    assert_eq!(fork["child_exited"], true, "{out:?}");
+    assert_eq!(fork["child_status"], 0, "{out:?}");
+    let child_ms = fork["child_ms"].as_u64().unwrap();
+    eprintln!("forked child lived {child_ms} ms");
+    assert!(
+        child_ms < 10_000,
+        "the child waited {child_ms} ms at exit for an export thread it does not have: {}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("did not finish"),
+        "misleading line from the child: {}",
+        out.stderr
+    );
+    // The child's own counts are exact: 1000 blocks of 3000 B and the Vec holding them
+    // (1000 boxed-slice pointers of 16 B).
+    let child = json_line(&out.stdout, "CHILD ");
+    assert_eq!(child["allocations"], 1001, "{child}");
+    assert_eq!(child["allocated_bytes"], 3_000_000 + 16_000, "{child}");
+    // The parent's final export carries its exact totals.
+    let snapshot = json_line(&out.stdout, "SNAPSHOT ");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(r#"{"resourceMetrics""#))
+        .expect("a metrics line");
+    let req: Value = serde_json::from_str(last).unwrap();
+    let metrics = req["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()
+        .unwrap();
+    let count = |name: &str| -> u64 {
+        let m = metrics.iter().find(|m| m["name"] == name).expect(name);
+        m["sum"]["dataPoints"][0]["asInt"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count("rust.memory.allocations"),
+        snapshot["allocations"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count("rust.memory.allocated"),
+        snapshot["allocated_bytes"].as_u64().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_final_export_that_cannot_finish_in_time_still_leaves_the_summary() {
+    let shim = build_preload("hanging_getaddrinfo", HANGING_RESOLVER).unwrap();
+    let shutdown = Duration::from_millis(1000);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["3", "100"])
+        .env("LD_PRELOAD", &shim)
+        .env("RTSCOPE_SUMMARY", "on")
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://collector.rtscope.test:4318",
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        // Longer than the shutdown timeout: the final export is still waiting at the deadline.
+        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "30000")
+        .env("RTSCOPE_SHUTDOWN_TIMEOUT", shutdown.as_millis().to_string());
+    let run = run_watched(cmd, "SNAPSHOT ", Duration::from_secs(60)).unwrap();
+    assert!(run.success(), "{run:?}");
+    let exit = run.exit_after_marker.expect("SNAPSHOT line");
+    assert!(
+        exit <= shutdown + Duration::from_secs(1),
+        "exit took {exit:?}"
+    );
+    assert!(
+        run.stderr.contains("did not finish within 1s"),
+        "{}",
+        run.stderr
+    );
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(" exports to "))
+        .unwrap_or_else(|| panic!("no summary: {}", run.stderr));
+    // Nothing ever got through: the unfinished final export counts as failed.
+    assert!(
+        line.contains("1 exports to") && line.contains("(1 failed)"),
+        "{line}"
+    );
+}
