@@ -84,7 +84,7 @@ fn the_summary_counts_the_final_export_with_its_result() {
     let line = run
         .stderr
         .lines()
-        .find(|l| l.contains(" exports to "))
+        .find(|l| l.contains("  data: "))
         .unwrap_or_else(|| panic!("no export count in the summary: {}", run.stderr));
     // "  agent: 6 exports to OTLP/HTTP ... (6 failed), ..."
     let number_before = |needle: &str| -> u64 {
@@ -348,11 +348,11 @@ fn a_final_export_that_cannot_finish_in_time_still_leaves_the_summary() {
     let line = run
         .stderr
         .lines()
-        .find(|l| l.contains(" exports to "))
+        .find(|l| l.contains("  data: "))
         .unwrap_or_else(|| panic!("no summary: {}", run.stderr));
     // Nothing ever got through: the unfinished final export counts as failed.
     assert!(
-        line.contains("1 exports to") && line.contains("(1 failed)"),
+        line.contains("data: 1 export to") && line.contains("(1 failed)"),
         "{line}"
     );
 }
