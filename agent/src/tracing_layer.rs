@@ -44,8 +44,12 @@
 //!
 //! # Cost
 //!
-//! Per span: one small allocation (the agent's own) when it is created. Per enter and exit:
-//! an extension lookup, a reference count and two thread-local writes.
+//! Per span: two small allocations when it is created (its allocation counter and its entry
+//! in the span's extensions). They live and die with the span, which the application
+//! controls, so they count as the application's allocations, as the span's own data in the
+//! registry does (see [`crate::alloc`] for the rule). Per enter and exit: an extension
+//! lookup, a reference count and two thread-local writes; the per-thread stack of entered
+//! spans is the agent's own memory.
 
 use crate::alloc::agent_scope;
 use crate::scope::{self, Scope};
@@ -208,6 +212,12 @@ impl Drop for Frames {
     fn drop(&mut self) {
         // The counters go away with the frames: stop crediting them first.
         scope::replace_span_bytes(ptr::null());
+        // Frames still here (a span entered when the thread exits) hold the spans' counters,
+        // the application's blocks; the stack's buffer grew in the agent's account (`on_enter`)
+        // and is freed in it.
+        self.0.clear();
+        let stack = std::mem::take(&mut self.0);
+        agent_scope(|| drop(stack));
     }
 }
 
@@ -233,12 +243,11 @@ where
             .scope_from(|v| attrs.record(v))
             .unwrap_or_else(|| Scope::new(attrs.metadata().name()));
         let field = attrs.metadata().fields().field(ALLOC_BYTES_FIELD);
-        agent_scope(|| {
-            span.extensions_mut().insert(SpanAllocation {
-                scope,
-                bytes: Arc::new(AtomicU64::new(0)),
-                field,
-            });
+        // The application's allocation: the span's extensions are freed when it closes.
+        span.extensions_mut().insert(SpanAllocation {
+            scope,
+            bytes: Arc::new(AtomicU64::new(0)),
+            field,
         });
     }
 

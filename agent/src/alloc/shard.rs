@@ -508,6 +508,17 @@ pub(crate) fn check_peak() -> u64 {
     live
 }
 
+/// The shard the calling thread owns, claimed first if the thread has none yet (as its first
+/// allocation would), or `None` if it records into no shard of its own: an agent thread, a
+/// thread past its shard's release, or one that could get no memory for a shard. Kept while
+/// [`agent_scope`] hides the shard from the fast path.
+pub(crate) fn own_shard() -> Option<&'static Shard> {
+    let l = local();
+    ensure_claimed(l);
+    // SAFETY: `owned` is null or a published node this thread claimed; nodes are never freed.
+    unsafe { l.owned.get().as_ref() }.map(|node| &node.value)
+}
+
 /// Every shard holding user allocations: the per-thread ones and the shared fallback.
 pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
     SHARDS
@@ -516,8 +527,11 @@ pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
         .chain(std::iter::once(&UNOWNED))
 }
 
-/// Runs `f` with this thread's allocations counted as the agent's own, not the user's.
-/// Nested calls are fine. Used around every piece of agent code that may allocate.
+/// Runs `f` with this thread's allocations and frees counted as the agent's own, not the
+/// user's. Nested calls are fine. Used around agent code whose blocks the agent also frees
+/// (inside an agent scope or on the export thread): a block allocated inside and freed
+/// outside, or the reverse, would move bytes between the two accounts (see the
+/// [module docs](super#whose-block-it-is-the-applications-or-the-agents)).
 pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<(i64, *const Shard, u8)>);
     impl Drop for Restore {

@@ -112,17 +112,15 @@ impl State {
 /// # let _ = before;
 /// ```
 pub fn thread_delays() -> Vec<ThreadDelay> {
-    let snapshot = agent_scope(|| {
-        let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
-        st.refresh();
-        st.names
-            .iter()
-            .map(|(n, h)| (n.clone(), h.snapshot()))
-            .collect::<Vec<_>>()
-    });
-    snapshot
-        .into_iter()
-        .map(|(name, delay)| ThreadDelay { name, delay })
+    let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    // The tables are the agent's, and freed by it; the copy returned is the caller's.
+    agent_scope(|| st.refresh());
+    st.names
+        .iter()
+        .map(|(n, h)| ThreadDelay {
+            name: n.clone(),
+            delay: h.snapshot(),
+        })
         .collect()
 }
 
