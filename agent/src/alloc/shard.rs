@@ -564,8 +564,10 @@ pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
-/// it makes is self-telemetry. Called first thing on the export thread.
+/// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
+/// thread.
 pub fn enter_agent_thread() {
+    crate::sched::mark_agent_thread();
     let _ = LOCAL.try_with(|l| {
         let node = l.owned.replace(ptr::null());
         if !node.is_null() {
