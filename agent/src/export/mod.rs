@@ -145,6 +145,7 @@ impl Pipeline {
         for e in spikes {
             self.events.push(e);
         }
+        crate::tracing::check_spans_seen();
     }
 
     fn export(&mut self) {
