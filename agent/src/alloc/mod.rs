@@ -369,9 +369,10 @@ pub fn stats() -> AllocStats {
 /// - The counts are cumulative for the shard, and a shard given back by an exited thread is
 ///   reused by the next new one, so a reading may include an earlier thread's counts: use
 ///   differences, as with [`stats`].
-/// - `live_bytes` and `live_objects` are this thread's allocations minus its frees (at least
-///   0), so they under-read when it frees blocks other threads allocated; compare
-///   `allocated_bytes` and `freed_bytes` differences instead. `peak_live_bytes` is
+/// - `live_bytes` and `live_objects` (and the `fragmentation_bytes` derived from them) are
+///   this thread's allocations minus its frees, at least 0, so they under-read when it frees
+///   blocks other threads allocated; compare `allocated_bytes` and `freed_bytes`
+///   differences instead. `peak_live_bytes` is
 ///   process-wide only and reads 0 here; `shards` is 1.
 /// - A thread that has not allocated yet claims its shard on the first call (as its first
 ///   allocation would, in the agent's account), so that first reading is already a baseline.
