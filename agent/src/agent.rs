@@ -286,8 +286,13 @@ impl AgentBuilder {
             }
             config
         });
+        // The guard's copy is the application's: it holds it and frees it.
+        let guard = AgentGuard {
+            config: config.clone(),
+        };
+        crate::alloc::agent_scope(|| drop(config));
         STATE.store(INSTALLED, Ordering::Release);
-        Ok(AgentGuard { config })
+        Ok(guard)
     }
 }
 

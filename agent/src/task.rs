@@ -34,7 +34,8 @@
 //! | `rust.task.slow_polls` | Counter | `{poll}` | | polls longer than [`slow_poll_threshold`] |
 //!
 //! Thread names are bounded: the first [`MAX_THREAD_NAMES`] names seen get their own series,
-//! later ones share `thread.name` = `other`.
+//! later ones share `thread.name` = `other`. The agent's own export thread is not among them:
+//! its wait is self-telemetry, `rtscope.agent.schedule.duration`.
 
 #[cfg(feature = "tokio")]
 pub use crate::sched::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};

@@ -42,10 +42,43 @@
 //! The estimate comes from allocation sampling (the global allocator must be
 //! [`rtscope::Alloc`](crate::Alloc) and the agent installed); without it the totals stay 0.
 //!
+//! # With a filter: give it to the other layers, not to the registry
+//!
+//! A filter added as a layer of its own (`registry().with(EnvFilter::from_default_env())`,
+//! or a `LevelFilter`) is global: a span it disables is never created, for any layer, so
+//! under `RUST_LOG=warn` no INFO span reaches `RtscopeLayer` and attribution silently
+//! stops. Put the filter on the layers that print instead (a per-layer filter), and give
+//! `RtscopeLayer` a filter of its own only if you want it to see fewer spans:
+//!
+//! ```
+//! use rtscope::tracing::RtscopeLayer;
+//! use tracing_subscriber::filter::LevelFilter;
+//! use tracing_subscriber::layer::{Layer, SubscriberExt};
+//! # let printing_layer = tracing_subscriber::layer::Identity::new();
+//! # let filter = LevelFilter::WARN;
+//!
+//! // e.g. printing_layer = tracing_subscriber::fmt::layer(), filter = EnvFilter::from_default_env()
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(RtscopeLayer::new().with_filter(LevelFilter::INFO)) // INFO spans and above
+//!     .with(printing_layer.with_filter(filter)); // only what the filter lets through
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info_span!("checkout").in_scope(|| {
+//!         assert_eq!(rtscope::scope::Scope::current().unwrap().name(), "checkout");
+//!     });
+//! });
+//! ```
+//!
+//! When the layer is installed but has seen no span for a minute while allocations were
+//! sampled, the agent says so once on stderr, naming this setup.
+//!
 //! # Cost
 //!
-//! Per span: one small allocation (the agent's own) when it is created. Per enter and exit:
-//! an extension lookup, a reference count and two thread-local writes.
+//! Per span: two small allocations when it is created (its allocation counter and its entry
+//! in the span's extensions). They live and die with the span, which the application
+//! controls, so they count as the application's allocations, as the span's own data in the
+//! registry does (see [`crate::alloc`] for the rule). Per enter and exit: an extension
+//! lookup, a reference count and two thread-local writes; the per-thread stack of entered
+//! spans is the agent's own memory.
 
 use crate::alloc::agent_scope;
 use crate::scope::{self, Scope};
@@ -56,8 +89,9 @@ use ::tracing::span::{Attributes, Id, Record};
 use std::cell::RefCell;
 use std::fmt;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -208,6 +242,12 @@ impl Drop for Frames {
     fn drop(&mut self) {
         // The counters go away with the frames: stop crediting them first.
         scope::replace_span_bytes(ptr::null());
+        // Frames still here (a span entered when the thread exits) hold the spans' counters,
+        // the application's blocks; the stack's buffer grew in the agent's account (`on_enter`)
+        // and is freed in it.
+        self.0.clear();
+        let stack = std::mem::take(&mut self.0);
+        agent_scope(|| drop(stack));
     }
 }
 
@@ -225,20 +265,24 @@ where
 {
     fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
         let _ = self.dispatch.set(subscriber.downgrade());
+        REGISTERED.store(true, Relaxed);
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Written only when clear: once per collection tick at most, not per span.
+        if !SAW_SPAN.load(Relaxed) {
+            SAW_SPAN.store(true, Relaxed);
+        }
         let Some(span) = ctx.span(id) else { return };
         let scope = self
             .scope_from(|v| attrs.record(v))
             .unwrap_or_else(|| Scope::new(attrs.metadata().name()));
         let field = attrs.metadata().fields().field(ALLOC_BYTES_FIELD);
-        agent_scope(|| {
-            span.extensions_mut().insert(SpanAllocation {
-                scope,
-                bytes: Arc::new(AtomicU64::new(0)),
-                field,
-            });
+        // The application's allocation: the span's extensions are freed when it closes.
+        span.extensions_mut().insert(SpanAllocation {
+            scope,
+            bytes: Arc::new(AtomicU64::new(0)),
+            field,
         });
     }
 
@@ -320,10 +364,68 @@ where
     }
 }
 
+/// Set once a layer is part of a subscriber.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+/// Set by the layers on a new span, cleared by [`check_spans_seen`].
+static SAW_SPAN: AtomicBool = AtomicBool::new(false);
+/// How long an installed layer may see no span, while allocations are sampled, before the
+/// agent says why attribution may be missing.
+const QUIET_WARNING_AFTER: Duration = Duration::from_secs(60);
+
+static WATCH: Mutex<SpanWatch> = Mutex::new(SpanWatch {
+    quiet_since: None,
+    warned: false,
+});
+
+/// Whether an installed layer has gone quiet while allocations are sampled.
+#[derive(Debug)]
+struct SpanWatch {
+    /// When the current stretch without spans began, and the samples taken by then.
+    quiet_since: Option<(Instant, u64)>,
+    warned: bool,
+}
+
+impl SpanWatch {
+    /// One check at `now`: `saw_span` since the previous one, `samples` taken so far. True
+    /// once, the first time no span was seen for `after` while samples were taken.
+    fn observe(&mut self, saw_span: bool, samples: u64, now: Instant, after: Duration) -> bool {
+        if self.warned {
+            return false;
+        }
+        match self.quiet_since {
+            Some((since, at)) if !saw_span => {
+                self.warned = now.saturating_duration_since(since) >= after && samples > at;
+                self.warned
+            }
+            _ => {
+                self.quiet_since = Some((now, samples));
+                false
+            }
+        }
+    }
+}
+
+/// Warns once (one stderr line) if a layer is installed but has seen no span for a minute
+/// while allocations were sampled: the sign of a global filter hiding spans from it. Called
+/// on the export thread's collection tick; two atomic reads when no layer is installed.
+pub(crate) fn check_spans_seen() {
+    if !REGISTERED.load(Relaxed) {
+        return;
+    }
+    let saw = SAW_SPAN.swap(false, Relaxed);
+    let samples = crate::sampling::TAKEN.load(Relaxed);
+    let mut watch = WATCH.lock().unwrap_or_else(PoisonError::into_inner);
+    if watch.observe(saw, samples, Instant::now(), QUIET_WARNING_AFTER) {
+        eprintln!(
+            "rtscope: RtscopeLayer is installed but has seen no tracing span for {}s while allocations were sampled, so none is attributed to a span; a filter added to the registry as a layer (registry().with(EnvFilter)) disables spans for every layer: give it to the printing layer instead (fmt::layer().with_filter(filter)), see the docs of rtscope::tracing",
+            QUIET_WARNING_AFTER.as_secs()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
     use tracing_subscriber::layer::SubscriberExt;
 
     /// Records the `alloc.bytes` values it sees.
@@ -409,6 +511,55 @@ mod tests {
             drop(span);
         });
         assert_eq!(*seen.0.lock().unwrap(), vec![127]);
+    }
+
+    #[test]
+    fn warns_once_after_a_quiet_minute_with_samples() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let minute = Duration::from_secs(60);
+        let mut w = SpanWatch {
+            quiet_since: None,
+            warned: false,
+        };
+        assert!(
+            !w.observe(false, 0, at(0), minute),
+            "the first check starts the stretch"
+        );
+        assert!(!w.observe(false, 50, at(59), minute), "not a minute yet");
+        assert!(
+            !w.observe(true, 60, at(60), minute),
+            "a span: a new stretch"
+        );
+        assert!(
+            !w.observe(false, 60, at(130), minute),
+            "a quiet minute, no samples"
+        );
+        assert!(
+            w.observe(false, 61, at(130), minute),
+            "a quiet minute with samples"
+        );
+        assert!(!w.observe(false, 99, at(300), minute), "once");
+    }
+
+    #[test]
+    fn a_registry_wide_filter_hides_spans_a_per_layer_filter_does_not() {
+        use tracing_subscriber::filter::LevelFilter;
+        // A global filter: the INFO span is never created, for any layer.
+        let global = tracing_subscriber::registry()
+            .with(LevelFilter::WARN)
+            .with(RtscopeLayer::new());
+        ::tracing::subscriber::with_default(global, || {
+            ::tracing::info_span!("filtered-global").in_scope(|| assert_eq!(name(), None));
+        });
+        // The documented setup: the filter on the other layer only.
+        let per_layer = tracing_subscriber::registry()
+            .with(RtscopeLayer::new())
+            .with(Seen::default().with_filter(LevelFilter::WARN));
+        ::tracing::subscriber::with_default(per_layer, || {
+            ::tracing::info_span!("filtered-per-layer")
+                .in_scope(|| assert_eq!(name(), Some("filtered-per-layer")));
+        });
     }
 
     #[test]

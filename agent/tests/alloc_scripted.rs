@@ -1,7 +1,8 @@
 //! Reallocations in place and moved, failures, and zero-sized requests, over an inner
-//! allocator whose behaviour the test decides.
+//! allocator whose behaviour the test decides. Regions are measured with `thread_stats()`, so
+//! other threads allocating meanwhile cannot land in the deltas.
 
-use rtscope::alloc::{class_of, stats};
+use rtscope::alloc::{class_of, thread_stats};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
 
@@ -56,9 +57,9 @@ static ALLOC: rtscope::Alloc<Scripted> = rtscope::Alloc::new(Scripted);
 fn scripted_sequence() {
     // Grow (moved) then shrink (in place): exact counters and classes.
     let mut v: Vec<u8> = Vec::with_capacity(100);
-    let before = stats();
+    let before = thread_stats();
     v.reserve_exact(5000); // 0 -> 5000 capacity: moved.
-    let grown = stats();
+    let grown = thread_stats();
     assert_eq!(grown.reallocations_moved - before.reallocations_moved, 1);
     assert_eq!(grown.reallocations_in_place, before.reallocations_in_place);
     assert_eq!(
@@ -71,31 +72,32 @@ fn scripted_sequence() {
     );
     v.extend_from_slice(&[7; 10]);
     v.shrink_to_fit(); // 5000 -> 10: in place.
-    let shrunk = stats();
+    let shrunk = thread_stats();
     assert_eq!(
         shrunk.reallocations_in_place - grown.reallocations_in_place,
         1
     );
     assert_eq!(shrunk.reallocations - grown.reallocations, 1);
     assert_eq!(
-        shrunk.live_bytes as i64 - grown.live_bytes as i64,
+        (shrunk.allocated_bytes - grown.allocated_bytes) as i64
+            - (shrunk.freed_bytes - grown.freed_bytes) as i64,
         10 - 5000
     );
     assert_eq!(v, [7; 10]);
 
     // A large request the inner allocator refuses: a failure, not an allocation.
     let mut big: Vec<u8> = Vec::new();
-    let before = stats();
+    let before = thread_stats();
     assert!(big.try_reserve_exact(FAIL_AT).is_err());
-    let after = stats();
+    let after = thread_stats();
     assert_eq!(after.failures - before.failures, 1);
     assert_eq!(after.allocations, before.allocations);
     assert_eq!(after.live_bytes, before.live_bytes);
 
     // A failed realloc: a failure; the old block stays live and counted once.
-    let before = stats();
+    let before = thread_stats();
     assert!(v.try_reserve_exact(FAIL_AT).is_err());
-    let after = stats();
+    let after = thread_stats();
     assert_eq!(after.failures - before.failures, 1);
     assert_eq!(after.reallocations, before.reallocations);
     assert_eq!(after.live_bytes, before.live_bytes);
@@ -104,24 +106,24 @@ fn scripted_sequence() {
     // The documented blind spot: a small request is counted before the inner allocator runs,
     // so its failure is counted as an allocation and not as a failure.
     let layout = Layout::from_size_align(SMALL_FAIL, 1).unwrap();
-    let before = stats();
+    let before = thread_stats();
     // SAFETY: non-zero size; the result is null and not used.
     let p = unsafe { ALLOC.alloc(layout) };
     assert!(p.is_null());
-    let after = stats();
+    let after = thread_stats();
     assert_eq!(after.allocations - before.allocations, 1);
     assert_eq!(after.failures, before.failures);
 
     // Zero-byte requests (allowed by `System`, which the inner allocator forwards to) land in
     // class 0.
     let zero = Layout::from_size_align(0, 1).unwrap();
-    let before = stats();
+    let before = thread_stats();
     // SAFETY: `Scripted` forwards zero sizes to `System` (malloc(0)), freed below.
     let p = unsafe { ALLOC.alloc(zero) };
     assert!(!p.is_null());
     // SAFETY: allocated above with `zero`.
     unsafe { ALLOC.dealloc(p, zero) };
-    let after = stats();
+    let after = thread_stats();
     assert_eq!(
         after.classes[0].allocations - before.classes[0].allocations,
         1

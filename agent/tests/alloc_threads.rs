@@ -1,8 +1,9 @@
 //! Exactness across threads: concurrent writers, frees on another thread than the allocation,
 //! and thousands of short-lived threads recycling a bounded set of shards.
 
-use rtscope::alloc::{class_of, stats};
-use std::sync::mpsc;
+use rtscope::alloc::{class_of, stats, thread_stats};
+use std::hint::black_box;
+use std::sync::{Barrier, mpsc};
 use std::thread;
 
 #[global_allocator]
@@ -83,4 +84,35 @@ fn thread_churn_recycles_shards_and_totals_never_go_back() {
     // harness's own threads and the other test running beside this one).
     let shards = stats().shards;
     assert!(shards <= 64, "{shards} shards for {WIDTH}-wide waves");
+}
+
+#[test]
+fn thread_stats_counts_only_the_calling_thread() {
+    const N: u64 = 1000;
+    const OTHER: u64 = 700;
+    let barrier = Barrier::new(2);
+    thread::scope(|s| {
+        s.spawn(|| {
+            barrier.wait();
+            for _ in 0..OTHER {
+                drop(black_box(vec![0u8; 64]));
+            }
+            barrier.wait();
+        });
+        let (mine, process) = (thread_stats(), stats());
+        barrier.wait();
+        for _ in 0..N {
+            drop(black_box(vec![0u8; 64]));
+        }
+        // After this, the other thread's allocations have all happened.
+        barrier.wait();
+        let (mine2, process2) = (thread_stats(), stats());
+        assert_eq!(mine2.allocations - mine.allocations, N);
+        assert_eq!(mine2.deallocations - mine.deallocations, N);
+        assert_eq!(mine2.allocated_bytes - mine.allocated_bytes, 64 * N);
+        assert_eq!(mine2.shards, 1);
+        // The process-wide reading took the other thread's in too: what made region
+        // measurements with `stats()` flaky.
+        assert!(process2.allocations - process.allocations >= N + OTHER);
+    });
 }

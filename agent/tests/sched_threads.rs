@@ -68,3 +68,62 @@ fn threads_competing_for_one_cpu_show_run_queue_delay() {
         );
     }
 }
+
+/// The agent's export thread is self-telemetry: its run-queue wait is exported as
+/// `rtscope.agent.schedule.duration`, and no `rust.schedule.duration` series of the
+/// application's threads names it.
+#[test]
+fn the_export_thread_is_not_among_the_application_s_threads() {
+    let dir = std::env::temp_dir().join(format!("rtscope-sched-agent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let guard = rtscope::Agent::builder()
+        .with_file(&path)
+        .with_summary(false)
+        .with_export_interval(Duration::from_millis(100))
+        .install()
+        .expect("install");
+    // A few exports, so the export thread has run and been read more than once.
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(
+        rtscope::task::thread_delays()
+            .iter()
+            .all(|t| t.name != "rtscope-export"),
+        "thread_delays() lists the agent's thread"
+    );
+    guard.shutdown();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(r#"{"resourceMetrics""#))
+        .expect("a metrics export");
+    let req: serde_json::Value = serde_json::from_str(last).unwrap();
+    let metrics = req["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+        .as_array()
+        .unwrap();
+    let named = |name: &'static str| metrics.iter().filter(move |m| m["name"] == name);
+    let thread_names: Vec<&str> = named("rust.schedule.duration")
+        .flat_map(|m| m["histogram"]["dataPoints"].as_array().unwrap())
+        .flat_map(|p| p["attributes"].as_array().unwrap())
+        .filter(|a| a["key"] == "thread.name")
+        .filter_map(|a| a["value"]["stringValue"].as_str())
+        .collect();
+    assert!(!thread_names.is_empty(), "no thread series: {last}");
+    assert!(
+        !thread_names.contains(&"rtscope-export"),
+        "the export thread among the application's: {thread_names:?}"
+    );
+    let agent: Vec<_> = named("rtscope.agent.schedule.duration").collect();
+    assert_eq!(agent.len(), 1, "{last}");
+    let point = &agent[0]["histogram"]["dataPoints"][0];
+    let count = point["count"]
+        .as_str()
+        .and_then(|c| c.parse::<u64>().ok())
+        .or(point["count"].as_u64())
+        .unwrap_or(0);
+    assert!(count > 0, "the export thread ran: {point}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,11 +4,13 @@
 //! #[global_allocator]
 //! static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 //!
-//! let before = rtscope::alloc::stats();
+//! let before = rtscope::alloc::thread_stats(); // this thread's counts: exact for a region
 //! let v = vec![0u8; 100];
-//! let after = rtscope::alloc::stats();
+//! let after = rtscope::alloc::thread_stats();
 //! assert_eq!(after.allocations - before.allocations, 1);
 //! # drop(v);
+//! let process = rtscope::alloc::stats(); // every thread's
+//! # drop(process);
 //! ```
 //!
 //! # What is counted, and where
@@ -29,12 +31,41 @@
 //!   after the inner allocator answers: a null result is counted in `failures` and nowhere
 //!   else. Those are the failures `try_reserve` and friends really meet.
 //! - Allocations made by rtscope itself (the export thread, agent code, a thread claiming its
-//!   shard) are kept out of these numbers: [`agent_stats`] reports them.
+//!   shard) are kept out of these numbers: [`agent_stats`] reports them. See the next section
+//!   for which blocks those are.
 //! - Allocations made on a thread after its shard was given back (in other thread-local
 //!   destructors) are the user's and are counted, in a shared fallback shard.
 //!
 //! Peak live bytes are checked every 256 KiB a thread allocates and at each [`stats`] call,
 //! so the reported peak is at most `threads x 256 KiB` below the true one.
+//!
+//! # Whose block it is: the application's or the agent's
+//!
+//! There are two accounts: the user's ([`stats`], [`thread_stats`], `rust.memory.*`) and the
+//! agent's ([`agent_stats`], `rtscope.agent.memory.*`). **A block is freed into the account
+//! it was allocated from**; otherwise the user's live bytes collapse (frees with no matching
+//! allocation) while the agent's climb for memory already freed. So:
+//!
+//! - A block counts as the agent's only when the agent also frees it: everything on the
+//!   export thread, tables that live for the process (interned scope, pool, latency and
+//!   thread names, counter groups), the per-thread stack of entered tracing spans (freed, as
+//!   the agent's, when the thread exits), temporaries the agent frees before returning.
+//!   Agent code does that work inside [`agent_scope`].
+//! - A block whose lifetime the application controls is the application's, even when rtscope
+//!   allocates it: the wake cell and waker of an [instrumented](crate::task::instrument)
+//!   future, the allocation counter and extension entry of each span under
+//!   [`RtscopeLayer`](crate::tracing::RtscopeLayer), the vector
+//!   [`thread_delays`](crate::task::thread_delays) returns, the configuration an
+//!   [`AgentGuard`](crate::AgentGuard) holds, a [`Pool`](crate::pool::Pool) and its objects.
+//!   They are allocated outside [`agent_scope`], so the thread that frees them, whichever it
+//!   is, frees them from the user's account too.
+//!
+//! If you call [`agent_scope`] yourself, free inside it what you allocate inside it.
+//!
+//! One exception, fixed in size: the standard library starts the export thread before any
+//! agent code runs on it, and there frees its 24-byte start record (allocated by the agent)
+//! and allocates a copy of the thread's name (14 bytes, freed as the agent's when the thread
+//! exits). About 40 bytes cross between the accounts once per process, never more.
 
 mod classes;
 pub(crate) mod registry;
@@ -302,9 +333,10 @@ impl AllocStats {
     }
 }
 
-/// Reads the user's allocation statistics: the sum of every thread's shard. Never allocates,
-/// so the difference of two snapshots around a piece of code is exact (for the counts that
-/// code's own thread makes). Costs a walk over all shards: call it on a timer, not per event.
+/// Reads the user's allocation statistics: the sum of every thread's shard. Never allocates.
+/// The difference of two snapshots includes what every other thread did meanwhile: to
+/// measure a region of code, use [`thread_stats`]. Costs a walk over all shards: call it on a
+/// timer, not per event.
 pub fn stats() -> AllocStats {
     let mut s = AllocStats::empty();
     for shard in shard::user_shards() {
@@ -314,6 +346,47 @@ pub fn stats() -> AllocStats {
     s.finish();
     PEAK_LIVE.fetch_max(s.live_bytes, Relaxed);
     s.peak_live_bytes = PEAK_LIVE.load(Relaxed).max(s.live_bytes);
+    s
+}
+
+/// Reads the calling thread's own counts: the shard only this thread writes, so the
+/// difference of two readings around a piece of code is exact for what that code did on this
+/// thread, whatever other threads allocate meanwhile (use it to measure a region of code).
+/// Never allocates.
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+///
+/// let before = rtscope::alloc::thread_stats();
+/// let v = std::hint::black_box(vec![0u8; 100]);
+/// let after = rtscope::alloc::thread_stats();
+/// assert_eq!(after.allocations - before.allocations, 1);
+/// assert_eq!(after.allocated_bytes - before.allocated_bytes, 100);
+/// # drop(v);
+/// ```
+///
+/// - The counts are cumulative for the shard, and a shard given back by an exited thread is
+///   reused by the next new one, so a reading may include an earlier thread's counts: use
+///   differences, as with [`stats`].
+/// - `live_bytes` and `live_objects` (and the `fragmentation_bytes` derived from them) are
+///   this thread's allocations minus its frees, at least 0, so they under-read when it frees
+///   blocks other threads allocated; compare `allocated_bytes` and `freed_bytes`
+///   differences instead. `peak_live_bytes` is
+///   process-wide only and reads 0 here; `shards` is 1.
+/// - A thread that has not allocated yet claims its shard on the first call (as its first
+///   allocation would, in the agent's account), so that first reading is already a baseline.
+/// - A thread that records into no shard of its own reads all zeros: an agent thread (its
+///   allocations are in [`agent_stats`]), a thread in its thread-local destructors after its
+///   shard was given back, or one that could get no memory for a shard (both record into a
+///   shared fallback that [`stats`] counts).
+pub fn thread_stats() -> AllocStats {
+    let mut s = AllocStats::empty();
+    if let Some(shard) = shard::own_shard() {
+        s.add_shard(shard);
+        s.shards = 1;
+    }
+    s.finish();
     s
 }
 

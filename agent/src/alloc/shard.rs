@@ -8,7 +8,10 @@
 
 use super::classes::{NUM_CLASSES, SIZE_TO_CLASS, SmallTable, class_of, small_class_in};
 use super::registry::{List, Node};
-use super::sync::{AtomicPtr, AtomicU64, Ordering::Relaxed};
+use super::sync::{
+    AtomicPtr, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
@@ -16,9 +19,15 @@ use std::ptr;
 /// Generic counter slots per shard, handed out by [`claim_slots`] to pools, timers and
 /// schedulers, so every measurement shares this one per-thread mechanism.
 pub(crate) const SLOTS: usize = 2048;
+/// Slots per page. A shard gets a page the first time its thread records into one of the
+/// page's slots, so a thread that only allocates holds none (1 KiB each).
+const PAGE_SLOTS: usize = 128;
+const PAGES: usize = SLOTS / PAGE_SLOTS;
 
 /// One counter per size class.
 pub(crate) type ByClass = [AtomicU64; NUM_CLASSES];
+/// One page of counter slots.
+type SlotPage = [AtomicU64; PAGE_SLOTS];
 
 /// All counters of one writer. Each kind of class counter is an array indexed by class
 /// (struct of arrays), so the fast path addresses a counter as `base + class * 8` straight
@@ -33,7 +42,9 @@ pub(crate) struct Shard {
     pub(crate) reallocs_in_place: AtomicU64,
     pub(crate) reallocs_moved: AtomicU64,
     pub(crate) failures: AtomicU64,
-    pub(crate) slots: [AtomicU64; SLOTS],
+    /// Pages of counter slots, null until first written: zeroed memory from `System`,
+    /// published with a release store and never freed (the shard outlives its threads).
+    pages: [AtomicPtr<SlotPage>; PAGES],
 }
 
 impl Shard {
@@ -46,8 +57,43 @@ impl Shard {
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
-            slots: [const { AtomicU64::new(0) }; SLOTS],
+            pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
         }
+    }
+
+    /// Counter slot `slot`, if its page exists (`None` also for a slot out of range).
+    #[inline(always)]
+    fn slot(&self, slot: usize) -> Option<&AtomicU64> {
+        let page = self.pages.get(slot / PAGE_SLOTS)?.load(Acquire);
+        // SAFETY: a non-null page pointer was published (release store, acquired above) after
+        // the page was allocated zeroed, and pages are never freed.
+        let page = unsafe { page.as_ref() }?;
+        page.get(slot % PAGE_SLOTS)
+    }
+
+    /// Counter slot `slot`, allocating its page if this is the first write to it. `None` for
+    /// a slot out of range, or when no memory could be had for the page (the count is lost).
+    #[cold]
+    #[inline(never)]
+    fn slot_or_grow(&self, slot: usize) -> Option<&AtomicU64> {
+        if let Some(c) = self.slot(slot) {
+            return Some(c);
+        }
+        let cell = self.pages.get(slot / PAGE_SLOTS)?;
+        let layout = Layout::new::<SlotPage>();
+        // SAFETY: the layout has a non-zero size. `System` is called directly, not through
+        // the global allocator, so this cannot recurse into rtscope. Zeroed memory is a valid
+        // array of `AtomicU64` zeros.
+        let fresh = unsafe { System.alloc_zeroed(layout) }.cast::<SlotPage>();
+        if fresh.is_null() {
+            return None;
+        }
+        // Shared shards have several writers: the first page published wins.
+        if let Err(_winner) = cell.compare_exchange(ptr::null_mut(), fresh, Release, Acquire) {
+            // SAFETY: `fresh` was allocated above with `layout` and never published.
+            unsafe { System.dealloc(fresh.cast(), layout) };
+        }
+        self.slot(slot)
     }
 }
 
@@ -284,16 +330,18 @@ pub(crate) fn add_to_slot(slot: usize, by: u64) {
         return add_to_slot_slow(slot, by);
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    if let Some(c) = unsafe { &*shard }.slots.get(slot) {
-        bump(c, by, Writer::Owner);
+    match unsafe { &*shard }.slot(slot) {
+        Some(c) => bump(c, by, Writer::Owner),
+        None => add_to_slot_slow(slot, by),
     }
 }
 
+/// No shard yet, or the slot's page does not exist yet.
 #[cold]
 #[inline(never)]
 fn add_to_slot_slow(slot: usize, by: u64) {
     with_shard(|shard, writer| {
-        if let Some(c) = shard.slots.get(slot) {
+        if let Some(c) = shard.slot_or_grow(slot) {
             bump(c, by, writer);
         }
     })
@@ -302,7 +350,7 @@ fn add_to_slot_slow(slot: usize, by: u64) {
 /// The sum of counter slot `slot` over every user shard (not the agent's).
 pub(crate) fn read_slot(slot: usize) -> u64 {
     user_shards()
-        .filter_map(|s| s.slots.get(slot))
+        .filter_map(|s| s.slot(slot))
         .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)))
 }
 
@@ -508,6 +556,17 @@ pub(crate) fn check_peak() -> u64 {
     live
 }
 
+/// The shard the calling thread owns, claimed first if the thread has none yet (as its first
+/// allocation would), or `None` if it records into no shard of its own: an agent thread, a
+/// thread past its shard's release, or one that could get no memory for a shard. Kept while
+/// [`agent_scope`] hides the shard from the fast path.
+pub(crate) fn own_shard() -> Option<&'static Shard> {
+    let l = local();
+    ensure_claimed(l);
+    // SAFETY: `owned` is null or a published node this thread claimed; nodes are never freed.
+    unsafe { l.owned.get().as_ref() }.map(|node| &node.value)
+}
+
 /// Every shard holding user allocations: the per-thread ones and the shared fallback.
 pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
     SHARDS
@@ -516,8 +575,11 @@ pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
         .chain(std::iter::once(&UNOWNED))
 }
 
-/// Runs `f` with this thread's allocations counted as the agent's own, not the user's.
-/// Nested calls are fine. Used around every piece of agent code that may allocate.
+/// Runs `f` with this thread's allocations and frees counted as the agent's own, not the
+/// user's. Nested calls are fine. Used around agent code whose blocks the agent also frees
+/// (inside an agent scope or on the export thread): a block allocated inside and freed
+/// outside, or the reverse, would move bytes between the two accounts (see the
+/// [module docs](super#whose-block-it-is-the-applications-or-the-agents)).
 pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<(i64, *const Shard, u8)>);
     impl Drop for Restore {
@@ -550,8 +612,10 @@ pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
-/// it makes is self-telemetry. Called first thing on the export thread.
+/// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
+/// thread.
 pub fn enter_agent_thread() {
+    crate::sched::mark_agent_thread();
     let _ = LOCAL.try_with(|l| {
         let node = l.owned.replace(ptr::null());
         if !node.is_null() {
@@ -562,4 +626,68 @@ pub fn enter_agent_thread() {
         l.shard.set(ptr::null());
         l.state.set(STATE_AGENT);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_without_slot_pages_is_small() {
+        // The counters of a thread that only allocates: the class counters, no slot pages
+        // (with all 2048 slots inline it was 19 KiB).
+        assert!(
+            std::mem::size_of::<Node<Shard>>() <= 3584, // now 3328
+            "{} B",
+            std::mem::size_of::<Node<Shard>>()
+        );
+    }
+
+    #[test]
+    fn slot_pages_come_on_first_write() {
+        let Some(base) = claim_slots(PAGE_SLOTS + 1) else {
+            return; // every slot taken by other tests: nothing to check
+        };
+        std::thread::spawn(move || {
+            drop(std::hint::black_box(vec![0u8; 100]));
+            let shard = own_shard().expect("a shard of its own");
+            let pages = |s: &Shard| {
+                s.pages
+                    .iter()
+                    .filter(|p| !p.load(Relaxed).is_null())
+                    .count()
+            };
+            let had = pages(shard);
+            add_to_slot(base, 5);
+            add_to_slot(base, 2);
+            add_to_slot(base + PAGE_SLOTS, 1);
+            // At most the two pages these slots live in were added, and only to this shard.
+            assert!(pages(shard) <= had + 2);
+            assert!(shard.slot(base).is_some() && shard.slot(base + PAGE_SLOTS).is_some());
+            assert_eq!(read_slot(base), 7);
+            assert_eq!(read_slot(base + PAGE_SLOTS), 1);
+            assert_eq!(read_slot(base + 1), 0);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_shared_shard_grows_a_page_once_under_concurrent_writers() {
+        static SHARED: Shard = Shard::new();
+        let slot = SLOTS - 1;
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        if let Some(c) = SHARED.slot_or_grow(slot) {
+                            bump(c, 1, Writer::Shared);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(SHARED.slot(slot).map(|c| c.load(Relaxed)), Some(4000));
+        assert!(SHARED.slot(SLOTS).is_none(), "out of range");
+    }
 }

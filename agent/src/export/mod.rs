@@ -247,6 +247,7 @@ impl Pipeline {
         for e in spikes {
             self.events.push(e);
         }
+        crate::tracing::check_spans_seen();
     }
 
     /// Refreshes what the shutting-down thread needs to print the summary without us.

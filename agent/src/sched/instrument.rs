@@ -1,7 +1,6 @@
 //! [`instrument`]: a future wrapper that measures wake-to-poll delay and poll duration.
 
 use super::metrics;
-use crate::alloc::agent_scope;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -77,7 +76,10 @@ impl Wake for WakeWrap {
 /// atomic swap and a few writes to the thread's own counters, and per wake one clock read and
 /// one compare-exchange (about 125 ns per poll-and-wake in all where a clock read costs 22 ns;
 /// see `docs/performance.md`). It allocates twice per task (its wake cell, and its waker
-/// wrapper, made again only if the executor hands it a different waker).
+/// wrapper, made again only if the executor hands it a different waker). Those blocks live
+/// as long as the future and the wakers the application keeps, so they count as the
+/// application's allocations (in [`rtscope::alloc::stats`](crate::alloc::stats)), not the
+/// agent's: each block is freed into the account it was allocated from.
 ///
 /// ```
 /// # #[cfg(feature = "tokio")]
@@ -95,10 +97,8 @@ impl Wake for WakeWrap {
 /// # fn main() {}
 /// ```
 pub fn instrument<F: Future>(future: F) -> Instrumented<F> {
-    let cell = agent_scope(|| {
-        Arc::new(WakeCell {
-            woken_at: AtomicU64::new(stamp()),
-        })
+    let cell = Arc::new(WakeCell {
+        woken_at: AtomicU64::new(stamp()),
     });
     Instrumented {
         inner: future,
@@ -137,13 +137,11 @@ fn wrapped<'a>(
 ) -> &'a Waker {
     let fresh = !matches!(slot, Some((seen, _)) if seen.will_wake(outer));
     if fresh {
-        *slot = Some(agent_scope(|| {
-            let wrap = Arc::new(WakeWrap {
-                cell: Arc::clone(cell),
-                inner: outer.clone(),
-            });
-            (outer.clone(), Waker::from(wrap))
-        }));
+        let wrap = Arc::new(WakeWrap {
+            cell: Arc::clone(cell),
+            inner: outer.clone(),
+        });
+        *slot = Some((outer.clone(), Waker::from(wrap)));
     }
     match slot {
         Some((_, w)) => w,

@@ -10,6 +10,8 @@
 //!   ([`start_probe`](crate::task::start_probe); started by `#[rtscope::main]` on async mains).
 //! - `thread`: the kernel's run-queue wait of every thread of the process, read from
 //!   `/proc/self/task/*/schedstat` when metrics are collected, aggregated by thread name.
+//!   The agent's export thread is self-telemetry: its wait is exported as
+//!   `rtscope.agent.schedule.duration`, not among the application's threads.
 //!
 //! The task and probe measurements are written to the calling thread's own counters (no
 //! lock, no allocation, no shared cache line written), as the allocator counters are.
@@ -22,6 +24,7 @@ mod threads;
 pub use instrument::{Instrumented, instrument};
 #[cfg(feature = "tokio")]
 pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
+pub(crate) use threads::mark_agent_thread;
 pub use threads::{MAX_THREAD_NAMES, OTHER_THREADS, ThreadDelay, thread_delays};
 
 use crate::export::model::{Data, Metric};
@@ -173,7 +176,18 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
                 .with_attr("thread.name", t.name),
         );
     }
+    // Read by `thread_delays` just above.
+    if let Some(agent) = threads::agent_delay() {
+        out.push(Metric::new(
+            AGENT_SCHEDULE,
+            "s",
+            "Run-queue wait of the agent's own export thread (kept out of rust.schedule.duration).",
+            agent.to_data(),
+        ));
+    }
 }
+
+const AGENT_SCHEDULE: &str = "rtscope.agent.schedule.duration";
 
 #[cfg(test)]
 mod tests {

@@ -6,10 +6,14 @@
 //! read to the histogram of its name, every run of that stretch counted at the stretch's
 //! mean wait per run (the kernel keeps totals, not single waits). Sum and count are exact;
 //! the buckets show the mean per collection interval, per thread.
+//!
+//! The agent's own threads (the export thread) are self-telemetry, not the application's:
+//! their waits go to one histogram of their own ([`agent_delay`]), never to a user series.
 
 use crate::alloc::agent_scope;
 use crate::time::HistogramSnapshot;
 use crate::time::recorder::PlainHistogram;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 /// Distinct thread names with their own series; later names share [`OTHER_THREADS`].
@@ -47,12 +51,48 @@ struct State {
     last: Vec<Last>,
     /// Per name, in order of first sight.
     names: Vec<(String, PlainHistogram)>,
+    /// The agent's own threads, all names together.
+    agent: PlainHistogram,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     last: Vec::new(),
     names: Vec::new(),
+    agent: PlainHistogram::new(),
 });
+
+/// Kernel thread ids of the agent's own threads (0 = free). The agent runs one (the export
+/// thread); a few places leave room for tests that mark their own.
+static AGENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+
+/// Marks the calling thread as the agent's: its run-queue wait is self-telemetry from now on.
+/// No allocation, no lock.
+pub(crate) fn mark_agent_thread() {
+    let tid = current_tid();
+    if tid == 0 || is_agent(tid) {
+        return;
+    }
+    for slot in &AGENT_TIDS {
+        if slot.compare_exchange(0, tid, Relaxed, Relaxed).is_ok() {
+            return;
+        }
+    }
+}
+
+fn is_agent(tid: u32) -> bool {
+    AGENT_TIDS.iter().any(|t| t.load(Relaxed) == tid)
+}
+
+#[cfg(target_os = "linux")]
+fn current_tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    u32::try_from(unsafe { libc::gettid() }).unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_tid() -> u32 {
+    0
+}
 
 impl State {
     fn histogram(&mut self, name: &str) -> &mut PlainHistogram {
@@ -86,8 +126,12 @@ impl State {
                 .unwrap_or((0, 0));
             let (dw, dr) = (wait_ns - prev.0, runs - prev.1);
             if let Some(mean) = dw.checked_div(dr) {
-                let name = String::from_utf8_lossy(name);
-                self.histogram(&name).record_n(mean, dr, dw);
+                if is_agent(tid) {
+                    self.agent.record_n(mean, dr, dw);
+                } else {
+                    let name = String::from_utf8_lossy(name);
+                    self.histogram(&name).record_n(mean, dr, dw);
+                }
                 now.push(Last { tid, wait_ns, runs });
             } else {
                 // No run since: keep the wait for when the run comes.
@@ -105,25 +149,34 @@ impl State {
 
 /// Reads the kernel's counts of every thread now, and returns the run-queue delay of every
 /// thread name so far. Empty where `/proc/self/task/*/schedstat` is missing (not Linux, or
-/// a kernel without `CONFIG_SCHED_INFO`).
+/// a kernel without `CONFIG_SCHED_INFO`). The agent's own export thread is not among them:
+/// its waits are self-telemetry (`rtscope.agent.schedule.duration`).
 ///
 /// ```
 /// let before = rtscope::task::thread_delays();
 /// # let _ = before;
 /// ```
 pub fn thread_delays() -> Vec<ThreadDelay> {
-    let snapshot = agent_scope(|| {
-        let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
-        st.refresh();
-        st.names
-            .iter()
-            .map(|(n, h)| (n.clone(), h.snapshot()))
-            .collect::<Vec<_>>()
-    });
-    snapshot
-        .into_iter()
-        .map(|(name, delay)| ThreadDelay { name, delay })
+    let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    // The tables are the agent's, and freed by it; the copy returned is the caller's.
+    agent_scope(|| st.refresh());
+    st.names
+        .iter()
+        .map(|(n, h)| ThreadDelay {
+            name: n.clone(),
+            delay: h.snapshot(),
+        })
         .collect()
+}
+
+/// The run-queue delay of the agent's own threads so far (as of the last read of every
+/// thread), or `None` while no agent thread exists.
+pub(crate) fn agent_delay() -> Option<HistogramSnapshot> {
+    if AGENT_TIDS.iter().all(|t| t.load(Relaxed) == 0) {
+        return None;
+    }
+    let st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    Some(st.agent.snapshot())
 }
 
 /// Calls `f(tid, comm, run-queue wait ns, runs)` for every thread of the process.

@@ -242,6 +242,13 @@ pub(crate) struct PlainHistogram {
 }
 
 impl PlainHistogram {
+    pub(crate) const fn new() -> Self {
+        PlainHistogram {
+            counts: [0; BUCKETS],
+            sum_ns: 0,
+        }
+    }
+
     /// Records `n` observations that share the bucket of `ns` nanoseconds and add up to
     /// `sum_ns`.
     pub(crate) fn record_n(&mut self, ns: u64, n: u64, sum_ns: u64) {
