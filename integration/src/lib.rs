@@ -27,6 +27,7 @@
 //! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
 //! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
+//! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
 //! fast when done). `RTSCOPE_COLLECTOR_VENV` points at another venv;
@@ -37,6 +38,7 @@ mod collector;
 mod error;
 pub mod otlp;
 mod process;
+mod service;
 
 pub use collector::{
     Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
@@ -44,3 +46,4 @@ pub use collector::{
 pub use error::Error;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
+pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
