@@ -629,6 +629,7 @@ fn exporters_none_send_nothing_and_write_no_file() {
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
         ("OTEL_LOGS_EXPORTER", "none".to_owned()),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200".to_owned()),
+        ("RTSCOPE_SUMMARY", "off".to_owned()),
     ];
     // With an endpoint.
     let c = Collector::start();
@@ -680,6 +681,7 @@ fn file_mode_stays_under_its_cap() {
         ),
         ("RTSCOPE_FILE_MAX_BYTES", CAP.to_string()),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200".to_owned()),
+        ("RTSCOPE_SUMMARY", "off".to_owned()),
     ];
     let service =
         Service::start(service_command(dir.path(), &env), START).unwrap_or_else(|e| panic!("{e}"));
