@@ -99,8 +99,11 @@ impl Service {
                     service.addr = addr;
                     return Ok(service);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-                Err(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // Its stdout is closed: it is exiting (checked below).
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    thread::sleep(Duration::from_millis(20));
+                }
             }
             let child = service.child.as_mut().expect("child until stopped");
             if let Ok(Some(status)) = child.try_wait() {

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin service [-- ADDR [SECONDS]]
-//! curl -s 127.0.0.1:8080/cache/fill; curl -s 127.0.0.1:8080/slow?ms=300; curl -s 127.0.0.1:8080/quit
+//! curl -s 127.0.0.1:8080/cache/fill; curl -s '127.0.0.1:8080/slow?ms=300'; curl -s 127.0.0.1:8080/quit
 //! ```
 //!
 //! `ADDR` (or `SERVICE_ADDR`) defaults to `127.0.0.1:8080`; port 0 picks a free one. The first
@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -290,7 +291,7 @@ fn setting(arg: Option<String>, var: &str) -> Option<String> {
 }
 
 #[rtscope::main(service_name = "rtscope-service")]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     // Per-layer filter: `RUST_LOG` decides what `fmt` prints, and `RtscopeLayer` still sees
     // every span. A global filter (`registry().with(filter)`) would hide the INFO spans from
     // rtscope too, and attribution by span would silently stop.
@@ -304,21 +305,24 @@ async fn main() -> std::io::Result<()> {
                 .with_filter(filter),
         )
         .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("service: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
+async fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let addr = setting(args.next(), "SERVICE_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
     let addr: SocketAddr = addr.trim().parse().map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("SERVICE_ADDR / first argument {addr:?} is not IP:PORT: {e}"),
-        )
+        format!("SERVICE_ADDR or the first argument, {addr:?}, is not IP:PORT ({e})")
     })?;
     let seconds = match setting(args.next(), "SERVICE_SECONDS") {
         Some(s) => Some(s.trim().parse::<u64>().map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("SERVICE_SECONDS / second argument {s:?} is not a number of seconds: {e}"),
-            )
+            format!("SERVICE_SECONDS or the second argument, {s:?}, is not whole seconds ({e})")
         })?),
         None => None,
     };
@@ -332,8 +336,10 @@ async fn main() -> std::io::Result<()> {
         quit: Notify::new(),
         requests: AtomicU64::new(0),
     });
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| format!("{e}"))?;
     println!("listening on http://{local}");
     tracing::info!(%local, "listening");
     let housekeeper = rtscope::task::spawn(housekeeping(app.clone()));
