@@ -518,15 +518,15 @@ fn known_scope_estimate_is_within_10_percent() {
         "rust.memory.sampled.allocated",
         Some(("rust.scope", "known")),
     );
-    let got = est.iter().filter_map(DataPoint::as_i64).max().unwrap_or(0) as f64;
+    let got = est.iter().filter_map(DataPoint::as_f64).fold(0.0, f64::max);
     let truth = (run.known_requests * run.known_bytes) as f64;
-    let scopes: BTreeMap<String, i64> = run
+    let scopes: BTreeMap<String, f64> = run
         .points("rust.memory.sampled.allocated", None)
         .iter()
         .map(|p| {
             (
                 p.attr_str("rust.scope").unwrap_or("?").to_owned(),
-                p.as_i64().unwrap_or(0),
+                p.as_f64().unwrap_or(0.0),
             )
         })
         .collect();
