@@ -360,6 +360,10 @@ fn live_heap_is_the_baseline_plus_the_cache() {
         checked.len() >= 2,
         "too few exports in the quiet phases: {series}"
     );
+    eprintln!(
+        "live heap: baseline {baseline} B + cache {} B; exports: {series}",
+        run.cache_bytes
+    );
     let off: Vec<String> = checked
         .iter()
         .filter_map(|p| {
@@ -402,6 +406,7 @@ fn agent_live_memory_stays_bounded() {
         .max()
         .unwrap_or(0);
     let growth = after - before;
+    eprintln!("agent live memory: {before} B before the burst, {after} B after, max {max} B");
     assert!(
         max <= 32 << 20 && growth <= 1 << 20,
         "agent live memory: {before} B before the burst, {after} B after it ({growth:+} B over \
