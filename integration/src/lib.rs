@@ -43,8 +43,8 @@ pub mod hostile;
 pub mod otlp;
 mod process;
 mod proxy;
-mod watch;
 mod service;
+mod watch;
 
 pub use collector::{
     Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
@@ -53,5 +53,5 @@ pub use error::Error;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
 pub use proxy::SlowProxy;
-pub use watch::{WatchedRun, build_preload, run_watched};
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
+pub use watch::{WatchedRun, build_preload, run_watched};
