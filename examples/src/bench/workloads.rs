@@ -103,10 +103,28 @@ pub fn run(workload: &str, iters: u64) -> f64 {
     }
 }
 
+/// Nanoseconds per iteration of `f`: wall clock, or with `RTSCOPE_BENCH_CLOCK=cpu` the CPU
+/// time of the whole process (every thread, the agent's export thread included), which does
+/// not count the time spent waiting for a core on a loaded machine.
 fn time(iters: u64, f: impl FnOnce()) -> f64 {
-    let start = Instant::now();
+    let cpu = std::env::var_os("RTSCOPE_BENCH_CLOCK").is_some_and(|v| v == "cpu");
+    let (start, start_cpu) = (Instant::now(), cpu.then(process_cpu_nanos));
     f();
-    start.elapsed().as_nanos() as f64 / iters as f64
+    let nanos = match start_cpu {
+        Some(s) => process_cpu_nanos().saturating_sub(s) as f64,
+        None => start.elapsed().as_nanos() as f64,
+    };
+    nanos / iters as f64
+}
+
+fn process_cpu_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Moves every later heap address by a random amount (0 to 120 KiB, below glibc's mmap
@@ -131,7 +149,8 @@ pub fn main() {
 
 /// Runs `[option] <workload> <iterations>` from `args` and prints nanoseconds per operation.
 pub fn main_with(args: impl Iterator<Item = String>) {
-    const USAGE: &str = "usage: bench_<alloc> [--thread | --agent | --agent-new] <workload> <iterations>";
+    const USAGE: &str =
+        "usage: bench_<alloc> [--thread | --agent | --agent-new] <workload> <iterations>";
     let mut args = args.peekable();
     let option = args.next_if(|a| a.starts_with("--"));
     let workload = args.next().expect(USAGE);
@@ -163,7 +182,8 @@ pub fn main_with(args: impl Iterator<Item = String>) {
 }
 
 /// The agent as a service runs it (sampling on, defaults), writing to a temporary file that
-/// is removed at the end.
+/// is removed at the end. `RTSCOPE_BENCH_SUMMARY=on` prints its exit summary to stderr
+/// (samples taken, export thread CPU).
 struct Agent {
     path: std::path::PathBuf,
     guard: Option<rtscope::AgentGuard>,
@@ -171,11 +191,10 @@ struct Agent {
 
 impl Agent {
     fn install() -> Self {
-        let path =
-            std::env::temp_dir().join(format!("rtscope-bench-{}.jsonl", std::process::id()));
+        let path = std::env::temp_dir().join(format!("rtscope-bench-{}.jsonl", std::process::id()));
         let guard = rtscope::Agent::builder()
             .with_file(&path)
-            .with_summary(false)
+            .with_summary(std::env::var_os("RTSCOPE_BENCH_SUMMARY").is_some_and(|v| v == "on"))
             .install()
             .expect("install the agent");
         Agent {
