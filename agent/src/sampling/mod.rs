@@ -146,11 +146,23 @@ fn over_budget(now: u64) -> bool {
     }
     let mut over = false;
     let _ = BUDGET_TAT.fetch_update(Relaxed, Relaxed, |tat| {
-        let at = tat.max(now);
-        over = at - now > BUDGET_TOLERANCE_NS;
-        (!over).then_some(at + gap)
+        let next;
+        (next, over) = gcra(tat, now, gap);
+        (!over).then_some(next)
     });
     over
+}
+
+/// One step of the generic cell rate algorithm: a sample at `now` against the theoretical
+/// arrival time `tat`, one sample per `gap` ns sustained. Returns the next `tat` and whether the
+/// sample was over budget (then `tat` is left as it was: only samples within it spend it).
+fn gcra(tat: u64, now: u64, gap: u64) -> (u64, bool) {
+    let at = tat.max(now);
+    if at - now > BUDGET_TOLERANCE_NS {
+        (tat, true)
+    } else {
+        (at + gap, false)
+    }
 }
 
 /// The seed of the per-thread streams (see [`SEED`]).
@@ -476,6 +488,39 @@ mod tests {
             ticks += 1;
             assert!(ticks <= 4);
         }
+    }
+
+    /// Samples arriving at 100x the target, evenly: within any second the budget passes at
+    /// most `BUDGET_RATE` seconds' worth plus its tolerance, about twice the target.
+    #[test]
+    fn the_budget_passes_at_most_twice_the_target_in_any_second() {
+        let target = 100.0;
+        let gap = (1e9 / target / BUDGET_RATE) as u64;
+        let (mut tat, mut passed) = (0, Vec::new());
+        for i in 0..30_000u64 {
+            let now = 1_000_000_000 + i * 100_000; // 10 000 per second, for 3 s
+            let over;
+            (tat, over) = gcra(tat, now, gap);
+            if !over {
+                passed.push(now);
+            }
+        }
+        let most = (0..passed.len())
+            .map(|i| {
+                passed[i..]
+                    .iter()
+                    .take_while(|&&t| t - passed[i] < 1_000_000_000)
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(most as f64 <= 2.0 * target + 1.0, "{most} in one second");
+        // And it does pass the sustained rate: 1.5x the target over the 3 s, plus the burst.
+        assert!(
+            passed.len() as f64 >= 3.0 * BUDGET_RATE * target,
+            "{}",
+            passed.len()
+        );
     }
 
     #[test]
