@@ -13,11 +13,11 @@
 //! - The controller ([`adjust`]) runs on the export thread once per collection tick and sets
 //!   `T` from the rate achieved in the last window.
 //! - The budget holds between ticks, when load starts after idle (idle ticks lower `T` toward
-//!   its floor): every sample is charged to a global token bucket (a GCRA: 1.5x the target per
-//!   second sustained, a third of a second's worth at once), and the thread whose sample finds
-//!   it spent raises `T` at once (see [`PerThread::sample`]). So no window of one second holds
-//!   much more than twice the target, the first second of a burst included. The bucket is one
-//!   compare-exchange per sample, never per allocation.
+//!   its floor): every sample is charged to a global token bucket (a GCRA: 1.5x the target
+//!   per second sustained, half a second's worth of the target at once), and the thread whose
+//!   sample finds it spent raises `T` at once (see [`PerThread::sample`]). So no window of one
+//!   second holds much more than twice the target, the first second of a burst included. The
+//!   bucket is one compare-exchange per sample, never per allocation.
 //!
 //! A thread picks up the new `T` when it draws its next countdown, and each sample's weight
 //! uses the `T` its countdown was drawn with, so estimates stay unbiased while the rate moves.
@@ -137,8 +137,8 @@ fn raise_mean(to: u64) {
     let _ = MEAN.fetch_update(Relaxed, Relaxed, |m| (m != 0 && m < to).then_some(to));
 }
 
-/// Charges a sample taken at monotonic time `now` to the budget (`BUDGET_RATE x target`
-/// per second sustained, a third of a second's worth at once); true if it was already spent.
+/// Charges a sample taken at monotonic time `now` to the budget (`BUDGET_RATE x target` per
+/// second sustained, half a second's worth of the target at once); true if it was spent.
 fn over_budget(now: u64) -> bool {
     let gap = (TARGET_NS.load(Relaxed) as f64 / BUDGET_RATE) as u64;
     if gap == 0 {
