@@ -69,6 +69,8 @@ const QUEUE_CAPACITY: usize = 16 * 1024;
 /// How far a thread counts down while sampling is off before it looks again: the peak-check
 /// step, so turning sampling on misses at most this many bytes per thread.
 const OFF_RECHECK: u64 = crate::alloc::PEAK_STEP as u64;
+/// The most an allocating thread over budget multiplies the mean by at once.
+const MAX_RAISE: f64 = 64.0;
 /// The budget's sustained rate, as a multiple of the target.
 const BUDGET_RATE: f64 = 1.5;
 /// How far the budget may run ahead of the clock: `BUDGET_RATE x target x` this is the
@@ -287,7 +289,8 @@ impl PerThread {
     ///
     /// Over budget, the thread raises the mean at once, without waiting for the controller's
     /// next tick: to at least twice the mean it drew with, and to what would give the target
-    /// rate for its own allocation rate alone. Threads that drew with an older, smaller mean
+    /// rate for its own allocation rate alone, at most [`MAX_RAISE`] times the mean it drew
+    /// with (one huge block right after a draw reads as a huge rate). Threads that drew with an older, smaller mean
     /// take their next sample and then draw with the raised one, so a burst on many threads
     /// raises the mean once per sample, not once per thread.
     pub(crate) fn sample(&self, size: usize, class: usize) -> i64 {
@@ -299,7 +302,7 @@ impl PerThread {
                 let elapsed = now.saturating_sub(self.drawn_at.get()).max(1);
                 let own =
                     self.distance.get() as f64 * TARGET_NS.load(Relaxed) as f64 / elapsed as f64;
-                let to = (mean.saturating_mul(2) as f64).max(own);
+                let to = own.max(2.0 * mean as f64).min(MAX_RAISE * mean as f64);
                 raise_mean((to as u64).min(MAX_INTERVAL));
             }
         }
