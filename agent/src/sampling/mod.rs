@@ -290,9 +290,9 @@ impl PerThread {
     /// Over budget, the thread raises the mean at once, without waiting for the controller's
     /// next tick: to at least twice the mean it drew with, and to what would give the target
     /// rate for its own allocation rate alone, at most [`MAX_RAISE`] times the mean it drew
-    /// with (one huge block right after a draw reads as a huge rate). Threads that drew with an older, smaller mean
-    /// take their next sample and then draw with the raised one, so a burst on many threads
-    /// raises the mean once per sample, not once per thread.
+    /// with (one huge block right after a draw reads as a huge rate). Threads that drew with
+    /// an older, smaller mean take their next sample and then draw with the raised one, so a
+    /// burst on many threads raises the mean once per sample, not once per thread.
     pub(crate) fn sample(&self, size: usize, class: usize) -> i64 {
         let mean = self.mean.get();
         let now = monotonic_nanos();
