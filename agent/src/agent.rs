@@ -224,7 +224,10 @@ impl AgentBuilder {
     }
 
     /// Fixes the seed of the sampler's per-thread random streams, so a run samples the same
-    /// allocations every time (for tests and reproductions).
+    /// allocations every time (for tests and reproductions). Without it the seed is random
+    /// per process. It applies at install to every thread: the installing one at once, so
+    /// its samples repeat exactly from run to run (while the rate stays within the target);
+    /// each other thread at its next sampling slow path, in the order threads get there.
     pub fn with_sampling_seed(mut self, seed: u64) -> Self {
         self.overrides.sampling_seed = Some(seed);
         self
@@ -291,6 +294,8 @@ impl AgentBuilder {
             config: config.clone(),
         };
         crate::alloc::agent_scope(|| drop(config));
+        // Outside the agent scope, which restores this thread's countdown on exit.
+        crate::alloc::restart_sampling();
         STATE.store(INSTALLED, Ordering::Release);
         Ok(guard)
     }

@@ -177,7 +177,7 @@ pub struct Sampling {
     pub target_per_sec: f64,
     /// `RTSCOPE_SAMPLING_INTERVAL`: initial mean bytes between samples.
     pub initial_interval: u64,
-    /// Fixed seed of the per-thread random streams (tests); `None` seeds from the clock.
+    /// Fixed seed of the per-thread random streams (tests); `None`: random per process.
     pub seed: Option<u64>,
 }
 

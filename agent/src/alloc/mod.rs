@@ -77,7 +77,7 @@ pub(crate) mod sync {
 pub use classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
 #[allow(unused_imports)]
-pub(crate) use shard::{SLOTS, add_to_slot, check_peak, claim_slots, read_slot};
+pub(crate) use shard::{SLOTS, add_to_slot, check_peak, claim_slots, read_slot, restart_sampling};
 
 use shard::{
     AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free_slow, on_realloc,

@@ -191,10 +191,8 @@ struct Local {
     to_peak: Cell<i64>,
     /// Bytes to the next sample point, as of the last arming (`crate::sampling`).
     to_sample: Cell<i64>,
-    /// Mean interval the current sample distance was drawn with (0 = sampling off).
-    sample_mean: Cell<u64>,
-    /// This thread's random stream for sample distances.
-    rng: Cell<u64>,
+    /// This thread's random stream and the mean its current sample distance was drawn with.
+    sampler: crate::sampling::PerThread,
     /// This thread's copy of the class table, addressed off the thread pointer the fast path
     /// already holds instead of through a global's address.
     classes: SmallTable,
@@ -210,8 +208,7 @@ thread_local! {
             armed: Cell::new(0),
             to_peak: Cell::new(0),
             to_sample: Cell::new(0),
-            sample_mean: Cell::new(0),
-            rng: Cell::new(1),
+            sampler: crate::sampling::PerThread::new(),
             classes: SIZE_TO_CLASS,
         }
     };
@@ -464,21 +461,31 @@ fn slow_alloc(l: &Local, size: usize) {
         l.to_peak.set(to_peak);
     }
     let to_sample = l.to_sample.get() - consumed;
-    if to_sample < 0 {
-        // A sample point fell inside this allocation: it is sampled, with the weight of the
-        // mean its distance was drawn with. The next distance starts after it (memoryless).
-        crate::sampling::record(size, class, l.sample_mean.get());
-        draw_sample_distance(l);
+    l.to_sample.set(if to_sample < 0 {
+        // A sample point fell inside this allocation: it is sampled. The next distance starts
+        // after it (memoryless).
+        l.sampler.sample(size, class)
     } else {
-        l.to_sample.set(to_sample);
-    }
+        l.sampler.carry(to_sample)
+    });
     arm(l);
 }
 
-fn draw_sample_distance(l: &Local) {
-    let (distance, mean) = crate::sampling::next_distance(&l.rng);
-    l.to_sample.set(distance);
-    l.sample_mean.set(mean);
+/// Switches the calling thread to the sampling stream of a seed configured at install, at
+/// once rather than at its next slow path. Called by `Agent::install` outside the agent scope,
+/// on the installing thread.
+pub(crate) fn restart_sampling() {
+    let l = local();
+    if l.state.get() != STATE_ACTIVE {
+        return;
+    }
+    if let Some(distance) = l.sampler.restart() {
+        // Bytes allocated since the countdown was armed, not yet taken off `to_peak`.
+        let consumed = l.armed.get() - l.countdown.get();
+        l.to_peak.set(l.to_peak.get() - consumed);
+        l.to_sample.set(distance);
+        arm(l);
+    }
 }
 
 /// Sets the fast-path countdown to the nearer of the next peak check and sample point.
@@ -517,8 +524,7 @@ fn ensure_claimed(l: &Local) {
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
             l.shard.set(&node.value);
-            l.rng.set(crate::sampling::new_stream());
-            draw_sample_distance(l);
+            l.to_sample.set(l.sampler.start());
             l.to_peak.set(PEAK_STEP);
             arm(l);
             l.state.set(STATE_ACTIVE);

@@ -84,7 +84,7 @@ impl Sampler {
             self.achieved = in_window as f64 / seconds;
             let m = mean();
             if m != 0 {
-                set_mean(adjust(m, self.achieved, self.target));
+                set_mean(m, adjust(m, self.achieved, self.target));
             }
         }
         let mut window: HashMap<String, f64> = HashMap::new();

@@ -2,9 +2,10 @@
 
 #![allow(dead_code)]
 
-pub(crate) fn estimates(path: &std::path::Path) -> Vec<(String, f64)> {
+/// The data points of metric `name` in the last metrics line of the OTLP/JSON file (the final
+/// export; cumulative sums): the first attribute's string value (or "") and the value.
+pub(crate) fn points(path: &std::path::Path, name: &str) -> Vec<(String, f64)> {
     let text = std::fs::read_to_string(path).unwrap();
-    // The last metrics line is the final export; cumulative estimates.
     let last = text
         .lines()
         .rev()
@@ -14,35 +15,115 @@ pub(crate) fn estimates(path: &std::path::Path) -> Vec<(String, f64)> {
     let metrics = req["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
         .as_array()
         .unwrap();
-    let m = metrics
-        .iter()
-        .find(|m| m["name"] == "rust.memory.sampled.allocated")
-        .expect("sampled estimates exported");
-    m["sum"]["dataPoints"]
+    let Some(m) = metrics.iter().find(|m| m["name"] == name) else {
+        return Vec::new();
+    };
+    let data = if m["sum"].is_object() {
+        &m["sum"]
+    } else {
+        &m["gauge"]
+    };
+    data["dataPoints"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| {
-            let scope = p["attributes"][0]["value"]["stringValue"]
+            let attr = p["attributes"][0]["value"]["stringValue"]
                 .as_str()
-                .unwrap()
+                .unwrap_or("")
                 .to_owned();
-            let v = p["asInt"]
-                .as_str()
-                .map(|s| s.parse::<f64>().unwrap())
-                .or(p["asDouble"].as_f64())
-                .unwrap();
-            (scope, v)
+            (
+                attr,
+                number(&p["asInt"]).or(p["asDouble"].as_f64()).unwrap(),
+            )
         })
         .collect()
 }
 
+/// A JSON number, or a 64-bit integer written as a string (the OTLP/JSON mapping).
+fn number(v: &serde_json::Value) -> Option<f64> {
+    v.as_str().map(|s| s.parse::<f64>().unwrap()).or(v.as_f64())
+}
+
+/// Estimated bytes per scope (`rust.memory.sampled.allocated`), cumulative at the last export.
+pub(crate) fn estimates(path: &std::path::Path) -> Vec<(String, f64)> {
+    let est = points(path, "rust.memory.sampled.allocated");
+    assert!(!est.is_empty(), "sampled estimates exported");
+    est
+}
+
+/// One allocation sample exported as a log record.
+pub(crate) struct Sampled {
+    /// Nanoseconds since the Unix epoch.
+    pub(crate) time: u64,
+    pub(crate) size: i64,
+    pub(crate) scope: String,
+}
+
+/// Every allocation sample exported as a log record, in file order (for one thread, the
+/// order they were taken in).
+pub(crate) fn samples(path: &std::path::Path) -> Vec<Sampled> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with(r#"{"resourceLogs""#)) {
+        let req: serde_json::Value = serde_json::from_str(line).unwrap();
+        for rl in req["resourceLogs"].as_array().into_iter().flatten() {
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for r in sl["logRecords"].as_array().into_iter().flatten() {
+                    if r["eventName"] != "rust.memory.allocation.sample" {
+                        continue;
+                    }
+                    let attr = |key: &str| {
+                        r["attributes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|a| a["key"] == key)
+                            .map(|a| a["value"].clone())
+                            .unwrap_or_default()
+                    };
+                    out.push(Sampled {
+                        time: number(&r["timeUnixNano"]).unwrap() as u64,
+                        size: number(&attr("rust.memory.allocation.size")["intValue"]).unwrap()
+                            as i64,
+                        scope: attr("rust.scope")["stringValue"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The most timestamps (ns) that fall within any window of `window` ns.
+pub(crate) fn max_in_window(times: &[u64], window: u64) -> usize {
+    let mut t = times.to_vec();
+    t.sort_unstable();
+    let mut start = 0;
+    let mut best = 0;
+    for end in 0..t.len() {
+        while t[end] - t[start] >= window {
+            start += 1;
+        }
+        best = best.max(end + 1 - start);
+    }
+    best
+}
+
+/// Installs the agent writing to `path`, sampling every `interval` bytes on average with a
+/// fixed seed. The target rate is far above what the test takes, so neither the controller
+/// nor the budget moves the interval: a test of the estimates gets all the samples it pays
+/// for (at the default 100/s, a 0.1 s workload would get about ten).
 pub(crate) fn install(path: &std::path::Path, interval: u64) -> rtscope::AgentGuard {
     rtscope::Agent::builder()
         .with_file(path)
         .with_summary(false)
         .with_export_interval(std::time::Duration::from_secs(60))
         .with_sampling_interval(interval)
+        .with_sampling_target(1e6)
         .with_sampling_seed(42)
         .install()
         .expect("install")

@@ -1,6 +1,15 @@
 //! Allocation workloads timed by the `bench_*` binaries, each of which installs a different
 //! global allocator and calls [`run`]. `alloc_overhead` drives them, one process per
-//! measurement. Usage: `bench_<alloc> <workload> <iterations>`; prints nanoseconds per op.
+//! measurement. Usage: `bench_<alloc> [--thread | --agent | --agent-new] <workload>
+//! <iterations>`; prints nanoseconds per op.
+//!
+//! - `--thread`: an idle second thread exists before the workload starts, as in every real
+//!   service (glibc's malloc takes a slower path once a process has a second thread).
+//! - `--agent`: the rtscope agent is installed (export thread, sampling on) before the
+//!   warm-up. With an rtscope allocator this is the full cost of rtscope; with another it is
+//!   a process with a second thread.
+//! - `--agent-new`: the agent is installed after the warm-up, right before the timed loop,
+//!   which then runs while sampling starts up.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::hint::black_box;
@@ -94,10 +103,28 @@ pub fn run(workload: &str, iters: u64) -> f64 {
     }
 }
 
+/// Nanoseconds per iteration of `f`: wall clock, or with `RTSCOPE_BENCH_CLOCK=cpu` the CPU
+/// time of the whole process (every thread, the agent's export thread included), which does
+/// not count the time spent waiting for a core on a loaded machine.
 fn time(iters: u64, f: impl FnOnce()) -> f64 {
-    let start = Instant::now();
+    let cpu = std::env::var_os("RTSCOPE_BENCH_CLOCK").is_some_and(|v| v == "cpu");
+    let (start, start_cpu) = (Instant::now(), cpu.then(process_cpu_nanos));
     f();
-    start.elapsed().as_nanos() as f64 / iters as f64
+    let nanos = match start_cpu {
+        Some(s) => process_cpu_nanos().saturating_sub(s) as f64,
+        None => start.elapsed().as_nanos() as f64,
+    };
+    nanos / iters as f64
+}
+
+fn process_cpu_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Moves every later heap address by a random amount (0 to 120 KiB, below glibc's mmap
@@ -120,17 +147,68 @@ pub fn main() {
     main_with(std::env::args().skip(1));
 }
 
-/// Runs `<workload> <iterations>` from `args` and prints nanoseconds per operation.
-pub fn main_with(mut args: impl Iterator<Item = String>) {
-    let workload = args
-        .next()
-        .expect("usage: bench_<alloc> <workload> <iterations>");
+/// Runs `[option] <workload> <iterations>` from `args` and prints nanoseconds per operation.
+pub fn main_with(args: impl Iterator<Item = String>) {
+    const USAGE: &str =
+        "usage: bench_<alloc> [--thread | --agent | --agent-new] <workload> <iterations>";
+    let mut args = args.peekable();
+    let option = args.next_if(|a| a.starts_with("--"));
+    let workload = args.next().expect(USAGE);
     let iters: u64 = args
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     jitter_heap();
+    let mut agent = None;
+    match option.as_deref() {
+        None | Some("--agent-new") => {}
+        Some("--thread") => {
+            std::thread::spawn(|| {
+                loop {
+                    std::thread::park();
+                }
+            });
+        }
+        Some("--agent") => agent = Some(Agent::install()),
+        Some(other) => panic!("unknown option {other:?}; {USAGE}"),
+    }
     // Warm up (page faults, shard claim, lazy statics) before timing.
     run(&workload, (iters / 10).max(1));
+    if option.as_deref() == Some("--agent-new") {
+        agent = Some(Agent::install());
+    }
     println!("{:.3}", run(&workload, iters));
+    drop(agent);
+}
+
+/// The agent as a service runs it (sampling on, defaults), writing to a temporary file that
+/// is removed at the end. `RTSCOPE_BENCH_SUMMARY=on` prints its exit summary to stderr
+/// (samples taken, export thread CPU).
+struct Agent {
+    path: std::path::PathBuf,
+    guard: Option<rtscope::AgentGuard>,
+}
+
+impl Agent {
+    fn install() -> Self {
+        let path = std::env::temp_dir().join(format!("rtscope-bench-{}.jsonl", std::process::id()));
+        let guard = rtscope::Agent::builder()
+            .with_file(&path)
+            .with_summary(std::env::var_os("RTSCOPE_BENCH_SUMMARY").is_some_and(|v| v == "on"))
+            .install()
+            .expect("install the agent");
+        Agent {
+            path,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            guard.shutdown();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
 }

@@ -6,8 +6,12 @@
 //! executable; and `System/1exe`, the three System variants chosen at start inside one
 //! executable (`bench_switch`), which takes code placement out of the comparison.
 //!
+//! Two more columns give the cost of the whole agent (export thread, sampling on) against the
+//! bare allocator in a process that already has a second, idle thread, the fair baseline for
+//! a service: `agent` installs before the warm-up, `agent new` right before the timed loop.
+//!
 //! ```text
-//! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS [WORKLOAD...]]
+//! cargo run --release -p rtscope-examples --bin alloc_overhead [-- ROUNDS [WORKLOAD|FAMILY...]]
 //! ```
 //! The `bench_*` workers are built in the same profile first when this runs under `cargo run`;
 //! run directly, it needs them built (`cargo build --release -p rtscope-examples`).
@@ -19,11 +23,22 @@ use std::process::Command;
 /// A worker command line: the `bench_*` binary and its leading arguments.
 type Worker = &'static [&'static str];
 
-/// (label, workers: bare, rtscope, fetch_add peer)
-const FAMILIES: [(&str, [Worker; 3]); 3] = [
+/// Workers of a family, in this order: bare, rtscope, fetch_add peer; bare with a second
+/// thread, the agent installed before the warm-up, the agent installed right before timing.
+const VARIANTS: usize = 6;
+
+/// (label, workers)
+const FAMILIES: [(&str, [Worker; VARIANTS]); 3] = [
     (
         "System",
-        [&["bench_system"], &["bench_rtscope"], &["bench_counting"]],
+        [
+            &["bench_system"],
+            &["bench_rtscope"],
+            &["bench_counting"],
+            &["bench_system", "--thread"],
+            &["bench_rtscope", "--agent"],
+            &["bench_rtscope", "--agent-new"],
+        ],
     ),
     (
         "mimalloc",
@@ -31,15 +46,21 @@ const FAMILIES: [(&str, [Worker; 3]); 3] = [
             &["bench_mimalloc"],
             &["bench_rtscope_mimalloc"],
             &["bench_counting_mimalloc"],
+            &["bench_mimalloc", "--thread"],
+            &["bench_rtscope_mimalloc", "--agent"],
+            &["bench_rtscope_mimalloc", "--agent-new"],
         ],
     ),
-    // One executable for all three (see bench_switch.rs): same code at the same addresses.
+    // One executable for all (see bench_switch.rs): same code at the same addresses.
     (
         "System/1exe",
         [
             &["bench_switch", "system"],
             &["bench_switch", "rtscope"],
             &["bench_switch", "fetch_add"],
+            &["bench_switch", "system", "--thread"],
+            &["bench_switch", "rtscope", "--agent"],
+            &["bench_switch", "rtscope", "--agent-new"],
         ],
     ),
 ];
@@ -117,44 +138,60 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     let only: Vec<String> = std::env::args().skip(2).collect();
+    let picked = |name: &str, all: &[&str]| {
+        !only.iter().any(|o| all.contains(&o.as_str())) || only.iter().any(|o| o == name)
+    };
+    let families: Vec<&str> = FAMILIES.iter().map(|f| f.0).collect();
     build_workers();
     println!(
         "rtscope allocator overhead: {rounds} interleaved rounds, one process per measurement"
     );
     println!(
-        "ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds\n"
+        "ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds"
     );
     println!(
-        "{:<12} {:<12} {:>12} {:>12} {:>12} {:>14}",
-        "inner", "workload", "bare ns/op", "rtscope", "fetch_add", "rtscope ns/op"
+        "agent, agent new = the agent installed (sampling on; before the warm-up, or right before timing) / bare with a second thread\n"
     );
-    for (label, [bare, ours, peer]) in FAMILIES {
+    println!(
+        "{:<12} {:<12} {:>12} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10}",
+        "inner",
+        "workload",
+        "bare ns/op",
+        "rtscope",
+        "fetch_add",
+        "rtscope ns/op",
+        "2-thr ns/op",
+        "agent",
+        "agent new"
+    );
+    for (label, workers) in FAMILIES {
+        if !picked(label, &families) {
+            continue;
+        }
         for workload in workloads::WORKLOADS {
-            if !only.is_empty() && !only.iter().any(|w| w == workload) {
+            if !picked(workload, &workloads::WORKLOADS) {
                 continue;
             }
-            let (mut ratios_ours, mut ratios_peer, mut bare_ns, mut ours_ns) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut times: [Vec<f64>; VARIANTS] = Default::default();
+            let mut ratios: [Vec<f64>; VARIANTS] = Default::default();
             for round in 0..rounds {
                 // Rotate the order each round so drift does not favour one variant.
-                let mut t = [0.0f64; 3];
-                for k in 0..3 {
-                    let idx = (round + k) % 3;
-                    t[idx] = measure([bare, ours, peer][idx], workload);
+                let mut t = [0.0f64; VARIANTS];
+                for k in 0..VARIANTS {
+                    let idx = (round + k) % VARIANTS;
+                    t[idx] = measure(workers[idx], workload);
                 }
-                ratios_ours.push(t[1] / t[0]);
-                ratios_peer.push(t[2] / t[0]);
-                bare_ns.push(t[0]);
-                ours_ns.push(t[1]);
+                for (i, &ti) in t.iter().enumerate() {
+                    times[i].push(ti);
+                    // The agent columns against bare with a second thread, the rest against bare.
+                    ratios[i].push(ti / if i >= 4 { t[3] } else { t[0] });
+                }
             }
+            let [bare, ours, _, bare2, _, _] = times.map(median);
+            let [_, r_ours, r_peer, _, r_agent, r_agent_new] = ratios.map(median);
             println!(
-                "{:<12} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2}",
-                label,
-                workload,
-                median(bare_ns),
-                median(ratios_ours),
-                median(ratios_peer),
-                median(ours_ns)
+                "{:<12} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2} {:>14.2} {:>9.3}x {:>9.3}x",
+                label, workload, bare, r_ours, r_peer, ours, bare2, r_agent, r_agent_new
             );
         }
     }
