@@ -12,6 +12,15 @@
 //! table's lock. Its entry (name and value) is allocated as the agent's own (in
 //! [`agent_scope`]) and never freed, so an entry stays valid for the life of the process and
 //! no block of it is ever freed into another account.
+//!
+//! A new family is one static table; the value is made once per name, on first use:
+//!
+//! ```ignore
+//! static SERIES: Interner<AtomicU64, 100> = Interner::new();
+//! let e = SERIES.intern(name, || AtomicU64::new(0)); // &'static, lock-free once known
+//! e.value().fetch_add(bytes, Relaxed);
+//! for e in SERIES.iter() { /* e.name(), e.value(): own names, then OTHER */ }
+//! ```
 
 use crate::alloc::agent_scope;
 use std::marker::PhantomData;

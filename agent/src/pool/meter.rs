@@ -12,8 +12,9 @@ const DISCARDED: usize = 3;
 const EVICTED: usize = 4;
 const N: usize = 5;
 
-/// Distinct pool names with their own series, [`OTHER`](crate::OTHER) included: later names share the
-/// series named [`OTHER`](crate::OTHER), so a name built at run time cannot grow the export without bound.
+/// Distinct pool names with their own series, [`OTHER`](crate::OTHER) included: later names
+/// share the series named [`OTHER`](crate::OTHER), so a name built at run time cannot grow the
+/// export without bound.
 pub const MAX_POOL_NAMES: usize = 256;
 
 /// Every pool name ever metered, in order of first use. Entries live for the process.
@@ -113,7 +114,8 @@ impl PoolMeter {
         self.entry.value().add(EVICTED, n);
     }
 
-    /// The name the series is exported under ([`OTHER`](crate::OTHER) past [`MAX_POOL_NAMES`] names).
+    /// The name the series is exported under ([`OTHER`](crate::OTHER) past
+    /// [`MAX_POOL_NAMES`]` - 1` names).
     pub fn name(&self) -> &'static str {
         self.entry.name()
     }
@@ -175,7 +177,7 @@ fn stats_of(c: &Counters) -> PoolStats {
     }
 }
 
-/// The totals of every pool name so far, in order of first use ([`OTHER`](crate::OTHER) last).
+/// The totals of every pool name so far, in order of first use, [`OTHER`](crate::OTHER) last.
 pub(crate) fn all_stats() -> Vec<(String, PoolStats)> {
     NAMES
         .iter()

@@ -248,9 +248,9 @@ mod tests {
         assert_eq!(current(), 0);
         scope("mod-outer", || {
             let outer = current();
-            assert_eq!(name_of(outer).as_deref(), Some("mod-outer"));
+            assert_eq!(name_of(outer), Some("mod-outer"));
             scope("mod-inner", || {
-                assert_eq!(name_of(current()).as_deref(), Some("mod-inner"));
+                assert_eq!(name_of(current()), Some("mod-inner"));
             });
             assert_eq!(current(), outer);
         });

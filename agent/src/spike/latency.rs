@@ -9,8 +9,9 @@ use crate::time::HistogramSnapshot;
 use crate::time::recorder::DurationHistogram;
 use std::time::Duration;
 
-/// Distinct latency names with a histogram of their own, [`OTHER`](crate::OTHER) included: later names
-/// share the histogram named [`OTHER`](crate::OTHER). Each name takes 24 of the per-thread counter slots.
+/// Distinct latency names with a histogram of their own, [`OTHER`](crate::OTHER) included:
+/// later names share the histogram named [`OTHER`](crate::OTHER). Each name takes 24 of the
+/// per-thread counter slots.
 pub const MAX_LATENCY_NAMES: usize = 32;
 
 static NAMES: Interner<DurationHistogram, MAX_LATENCY_NAMES> = Interner::new();
@@ -52,7 +53,8 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// The histogram of `name` (or of [`OTHER`](crate::OTHER) past [`MAX_LATENCY_NAMES`] names).
+    /// The histogram of `name` (or of [`OTHER`](crate::OTHER) past [`MAX_LATENCY_NAMES`]` - 1`
+    /// names).
     pub fn new(name: &str) -> Latency {
         Latency {
             entry: NAMES.intern(name, DurationHistogram::claim),
@@ -76,7 +78,8 @@ impl Latency {
     }
 }
 
-/// Every latency name so far with its totals, in order of first use ([`OTHER`](crate::OTHER) last).
+/// Every latency name so far with its totals, in order of first use, [`OTHER`](crate::OTHER)
+/// last.
 pub(crate) fn all() -> Vec<(&'static str, HistogramSnapshot)> {
     NAMES
         .iter()
