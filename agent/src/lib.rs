@@ -21,6 +21,8 @@ pub use alloc::Alloc;
 mod agent;
 pub mod config;
 pub(crate) mod export;
+mod names;
+pub use names::OTHER;
 pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;

@@ -33,15 +33,15 @@
 //! | `rust.task.poll.duration` | Histogram (1 µs .. 10 s) | `s` | | duration of each poll of an instrumented task |
 //! | `rust.task.slow_polls` | Counter | `{poll}` | | polls longer than [`slow_poll_threshold`] |
 //!
-//! Thread names are bounded: the first [`MAX_THREAD_NAMES`] names seen get their own series,
-//! later ones share `thread.name` = `other`. The agent's own export thread is not among them:
+//! Thread names are bounded: the first [`MAX_THREAD_NAMES`]` - 1` names seen get their own
+//! series, later ones share `thread.name` = [`OTHER`](crate::OTHER). The agent's own export thread is not among them:
 //! its wait is self-telemetry, `rtscope.agent.schedule.duration`.
 
 #[cfg(feature = "tokio")]
 pub use crate::sched::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
 pub use crate::sched::{
-    DEFAULT_SLOW_POLL, Instrumented, MAX_THREAD_NAMES, OTHER_THREADS, ScheduleStats, ThreadDelay,
-    instrument, set_slow_poll_threshold, slow_poll_threshold, stats, thread_delays,
+    DEFAULT_SLOW_POLL, Instrumented, MAX_THREAD_NAMES, ScheduleStats, ThreadDelay, instrument,
+    set_slow_poll_threshold, slow_poll_threshold, stats, thread_delays,
 };
 
 /// Spawns `future` on the current tokio runtime, [instrumented](instrument): like

@@ -1,7 +1,8 @@
 //! A block is freed into the account it was allocated from: blocks the agent hands to the
 //! application (an instrumented future's wake cell and waker, the values `thread_delays`
 //! returns, the agent guard) are the application's, so creating and dropping them leaves the
-//! user's counts balanced and the agent's live memory unchanged.
+//! user's counts balanced and the agent's live memory unchanged. Names the agent interns for
+//! good (scopes, latencies, pools) are the agent's.
 
 use rtscope::alloc::{AllocStats, agent_stats, thread_stats};
 use std::future::Future;
@@ -59,6 +60,7 @@ fn blocks_handed_to_the_application_are_its_own() {
     instrumented_futures_dropped_unpolled();
     instrumented_futures_polled_and_woken();
     thread_delays_returned_to_the_caller();
+    interned_names_are_the_agent_s();
     agent_guard_dropped_by_the_application();
 }
 
@@ -110,6 +112,20 @@ fn thread_delays_returned_to_the_caller() {
     });
     let expect = if cfg!(target_os = "linux") { 10 } else { 0 };
     assert_balanced("thread_delays", &d, expect);
+}
+
+fn interned_names_are_the_agent_s() {
+    let names: Vec<String> = (0..20).map(|i| format!("acct-name-{i}")).collect();
+    let d = measure(|| {
+        for n in &names {
+            black_box(rtscope::scope::Scope::new(n));
+            black_box(rtscope::spike::Latency::new(n));
+            black_box(rtscope::pool::PoolMeter::new(n));
+        }
+    });
+    // Kept for the process, in the agent's account: none of it touches the user's.
+    assert_eq!((d.allocations, d.deallocations), (0, 0), "{d:?}");
+    assert!(d.agent_live_bytes > 0, "{d:?}");
 }
 
 fn agent_guard_dropped_by_the_application() {

@@ -1,7 +1,8 @@
 //! The scope name table is bounded: past `MAX_SCOPE_NAMES` names, every new name shares the
 //! id named `other`. Its own binary: it fills the process-wide table.
 
-use rtscope::scope::{MAX_SCOPE_NAMES, OTHER, Scope};
+use rtscope::OTHER;
+use rtscope::scope::{MAX_SCOPE_NAMES, Scope};
 
 #[test]
 fn names_past_the_bound_fold_into_other() {

@@ -1,10 +1,9 @@
 //! [`PoolMeter`]: the counters of one pool name, for [`Pool`](super::Pool) and for pools
 //! rtscope does not own.
 
-use crate::alloc::agent_scope;
 use crate::export::model::{Data, Metric};
+use crate::names::{Entry, Interner};
 use crate::time::recorder::Counters;
-use std::sync::{Mutex, PoisonError};
 
 const HITS: usize = 0;
 const MISSES: usize = 1;
@@ -13,20 +12,13 @@ const DISCARDED: usize = 3;
 const EVICTED: usize = 4;
 const N: usize = 5;
 
-/// Distinct pool names with their own series; later names share the series named
-/// [`OTHER`], so a name built at run time cannot grow the export without bound.
+/// Distinct pool names with their own series, [`OTHER`](crate::OTHER) included: later names
+/// share the series named [`OTHER`](crate::OTHER), so a name built at run time cannot grow the
+/// export without bound.
 pub const MAX_POOL_NAMES: usize = 256;
-/// The name shared by pools past the first [`MAX_POOL_NAMES`] names.
-pub const OTHER: &str = "other";
-
-#[derive(Debug)]
-struct Entry {
-    name: Box<str>,
-    counters: Counters,
-}
 
 /// Every pool name ever metered, in order of first use. Entries live for the process.
-static REGISTRY: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
+static NAMES: Interner<Counters, MAX_POOL_NAMES> = Interner::new();
 
 /// Counters of a pool: gets that hit or missed, puts stored or discarded. Meters made with
 /// the same name share one set of counters (one series per name).
@@ -78,79 +70,60 @@ static REGISTRY: Mutex<Vec<&'static Entry>> = Mutex::new(Vec::new());
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct PoolMeter {
-    entry: &'static Entry,
+    entry: &'static Entry<Counters>,
 }
 
 impl PoolMeter {
     /// The meter of pool `name` (exported as attribute `rust.pool.name`), created on first
-    /// use. Takes a lock; keep the meter rather than calling this per operation.
+    /// use. A lock-free lookup unless the name is new (then a lock and an allocation); keep
+    /// the meter rather than calling this per operation.
     pub fn new(name: &str) -> PoolMeter {
-        let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-        let found = reg.iter().find(|e| &*e.name == name).copied();
-        let entry = match found {
-            Some(e) => e,
-            None if reg.len() >= MAX_POOL_NAMES => {
-                match reg.iter().find(|e| &*e.name == OTHER).copied() {
-                    Some(e) => e,
-                    None => register(&mut reg, OTHER),
-                }
-            }
-            None => register(&mut reg, name),
-        };
-        PoolMeter { entry }
+        PoolMeter {
+            entry: NAMES.intern(name, || Counters::claim(N)),
+        }
     }
 
     /// A get served from the pool.
     #[inline]
     pub fn hit(&self) {
-        self.entry.counters.add(HITS, 1);
+        self.entry.value().add(HITS, 1);
     }
 
     /// A get the pool could not serve (a new object was made).
     #[inline]
     pub fn miss(&self) {
-        self.entry.counters.add(MISSES, 1);
+        self.entry.value().add(MISSES, 1);
     }
 
     /// An object put back and kept for reuse.
     #[inline]
     pub fn put(&self) {
-        self.entry.counters.add(STORED, 1);
+        self.entry.value().add(STORED, 1);
     }
 
     /// An object put back and dropped (the pool was full, or the object too big).
     #[inline]
     pub fn discard(&self) {
-        self.entry.counters.add(DISCARDED, 1);
+        self.entry.value().add(DISCARDED, 1);
     }
 
     /// `n` kept objects dropped without being handed out again (the pool was cleared or
     /// dropped), so they no longer count as idle.
     #[inline]
     pub fn evict(&self, n: u64) {
-        self.entry.counters.add(EVICTED, n);
+        self.entry.value().add(EVICTED, n);
     }
 
-    /// The name the series is exported under (`"other"` past [`MAX_POOL_NAMES`] names).
-    pub fn name(&self) -> &str {
-        &self.entry.name
+    /// The name the series is exported under ([`OTHER`](crate::OTHER) past
+    /// [`MAX_POOL_NAMES`]` - 1` names).
+    pub fn name(&self) -> &'static str {
+        self.entry.name()
     }
 
     /// The totals of this pool name so far (all threads, all meters of the name).
     pub fn stats(&self) -> PoolStats {
-        stats_of(self.entry)
+        stats_of(self.entry.value())
     }
-}
-
-fn register(reg: &mut Vec<&'static Entry>, name: &str) -> &'static Entry {
-    agent_scope(|| {
-        let entry: &'static Entry = Box::leak(Box::new(Entry {
-            name: name.into(),
-            counters: Counters::claim(N),
-        }));
-        reg.push(entry);
-        entry
-    })
 }
 
 /// Totals of one pool name since the process started.
@@ -188,43 +161,35 @@ impl PoolStats {
     }
 }
 
-fn stats_of(e: &Entry) -> PoolStats {
+fn stats_of(c: &Counters) -> PoolStats {
     // What leaves the pool first: an object that comes and goes between the reads counts
     // as still idle, never as gone before it came.
-    let hits = e.counters.read(HITS);
-    let evicted = e.counters.read(EVICTED);
-    let stored = e.counters.read(STORED);
+    let hits = c.read(HITS);
+    let evicted = c.read(EVICTED);
+    let stored = c.read(STORED);
     PoolStats {
         hits,
-        misses: e.counters.read(MISSES),
+        misses: c.read(MISSES),
         stored,
-        discarded: e.counters.read(DISCARDED),
+        discarded: c.read(DISCARDED),
         evicted,
         idle: stored.saturating_sub(hits).saturating_sub(evicted),
     }
 }
 
-/// The totals of every pool name so far, in order of first use (spike context).
+/// The totals of every pool name so far, in order of first use, [`OTHER`](crate::OTHER) last.
 pub(crate) fn all_stats() -> Vec<(String, PoolStats)> {
-    let entries: Vec<&'static Entry> = REGISTRY
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    entries
-        .into_iter()
-        .map(|e| (e.name.to_string(), stats_of(e)))
+    NAMES
+        .iter()
+        .map(|e| (e.name().to_owned(), stats_of(e.value())))
         .collect()
 }
 
 /// Appends the series of every pool name.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
-    let entries: Vec<&'static Entry> = REGISTRY
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    for e in entries {
-        let s = stats_of(e);
-        let name = || -> String { e.name.to_string() };
+    for e in NAMES.iter() {
+        let s = stats_of(e.value());
+        let name = || -> String { e.name().to_owned() };
         for (result, v) in [("hit", s.hits), ("miss", s.misses)] {
             out.push(
                 Metric::new(

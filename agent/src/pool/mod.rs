@@ -57,7 +57,7 @@
 mod meter;
 mod reset;
 
-pub use meter::{MAX_POOL_NAMES, OTHER, PoolMeter, PoolStats};
+pub use meter::{MAX_POOL_NAMES, PoolMeter, PoolStats};
 pub use reset::Reset;
 
 pub(crate) use meter::{all_stats, collect};

@@ -25,7 +25,7 @@ pub use instrument::{Instrumented, instrument};
 #[cfg(feature = "tokio")]
 pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
 pub(crate) use threads::mark_agent_thread;
-pub use threads::{MAX_THREAD_NAMES, OTHER_THREADS, ThreadDelay, thread_delays};
+pub use threads::{MAX_THREAD_NAMES, ThreadDelay, thread_delays};
 
 use crate::export::model::{Data, Metric};
 use crate::time::HistogramSnapshot;
@@ -235,7 +235,7 @@ mod tests {
             Data::Histogram { count, sum, .. } => assert!(*count > 0 && *sum >= 0.0),
             other => panic!("{other:?}"),
         }
-        assert!(threads.len() <= MAX_THREAD_NAMES + 1);
+        assert!(threads.len() <= MAX_THREAD_NAMES);
         for name in ["rust.task.poll.duration", "rust.task.slow_polls"] {
             assert_eq!(out.iter().filter(|m| m.name == name).count(), 1, "{name}");
         }

@@ -11,15 +11,19 @@
 //! their waits go to one histogram of their own ([`agent_delay`]), never to a user series.
 
 use crate::alloc::agent_scope;
+use crate::names::Interner;
 use crate::time::HistogramSnapshot;
 use crate::time::recorder::PlainHistogram;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
-/// Distinct thread names with their own series; later names share [`OTHER_THREADS`].
+/// Distinct thread names with their own series, [`OTHER`](crate::OTHER) included: later
+/// names share the series named [`OTHER`](crate::OTHER).
 pub const MAX_THREAD_NAMES: usize = 32;
-/// The `thread.name` of threads past the first [`MAX_THREAD_NAMES`] names.
-pub const OTHER_THREADS: &str = "other";
+
+/// Thread names in order of first sight; the histogram of id `i` is `State::delays[i]`.
+/// Interned only by `State::refresh`, under the `STATE` lock.
+static NAMES: Interner<(), MAX_THREAD_NAMES> = Interner::new();
 
 /// Run-queue delay of the threads of one name, since the process started (threads that
 /// exited included, up to their last read).
@@ -32,7 +36,7 @@ pub const OTHER_THREADS: &str = "other";
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThreadDelay {
-    /// The thread name (the kernel's `comm`, at most 15 bytes), or [`OTHER_THREADS`].
+    /// The thread name (the kernel's `comm`, at most 15 bytes), or [`OTHER`](crate::OTHER).
     pub name: String,
     /// Waits in a run queue: `count` runs, `sum` total wait.
     pub delay: HistogramSnapshot,
@@ -45,19 +49,19 @@ struct Last {
     runs: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Per live thread: the totals already accounted, sorted by tid.
     last: Vec<Last>,
-    /// Per name, in order of first sight.
-    names: Vec<(String, PlainHistogram)>,
+    /// Per thread name, by its id in `NAMES`.
+    delays: [PlainHistogram; MAX_THREAD_NAMES],
     /// The agent's own threads, all names together.
     agent: PlainHistogram,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     last: Vec::new(),
-    names: Vec::new(),
+    delays: [const { PlainHistogram::new() }; MAX_THREAD_NAMES],
     agent: PlainHistogram::new(),
 });
 
@@ -95,22 +99,9 @@ fn current_tid() -> u32 {
 }
 
 impl State {
-    fn histogram(&mut self, name: &str) -> &mut PlainHistogram {
-        let name =
-            if self.names.iter().any(|(n, _)| n == name) || self.names.len() < MAX_THREAD_NAMES {
-                name
-            } else {
-                OTHER_THREADS
-            };
-        let i = match self.names.iter().position(|(n, _)| n == name) {
-            Some(i) => i,
-            None => {
-                self.names
-                    .push((name.to_owned(), PlainHistogram::default()));
-                self.names.len() - 1
-            }
-        };
-        &mut self.names[i].1
+    /// The histogram of thread name `name` (ids are below `MAX_THREAD_NAMES`: always some).
+    fn histogram(&mut self, name: &str) -> Option<&mut PlainHistogram> {
+        self.delays.get_mut(NAMES.intern(name, || ()).id() as usize)
     }
 
     fn refresh(&mut self) {
@@ -130,7 +121,9 @@ impl State {
                     self.agent.record_n(mean, dr, dw);
                 } else {
                     let name = String::from_utf8_lossy(name);
-                    self.histogram(&name).record_n(mean, dr, dw);
+                    if let Some(h) = self.histogram(&name) {
+                        h.record_n(mean, dr, dw);
+                    }
                 }
                 now.push(Last { tid, wait_ns, runs });
             } else {
@@ -160,11 +153,13 @@ pub fn thread_delays() -> Vec<ThreadDelay> {
     let mut st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
     // The tables are the agent's, and freed by it; the copy returned is the caller's.
     agent_scope(|| st.refresh());
-    st.names
+    NAMES
         .iter()
-        .map(|(n, h)| ThreadDelay {
-            name: n.clone(),
-            delay: h.snapshot(),
+        .filter_map(|e| {
+            Some(ThreadDelay {
+                name: e.name().to_owned(),
+                delay: st.delays.get(e.id() as usize)?.snapshot(),
+            })
         })
         .collect()
 }

@@ -37,15 +37,15 @@
 //! shares the id named [`OTHER`].
 
 mod future;
-mod names;
 
 pub use future::{ScopeExt, Scoped};
-pub use names::{MAX_SCOPE_NAMES, OTHER};
+
+use crate::OTHER;
+use crate::names::{Entry, Interner};
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 thread_local! {
@@ -70,9 +70,17 @@ pub(crate) fn replace(id: u32) -> u32 {
     CURRENT.try_with(|c| c.replace(id)).unwrap_or(0)
 }
 
+/// Distinct scope names with an id of their own, [`OTHER`] included: later names all share
+/// the id of [`OTHER`], so names built at run time cannot grow memory or export without bound.
+pub const MAX_SCOPE_NAMES: usize = 1024;
+
+/// Scope ids are the table's ids plus one (0 is no scope): `1..=MAX_SCOPE_NAMES`, the last
+/// one [`OTHER`]'s.
+static NAMES: Interner<(), MAX_SCOPE_NAMES> = Interner::new();
+
 /// The name of scope `id` (0 and unknown ids have none). Lock-free.
-pub(crate) fn name_of(id: u32) -> Option<Arc<str>> {
-    names::name_of(id).cloned()
+pub(crate) fn name_of(id: u32) -> Option<&'static str> {
+    NAMES.get(id.checked_sub(1)?).map(Entry::name)
 }
 
 /// Credits `bytes` (a sample's weight) to the span entered on this thread, if any: one
@@ -122,7 +130,7 @@ impl Scope {
     /// Lock-free unless the name is new.
     pub fn new(name: &str) -> Scope {
         Scope {
-            id: names::intern(name),
+            id: NAMES.intern(name, || ()).id() + 1,
         }
     }
 
@@ -136,7 +144,7 @@ impl Scope {
 
     /// The scope's name as exported (attribute `rust.scope`).
     pub fn name(&self) -> &'static str {
-        names::name_of(self.id).map_or(OTHER, |n| &**n)
+        name_of(self.id).unwrap_or(OTHER)
     }
 
     /// Runs `f` in this scope and returns its value; the previous scope comes back after,
@@ -233,15 +241,16 @@ impl LazyScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn nests_and_restores() {
         assert_eq!(current(), 0);
         scope("mod-outer", || {
             let outer = current();
-            assert_eq!(name_of(outer).as_deref(), Some("mod-outer"));
+            assert_eq!(name_of(outer), Some("mod-outer"));
             scope("mod-inner", || {
-                assert_eq!(name_of(current()).as_deref(), Some("mod-inner"));
+                assert_eq!(name_of(current()), Some("mod-inner"));
             });
             assert_eq!(current(), outer);
         });

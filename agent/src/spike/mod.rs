@@ -57,7 +57,7 @@ pub use config::{
     RTSCOPE_SPIKE_RATE_PER_MIN, RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS, RTSCOPE_SPIKE_THRESHOLD_MS,
     RTSCOPE_SPIKE_TIMER_THRESHOLD_MS, RTSCOPE_SPIKES, SpikeBuilder, SpikeKind, SpikeSettings,
 };
-pub use latency::{Latency, MAX_LATENCY_NAMES, OTHER_LATENCY, latency};
+pub use latency::{Latency, MAX_LATENCY_NAMES, latency};
 
 use crate::alloc::agent_scope;
 use crate::export::logs::LogEvent;
