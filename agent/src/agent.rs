@@ -233,6 +233,24 @@ impl AgentBuilder {
         self
     }
 
+    /// Spike detection settings (see [`crate::spike`]), replacing an earlier call's. Each
+    /// one set in `spikes` wins over its `RTSCOPE_SPIKE*` variable; the resolved settings
+    /// are [`Config::spikes`] in [`AgentGuard::config`].
+    ///
+    /// ```no_run
+    /// use rtscope::spike::SpikeSettings;
+    ///
+    /// // Room for a storm of events: the default limit is 5, then 6 a minute.
+    /// let _guard = rtscope::Agent::builder()
+    ///     .with_spikes(SpikeSettings::builder().with_burst(20).with_rate_per_minute(60.0))
+    ///     .install()?;
+    /// # Ok::<(), rtscope::InstallError>(())
+    /// ```
+    pub fn with_spikes(mut self, spikes: crate::spike::SpikeBuilder) -> Self {
+        self.overrides.spikes = spikes;
+        self
+    }
+
     /// Upper bound of the final flush when the [`AgentGuard`] drops (or at `exit`). Wins over
     /// `RTSCOPE_SHUTDOWN_TIMEOUT`. Default 2 s. Zero means: do not wait.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -484,6 +502,8 @@ mod tests {
                 "OTEL_EXPORTER_OTLP_HEADERS" => "a=env,b=env",
                 "OTEL_RESOURCE_ATTRIBUTES" => "k=env,j=env",
                 "RTSCOPE_SUMMARY" => "on",
+                "RTSCOPE_SPIKE_BURST" => "2",
+                "RTSCOPE_SPIKE_FLOOR_MS" => "7",
                 _ => return None,
             };
             Some(v.to_owned())
@@ -497,6 +517,7 @@ mod tests {
             .with_resource_attribute("k", "code")
             .with_summary(false)
             .with_shutdown_timeout(Duration::from_millis(500))
+            .with_spikes(crate::spike::SpikeSettings::builder().with_burst(9))
             .resolve_with(env)
             .unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -509,6 +530,8 @@ mod tests {
         assert_eq!(config.export_interval, Duration::from_secs(10));
         assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
         assert!(!config.summary_at_exit);
+        assert_eq!(config.spikes.burst, 9);
+        assert_eq!(config.spikes.floor, Duration::from_millis(7));
         assert_eq!(
             config.resource_attributes,
             pairs(&[("k", "code"), ("j", "env")])
@@ -542,6 +565,15 @@ mod tests {
              https:// URL (it has no scheme); pass a full URL such as \"http://127.0.0.1:4318\""
         );
         assert!(err.into_builder().is_none());
+        let err = Agent::builder()
+            .with_spikes(crate::spike::SpikeSettings::builder().with_burst(0))
+            .install()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid rtscope setting with_spikes(.. with_burst(0)): the burst must be at least 1 \
+             event; to turn spikes off use with_enabled(false)"
+        );
     }
 
     /// The only test of this binary that installs (one agent per process).
@@ -552,10 +584,12 @@ mod tests {
             .with_file(&file)
             .with_summary(false)
             .with_service_name("first")
+            .with_spikes(crate::spike::SpikeSettings::builder().with_rate_per_minute(60.0))
             .install()
             .expect("first install");
         assert!(Agent::is_installed());
         assert_eq!(guard.config().service_name, "first");
+        assert_eq!(guard.config().spikes.rate_per_minute, 60.0);
         assert_eq!(guard.config().destination, Destination::File(file.clone()));
 
         let err = Agent::builder()

@@ -11,6 +11,7 @@
 //! println!("exporting every {:?} to {:?}", config.export_interval, config.destination);
 //! ```
 
+use crate::spike::{SpikeBuilder, SpikeKind, SpikeSettings};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -79,6 +80,26 @@ pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
 pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
 /// Initial mean number of bytes between two samples. Default 524288 (512 KiB).
 pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
+/// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
+pub const RTSCOPE_SPIKES: &str = "RTSCOPE_SPIKES";
+/// Milliseconds: one fixed spike threshold for every kind, instead of the rolling P99.
+pub const RTSCOPE_SPIKE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for scheduler delay (kind `schedule`); wins over
+/// [`RTSCOPE_SPIKE_THRESHOLD_MS`], as do the three below for their kinds.
+pub const RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for task poll duration (kind `poll`).
+pub const RTSCOPE_SPIKE_POLL_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_POLL_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for timer lateness (kind `timer`).
+pub const RTSCOPE_SPIKE_TIMER_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_TIMER_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for latencies reported with
+/// [`latency`](crate::latency) (kind `latency`).
+pub const RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS";
+/// Milliseconds: the lowest spike threshold the rolling P99 may give. Default 5.
+pub const RTSCOPE_SPIKE_FLOOR_MS: &str = "RTSCOPE_SPIKE_FLOOR_MS";
+/// Spike events that may be emitted back to back before the rate limit applies. Default 5.
+pub const RTSCOPE_SPIKE_BURST: &str = "RTSCOPE_SPIKE_BURST";
+/// Spike events per minute in the long run, when there is no storm. Default 6.
+pub const RTSCOPE_SPIKE_RATE_PER_MIN: &str = "RTSCOPE_SPIKE_RATE_PER_MIN";
 /// Default of [`RTSCOPE_SAMPLING_TARGET`].
 pub const DEFAULT_SAMPLING_TARGET: f64 = 100.0;
 /// Default of [`RTSCOPE_SAMPLING_INTERVAL`].
@@ -137,6 +158,9 @@ pub struct Config {
     pub summary_at_exit: bool,
     /// Poisson byte sampling of allocations.
     pub sampling: Sampling,
+    /// Spike detection (`RTSCOPE_SPIKE*`,
+    /// [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes)).
+    pub spikes: SpikeSettings,
 }
 
 /// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
@@ -357,6 +381,7 @@ pub(crate) struct Overrides {
     pub(crate) sampling_target: Option<f64>,
     pub(crate) sampling_interval: Option<u64>,
     pub(crate) sampling_seed: Option<u64>,
+    pub(crate) spikes: SpikeBuilder,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
@@ -380,6 +405,7 @@ impl std::fmt::Debug for Overrides {
             .field("sampling_target", &self.sampling_target)
             .field("sampling_interval", &self.sampling_interval)
             .field("sampling_seed", &self.sampling_seed)
+            .field("spikes", &self.spikes)
             .finish()
     }
 }
@@ -456,6 +482,61 @@ impl Overrides {
             return err(
                 "with_file_max_bytes(0)".to_owned(),
                 "the cap must be greater than zero, e.g. 64 * 1024 * 1024",
+            );
+        }
+        self.validate_spikes()
+    }
+
+    /// The checks of [`validate`](Self::validate) for the `with_spikes` settings.
+    fn validate_spikes(&self) -> Result<(), ConfigError> {
+        let err = |setting: String, problem: &str| {
+            Err(ConfigError {
+                setting: format!("with_spikes(.. {setting})"),
+                problem: problem.to_owned(),
+            })
+        };
+        let s = &self.spikes;
+        const THRESHOLD: &str =
+            "a threshold must be greater than zero, e.g. Duration::from_millis(50)";
+        for (kind, t) in SpikeKind::ALL.iter().zip(&s.thresholds) {
+            if *t == Some(Duration::ZERO) {
+                return err(format!("with_threshold(SpikeKind::{kind:?}, 0)"), THRESHOLD);
+            }
+        }
+        for (name, t) in &s.latency_thresholds {
+            if t.is_zero() {
+                return err(
+                    format!("with_latency_threshold({}, 0)", quoted(name)),
+                    THRESHOLD,
+                );
+            }
+        }
+        if s.floor == Some(Duration::ZERO) {
+            return err(
+                "with_floor(0)".to_owned(),
+                "the floor must be greater than zero, e.g. Duration::from_millis(5)",
+            );
+        }
+        if let Some(f) = s.p99_factor
+            && !(f.is_finite() && f >= 1.0)
+        {
+            return err(
+                format!("with_p99_factor({f})"),
+                "the factor must be a finite number of at least 1, e.g. 2.0",
+            );
+        }
+        if s.burst == Some(0) {
+            return err(
+                "with_burst(0)".to_owned(),
+                "the burst must be at least 1 event; to turn spikes off use with_enabled(false)",
+            );
+        }
+        if let Some(r) = s.rate_per_minute
+            && !(r.is_finite() && r > 0.0)
+        {
+            return err(
+                format!("with_rate_per_minute({r})"),
+                "the rate must be a finite number of events per minute above 0, e.g. 6.0",
             );
         }
         Ok(())
@@ -591,6 +672,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         },
         seed: o.sampling_seed,
     };
+    let spikes = r.spikes(&o.spikes);
 
     let metrics = r.exporter(OTEL_METRICS_EXPORTER);
     let logs = r.exporter(OTEL_LOGS_EXPORTER);
@@ -627,6 +709,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         fallback_file: file,
         summary_at_exit,
         sampling,
+        spikes,
     };
     let mut warnings = r.warnings;
     if r.unshown > 0 {
@@ -661,6 +744,14 @@ fn executable_name() -> Option<String> {
         Some(arg0.file_name()?.to_string_lossy().into_owned())
     })
 }
+
+/// The fixed threshold variable of each spike kind, in [`SpikeKind::ALL`] order.
+const SPIKE_KIND_THRESHOLD_VARS: [&str; 4] = [
+    RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS,
+    RTSCOPE_SPIKE_POLL_THRESHOLD_MS,
+    RTSCOPE_SPIKE_TIMER_THRESHOLD_MS,
+    RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS,
+];
 
 /// The three variables that name a collector.
 const ENDPOINT_VARS: [&str; 3] = [
@@ -847,6 +938,70 @@ impl Reader<'_> {
             self.warn(format!("{name}={} {problem}; using {used}", quoted(&raw)));
         }
         value
+    }
+
+    /// Spike settings made in code over the `RTSCOPE_SPIKE*` variables over defaults. A
+    /// code value that `validate` rejects is ignored here (never a panic).
+    fn spikes(&mut self, code: &SpikeBuilder) -> SpikeSettings {
+        let d = SpikeSettings::default();
+        let threshold = |v: &str| parse_ms(v, false).map(Some);
+        let mut thresholds = d.thresholds;
+        for ((t, code), var) in thresholds
+            .iter_mut()
+            .zip(code.thresholds)
+            .zip(SPIKE_KIND_THRESHOLD_VARS)
+        {
+            *t = match code.filter(|t| !t.is_zero()) {
+                Some(t) => Some(t),
+                None => self.pick(
+                    &[var, RTSCOPE_SPIKE_THRESHOLD_MS],
+                    threshold,
+                    None,
+                    threshold_str,
+                ),
+            };
+        }
+        SpikeSettings {
+            enabled: match code.enabled {
+                Some(b) => b,
+                None => self.pick(&[RTSCOPE_SPIKES], parse_on_off, d.enabled, on_off_str),
+            },
+            thresholds,
+            latency_thresholds: code
+                .latency_thresholds
+                .iter()
+                .filter(|(_, t)| !t.is_zero())
+                .cloned()
+                .collect(),
+            floor: match code.floor.filter(|f| !f.is_zero()) {
+                Some(f) => f,
+                None => self.pick(
+                    &[RTSCOPE_SPIKE_FLOOR_MS],
+                    |v| parse_ms(v, false),
+                    d.floor,
+                    ms_str,
+                ),
+            },
+            p99_factor: code
+                .p99_factor
+                .filter(|f| f.is_finite() && *f >= 1.0)
+                .unwrap_or(d.p99_factor),
+            burst: match code.burst.filter(|&b| b > 0) {
+                Some(b) => b,
+                None => self.pick(&[RTSCOPE_SPIKE_BURST], parse_events, d.burst, |b| {
+                    b.to_string()
+                }),
+            },
+            rate_per_minute: match code.rate_per_minute.filter(|r| r.is_finite() && *r > 0.0) {
+                Some(r) => r,
+                None => self.pick(
+                    &[RTSCOPE_SPIKE_RATE_PER_MIN],
+                    |v| parse_events(v).map(f64::from),
+                    d.rate_per_minute,
+                    |r| r.to_string(),
+                ),
+            },
+        }
     }
 
     /// `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`: a comma-separated list, of which rtscope
@@ -1344,6 +1499,15 @@ fn parse_bytes(raw: &str) -> Result<u64, &'static str> {
     }
 }
 
+fn parse_events(raw: &str) -> Result<u32, &'static str> {
+    match raw.parse::<u32>() {
+        Ok(0) => Err("must be at least 1 event"),
+        Ok(n) => Ok(n),
+        Err(_) if raw.bytes().all(|b| b.is_ascii_digit()) => Err("is too large a number of events"),
+        Err(_) => Err("is not a whole number of events"),
+    }
+}
+
 fn parse_bool(raw: &str) -> Result<bool, &'static str> {
     if raw.eq_ignore_ascii_case("true") {
         Ok(true)
@@ -1390,6 +1554,13 @@ fn parse_temporality(raw: &str) -> Result<Temporality, &'static str> {
 
 fn ms_str(d: &Duration) -> String {
     d.as_millis().to_string()
+}
+
+fn threshold_str(t: &Option<Duration>) -> String {
+    match t {
+        Some(d) => ms_str(d),
+        None => "the rolling P99".to_owned(),
+    }
 }
 
 fn bool_str(b: &bool) -> String {
@@ -1614,6 +1785,7 @@ mod tests {
             fallback_file: PathBuf::from(DEFAULT_FILE),
             summary_at_exit: true,
             sampling: Sampling::default(),
+            spikes: SpikeSettings::default(),
         }
     }
 
@@ -1706,6 +1878,7 @@ mod tests {
             fallback_file: PathBuf::from("/tmp/out.jsonl"),
             summary_at_exit: false,
             sampling: Sampling::default(),
+            spikes: SpikeSettings::default(),
         };
         assert_eq!(warned(&vars, &[]), expected);
     }
@@ -2828,6 +3001,130 @@ mod tests {
                 r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
                 r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
             ]
+        );
+    }
+
+    #[test]
+    fn spikes_from_code_then_environment_then_defaults() {
+        let vars = [
+            (RTSCOPE_SPIKE_THRESHOLD_MS, "100"),
+            (RTSCOPE_SPIKE_POLL_THRESHOLD_MS, "30"),
+            (RTSCOPE_SPIKE_TIMER_THRESHOLD_MS, "40"),
+            (RTSCOPE_SPIKE_FLOOR_MS, "8"),
+            (RTSCOPE_SPIKE_BURST, "2"),
+            (RTSCOPE_SPIKE_RATE_PER_MIN, "30"),
+            (RTSCOPE_SPIKES, "x"),
+        ];
+        let o = Overrides {
+            spikes: SpikeSettings::builder()
+                .with_enabled(true)
+                .with_threshold(SpikeKind::Timer, Duration::from_millis(7))
+                .with_latency_threshold("checkout", Duration::from_millis(250))
+                .with_p99_factor(3.0)
+                .with_rate_per_minute(12.0),
+            ..Overrides::default()
+        };
+        // Code settings win, and the variables they replace are not even read: no warning
+        // about RTSCOPE_SPIKES.
+        let (c, w) = run(&o, &vars);
+        assert!(w.is_empty(), "{w:?}");
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(
+            c.spikes,
+            SpikeSettings {
+                enabled: true,
+                // schedule, poll, timer, latency
+                thresholds: [ms(100), ms(30), ms(7), ms(100)],
+                latency_thresholds: vec![("checkout".to_owned(), Duration::from_millis(250))],
+                floor: Duration::from_millis(8),
+                p99_factor: 3.0,
+                burst: 2,
+                rate_per_minute: 12.0,
+            }
+        );
+        let c = warned(&[(RTSCOPE_SPIKES, "OFF")], &[]);
+        assert_eq!(
+            c.spikes,
+            SpikeSettings {
+                enabled: false,
+                ..SpikeSettings::default()
+            }
+        );
+        assert_eq!(defaults().spikes.burst, crate::spike::DEFAULT_BURST);
+    }
+
+    #[test]
+    fn bad_spike_values_are_named() {
+        let c = warned(
+            &[
+                (RTSCOPE_SPIKES, "maybe"),
+                (RTSCOPE_SPIKE_THRESHOLD_MS, "-3"),
+                (RTSCOPE_SPIKE_FLOOR_MS, "0"),
+                (RTSCOPE_SPIKE_BURST, "99999999999"),
+                (RTSCOPE_SPIKE_RATE_PER_MIN, "lots\u{1b}[2J"),
+            ],
+            &[
+                r#"rtscope: RTSCOPE_SPIKE_THRESHOLD_MS="-3" must be greater than 0 milliseconds; using the rolling P99"#,
+                r#"rtscope: RTSCOPE_SPIKES="maybe" is not on or off; using on"#,
+                r#"rtscope: RTSCOPE_SPIKE_FLOOR_MS="0" must be greater than 0 milliseconds; using 5"#,
+                r#"rtscope: RTSCOPE_SPIKE_BURST="99999999999" is too large a number of events; using 5"#,
+                r#"rtscope: RTSCOPE_SPIKE_RATE_PER_MIN="lots\u{1b}[2J" is not a whole number of events; using 6"#,
+            ],
+        );
+        assert_eq!(c.spikes, SpikeSettings::default());
+        // A bad kind variable falls through to the one for every kind.
+        let c = warned(
+            &[
+                (RTSCOPE_SPIKE_POLL_THRESHOLD_MS, "soon"),
+                (RTSCOPE_SPIKE_THRESHOLD_MS, "100"),
+            ],
+            &[
+                r#"rtscope: RTSCOPE_SPIKE_POLL_THRESHOLD_MS="soon" is not a number of milliseconds; using 100 from RTSCOPE_SPIKE_THRESHOLD_MS"#,
+            ],
+        );
+        assert_eq!(c.spikes.thresholds, [Some(Duration::from_millis(100)); 4]);
+    }
+
+    #[test]
+    fn bad_spike_settings_in_code_are_errors_and_ignored_by_resolve() {
+        let check = |b: SpikeBuilder, expected: &str| {
+            let o = Overrides {
+                spikes: b,
+                ..Overrides::default()
+            };
+            assert_eq!(o.validate().unwrap_err().to_string(), expected);
+            // `resolve` never panics on them either: each counts as unset.
+            assert_eq!(run(&o, &[]), (defaults(), vec![]));
+        };
+        let b = SpikeSettings::builder;
+        check(
+            b().with_p99_factor(0.5),
+            "with_spikes(.. with_p99_factor(0.5)): the factor must be a finite number of at \
+             least 1, e.g. 2.0",
+        );
+        check(
+            b().with_burst(0),
+            "with_spikes(.. with_burst(0)): the burst must be at least 1 event; to turn spikes \
+             off use with_enabled(false)",
+        );
+        check(
+            b().with_rate_per_minute(f64::NAN),
+            "with_spikes(.. with_rate_per_minute(NaN)): the rate must be a finite number of \
+             events per minute above 0, e.g. 6.0",
+        );
+        check(
+            b().with_floor(Duration::ZERO),
+            "with_spikes(.. with_floor(0)): the floor must be greater than zero, e.g. \
+             Duration::from_millis(5)",
+        );
+        check(
+            b().with_threshold(SpikeKind::Poll, Duration::ZERO),
+            "with_spikes(.. with_threshold(SpikeKind::Poll, 0)): a threshold must be greater \
+             than zero, e.g. Duration::from_millis(50)",
+        );
+        check(
+            b().with_latency_threshold("a\nb", Duration::ZERO),
+            r#"with_spikes(.. with_latency_threshold("a\nb", 0)): a threshold must be greater than zero, e.g. Duration::from_millis(50)"#,
         );
     }
 

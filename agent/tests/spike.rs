@@ -2,7 +2,7 @@
 //! a slow `rtscope::latency` after an allocation burst in a scope produces exactly one
 //! `rust.spike` log record naming the latency and the scope.
 
-use rtscope::spike::{SpikeBuilder, SpikeKind};
+use rtscope::spike::{SpikeKind, SpikeSettings};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,21 +50,22 @@ fn int_attr(record: &Value, key: &str) -> Option<i64> {
 fn a_slow_latency_makes_one_spike_event_naming_the_scope() {
     let path = std::env::temp_dir().join(format!("rtscope-spike-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&path);
+    let mut spikes = SpikeSettings::builder();
+    for kind in SpikeKind::ALL {
+        // Only the latency below can spike: this machine's own hiccups stay out of it.
+        spikes = spikes.with_threshold(kind, Duration::from_secs(10));
+    }
     let guard = rtscope::Agent::builder()
         .with_file(&path)
         .with_export_interval(Duration::from_millis(300))
         .with_summary(false)
+        .with_spikes(spikes.with_latency_threshold("it-request", Duration::from_millis(10)))
         .install()
         .expect("the only agent of this test binary");
-    let mut builder = SpikeBuilder::default();
-    for kind in SpikeKind::ALL {
-        // Only the latency below can spike: this machine's own hiccups stay out of it.
-        builder = builder.with_threshold(kind, Duration::from_secs(10));
-    }
-    builder
-        .with_latency_threshold("it-request", Duration::from_millis(10))
-        .install()
-        .unwrap();
+    assert_eq!(
+        guard.config().spikes.latency_thresholds,
+        [("it-request".to_owned(), Duration::from_millis(10))]
+    );
     // The first export comes after the first collection tick, which set the baseline.
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::fs::metadata(&path).map_or(true, |m| m.len() == 0) {

@@ -5,7 +5,7 @@
 //! The agent runs in this test process (one test per binary: it installs the agent once).
 
 use rtscope::config::Protocol;
-use rtscope::spike::{SpikeBuilder, SpikeKind};
+use rtscope::spike::{SpikeKind, SpikeSettings};
 use rtscope_integration::Collector;
 use rtscope_integration::otlp::{any_value_i64, any_value_str};
 use std::time::{Duration, Instant};
@@ -18,23 +18,20 @@ const WAIT: Duration = Duration::from_secs(20);
 #[test]
 fn spike_events_arrive_as_log_records() {
     let c = Collector::start();
+    let mut spikes = SpikeSettings::builder();
+    for kind in SpikeKind::ALL {
+        // Only the latency below can spike: this machine's own hiccups stay out of it.
+        spikes = spikes.with_threshold(kind, Duration::from_secs(10));
+    }
     let guard = rtscope::Agent::builder()
         .with_service_name("spike-test")
         .with_endpoint(c.grpc_endpoint())
         .with_protocol(Protocol::Grpc)
         .with_export_interval(Duration::from_millis(300))
         .with_summary(false)
+        .with_spikes(spikes.with_latency_threshold("it-request", Duration::from_millis(10)))
         .install()
         .expect("the only agent of this test binary");
-    let mut spikes = SpikeBuilder::default();
-    for kind in SpikeKind::ALL {
-        // Only the latency below can spike: this machine's own hiccups stay out of it.
-        spikes = spikes.with_threshold(kind, Duration::from_secs(10));
-    }
-    spikes
-        .with_latency_threshold("it-request", Duration::from_millis(10))
-        .install()
-        .unwrap();
     // A first export means a first collection tick: the detector has its baseline.
     assert!(
         !c.wait_for_metric("rtscope.spikes.emitted", WAIT).is_empty(),

@@ -227,6 +227,7 @@ struct Pipeline {
     outage: Outage,
     interval: Duration,
     sampler: crate::sampling::Sampler,
+    spikes: crate::spike::Detector,
     events: EventBuffer,
     last_tick: Instant,
     signals: Signals,
@@ -243,7 +244,7 @@ impl Pipeline {
         crate::alloc::check_peak();
         self.sampler.tick(seconds, &mut self.events);
         let mut spikes = Vec::new();
-        crate::spike::drain(&mut spikes);
+        self.spikes.drain(&mut spikes);
         for e in spikes {
             self.events.push(e);
         }
@@ -339,6 +340,7 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
     }
     let mut p = Pipeline {
         sampler: crate::sampling::Sampler::new(&config.sampling),
+        spikes: crate::spike::Detector::new(config.spikes.clone()),
         events: EventBuffer::default(),
         last_tick: Instant::now(),
         encoder: Encoder::new(&config),

@@ -2,7 +2,7 @@
 //! (fixed, or a factor over the rolling P99 of recent windows with a floor), and whether the
 //! window went over it.
 
-use super::config::SpikeKind;
+use super::settings::SpikeKind;
 use crate::time::HistogramSnapshot;
 use crate::time::recorder::{BOUNDS_NS, BUCKETS};
 use std::time::Duration;

@@ -35,15 +35,6 @@ impl Limiter {
         }
     }
 
-    /// New settings; the tokens and the storm state carry over.
-    pub(crate) fn reconfigure(&mut self, burst: u32, per_minute: f64) {
-        let base = per_minute / 60.0;
-        self.burst = f64::from(burst);
-        self.tokens = self.tokens.min(self.burst);
-        self.rate = (self.rate / self.base.max(f64::MIN_POSITIVE) * base).clamp(0.0, base);
-        self.base = base;
-    }
-
     /// Starts a window of `seconds`: refills the bucket.
     pub(crate) fn refill(&mut self, seconds: f64) {
         self.tokens = (self.tokens + self.rate * seconds.max(0.0)).min(self.burst);

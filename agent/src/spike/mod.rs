@@ -29,7 +29,9 @@
 //!
 //! # Thresholds
 //!
-//! Fixed per kind or per latency name ([`SpikeBuilder`], `RTSCOPE_SPIKE_*_THRESHOLD_MS`), or
+//! Fixed per kind or per latency name ([`SpikeSettings::builder`] given to
+//! [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes),
+//! `RTSCOPE_SPIKE_*_THRESHOLD_MS`; see `docs/configuration.md`), or
 //! by default the P99 of the last ~30 windows (exponentially decayed) times
 //! [`p99_factor`](SpikeSettings::p99_factor) (2), never below the
 //! [`floor`](SpikeSettings::floor) (5 ms). A series without a fixed threshold is watched once
@@ -45,19 +47,17 @@
 //! go first. Dropped events are counted in `rtscope.spikes.suppressed` and reported on the
 //! next event (`rust.spike.suppressed`).
 
-mod config;
 pub(crate) mod context;
 mod detect;
 mod latency;
 mod limit;
+mod settings;
 
-pub use config::{
-    DEFAULT_BURST, DEFAULT_FLOOR, DEFAULT_P99_FACTOR, DEFAULT_RATE_PER_MINUTE, RTSCOPE_SPIKE_BURST,
-    RTSCOPE_SPIKE_FLOOR_MS, RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS, RTSCOPE_SPIKE_POLL_THRESHOLD_MS,
-    RTSCOPE_SPIKE_RATE_PER_MIN, RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS, RTSCOPE_SPIKE_THRESHOLD_MS,
-    RTSCOPE_SPIKE_TIMER_THRESHOLD_MS, RTSCOPE_SPIKES, SpikeBuilder, SpikeKind, SpikeSettings,
-};
 pub use latency::{Latency, MAX_LATENCY_NAMES, latency};
+pub use settings::{
+    DEFAULT_BURST, DEFAULT_FLOOR, DEFAULT_P99_FACTOR, DEFAULT_RATE_PER_MINUTE, SpikeBuilder,
+    SpikeKind, SpikeSettings,
+};
 
 use crate::alloc::agent_scope;
 use crate::export::logs::LogEvent;
@@ -67,8 +67,8 @@ use crate::time::recorder::BOUNDS_NS;
 use context::{Baseline, Totals};
 use detect::{Finding, Series};
 use limit::Limiter;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The event name of spike log records.
@@ -76,8 +76,7 @@ pub const SPIKE_EVENT: &str = "rust.spike";
 /// OTLP severity number of spike events (WARN).
 const SEVERITY_WARN: i32 = 13;
 
-/// The detector of the export thread (created on its first window).
-static DETECTOR: Mutex<Option<Detector>> = Mutex::new(None);
+// What the detector of the export thread published for the metrics and the exit summary.
 static STARTED: AtomicBool = AtomicBool::new(false);
 static EMITTED: AtomicU64 = AtomicU64::new(0);
 static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
@@ -85,31 +84,6 @@ static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
 static FIRST: OnceLock<String> = OnceLock::new();
 /// Current rate limit in events per minute, as `f64` bits.
 static RATE: AtomicU64 = AtomicU64::new(0);
-
-/// Appends the spike events of the window that just ended. Called on every collection tick
-/// on the export thread.
-pub(crate) fn drain(out: &mut Vec<LogEvent>) {
-    agent_scope(|| {
-        let mut guard = DETECTOR.lock().unwrap_or_else(PoisonError::into_inner);
-        let d = guard.get_or_insert_with(|| Detector::new(SpikeSettings::from_env()));
-        d.pick_up_installed();
-        let start = out.len();
-        d.window(
-            out,
-            Totals::read(),
-            inputs(),
-            context::top_scopes,
-            now_nanos(),
-        );
-        if let Some(e) = out.get(start) {
-            let _ = FIRST.set(e.body.clone());
-        }
-        STARTED.store(true, Relaxed);
-        EMITTED.store(d.limiter.emitted_total, Relaxed);
-        SUPPRESSED.store(d.limiter.suppressed_total, Relaxed);
-        RATE.store(d.limiter.rate_per_minute().to_bits(), Relaxed);
-    })
-}
 
 /// Spike events emitted so far, and the body of the first one.
 pub(crate) fn emitted() -> (u64, Option<&'static str>) {
@@ -201,11 +175,11 @@ fn bucket_range(f: &Finding) -> String {
 }
 
 /// Detection state: the settings, one state per series, the window baseline, the limiter.
+/// The export pipeline owns the one detector, made from the [`Config`](crate::config::Config)
+/// the agent was installed with.
 #[derive(Debug)]
 pub(crate) struct Detector {
     settings: SpikeSettings,
-    /// Generation of the settings installed in code that are in use (0: none).
-    generation: u64,
     series: Vec<Series>,
     baseline: Option<Baseline>,
     limiter: Limiter,
@@ -216,20 +190,31 @@ impl Detector {
         Detector {
             limiter: Limiter::new(settings.burst, settings.rate_per_minute),
             settings,
-            generation: 0,
             series: Vec::new(),
             baseline: None,
         }
     }
 
-    /// Switches to settings installed in code since the last window, if any.
-    fn pick_up_installed(&mut self) {
-        if let Some((generation, settings)) = config::installed_since(self.generation) {
-            self.generation = generation;
-            self.limiter
-                .reconfigure(settings.burst, settings.rate_per_minute);
-            self.settings = settings;
-        }
+    /// Appends the spike events of the window that just ended and publishes the counters.
+    /// Called on every collection tick on the export thread.
+    pub(crate) fn drain(&mut self, out: &mut Vec<LogEvent>) {
+        agent_scope(|| {
+            let start = out.len();
+            self.window(
+                out,
+                Totals::read(),
+                inputs(),
+                context::top_scopes,
+                now_nanos(),
+            );
+            if let Some(e) = out.get(start) {
+                let _ = FIRST.set(e.body.clone());
+            }
+            STARTED.store(true, Relaxed);
+            EMITTED.store(self.limiter.emitted_total, Relaxed);
+            SUPPRESSED.store(self.limiter.suppressed_total, Relaxed);
+            RATE.store(self.limiter.rate_per_minute().to_bits(), Relaxed);
+        })
     }
 
     /// Ends a window: `totals` and `inputs` are the cumulative values now. Appends at most
@@ -359,16 +344,16 @@ mod tests {
 
     /// Only the named latencies can fire: every kind's threshold is at the 10 s bound.
     fn settings(names: &[&str], burst: u32) -> SpikeSettings {
-        let mut b = SpikeBuilder::default()
-            .with_burst(burst)
-            .with_rate_per_minute(6.0);
-        for kind in SpikeKind::ALL {
-            b = b.with_threshold(kind, Duration::from_secs(10));
+        SpikeSettings {
+            burst,
+            rate_per_minute: 6.0,
+            thresholds: [Some(Duration::from_secs(10)); 4],
+            latency_thresholds: names
+                .iter()
+                .map(|n| ((*n).to_owned(), Duration::from_millis(10)))
+                .collect(),
+            ..SpikeSettings::default()
         }
-        for n in names {
-            b = b.with_latency_threshold(n, Duration::from_millis(10));
-        }
-        b.resolve(|_| None)
     }
 
     fn window(d: &mut Detector) -> Vec<LogEvent> {

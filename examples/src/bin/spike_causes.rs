@@ -25,9 +25,9 @@
 //! configured (`RTSCOPE_FILE`, default `./rtscope-otlp.jsonl`); with a collector, look for log
 //! records named `rust.spike` there.
 
-use rtscope::config::{Config, Destination};
+use rtscope::config::Destination;
 use rtscope::scope::ScopeExt;
-use rtscope::spike::{Latency, SpikeBuilder};
+use rtscope::spike::{Latency, SpikeSettings};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -157,19 +157,30 @@ fn cause(r: &Value, window: &[&Value]) -> String {
     s.join("; ")
 }
 
-#[rtscope::main(service_name = "spike-causes", export_interval_ms = 1000)]
+#[tokio::main]
 async fn main() {
     // Room for every event of the demo: the default limit (5, then 6 a minute) would drop some
     // and report them as suppressed.
-    if let Err(e) = SpikeBuilder::default()
-        .with_burst(20)
-        .with_rate_per_minute(60.0)
+    let guard = match rtscope::Agent::builder()
+        .with_service_name("spike-causes")
+        .with_export_interval(Duration::from_secs(1))
+        .with_spikes(
+            SpikeSettings::builder()
+                .with_burst(20)
+                .with_rate_per_minute(60.0),
+        )
         .install()
     {
-        eprintln!("spike settings: {e}");
-    }
-    let file = match Config::from_env().destination {
-        Destination::File(path) => Some(path),
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("rtscope: {e}");
+            return;
+        }
+    };
+    // The runtime-wide scheduling-delay probe (`#[rtscope::main]` starts it on async mains).
+    let _probe = rtscope::task::start_probe(&tokio::runtime::Handle::current());
+    let file = match &guard.config().destination {
+        Destination::File(path) => Some(path.clone()),
         _ => None,
     };
     let offset = file.as_deref().map_or(0, file_len);
