@@ -553,7 +553,10 @@ mod tests {
         enc.sent(Sent::NotDelivered);
         let req = enc.encode(&counter(42), t0 + 40);
         let p = point(&req, "rust.memory.allocations");
-        assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t0 + 10, t0 + 40));
+        assert_eq!(
+            (p.start_time_unix_nano, p.time_unix_nano),
+            (t0 + 10, t0 + 40)
+        );
         assert_eq!(p.value, Some(number_data_point::Value::AsInt(32)));
         enc.sent(Sent::Confirmed);
         assert!(enc.lost().is_empty());

@@ -726,20 +726,16 @@ async fn http_attempt(
     for (k, v) in headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let resp = builder
-        .body(body.to_vec())
-        .send()
-        .await
-        .map_err(|e| {
-            // No connection (refused, name lookup failed, connect timeout): nothing was sent.
-            let connect = e.is_connect();
-            let message = error_chain(&e.without_url());
-            if connect {
-                Failure::not_delivered(message, Retry::Backoff)
-            } else {
-                Failure::maybe_delivered(message, Retry::Backoff)
-            }
-        })?;
+    let resp = builder.body(body.to_vec()).send().await.map_err(|e| {
+        // No connection (refused, name lookup failed, connect timeout): nothing was sent.
+        let connect = e.is_connect();
+        let message = error_chain(&e.without_url());
+        if connect {
+            Failure::not_delivered(message, Retry::Backoff)
+        } else {
+            Failure::maybe_delivered(message, Retry::Backoff)
+        }
+    })?;
     let status = resp.status();
     let header = |name| {
         resp.headers()
@@ -1068,11 +1064,26 @@ mod tests {
             assert!(http_maybe_delivered(status), "HTTP {status}");
         }
         // Answered by the collector.
-        for code in [Code::Unavailable, Code::ResourceExhausted, Code::Unauthenticated] {
-            assert!(!grpc_maybe_delivered(&tonic::Status::new(code, "")), "{code:?}");
+        for code in [
+            Code::Unavailable,
+            Code::ResourceExhausted,
+            Code::Unauthenticated,
+        ] {
+            assert!(
+                !grpc_maybe_delivered(&tonic::Status::new(code, "")),
+                "{code:?}"
+            );
         }
-        for code in [Code::DeadlineExceeded, Code::Cancelled, Code::Internal, Code::Unknown] {
-            assert!(grpc_maybe_delivered(&tonic::Status::new(code, "")), "{code:?}");
+        for code in [
+            Code::DeadlineExceeded,
+            Code::Cancelled,
+            Code::Internal,
+            Code::Unknown,
+        ] {
+            assert!(
+                grpc_maybe_delivered(&tonic::Status::new(code, "")),
+                "{code:?}"
+            );
         }
         // From the connection: connecting failed, or it broke with the request under way.
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
@@ -1283,7 +1294,11 @@ mod tests {
         assert!(whole_lines(&path) > 0 && whole_lines(&rotated) > 0);
         // A record that cannot fit is refused with a line naming the setting.
         let err = sink.write(&record(40_000, 0)).unwrap_err();
-        assert!(err.message.contains("RTSCOPE_FILE_MAX_BYTES"), "{}", err.message);
+        assert!(
+            err.message.contains("RTSCOPE_FILE_MAX_BYTES"),
+            "{}",
+            err.message
+        );
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
