@@ -93,13 +93,13 @@ impl Behavior {
 }
 
 #[derive(Debug, Default)]
-struct Shared {
-    stop: AtomicBool,
-    requests: AtomicU64,
+pub(crate) struct Shared {
+    pub(crate) stop: AtomicBool,
+    pub(crate) requests: AtomicU64,
     body_bytes_sent: AtomicU64,
     arrivals: Mutex<Vec<Instant>>,
     /// Sockets held open by `AcceptNeverRead`.
-    held: Mutex<Vec<TcpStream>>,
+    pub(crate) held: Mutex<Vec<TcpStream>>,
 }
 
 /// The running server; stops when dropped.
@@ -188,7 +188,7 @@ impl Drop for Hostile {
 }
 
 /// Serves requests on `conn` until the client closes, the server stops, or its time is up.
-fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
+pub(crate) fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
     let born = Instant::now();
     let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
     let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));

@@ -29,7 +29,7 @@
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
 //! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
-//! | [`Gate`] | a collector that refuses (503/429, `Retry-After`) until opened (a proxy in front of rotel) |
+//! | [`Gate`] | a proxy in front of rotel that misbehaves like [`hostile`] until opened, then passes through (recovery) |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //!

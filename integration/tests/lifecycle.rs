@@ -4,6 +4,7 @@
 //! the collector certainly did not take a request (down, 503, 429); a forked child exits
 //! at once with exact counts; the exit summary counts every export with its result.
 
+use rtscope_integration::hostile::Behavior;
 use rtscope_integration::{Collector, Gate, SlowProxy, build_preload, run_bounded, run_watched};
 use serde_json::Value;
 use std::process::Command;
@@ -265,7 +266,11 @@ fn delta_data_the_collector_certainly_did_not_take_comes_with_the_next_export() 
     // given up), or 429 with `Retry-After: 1` (every export held back until then).
     for (status, retry_after) in [(503, None), (429, Some("1"))] {
         let c = Collector::start();
-        let gate = Gate::start(c.http_addr(), status, retry_after).unwrap();
+        let mut refusal = Behavior::status(status);
+        if let Some(v) = retry_after {
+            refusal = refusal.with_retry_after(v);
+        }
+        let gate = Gate::start(c.http_addr(), refusal).unwrap();
         let (truth, stderr) = delta_run(&gate.endpoint(), || {
             thread::sleep(Duration::from_millis(1000));
             gate.open();
