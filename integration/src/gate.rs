@@ -1,7 +1,8 @@
 //! A collector that misbehaves for a while, then recovers: a proxy on 127.0.0.1 in front of
 //! the real one that, while closed, treats each new connection as the misbehaving collector
 //! of [`crate::hostile`] does (an error status with `Retry-After`, slow, huge or hostile
-//! bodies, never reads, resets), so nothing reaches the collector; once opened, the
+//! bodies, never reads, resets), one request per connection (`connection: close`), so
+//! nothing reaches the collector and no connection outlives the misbehaviour; once opened, the
 //! misbehaving connections end and new ones pass through to the collector untouched. The
 //! data the collector holds afterwards can then be compared with the truth.
 //!
@@ -51,7 +52,10 @@ impl Gate {
             .map_err(|e| Error::io("gate address", e))?;
         let open = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let closed = Arc::new(Shared::default());
+        let closed = Arc::new(Shared {
+            one_per_connection: true,
+            ..Shared::default()
+        });
         let held = Arc::new(AtomicU64::new(0));
         let (o, s, c, h) = (open.clone(), stop.clone(), closed.clone(), held.clone());
         thread::Builder::new()
