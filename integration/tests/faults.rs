@@ -3,7 +3,7 @@
 //! what is wrong once, clearly.
 
 use rtscope_integration::hostile::Behavior;
-use rtscope_integration::{Collector, Gate, RunOutput, run_bounded};
+use rtscope_integration::{Collector, Gate, RunOutput, run_bounded, settle};
 use serde_json::Value;
 use std::process::Command;
 use std::thread;
@@ -469,23 +469,6 @@ fn timed(env: &[(&str, String)], during: impl FnOnce()) -> Timed {
 /// The loop's p99 with no agent exporting (`OTEL_SDK_DISABLED=true`).
 fn baseline_p99() -> u64 {
     timed(&[("OTEL_SDK_DISABLED", "true".into())], || {}).p99_ns
-}
-
-/// Polls until what the collector received stops changing for 500 ms, at most 15 s.
-fn settle(c: &Collector) {
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut seen = c.metric_requests().len();
-    let mut stable_since = std::time::Instant::now();
-    while std::time::Instant::now() < deadline
-        && stable_since.elapsed() < Duration::from_millis(500)
-    {
-        thread::sleep(Duration::from_millis(50));
-        let now = c.metric_requests().len();
-        if now != seen {
-            seen = now;
-            stable_since = std::time::Instant::now();
-        }
-    }
 }
 
 /// (what the collector holds of `rust.memory.allocations`: the latest cumulative value or

@@ -5,11 +5,13 @@
 //! at once with exact counts; the exit summary counts every export with its result.
 
 use rtscope_integration::hostile::Behavior;
-use rtscope_integration::{Collector, Gate, SlowProxy, build_preload, run_bounded, run_watched};
+use rtscope_integration::{
+    Collector, Gate, SlowProxy, build_preload, run_bounded, run_watched, settle,
+};
 use serde_json::Value;
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_known_workload");
 const FORK_BIN: &str = env!("CARGO_BIN_EXE_fork_workload");
@@ -129,22 +131,6 @@ fn delta_run(endpoint: &str, during: impl FnOnce()) -> (u64, String) {
         .expect("SNAPSHOT line");
     let v: Value = serde_json::from_str(line).unwrap();
     (v["allocations"].as_u64().unwrap(), out.stderr)
-}
-
-/// Polls until what the collector received stops changing for 500 ms (late requests still
-/// arriving), at most 15 s.
-fn settle(c: &Collector) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = c.metric_requests().len();
-    let mut stable_since = Instant::now();
-    while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(500) {
-        thread::sleep(Duration::from_millis(50));
-        let now = c.metric_requests().len();
-        if now != seen {
-            seen = now;
-            stable_since = Instant::now();
-        }
-    }
 }
 
 /// (sum of the delta points of `rust.memory.allocations` received, what the agent reports
