@@ -93,13 +93,16 @@ impl Behavior {
 }
 
 #[derive(Debug, Default)]
-struct Shared {
-    stop: AtomicBool,
-    requests: AtomicU64,
-    body_bytes_sent: AtomicU64,
-    arrivals: Mutex<Vec<Instant>>,
+pub(crate) struct Shared {
+    pub(crate) stop: AtomicBool,
+    pub(crate) requests: AtomicU64,
+    pub(crate) body_bytes_sent: AtomicU64,
+    pub(crate) arrivals: Mutex<Vec<Instant>>,
     /// Sockets held open by `AcceptNeverRead`.
-    held: Mutex<Vec<TcpStream>>,
+    pub(crate) held: Mutex<Vec<TcpStream>>,
+    /// Answer one request per connection (`connection: close`), as a [`crate::Gate`] does,
+    /// so no connection outlives the misbehaviour.
+    pub(crate) one_per_connection: bool,
 }
 
 /// The running server; stops when dropped.
@@ -188,7 +191,7 @@ impl Drop for Hostile {
 }
 
 /// Serves requests on `conn` until the client closes, the server stops, or its time is up.
-fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
+pub(crate) fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
     let born = Instant::now();
     let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
     let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
@@ -218,7 +221,9 @@ fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
                 while Instant::now() < until && !s.stop.load(Ordering::Acquire) {
                     thread::sleep(Duration::from_millis(10));
                 }
-                if answer(&mut conn, *status, retry_after.as_deref(), body, *huge, s).is_err() {
+                if answer(&mut conn, *status, retry_after.as_deref(), body, *huge, s).is_err()
+                    || s.one_per_connection
+                {
                     return;
                 }
             }
@@ -281,6 +286,9 @@ fn answer(
     );
     if let Some(v) = retry_after {
         head.push_str(&format!("retry-after: {v}\r\n"));
+    }
+    if s.one_per_connection {
+        head.push_str("connection: close\r\n");
     }
     head.push_str("\r\n");
     conn.write_all(head.as_bytes())?;

@@ -29,6 +29,8 @@
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
 //! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
+//! | [`Gate`] | a proxy in front of rotel that misbehaves like [`hostile`] until opened, then passes through (recovery) |
+//! | [`settle`] | wait until a collector stops receiving late requests |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //!
@@ -39,19 +41,23 @@
 
 mod collector;
 mod error;
+mod gate;
 pub mod hostile;
 pub mod otlp;
 mod process;
 mod proxy;
 mod service;
+mod settle;
 mod watch;
 
 pub use collector::{
     Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
 };
 pub use error::Error;
+pub use gate::Gate;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
 pub use proxy::SlowProxy;
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
+pub use settle::settle;
 pub use watch::{WatchedRun, build_preload, run_watched};

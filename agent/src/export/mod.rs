@@ -14,7 +14,7 @@ mod transport;
 use crate::config::{Config, Signals};
 use collect::{SelfStats, collect_all};
 use logs::EventBuffer;
-use otlp::{Encoder, now_nanos};
+use otlp::{Encoder, Sent, now_nanos};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -152,7 +152,8 @@ impl Exporter {
 #[derive(Debug, Default)]
 struct Outage {
     failed_attempts: u64,
-    /// Delta temporality: a failed export's data is not re-sent (see `otlp::Encoder`).
+    /// Delta temporality: what a failed export that may have arrived carried is not re-sent
+    /// (see `otlp::Encoder`).
     delta: bool,
 }
 
@@ -160,14 +161,14 @@ impl Outage {
     fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
         if self.failed_attempts == 0 {
             let kept = if self.delta {
-                "under delta temporality what a failed export carried is not re-sent; it is counted in rtscope.export.lost"
+                "under delta temporality what a failed export carried goes with the next one when it certainly did not arrive, else it is counted in rtscope.export.lost"
             } else {
                 "totals are cumulative, so the next export that arrives carries everything"
             };
             eprintln!(
                 "rtscope: export to {} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
                 sink.describe(),
-                err.0
+                err.message
             );
         }
         self.failed_attempts += 1;
@@ -279,16 +280,28 @@ impl Pipeline {
             let (_, mut metrics) = collect_all(&self.self_stats);
             self.sampler.metrics(&self.events, &mut metrics);
             let request = self.encoder.encode(&metrics, now_nanos());
-            result = self.sink.send(&self.rt, Payload::Metrics(request));
-            self.encoder.sent(result.is_ok());
+            // Cumulative totals sent twice count nothing twice; deltas would.
+            let resend_safe = !self.outage.delta;
+            result = self
+                .sink
+                .send(&self.rt, Payload::Metrics(request), resend_safe);
+            self.encoder.sent(match &result {
+                Ok(()) => Sent::Confirmed,
+                Err(e) if e.maybe_delivered => Sent::MaybeDelivered,
+                Err(_) => Sent::NotDelivered,
+            });
         }
         if result.is_ok() {
             let events = self.events.take();
             if self.signals.logs && !events.is_empty() {
                 let logs = self.encoder.encode_logs(&events);
-                result = self.sink.send(&self.rt, Payload::Logs(logs));
-                if result.is_err() {
-                    self.events.restore(events);
+                // Events sent twice would be counted twice: re-queued only when they
+                // certainly did not arrive.
+                result = self.sink.send(&self.rt, Payload::Logs(logs), false);
+                match &result {
+                    Err(e) if e.maybe_delivered => self.encoder.events_lost(&events),
+                    Err(_) => self.events.restore(events),
+                    Ok(()) => {}
                 }
             }
         }
@@ -321,7 +334,7 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
         };
         eprintln!(
             "rtscope: cannot export to {shown}: {}; writing to {} instead",
-            e.0,
+            e.message,
             transport::show_path(fallback)
         );
         Sink::file(fallback, config.file_max_bytes)
@@ -377,7 +390,7 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
                     let lost = p.encoder.lost();
                     let allocations = lost.get("rust.memory.allocations").copied().unwrap_or(0);
                     eprintln!(
-                        "rtscope: {unconfirmed} delta export(s) were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)"
+                        "rtscope: {unconfirmed} delta export(s) may have arrived but were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)"
                     );
                 }
                 // Shuts the runtime down in the background before acknowledging.

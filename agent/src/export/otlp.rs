@@ -71,12 +71,14 @@ type SeriesKey = (&'static str, Vec<(&'static str, Value)>);
 
 /// Turns cumulative series into requests of the configured temporality.
 ///
-/// For delta, every request's intervals start where the previous request's ended, whether or
-/// not that one was confirmed ([`Encoder::sent`]): deltas never overlap, so nothing is ever
-/// counted twice. A request the collector did not confirm is not re-sent (it may have
-/// arrived: a collector that answers after the timeout still keeps it); what it carried is
-/// added to `rtscope.export.lost`, which every later request carries as a cumulative sum, so
-/// the report of a loss cannot itself be lost.
+/// For delta, every request's intervals start where the previous request that may have
+/// arrived ended ([`Encoder::sent`]): deltas never overlap, so nothing is ever counted twice.
+/// A request that certainly did not arrive (see `SendError::maybe_delivered`) leaves the
+/// baseline where it was, so the next request carries its data, over the longer interval. A
+/// request that may have arrived is never re-sent (a collector that answers after the
+/// timeout still keeps it); what it carried is added to `rtscope.export.lost`, which every
+/// later request carries as a cumulative sum, so the report of a loss cannot itself be lost.
+/// Events (log records) that may have arrived are counted there too, under any temporality.
 #[derive(Debug)]
 pub(crate) struct Encoder {
     resource: Resource,
@@ -86,11 +88,23 @@ pub(crate) struct Encoder {
     baseline: HashMap<SeriesKey, Data>,
     baseline_nanos: u64,
     pending: Option<Pending>,
-    /// Delta only: per metric, what unconfirmed requests carried (counts, bytes, histogram
-    /// observations), cumulative.
+    /// Per metric, what delta requests that may have arrived but were not confirmed carried
+    /// (counts, bytes, histogram observations); per event name, the events of such logs
+    /// requests. Cumulative.
     lost: BTreeMap<&'static str, u64>,
-    /// Delta only: requests the collector did not confirm.
+    /// Delta only: requests that may have arrived but were not confirmed.
     unconfirmed: u64,
+}
+
+/// What became of the last request [`Encoder::encode`] made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// The collector accepted it.
+    Confirmed,
+    /// It certainly did not arrive: the next request carries its data.
+    NotDelivered,
+    /// It may have arrived: not re-sent, counted as lost.
+    MaybeDelivered,
 }
 
 /// The last request encoded and not yet [`sent`](Encoder::sent).
@@ -159,10 +173,10 @@ impl Encoder {
             };
             push_point(pm, attributes, start, now, data);
         }
+        if !self.lost.is_empty() {
+            out.push(self.lost_metric(now));
+        }
         if delta {
-            if !self.lost.is_empty() {
-                out.push(self.lost_metric(now));
-            }
             self.pending = Some(Pending {
                 baseline: next_baseline,
                 at: now,
@@ -212,34 +226,45 @@ impl Encoder {
         }
     }
 
-    /// The last encoded request was sent; `confirmed`: the collector accepted it. Either way
-    /// the next deltas start where its intervals ended; unconfirmed, what it carried is
-    /// counted as lost.
-    pub(crate) fn sent(&mut self, confirmed: bool) {
-        if let Some(p) = self.pending.take() {
-            self.baseline = p.baseline;
-            self.baseline_nanos = p.at;
-            if !confirmed {
-                self.unconfirmed += 1;
-                for (name, v) in p.carried.into_iter().filter(|&(_, v)| v > 0) {
-                    let l = self.lost.entry(name).or_default();
-                    *l = l.saturating_add(v);
-                }
+    /// The last encoded request was attempted, with `outcome`. Unless it certainly did not
+    /// arrive, the next deltas start where its intervals ended; if it may have arrived
+    /// unconfirmed, what it carried is counted as lost.
+    pub(crate) fn sent(&mut self, outcome: Sent) {
+        let Some(p) = self.pending.take() else { return };
+        if outcome == Sent::NotDelivered {
+            return;
+        }
+        self.baseline = p.baseline;
+        self.baseline_nanos = p.at;
+        if outcome == Sent::MaybeDelivered {
+            self.unconfirmed += 1;
+            for (name, v) in p.carried.into_iter().filter(|&(_, v)| v > 0) {
+                let l = self.lost.entry(name).or_default();
+                *l = l.saturating_add(v);
             }
         }
     }
 
-    /// Per metric, what unconfirmed delta requests carried so far (empty under cumulative).
+    /// Events of a logs request that may have arrived unconfirmed: not re-sent (they might
+    /// arrive twice), counted per event name in `rtscope.export.lost`.
+    pub(crate) fn events_lost(&mut self, events: &[LogEvent]) {
+        for e in events {
+            let l = self.lost.entry(e.name).or_default();
+            *l = l.saturating_add(1);
+        }
+    }
+
+    /// Per metric (and event name), what may have arrived unconfirmed so far.
     pub(crate) fn lost(&self) -> &BTreeMap<&'static str, u64> {
         &self.lost
     }
 
-    /// Delta requests the collector did not confirm so far (0 under cumulative).
+    /// Delta requests that may have arrived but were not confirmed (0 under cumulative).
     pub(crate) fn unconfirmed(&self) -> u64 {
         self.unconfirmed
     }
 
-    /// `rtscope.export.lost`, one cumulative point per metric that lost data.
+    /// `rtscope.export.lost`, one cumulative point per metric (or event name) that lost data.
     fn lost_metric(&self, now: u64) -> PMetric {
         let data_points = self
             .lost
@@ -254,9 +279,10 @@ impl Encoder {
             .collect();
         PMetric {
             name: LOST_METRIC.into(),
-            description: "What delta exports the collector did not confirm carried, per \
-                          metric (in that metric's unit; histograms: observations). Not \
-                          re-sent; some of it may have arrived. Always cumulative."
+            description: "What exports that may have arrived but were not confirmed \
+                          carried, per metric (delta only; in that metric's unit; histograms: \
+                          observations) and per event name (log records). Not re-sent; some \
+                          of it may have arrived. Always cumulative."
                 .into(),
             unit: "1".into(),
             data: Some(metric::Data::Sum(Sum {
@@ -464,7 +490,7 @@ mod tests {
         assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t0, t1));
         assert_eq!(p.value, Some(number_data_point::Value::AsInt(10)));
         // Not confirmed (it may have arrived): the next delta starts at t1, not t0.
-        enc.sent(false);
+        enc.sent(Sent::MaybeDelivered);
         let req = enc.encode(&counter(25), t2);
         let p = point(&req, "rust.memory.allocations");
         assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t1, t2));
@@ -486,7 +512,7 @@ mod tests {
             sum.data_points[0].value,
             Some(number_data_point::Value::AsInt(10))
         );
-        enc.sent(true);
+        enc.sent(Sent::Confirmed);
         let req = enc.encode(&counter(26), t3);
         let p = point(&req, "rust.memory.allocations");
         assert_eq!(
@@ -501,7 +527,7 @@ mod tests {
     fn cumulative_never_loses_or_reports_loss() {
         let mut enc = Encoder::new(&config(Temporality::Cumulative));
         let _ = enc.encode(&counter(10), enc.start_nanos + 1);
-        enc.sent(false);
+        enc.sent(Sent::MaybeDelivered);
         let req = enc.encode(&counter(25), enc.start_nanos + 2);
         let p = point(&req, "rust.memory.allocations");
         assert_eq!(p.value, Some(number_data_point::Value::AsInt(25)));
@@ -511,6 +537,61 @@ mod tests {
                 .metrics
                 .iter()
                 .any(|m| m.name == LOST_METRIC)
+        );
+    }
+
+    #[test]
+    fn a_delta_that_certainly_did_not_arrive_is_carried_by_the_next_one_and_not_lost() {
+        let mut enc = Encoder::new(&config(Temporality::Delta));
+        let t0 = enc.start_nanos;
+        let _ = enc.encode(&counter(10), t0 + 10);
+        enc.sent(Sent::Confirmed);
+        // Refused (connection refused, 503, Retry-After): the baseline stays at t0 + 10.
+        let _ = enc.encode(&counter(25), t0 + 20);
+        enc.sent(Sent::NotDelivered);
+        let _ = enc.encode(&counter(30), t0 + 30);
+        enc.sent(Sent::NotDelivered);
+        let req = enc.encode(&counter(42), t0 + 40);
+        let p = point(&req, "rust.memory.allocations");
+        assert_eq!(
+            (p.start_time_unix_nano, p.time_unix_nano),
+            (t0 + 10, t0 + 40)
+        );
+        assert_eq!(p.value, Some(number_data_point::Value::AsInt(32)));
+        enc.sent(Sent::Confirmed);
+        assert!(enc.lost().is_empty());
+        assert_eq!(enc.unconfirmed(), 0);
+        assert!(
+            !req.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .any(|m| m.name == LOST_METRIC)
+        );
+    }
+
+    #[test]
+    fn events_that_may_have_arrived_are_counted_lost_under_either_temporality() {
+        let mut enc = Encoder::new(&config(Temporality::Cumulative));
+        let event = LogEvent {
+            name: "rust.memory.allocation.sample",
+            time_unix_nano: 1,
+            severity: 9,
+            body: String::new(),
+            attributes: Vec::new(),
+        };
+        enc.events_lost(&[event.clone(), event]);
+        let req = enc.encode(&counter(1), enc.start_nanos + 1);
+        let lost = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == LOST_METRIC)
+            .expect("lost series");
+        let Some(metric::Data::Sum(sum)) = &lost.data else {
+            panic!("{lost:?}")
+        };
+        assert_eq!(
+            sum.data_points[0].value,
+            Some(number_data_point::Value::AsInt(2))
         );
     }
 }

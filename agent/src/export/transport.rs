@@ -50,7 +50,26 @@ pub(crate) enum Payload {
 
 /// A delivery that failed, with a message fit for one log line.
 #[derive(Debug)]
-pub(crate) struct SendError(pub(crate) String);
+pub(crate) struct SendError {
+    pub(crate) message: String,
+    /// The request may have reached the collector: it was sent (or partly sent) and no
+    /// answer says it was refused (no answer in time, a reset mid-request, a gateway or
+    /// server error). `false`: it certainly was not taken (the connection or name lookup
+    /// failed, the collector's `Retry-After` held it back, or the collector answered that it
+    /// did not accept it: HTTP 4xx/503, gRPC UNAVAILABLE, RESOURCE_EXHAUSTED and the other
+    /// codes a server gives before it processes anything).
+    pub(crate) maybe_delivered: bool,
+}
+
+impl SendError {
+    /// A failure that certainly delivered nothing.
+    fn new(message: String) -> SendError {
+        SendError {
+            message,
+            maybe_delivered: false,
+        }
+    }
+}
 
 /// Where data goes, plus what every destination shares: the secrets no message may show and
 /// the earliest time the collector accepts another request.
@@ -134,11 +153,19 @@ impl Sink {
         }
     }
 
-    /// Delivers `payload`, retrying what may succeed later within the export timeout.
-    pub(crate) fn send(&mut self, rt: &Runtime, payload: Payload) -> Result<(), SendError> {
+    /// Delivers `payload`, retrying what may succeed later within the export timeout. A
+    /// failure that may have delivered the request ([`SendError::maybe_delivered`]) is
+    /// retried only when `resend_safe` (sending it twice cannot count anything twice:
+    /// cumulative metrics); otherwise it ends the attempt at once.
+    pub(crate) fn send(
+        &mut self,
+        rt: &Runtime,
+        payload: Payload,
+        resend_safe: bool,
+    ) -> Result<(), SendError> {
         let now = Instant::now();
         if let Some(t) = self.not_before.filter(|t| *t > now) {
-            return Err(SendError(format!(
+            return Err(SendError::new(format!(
                 "the collector asked for no request before {:.1?} from now; not sending until \
                  then",
                 t - now
@@ -154,7 +181,7 @@ impl Sink {
                 ..
             } => {
                 let deadline = now + *timeout;
-                rt.block_on(with_retries(deadline, *timeout, |left| {
+                rt.block_on(with_retries(deadline, *timeout, resend_safe, |left| {
                     let (client, logs) = (client.clone(), logs.clone());
                     grpc_attempt(client, logs, &payload, metadata, left, secrets)
                 }))
@@ -174,7 +201,7 @@ impl Sink {
                 let body = if *gzip { gzip_bytes(&body)? } else { body };
                 let deadline = now + *timeout;
                 let (client, gzip) = (&*client, *gzip);
-                rt.block_on(with_retries(deadline, *timeout, |_| {
+                rt.block_on(with_retries(deadline, *timeout, resend_safe, |_| {
                     http_attempt(client, url, &body, headers, gzip, signal, secrets)
                 }))
             }
@@ -188,13 +215,19 @@ impl Sink {
                     failure.message
                 );
             }
-            self.scrub(SendError(failure.message))
+            self.scrub(SendError {
+                message: failure.message,
+                maybe_delivered: failure.maybe_delivered,
+            })
         })
     }
 
     /// Replaces every configured secret in `e` (a collector may echo a header back).
     fn scrub(&self, e: SendError) -> SendError {
-        SendError(without_secrets(&e.0, &self.secrets))
+        SendError {
+            message: without_secrets(&e.message, &self.secrets),
+            ..e
+        }
     }
 }
 
@@ -305,20 +338,39 @@ const MAX_JITTER_MS: u64 = 100;
 struct Failure {
     message: String,
     retry: Retry,
+    /// See [`SendError::maybe_delivered`].
+    maybe_delivered: bool,
 }
 
 impl Failure {
-    fn new(message: String, retry: Retry) -> Failure {
-        Failure { message, retry }
+    /// A failure that certainly delivered nothing.
+    fn not_delivered(message: String, retry: Retry) -> Failure {
+        Failure {
+            message,
+            retry,
+            maybe_delivered: false,
+        }
+    }
+
+    /// A failure after which the request may have arrived.
+    fn maybe_delivered(message: String, retry: Retry) -> Failure {
+        Failure {
+            message,
+            retry,
+            maybe_delivered: true,
+        }
     }
 }
 
 /// Runs `attempt` (given the time left) until it succeeds, fails for good, the retries run
 /// out, or the next try would pass `deadline`. A requested wait that does not fit is returned
-/// (as [`Retry::After`]) so the caller holds every later request back until it is over.
+/// (as [`Retry::After`]) so the caller holds every later request back until it is over. An
+/// attempt that may have delivered the request is retried only when `resend_safe`; the
+/// result may have delivered it when any attempt may have.
 async fn with_retries<F, Fut>(
     deadline: Instant,
     timeout: Duration,
+    resend_safe: bool,
     mut attempt: F,
 ) -> Result<(), Failure>
 where
@@ -327,18 +379,28 @@ where
 {
     let mut backoff = INITIAL_BACKOFF;
     let mut retries = 0;
+    let mut maybe_delivered = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let failure = match tokio::time::timeout(left, attempt(left)).await {
+        let mut failure = match tokio::time::timeout(left, attempt(left)).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(f)) => f,
+            // The request may be out, and the collector may still take it.
             Err(_) => {
-                return Err(Failure::new(
+                return Err(Failure::maybe_delivered(
                     format!("no answer within {timeout:?}"),
                     Retry::No,
                 ));
             }
         };
+        maybe_delivered |= failure.maybe_delivered;
+        failure.maybe_delivered = maybe_delivered;
+        if failure.maybe_delivered && !resend_safe {
+            return Err(Failure {
+                retry: Retry::No,
+                ..failure
+            });
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         let wait = match failure.retry {
             Retry::No => return Err(failure),
@@ -351,7 +413,10 @@ where
             Retry::Backoff => {
                 let wait = (backoff + Duration::from_millis(jitter_ms())).min(MAX_BACKOFF);
                 if retries == MAX_RETRIES || wait >= left {
-                    return Err(Failure::new(failure.message, Retry::No));
+                    return Err(Failure {
+                        retry: Retry::No,
+                        ..failure
+                    });
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 wait
@@ -471,6 +536,37 @@ fn retry_info(details: &[u8]) -> Option<Duration> {
     Some(Duration::new(seconds.min(MAX_THROTTLE.as_secs()), nanos).min(MAX_THROTTLE))
 }
 
+/// Whether a request that ended in `status` may have been taken. A status that comes from the
+/// connection (it has an error source) delivered nothing when connecting failed
+/// (`tonic::ConnectError`: refused, name lookup, TLS), else may have (a reset, a timeout);
+/// a status the collector answered means "not accepted" for the codes a server gives
+/// before processing anything (UNAVAILABLE, RESOURCE_EXHAUSTED, INVALID_ARGUMENT, ...).
+fn grpc_maybe_delivered(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    let mut source = std::error::Error::source(status);
+    let from_connection = source.is_some();
+    while let Some(e) = source {
+        if e.is::<tonic::ConnectError>() {
+            return false;
+        }
+        source = e.source();
+    }
+    from_connection
+        || !matches!(
+            status.code(),
+            Code::InvalidArgument
+                | Code::NotFound
+                | Code::AlreadyExists
+                | Code::PermissionDenied
+                | Code::ResourceExhausted
+                | Code::FailedPrecondition
+                | Code::OutOfRange
+                | Code::Unimplemented
+                | Code::Unavailable
+                | Code::Unauthenticated
+        )
+}
+
 fn grpc_retry(status: &tonic::Status) -> Retry {
     use tonic::Code;
     let delay = retry_info(status.details());
@@ -496,9 +592,10 @@ async fn grpc_attempt(
     left: Duration,
     secrets: &[String],
 ) -> Result<(), Failure> {
-    let failed = |s: tonic::Status| {
-        let message = echo_without(s.message(), secrets);
-        Failure::new(format!("{}: {message}", s.code()), grpc_retry(&s))
+    let failed = |s: tonic::Status| Failure {
+        message: format!("{}: {}", s.code(), echo_without(s.message(), secrets)),
+        retry: grpc_retry(&s),
+        maybe_delivered: grpc_maybe_delivered(&s),
     };
     let rejected = match payload {
         Payload::Metrics(req) => client
@@ -525,7 +622,8 @@ fn check_rejected(
     secrets: &[String],
 ) -> Result<(), Failure> {
     match rejected {
-        Some((n, what, message)) if n > 0 => Err(Failure::new(
+        // The rest was accepted: not a request to send again.
+        Some((n, what, message)) if n > 0 => Err(Failure::maybe_delivered(
             format!(
                 "collector rejected {n} {what}: {}",
                 echo_without(&message, secrets)
@@ -546,7 +644,7 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
 /// A lazily connecting channel to `url`, its answers bounded.
 fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
     let mut endpoint = Endpoint::from_shared(without_userinfo(url))
-        .map_err(|e| SendError(format!("endpoint {}: {e}", redact_url(url))))?
+        .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
         .connect_timeout(t.timeout)
         .timeout(t.timeout)
         .http2_max_header_list_size(GRPC_HEADER_LIMIT);
@@ -554,7 +652,7 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
         // tonic uses ring here (or a provider the application installed); it installs none.
         endpoint = endpoint
             .tls_config(ClientTlsConfig::new().with_native_roots())
-            .map_err(|e| SendError(format!("TLS: {e}")))?;
+            .map_err(|e| SendError::new(format!("TLS: {e}")))?;
     }
     let _enter = rt.enter();
     Ok(endpoint.connect_lazy())
@@ -579,9 +677,9 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
     let mut metadata = MetadataMap::new();
     for (k, v) in &t.headers {
         let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-            .map_err(|_| SendError(format!("header name {k:?} is not valid gRPC metadata")))?;
+            .map_err(|_| SendError::new(format!("header name {k:?} is not valid gRPC metadata")))?;
         let value = MetadataValue::try_from(v.as_str()).map_err(|_| {
-            SendError(format!(
+            SendError::new(format!(
                 "header {k:?} has a value that is not valid gRPC metadata"
             ))
         })?;
@@ -628,11 +726,16 @@ async fn http_attempt(
     for (k, v) in headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let resp = builder
-        .body(body.to_vec())
-        .send()
-        .await
-        .map_err(|e| Failure::new(error_chain(&e.without_url()), Retry::Backoff))?;
+    let resp = builder.body(body.to_vec()).send().await.map_err(|e| {
+        // No connection (refused, name lookup failed, connect timeout): nothing was sent.
+        let connect = e.is_connect();
+        let message = error_chain(&e.without_url());
+        if connect {
+            Failure::not_delivered(message, Retry::Backoff)
+        } else {
+            Failure::maybe_delivered(message, Retry::Backoff)
+        }
+    })?;
     let status = resp.status();
     let header = |name| {
         resp.headers()
@@ -676,7 +779,18 @@ async fn http_attempt(
     if !text.trim().is_empty() {
         message = format!("{message}: {}", echo_without(text.trim(), secrets));
     }
-    Err(Failure::new(message, retry))
+    Err(Failure {
+        message,
+        retry,
+        maybe_delivered: http_maybe_delivered(status.as_u16()),
+    })
+}
+
+/// Whether a request answered with HTTP `status` (not 2xx) may have been taken: a 4xx, a 503
+/// or a 429 says the collector did not accept it; another 5xx (a server or gateway error)
+/// may come after the data was processed.
+fn http_maybe_delivered(status: u16) -> bool {
+    !matches!(status, 400..=499 | 503)
 }
 
 /// At most [`BODY_LIMIT`] bytes of `resp`'s body, and whether that was all of it. The rest
@@ -702,7 +816,7 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(body)
         .and_then(|_| enc.finish())
-        .map_err(|e| SendError(format!("gzip: {e}")))
+        .map_err(|e| SendError::new(format!("gzip: {e}")))
 }
 
 /// "error: cause: cause" so a log line says why, not only that.
@@ -722,10 +836,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn tls_config() -> Result<rustls::ClientConfig, SendError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| SendError(format!("TLS: {e}")))?;
+        .map_err(|e| SendError::new(format!("TLS: {e}")))?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| SendError(format!("TLS: {e}")))?
+        .map_err(|e| SendError::new(format!("TLS: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -740,7 +854,7 @@ fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
         // A redirect would carry the headers (credentials) elsewhere; OTLP has none.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| SendError(format!("HTTP client: {}", error_chain(&e))))?;
+        .map_err(|e| SendError::new(format!("HTTP client: {}", error_chain(&e))))?;
     Ok(Kind::Http {
         client,
         url: t.metrics_endpoint.clone(),
@@ -783,20 +897,20 @@ impl FileSink {
             Payload::Metrics(req) => serde_json::to_writer(&mut line, req),
             Payload::Logs(req) => serde_json::to_writer(&mut line, req),
         }
-        .map_err(|e| SendError(format!("encode JSON: {e}")))?;
+        .map_err(|e| SendError::new(format!("encode JSON: {e}")))?;
         line.push(b'\n');
         let path = show_path(&self.path);
         let len = line.len() as u64;
         // Each of the two files holds at most half the cap.
         let half = self.max_bytes / 2;
         if len > half {
-            return Err(SendError(format!(
+            return Err(SendError::new(format!(
                 "a record of {len} bytes does not fit in half of the file cap ({} bytes); \
                  raise RTSCOPE_FILE_MAX_BYTES",
                 self.max_bytes
             )));
         }
-        let cannot = |e: std::io::Error| SendError(format!("cannot write {path}: {e}"));
+        let cannot = |e: std::io::Error| SendError::new(format!("cannot write {path}: {e}"));
         let mut file = open_append(&self.path).map_err(|e| self.open_error(e))?;
         if file.metadata().map_err(cannot)?.len() + len > half {
             let mut rotated = self.path.clone().into_os_string();
@@ -804,7 +918,7 @@ impl FileSink {
             match std::fs::rename(&self.path, &rotated) {
                 // Another writer of the same file rotated it first.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(SendError(format!("cannot rotate {path}: {e}"))),
+                Err(e) => return Err(SendError::new(format!("cannot rotate {path}: {e}"))),
                 Ok(()) => {}
             }
             file = open_append(&self.path).map_err(|e| self.open_error(e))?;
@@ -834,12 +948,12 @@ impl FileSink {
         let path = show_path(&self.path);
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
-            return SendError(format!(
+            return SendError::new(format!(
                 "{path} is a symbolic link, which rtscope does not follow; remove it or set \
                  RTSCOPE_FILE to another path"
             ));
         }
-        SendError(format!("cannot open {path}: {e}"))
+        SendError::new(format!("cannot open {path}: {e}"))
     }
 }
 
@@ -940,6 +1054,106 @@ mod tests {
         }
     }
 
+    #[test]
+    fn answers_are_classified_by_whether_the_data_may_have_arrived() {
+        use tonic::Code;
+        for status in [400, 401, 404, 413, 429, 503] {
+            assert!(!http_maybe_delivered(status), "HTTP {status}");
+        }
+        for status in [500, 502, 504] {
+            assert!(http_maybe_delivered(status), "HTTP {status}");
+        }
+        // Answered by the collector.
+        for code in [
+            Code::Unavailable,
+            Code::ResourceExhausted,
+            Code::Unauthenticated,
+        ] {
+            assert!(
+                !grpc_maybe_delivered(&tonic::Status::new(code, "")),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::DeadlineExceeded,
+            Code::Cancelled,
+            Code::Internal,
+            Code::Unknown,
+        ] {
+            assert!(
+                grpc_maybe_delivered(&tonic::Status::new(code, "")),
+                "{code:?}"
+            );
+        }
+        // From the connection: connecting failed, or it broke with the request under way.
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let connect = tonic::Status::from_error(Box::new(tonic::ConnectError(refused.into())));
+        assert!(!grpc_maybe_delivered(&connect), "{connect:?}");
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let reset = tonic::Status::from_error(Box::new(reset));
+        assert!(grpc_maybe_delivered(&reset), "{reset:?}");
+    }
+
+    /// Runs `with_retries` over attempts that all fail with `failure`; returns how many
+    /// attempts were made and the result's `maybe_delivered`.
+    fn attempts(resend_safe: bool, maybe: bool) -> (u32, bool) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut calls = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let result = rt.block_on(with_retries(
+            deadline,
+            Duration::from_secs(10),
+            resend_safe,
+            |_| {
+                calls += 1;
+                let failure = Failure {
+                    message: "reset".into(),
+                    retry: Retry::Backoff,
+                    maybe_delivered: maybe,
+                };
+                async move { Err(failure) }
+            },
+        ));
+        (calls, result.unwrap_err().maybe_delivered)
+    }
+
+    #[test]
+    fn a_request_that_may_have_arrived_is_retried_only_when_resending_is_safe() {
+        assert_eq!(attempts(false, true), (1, true));
+        assert_eq!(attempts(true, true), (MAX_RETRIES + 1, true));
+        assert_eq!(attempts(false, false), (MAX_RETRIES + 1, false));
+    }
+
+    #[test]
+    fn a_refused_connection_certainly_delivered_nothing_over_http_and_grpc() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+            let mut t = target(&format!("http://127.0.0.1:{port}"));
+            t.protocol = protocol;
+            if protocol == Protocol::Grpc {
+                t.metrics_endpoint = format!("http://127.0.0.1:{port}");
+                t.logs_endpoint = t.metrics_endpoint.clone();
+            }
+            let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+            for resend_safe in [false, true] {
+                let err = sink
+                    .send(&rt, record(10, 0), resend_safe)
+                    .expect_err("nothing listens");
+                assert!(!err.maybe_delivered, "{protocol:?}: {}", err.message);
+            }
+        }
+    }
+
     fn target(url: &str) -> OtlpTarget {
         let (config, _) = crate::config::resolve(
             &crate::config::Overrides::default(),
@@ -974,10 +1188,10 @@ mod tests {
             sink.describe(),
             "OTLP/HTTP http://[redacted]@127.0.0.1:9/base/v1/metrics"
         );
-        let echoed = sink.scrub(SendError(
+        let echoed = sink.scrub(SendError::new(
             "401: bad token Bearer SECRET-TOKEN for user:PASSWORD".into(),
         ));
-        assert_eq!(echoed.0, "401: bad token [redacted] for [redacted]");
+        assert_eq!(echoed.message, "401: bad token [redacted] for [redacted]");
         // A secret where the echo is cut leaves no prefix behind.
         let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
         assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
@@ -1080,7 +1294,11 @@ mod tests {
         assert!(whole_lines(&path) > 0 && whole_lines(&rotated) > 0);
         // A record that cannot fit is refused with a line naming the setting.
         let err = sink.write(&record(40_000, 0)).unwrap_err();
-        assert!(err.0.contains("RTSCOPE_FILE_MAX_BYTES"), "{}", err.0);
+        assert!(
+            err.message.contains("RTSCOPE_FILE_MAX_BYTES"),
+            "{}",
+            err.message
+        );
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
@@ -1093,7 +1311,7 @@ mod tests {
         let err = FileSink::new(&path, u64::MAX)
             .write(&record(10, 0))
             .unwrap_err();
-        assert!(err.0.contains("symbolic link"), "{}", err.0);
+        assert!(err.message.contains("symbolic link"), "{}", err.message);
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
 
         use std::os::unix::fs::PermissionsExt;

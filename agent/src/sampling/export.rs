@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering::Relaxed;
 const MAX_SCOPES: usize = 100;
 /// Series of samples taken outside any scope.
 pub(crate) const NO_SCOPE: &str = "<none>";
-/// Series of scopes past [`MAX_SCOPES`].
-pub(crate) const OTHER: &str = "<other>";
+/// Series of scopes past [`MAX_SCOPES`]: the one overflow name of every bounded name set.
+pub(crate) use crate::OTHER;
 
 /// Estimated bytes per scope name in the last window, for spike context.
 static RECENT: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());

@@ -1,0 +1,58 @@
+//! A child process for the fault suite: an application loop under the agent that times
+//! itself, configured only by the environment (`#[rtscope::main]` without arguments; with
+//! `OTEL_SDK_DISABLED=true` no export thread runs, the baseline).
+//!
+//! Usage: `timed_loop [MILLIS]`. Runs iterations for MILLIS ms (default 3000); each
+//! allocates, fills and frees 16 blocks of 1000 B and is timed; at the end it prints `LOOP {json}` (the p99 and median of the
+//! iteration times in nanoseconds, the peak resident memory from `VmHWM`) and last
+//! `SNAPSHOT {json}` with the exact allocation count the final export must carry, both
+//! built inside the agent scope so printing them changes nothing.
+
+use std::time::Instant;
+
+#[global_allocator]
+static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+
+/// Peak resident memory of this process in bytes (`VmHWM` of `/proc/self/status`).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[rtscope::main]
+fn main() {
+    let millis: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let end = Instant::now() + std::time::Duration::from_millis(millis);
+    // Room for every iteration up front, so the loop's own bookkeeping never reallocates.
+    let mut times: Vec<u64> = Vec::with_capacity(1 << 22);
+    let mut i = 0usize;
+    while Instant::now() < end && times.len() < times.capacity() {
+        i += 1;
+        let started = Instant::now();
+        let blocks: Vec<Vec<u8>> = (0..16).map(|b| vec![(i + b) as u8; 1000]).collect();
+        let sum: u64 = blocks.iter().flatten().map(|&x| u64::from(x)).sum();
+        std::hint::black_box(sum);
+        drop(blocks);
+        times.push(started.elapsed().as_nanos() as u64);
+    }
+    let s = rtscope::alloc::stats();
+    rtscope::alloc::agent_scope(|| {
+        times.sort_unstable();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+        println!(
+            r#"LOOP {{"iterations":{},"p99_ns":{},"p50_ns":{},"peak_rss":{}}}"#,
+            times.len(),
+            at(0.99),
+            at(0.5),
+            peak_rss()
+        );
+        println!(r#"SNAPSHOT {{"allocations":{}}}"#, s.allocations);
+    });
+}
