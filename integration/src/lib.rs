@@ -56,7 +56,10 @@ pub use collector::{
 pub use error::Error;
 pub use gate::Gate;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
-pub use process::{RunOutput, cargo_bin, run_bin, run_bounded, target_profile_dir, try_cargo_bin};
+pub use process::{
+    RunOutput, assert_no_control_chars, cargo_bin, run_bin, run_bounded, target_profile_dir,
+    try_cargo_bin,
+};
 pub use proxy::SlowProxy;
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
 pub use settle::settle;

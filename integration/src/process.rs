@@ -119,21 +119,9 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Result<RunOutput, Err
     let stdout = read_in_thread(child.stdout.take());
     let stderr = read_in_thread(child.stderr.take());
 
-    let deadline = start + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(Error::io(format!("wait for {program}"), e)),
-        }
-    };
+    let status = wait_until(&mut child, start + timeout, POLL, || {})
+        .map_err(|e| Error::io(format!("wait for {program}"), e))?;
+    let timed_out = status.is_none();
     let elapsed = start.elapsed();
     let grace = Duration::from_secs(1);
     Ok(RunOutput {
@@ -143,6 +131,32 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Result<RunOutput, Err
         timed_out,
         elapsed,
     })
+}
+
+/// How often a waiting loop checks whether its child exited.
+pub(crate) const POLL: Duration = Duration::from_millis(5);
+
+/// Waits for `child` to exit until `deadline`, calling `each` before every check and
+/// sleeping `poll` between checks. `None`: the deadline passed, and the child was killed
+/// and reaped.
+pub(crate) fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+    poll: Duration,
+    mut each: impl FnMut(),
+) -> io::Result<Option<ExitStatus>> {
+    loop {
+        each();
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        thread::sleep(poll);
+    }
 }
 
 fn read_in_thread(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
@@ -221,4 +235,14 @@ pub fn target_profile_dir() -> Result<PathBuf, Error> {
         dir.pop();
     }
     Ok(dir)
+}
+
+/// Asserts `text` (a child's output) holds no terminal escape, carriage return or other
+/// control character but newlines: what came from outside was escaped.
+pub fn assert_no_control_chars(text: &str) {
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(bad.is_empty(), "control characters {bad:?} in: {text}");
 }

@@ -172,21 +172,14 @@ impl Service {
     /// Waits at most `timeout` for it to exit by itself (SIGKILL after that: `timed_out`).
     pub fn wait(mut self, timeout: Duration) -> RunOutput {
         let mut child = self.child.take().expect("child until stopped");
-        let deadline = Instant::now() + timeout;
-        let mut timed_out = false;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= deadline => {
-                    timed_out = true;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => thread::sleep(Duration::from_millis(5)),
-                Err(_) => break None,
-            }
-        };
+        let status = crate::process::wait_until(
+            &mut child,
+            Instant::now() + timeout,
+            crate::process::POLL,
+            || {},
+        );
+        let timed_out = matches!(status, Ok(None));
+        let status = status.ok().flatten();
         let elapsed = self.started.elapsed();
         // The pipes close when it exits; a grandchild holding them is not waited for long.
         let grace = Instant::now() + Duration::from_secs(1);

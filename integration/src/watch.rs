@@ -78,23 +78,12 @@ pub fn run_watched(mut cmd: Command, marker: &str, timeout: Duration) -> Result<
             String::from_utf8_lossy(&buf).into_owned()
         })
     });
-    let deadline = start + timeout;
     let mut max_threads = 0;
-    let mut timed_out = false;
-    let status = loop {
+    let status = crate::process::wait_until(&mut child, start + timeout, POLL, || {
         max_threads = max_threads.max(count_entries(&tasks));
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => thread::sleep(POLL),
-            Err(e) => return Err(Error::io(format!("wait for {program}"), e)),
-        }
-    };
+    })
+    .map_err(|e| Error::io(format!("wait for {program}"), e))?;
+    let timed_out = status.is_none();
     let ended = Instant::now();
     let exit_after_marker = marker_rx
         .try_recv()

@@ -3,7 +3,9 @@
 //! what is wrong once, clearly.
 
 use rtscope_integration::hostile::Behavior;
-use rtscope_integration::{Collector, Gate, RunOutput, run_bounded, settle};
+use rtscope_integration::{
+    Collector, Gate, RunOutput, assert_no_control_chars, run_bounded, settle,
+};
 use serde_json::Value;
 use std::process::Command;
 use std::thread;
@@ -616,13 +618,4 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
             assert_eq!(received, t.allocations, "{what}: {}", t.run.stderr);
         }
     }
-}
-
-/// No terminal escape, carriage return or other control character but the newlines.
-fn assert_no_control_chars(stderr: &str) {
-    let bad: Vec<char> = stderr
-        .chars()
-        .filter(|c| c.is_control() && *c != '\n')
-        .collect();
-    assert!(bad.is_empty(), "control characters {bad:?} in: {stderr}");
 }

@@ -5,7 +5,7 @@
 //! cap and failures, and the gRPC logs endpoint.
 
 use rtscope_integration::hostile::{Behavior, Hostile, run_measured};
-use rtscope_integration::{Collector, RunOutput, run_bounded};
+use rtscope_integration::{Collector, RunOutput, assert_no_control_chars, run_bounded};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -45,15 +45,6 @@ fn run(env: &[(&str, &str)], phases: u64) -> (RunOutput, u64) {
 
 fn lines_with<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
     stderr.lines().filter(|l| l.contains(needle)).collect()
-}
-
-/// No terminal escape, carriage return or other control character but the newlines.
-fn assert_no_control_chars(stderr: &str) {
-    let bad: Vec<char> = stderr
-        .chars()
-        .filter(|c| c.is_control() && *c != '\n')
-        .collect();
-    assert!(bad.is_empty(), "control characters {bad:?} in: {stderr}");
 }
 
 fn temp_dir(name: &str) -> PathBuf {
