@@ -195,7 +195,7 @@ mod tests {
     use crate::export::model::Value;
 
     #[test]
-    #[cfg(target_os = "linux")]
+    #[cfg(rtscope_linux)]
     fn collect_reports_task_and_thread_series() {
         metrics();
         let out = std::thread::Builder::new()
