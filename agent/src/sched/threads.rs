@@ -168,6 +168,14 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(not(rtscope_linux))]
+    fn no_thread_series_where_the_system_keeps_no_counts() {
+        mark_agent_thread();
+        assert_eq!(thread_delays(), Vec::new());
+        assert_eq!(agent_delay(), None, "no empty self-telemetry series either");
+    }
+
+    #[test]
     #[cfg(rtscope_linux)]
     fn sees_this_thread_by_name() {
         let name = "rts-unit-seen";
