@@ -9,3 +9,7 @@ cargo build --workspace --bins --all-features
 cargo test --workspace --all-features
 # The async-main-without-tokio compile error, which only exists without the feature.
 cargo test -p rtscope --test macros
+# The portable code of agent/src/sys (what macOS, the BSDs and Windows run), compiled and
+# tested on Linux so it cannot rot: lib tests and the library itself, warnings denied.
+RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-features --lib --target-dir target/fallback
+RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
