@@ -3,7 +3,8 @@
 //!
 //! - `rtscope_linux`: the Linux implementation (`/proc`, `gettid`, `getrandom`). Off with
 //!   `RUSTFLAGS="--cfg rtscope_fallback"`, which builds the fallback on Linux so CI compiles
-//!   and tests what macOS, the BSDs and Windows run.
+//!   and tests what macOS and the BSDs run; `--cfg rtscope_fallback="bare"` also turns off
+//!   `rtscope_posix`, as on Windows.
 //! - `rtscope_posix`: a libc with `CLOCK_THREAD_CPUTIME_ID` and `getentropy` (macOS, iOS,
 //!   FreeBSD, DragonFly, OpenBSD, illumos, Solaris, Linux with glibc).
 
@@ -25,16 +26,19 @@ fn main() {
         var("CARGO_CFG_TARGET_VENDOR"),
         var("CARGO_CFG_TARGET_ENV"),
     );
-    let fallback = std::env::var_os("CARGO_CFG_RTSCOPE_FALLBACK").is_some();
-    println!("cargo:rustc-check-cfg=cfg(rtscope_fallback)");
+    let fallback = std::env::var_os("CARGO_CFG_RTSCOPE_FALLBACK");
+    let bare = fallback.as_deref() == Some("bare".as_ref());
+    let fallback = fallback.is_some();
+    println!("cargo:rustc-check-cfg=cfg(rtscope_fallback, values(none(), \"bare\"))");
     println!("cargo:rustc-check-cfg=cfg(rtscope_linux)");
     println!("cargo:rustc-check-cfg=cfg(rtscope_posix)");
     if os == "linux" && !fallback {
         println!("cargo:rustc-cfg=rtscope_linux");
     }
-    let posix = vendor == "apple"
-        || ["freebsd", "dragonfly", "openbsd", "illumos", "solaris"].contains(&os.as_str())
-        || (os == "linux" && env == "gnu");
+    let posix = !bare
+        && (vendor == "apple"
+            || ["freebsd", "dragonfly", "openbsd", "illumos", "solaris"].contains(&os.as_str())
+            || (os == "linux" && env == "gnu"));
     if posix {
         println!("cargo:rustc-cfg=rtscope_posix");
     }

@@ -1,7 +1,8 @@
 //! What the operating system gives the agent, in one place: the rest of the crate never
 //! asks which system it runs on. `linux.rs` reads `/proc` and calls Linux-only functions;
 //! `fallback.rs` serves every other system (and Linux built with
-//! `RUSTFLAGS="--cfg rtscope_fallback"`, which is how CI keeps it compiling and tested).
+//! `RUSTFLAGS="--cfg rtscope_fallback"`, or `rtscope_fallback="bare"` for what Windows runs,
+//! which is how CI keeps it compiling and tested).
 //! `build.rs` sets the cfgs: `rtscope_linux` picks `linux.rs`, `rtscope_posix` marks a libc
 //! with `CLOCK_THREAD_CPUTIME_ID` and `getentropy`.
 //!
