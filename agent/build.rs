@@ -1,4 +1,12 @@
-//! Records the compiler version for the `process.runtime.version` resource attribute.
+//! Records the compiler version for the `process.runtime.version` resource attribute, and
+//! picks the platform code of `src/sys` (the only place that reads these cfgs):
+//!
+//! - `rtscope_linux`: the Linux implementation (`/proc`, `gettid`, `getrandom`). Off with
+//!   `RUSTFLAGS="--cfg rtscope_fallback"`, which builds the fallback on Linux so CI compiles
+//!   and tests what macOS and the BSDs run; `--cfg rtscope_fallback="bare"` also turns off
+//!   `rtscope_posix`, as on Windows.
+//! - `rtscope_posix`: a libc with `CLOCK_THREAD_CPUTIME_ID` and `getentropy` (macOS, iOS,
+//!   FreeBSD, DragonFly, OpenBSD, illumos, Solaris, Linux with glibc).
 
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -11,4 +19,27 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=RTSCOPE_RUSTC_VERSION={version}");
     println!("cargo:rerun-if-env-changed=RUSTC");
+
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let (os, vendor, env) = (
+        var("CARGO_CFG_TARGET_OS"),
+        var("CARGO_CFG_TARGET_VENDOR"),
+        var("CARGO_CFG_TARGET_ENV"),
+    );
+    let fallback = std::env::var_os("CARGO_CFG_RTSCOPE_FALLBACK");
+    let bare = fallback.as_deref() == Some("bare".as_ref());
+    let fallback = fallback.is_some();
+    println!("cargo:rustc-check-cfg=cfg(rtscope_fallback, values(none(), \"bare\"))");
+    println!("cargo:rustc-check-cfg=cfg(rtscope_linux)");
+    println!("cargo:rustc-check-cfg=cfg(rtscope_posix)");
+    if os == "linux" && !fallback {
+        println!("cargo:rustc-cfg=rtscope_linux");
+    }
+    let posix = !bare
+        && (vendor == "apple"
+            || ["freebsd", "dragonfly", "openbsd", "illumos", "solaris"].contains(&os.as_str())
+            || (os == "linux" && env == "gnu"));
+    if posix {
+        println!("cargo:rustc-cfg=rtscope_posix");
+    }
 }

@@ -437,20 +437,9 @@ fn shutdown_running(from_hook: bool) -> bool {
 fn register_exit_flush() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
-        #[cfg(any(unix, windows))]
-        {
-            // SAFETY: `flush_at_exit` is a plain `extern "C" fn()` with no captured state that
-            // never unwinds (it catches panics), as `atexit` requires; registering it has no
-            // other precondition.
-            let _ = unsafe { libc::atexit(flush_at_exit) };
-        }
-        #[cfg(unix)]
-        {
-            // SAFETY: `in_forked_child` is a plain `extern "C" fn()` that only stores to
-            // atomics (async-signal-safe, as a child handler must be between `fork` and
-            // `exec`) and cannot unwind; no prepare or parent handler is needed.
-            let _ = unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
-        }
+        crate::sys::at_exit(flush_at_exit);
+        // SAFETY: `in_forked_child` only stores to atomics (async-signal-safe).
+        unsafe { crate::sys::at_fork_child(in_forked_child) };
         #[cfg(panic = "abort")]
         if !std::thread::panicking() {
             let previous = std::panic::take_hook();
@@ -464,7 +453,6 @@ fn register_exit_flush() {
 
 /// Runs in the child right after `fork`: marks the exporter as the parent's and stops
 /// sampling, whose samples nothing would collect here. Only atomic stores.
-#[cfg(unix)]
 extern "C" fn in_forked_child() {
     FORKED_CHILD.store(true, Ordering::Release);
     crate::sampling::disable();
@@ -472,7 +460,6 @@ extern "C" fn in_forked_child() {
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard
 /// did not.
-#[cfg(any(unix, windows))]
 extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         let flushed = shutdown_running(true);

@@ -29,6 +29,7 @@ pub use scope::scope;
 pub mod pool;
 mod sched;
 pub mod spike;
+mod sys;
 #[path = "tracing_layer.rs"]
 pub mod tracing;
 pub use spike::latency;

@@ -110,7 +110,7 @@ fn thread_delays_returned_to_the_caller() {
             drop(black_box(rtscope::task::thread_delays()));
         }
     });
-    let expect = if cfg!(target_os = "linux") { 10 } else { 0 };
+    let expect = if cfg!(rtscope_linux) { 10 } else { 0 };
     assert_balanced("thread_delays", &d, expect);
 }
 

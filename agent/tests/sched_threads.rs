@@ -1,6 +1,6 @@
 //! Thread run-queue delay from the kernel: two threads spinning on one CPU wait for each
 //! other, and their series show it.
-#![cfg(target_os = "linux")]
+#![cfg(rtscope_linux)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Thread names are bounded: `MAX_THREAD_NAMES` series, `other` included, and later names
 //! share the series named `other`. Alone in its binary: it fills the process's name table.
-#![cfg(target_os = "linux")]
+#![cfg(rtscope_linux)]
 
 use rtscope::OTHER;
 use rtscope::task::{MAX_THREAD_NAMES, thread_delays};

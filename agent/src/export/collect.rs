@@ -2,6 +2,7 @@
 
 use super::model::{Data, Metric};
 use crate::alloc::{AllocStats, CLASS_SIZES, NUM_CLASSES, agent_stats, stats};
+use crate::sys::{resident_bytes, thread_cpu_seconds};
 
 /// Bounds of the allocation size histogram: every class's upper bound but the overflow one,
 /// so bucket `i` is exactly size class `i` (the last bucket is the overflow class).
@@ -98,15 +99,6 @@ pub(crate) fn alloc_metrics(s: &AllocStats, out: &mut Vec<Metric>) {
         "Size-class rounding over live allocations: class size minus requested size.",
         Data::UpDown(s.fragmentation_bytes.into()),
     ));
-}
-
-/// Resident set size of the process in bytes, from `/proc/self/statm`.
-pub(crate) fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok()?)
 }
 
 /// OS view of memory: RSS and the share of it the live heap does not explain.
@@ -211,17 +203,6 @@ impl SelfStats {
             },
         ));
     }
-}
-
-/// CPU time of the calling thread, in seconds.
-pub(crate) fn thread_cpu_seconds() -> Option<f64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
 }
 
 /// Everything, now.

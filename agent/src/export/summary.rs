@@ -3,9 +3,10 @@
 //! data went and what the agent cost. The words are the API's: allocations, deallocations,
 //! hits, misses, fired, samples, dropped.
 
-use super::collect::{SelfStats, resident_bytes};
+use super::collect::SelfStats;
 use crate::alloc::{AllocStats, agent_stats, stats};
 use crate::spike::context::bytes;
+use crate::sys::resident_bytes;
 use crate::time::HistogramSnapshot;
 use std::fmt::Write;
 use std::time::Duration;

@@ -65,11 +65,7 @@ impl Sampler {
     fn thread_name(&mut self, tid: u32) -> String {
         self.thread_names
             .entry(tid)
-            .or_insert_with(|| {
-                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-                    .map(|s| s.trim_end().to_owned())
-                    .unwrap_or_default()
-            })
+            .or_insert_with(|| crate::sys::thread_name(tid).unwrap_or_default())
             .clone()
     }
 

@@ -35,6 +35,7 @@ mod export;
 
 pub(crate) use export::Sampler;
 
+use crate::sys::{monotonic_nanos, realtime_nanos as now_nanos};
 use crossbeam_queue::ArrayQueue;
 use once_cell::sync::OnceCell;
 use std::cell::Cell;
@@ -183,19 +184,11 @@ fn seed() -> u64 {
 /// 64 random bits from the OS, or from the clock, the process id and an address if it has
 /// none to give. Allocates nothing (it runs inside the allocator, before `main`).
 fn entropy() -> u64 {
-    let mut bits = 0u64;
-    // SAFETY: `bits` is 8 writable bytes; GRND_NONBLOCK never waits.
-    let n = unsafe {
-        libc::getrandom(
-            (&raw mut bits).cast::<libc::c_void>(),
-            std::mem::size_of::<u64>(),
-            libc::GRND_NONBLOCK,
-        )
-    };
-    if n == std::mem::size_of::<u64>() as isize {
+    if let Some(bits) = crate::sys::random_u64() {
         return bits;
     }
-    let here = &raw const bits as u64;
+    let local = 0u8;
+    let here = &raw const local as u64;
     splitmix(now_nanos() ^ u64::from(std::process::id()).rotate_left(32) ^ here)
 }
 
@@ -358,8 +351,7 @@ pub(crate) fn record(size: usize, class: usize, mean: u64) {
         class: class as u16,
         weight,
         time_unix_nano: now_nanos(),
-        // SAFETY: gettid has no preconditions.
-        tid: unsafe { libc::gettid() } as u32,
+        tid: crate::sys::thread_id(),
         scope: crate::scope::current(),
     };
     if queue.push(sample).is_err() {
@@ -390,24 +382,6 @@ pub(crate) fn drain(out: &mut Vec<Sample>) {
 /// Samples waiting in the queue.
 pub(crate) fn queue_depth() -> usize {
     QUEUE.get().map_or(0, ArrayQueue::len)
-}
-
-fn now_nanos() -> u64 {
-    clock_nanos(libc::CLOCK_REALTIME)
-}
-
-fn monotonic_nanos() -> u64 {
-    clock_nanos(libc::CLOCK_MONOTONIC)
-}
-
-fn clock_nanos(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; both clocks used go through the vDSO.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Bounds of the mean interval the controller may pick.

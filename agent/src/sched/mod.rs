@@ -189,13 +189,12 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
 
 const AGENT_SCHEDULE: &str = "rtscope.agent.schedule.duration";
 
-#[cfg(test)]
+#[cfg(all(test, rtscope_linux))]
 mod tests {
     use super::*;
     use crate::export::model::Value;
 
     #[test]
-    #[cfg(target_os = "linux")]
     fn collect_reports_task_and_thread_series() {
         metrics();
         let out = std::thread::Builder::new()

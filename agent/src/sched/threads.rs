@@ -72,7 +72,7 @@ static AGENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
 /// Marks the calling thread as the agent's: its run-queue wait is self-telemetry from now on.
 /// No allocation, no lock.
 pub(crate) fn mark_agent_thread() {
-    let tid = current_tid();
+    let tid = crate::sys::thread_id();
     if tid == 0 || is_agent(tid) {
         return;
     }
@@ -87,17 +87,6 @@ fn is_agent(tid: u32) -> bool {
     AGENT_TIDS.iter().any(|t| t.load(Relaxed) == tid)
 }
 
-#[cfg(target_os = "linux")]
-fn current_tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    u32::try_from(unsafe { libc::gettid() }).unwrap_or(0)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn current_tid() -> u32 {
-    0
-}
-
 impl State {
     /// The histogram of thread name `name` (ids are below `MAX_THREAD_NAMES`: always some).
     fn histogram(&mut self, name: &str) -> Option<&mut PlainHistogram> {
@@ -106,7 +95,7 @@ impl State {
 
     fn refresh(&mut self) {
         let mut now = Vec::with_capacity(self.last.len() + 8);
-        for_each_thread(|tid, name, wait_ns, runs| {
+        crate::sys::for_each_thread(|tid, name, wait_ns, runs| {
             let prev = self
                 .last
                 .binary_search_by_key(&tid, |l| l.tid)
@@ -165,111 +154,13 @@ pub fn thread_delays() -> Vec<ThreadDelay> {
 }
 
 /// The run-queue delay of the agent's own threads so far (as of the last read of every
-/// thread), or `None` while no agent thread exists.
+/// thread), or `None` while no agent thread exists or where the system keeps no counts.
 pub(crate) fn agent_delay() -> Option<HistogramSnapshot> {
-    if AGENT_TIDS.iter().all(|t| t.load(Relaxed) == 0) {
+    if !crate::sys::THREAD_SCHEDSTAT || AGENT_TIDS.iter().all(|t| t.load(Relaxed) == 0) {
         return None;
     }
     let st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
     Some(st.agent.snapshot())
-}
-
-/// Calls `f(tid, comm, run-queue wait ns, runs)` for every thread of the process.
-#[cfg(target_os = "linux")]
-fn for_each_thread(mut f: impl FnMut(u32, &[u8], u64, u64)) {
-    use std::ffi::CStr;
-
-    /// Reads up to `buf.len()` bytes of `dir_fd`/`path`.
-    fn read_at<'b>(dir_fd: libc::c_int, path: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-        // SAFETY: `path` is a valid NUL-terminated string; `dir_fd` is an open directory fd.
-        let fd = unsafe { libc::openat(dir_fd, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is open.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        // SAFETY: `fd` was opened above and is closed once.
-        unsafe { libc::close(fd) };
-        let n = usize::try_from(n).ok()?;
-        buf.get(..n)
-    }
-
-    /// `<tid>/<file>` NUL-terminated in `buf`.
-    fn path<'b>(buf: &'b mut [u8; 64], tid: &[u8], file: &[u8]) -> Option<&'b CStr> {
-        let len = tid.len() + 1 + file.len();
-        if len + 1 > buf.len() {
-            return None;
-        }
-        buf[..tid.len()].copy_from_slice(tid);
-        buf[tid.len()] = b'/';
-        buf[tid.len() + 1..len].copy_from_slice(file);
-        buf[len] = 0;
-        CStr::from_bytes_with_nul(&buf[..=len]).ok()
-    }
-
-    // SAFETY: a valid NUL-terminated path; the stream is closed below.
-    let dir = unsafe { libc::opendir(c"/proc/self/task".as_ptr()) };
-    if dir.is_null() {
-        return;
-    }
-    // SAFETY: `dir` is an open directory stream.
-    let dir_fd = unsafe { libc::dirfd(dir) };
-    let mut path_buf = [0u8; 64];
-    let mut stat_buf = [0u8; 128];
-    let mut comm_buf = [0u8; 64];
-    loop {
-        // SAFETY: `dir` is an open stream used by this thread only.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: `readdir` returned a valid entry whose `d_name` is NUL-terminated; it stays
-        // valid until the next `readdir` on `dir`, and is copied out before that.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
-        let Some(tid) = parse_u64(name).and_then(|t| u32::try_from(t).ok()) else {
-            continue; // "." and ".."
-        };
-        let Some(p) = path(&mut path_buf, name, b"schedstat") else {
-            continue;
-        };
-        let Some(stat) = read_at(dir_fd, p, &mut stat_buf) else {
-            continue;
-        };
-        let mut fields = stat
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|f| !f.is_empty());
-        let (Some(_on_cpu), Some(wait), Some(runs)) = (
-            fields.next().and_then(parse_u64),
-            fields.next().and_then(parse_u64),
-            fields.next().and_then(parse_u64),
-        ) else {
-            continue;
-        };
-        let comm = match path(&mut path_buf, name, b"comm") {
-            Some(p) => read_at(dir_fd, p, &mut comm_buf).unwrap_or(b"unknown"),
-            None => b"unknown",
-        };
-        let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
-        f(tid, comm, wait, runs);
-    }
-    // SAFETY: `dir` was opened above and is closed once.
-    unsafe { libc::closedir(dir) };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn for_each_thread(_f: impl FnMut(u32, &[u8], u64, u64)) {}
-
-fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |acc, &b| {
-        if b.is_ascii_digit() {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]
@@ -277,14 +168,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_numbers() {
-        assert_eq!(parse_u64(b"38237344"), Some(38_237_344));
-        assert_eq!(parse_u64(b"."), None);
-        assert_eq!(parse_u64(b""), None);
+    #[cfg(not(rtscope_linux))]
+    fn no_thread_series_where_the_system_keeps_no_counts() {
+        mark_agent_thread();
+        assert_eq!(thread_delays(), Vec::new());
+        assert_eq!(agent_delay(), None, "no empty self-telemetry series either");
     }
 
     #[test]
-    #[cfg(target_os = "linux")]
+    #[cfg(rtscope_linux)]
     fn sees_this_thread_by_name() {
         let name = "rts-unit-seen";
         std::thread::Builder::new()

@@ -62,6 +62,7 @@ pub use settings::{
 use crate::alloc::agent_scope;
 use crate::export::logs::LogEvent;
 use crate::export::model::{Data, Metric, Value};
+use crate::sys::realtime_nanos as now_nanos;
 use crate::time::HistogramSnapshot;
 use crate::time::recorder::BOUNDS_NS;
 use context::{Baseline, Totals};
@@ -69,7 +70,6 @@ use detect::{Finding, Series};
 use limit::Limiter;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The event name of spike log records.
 pub const SPIKE_EVENT: &str = "rust.spike";
@@ -124,12 +124,6 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
         "Spike events allowed per minute now (halved in storms).",
         Data::Gauge(f64::from_bits(RATE.load(Relaxed)).into()),
     ));
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Every watched series with its totals now.

@@ -1,0 +1,162 @@
+//! Linux: the kernel's thread ids, `/proc` for per-thread scheduler counts, thread names and
+//! resident memory, `getrandom` for seeds.
+
+/// The kernel thread id of the calling thread (never 0). No allocation.
+pub(crate) fn thread_id() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    u32::try_from(unsafe { libc::gettid() }).unwrap_or(0)
+}
+
+/// [`for_each_thread`] reports the process's threads (when the kernel keeps schedstat).
+pub(crate) const THREAD_SCHEDSTAT: bool = true;
+
+/// The kernel's name of thread `tid` of this process (`comm`, at most 15 bytes), if it is
+/// alive. Allocates.
+pub(crate) fn thread_name(tid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_owned())
+}
+
+/// Resident set size of the process in bytes, from `/proc/self/statm`. Allocates.
+pub(crate) fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// 64 random bits from the kernel, or `None` if it has none to give without waiting.
+/// No allocation.
+pub(crate) fn random_u64() -> Option<u64> {
+    let mut bits = 0u64;
+    // SAFETY: `bits` is 8 writable bytes; GRND_NONBLOCK never waits.
+    let n = unsafe {
+        libc::getrandom(
+            (&raw mut bits).cast::<libc::c_void>(),
+            std::mem::size_of::<u64>(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    (n == std::mem::size_of::<u64>() as isize).then_some(bits)
+}
+
+/// Calls `f(tid, comm, run-queue wait ns, runs)` for every thread of the process: nothing
+/// where `/proc/self/task/*/schedstat` is missing (a kernel without `CONFIG_SCHED_INFO`).
+pub(crate) fn for_each_thread(mut f: impl FnMut(u32, &[u8], u64, u64)) {
+    use std::ffi::CStr;
+
+    /// Reads up to `buf.len()` bytes of `dir_fd`/`path`.
+    fn read_at<'b>(dir_fd: libc::c_int, path: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        // SAFETY: `path` is a valid NUL-terminated string; `dir_fd` is an open directory fd.
+        let fd = unsafe { libc::openat(dir_fd, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is open.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { libc::close(fd) };
+        let n = usize::try_from(n).ok()?;
+        buf.get(..n)
+    }
+
+    /// `<tid>/<file>` NUL-terminated in `buf`.
+    fn path<'b>(buf: &'b mut [u8; 64], tid: &[u8], file: &[u8]) -> Option<&'b CStr> {
+        let len = tid.len() + 1 + file.len();
+        if len + 1 > buf.len() {
+            return None;
+        }
+        buf[..tid.len()].copy_from_slice(tid);
+        buf[tid.len()] = b'/';
+        buf[tid.len() + 1..len].copy_from_slice(file);
+        buf[len] = 0;
+        CStr::from_bytes_with_nul(&buf[..=len]).ok()
+    }
+
+    // SAFETY: a valid NUL-terminated path; the stream is closed below.
+    let dir = unsafe { libc::opendir(c"/proc/self/task".as_ptr()) };
+    if dir.is_null() {
+        return;
+    }
+    // SAFETY: `dir` is an open directory stream.
+    let dir_fd = unsafe { libc::dirfd(dir) };
+    let mut path_buf = [0u8; 64];
+    let mut stat_buf = [0u8; 128];
+    let mut comm_buf = [0u8; 64];
+    loop {
+        // SAFETY: `dir` is an open stream used by this thread only.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: `readdir` returned a valid entry whose `d_name` is NUL-terminated; it stays
+        // valid until the next `readdir` on `dir`, and is copied out before that.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+        let Some(tid) = parse_u64(name).and_then(|t| u32::try_from(t).ok()) else {
+            continue; // "." and ".."
+        };
+        let Some(p) = path(&mut path_buf, name, b"schedstat") else {
+            continue;
+        };
+        let Some(stat) = read_at(dir_fd, p, &mut stat_buf) else {
+            continue;
+        };
+        let mut fields = stat
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty());
+        let (Some(_on_cpu), Some(wait), Some(runs)) = (
+            fields.next().and_then(parse_u64),
+            fields.next().and_then(parse_u64),
+            fields.next().and_then(parse_u64),
+        ) else {
+            continue;
+        };
+        let comm = match path(&mut path_buf, name, b"comm") {
+            Some(p) => read_at(dir_fd, p, &mut comm_buf).unwrap_or(b"unknown"),
+            None => b"unknown",
+        };
+        let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
+        f(tid, comm, wait, runs);
+    }
+    // SAFETY: `dir` was opened above and is closed once.
+    unsafe { libc::closedir(dir) };
+}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numbers() {
+        assert_eq!(parse_u64(b"38237344"), Some(38_237_344));
+        assert_eq!(parse_u64(b"."), None);
+        assert_eq!(parse_u64(b""), None);
+    }
+
+    #[test]
+    fn reads_this_thread_s_name_and_the_process_s_memory() {
+        let name = std::thread::Builder::new()
+            .name("rts-sys-name".into())
+            .spawn(|| thread_name(thread_id()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("rts-sys-name"));
+        assert!(resident_bytes().is_some_and(|b| b > 0));
+    }
+}
