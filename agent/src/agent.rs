@@ -301,27 +301,16 @@ impl AgentBuilder {
         }
         let mut config =
             crate::alloc::agent_scope(|| config::resolve_from_process_env(&self.overrides));
-        if let Some(feature) = missing_feature(&config) {
-            if cfg!(feature = "export") {
-                // Another exporter is built in: the file sink is always there with it.
-                eprintln!(
-                    "rtscope: {} needs rtscope's `{feature}` feature, which is off in this build \
-                     (add it to the rtscope dependency's features); writing to {:?} instead",
-                    describe_destination(&config.destination),
-                    config.fallback_file
-                );
-                let file = config.fallback_file.clone();
-                config.destination = config::Destination::File(file);
-            } else {
-                let destination = describe_destination(&config.destination);
-                crate::alloc::agent_scope(|| drop(config));
-                // Nothing was installed: a later install (with the feature) may still run.
-                STATE.store(UNINSTALLED, Ordering::Release);
-                return Err(InstallError::FeatureDisabled {
-                    feature,
-                    destination,
-                });
-            }
+        if let Err(feature) = crate::alloc::agent_scope(|| fit_to_features(&mut config)) {
+            // The application's: the error is its to keep.
+            let destination = describe_destination(&config.destination);
+            crate::alloc::agent_scope(|| drop(config));
+            // Nothing was installed: a later install (with the feature) may still run.
+            STATE.store(UNINSTALLED, Ordering::Release);
+            return Err(InstallError::FeatureDisabled {
+                feature,
+                destination,
+            });
         }
         #[cfg(feature = "export")]
         if !config.disabled {
@@ -427,6 +416,26 @@ fn missing_feature(config: &Config) -> Option<&'static str> {
         },
     };
     (!on).then_some(feature)
+}
+
+/// Makes the configuration fit this build's features: a destination whose feature is off
+/// becomes the fallback file, in one stderr line, when an exporter is built in (the file sink
+/// always is with one); without any, the feature to enable is the error.
+fn fit_to_features(config: &mut Config) -> Result<(), &'static str> {
+    let Some(feature) = missing_feature(config) else {
+        return Ok(());
+    };
+    if !cfg!(feature = "export") {
+        return Err(feature);
+    }
+    eprintln!(
+        "rtscope: {} needs rtscope's `{feature}` feature, which is off in this build (add it to \
+         the rtscope dependency's features); writing to {:?} instead",
+        describe_destination(&config.destination),
+        config.fallback_file
+    );
+    config.destination = config::Destination::File(config.fallback_file.clone());
+    Ok(())
 }
 
 /// The destination in words for the feature messages; never a URL's userinfo.
@@ -687,7 +696,99 @@ mod tests {
         );
     }
 
+    fn resolved(builder: AgentBuilder) -> Config {
+        builder.resolve_with(|_| None).unwrap().0
+    }
+
+    /// What each destination needs, and what a build without it does.
+    #[test]
+    fn a_destination_whose_feature_is_off_is_named() {
+        let grpc = resolved(
+            Agent::builder()
+                .with_endpoint("http://127.0.0.1:4317")
+                .with_protocol(Protocol::Grpc),
+        );
+        let http = resolved(Agent::builder().with_endpoint("http://127.0.0.1:4318"));
+        let https = resolved(Agent::builder().with_endpoint("https://127.0.0.1:4318"));
+        let file = resolved(Agent::builder().with_file("out.jsonl"));
+        let on = |f: bool, name| (!f).then_some(name);
+        assert_eq!(
+            missing_feature(&grpc),
+            on(cfg!(feature = "export-grpc"), "export-grpc")
+        );
+        assert_eq!(
+            missing_feature(&http),
+            on(cfg!(feature = "export-http"), "export-http")
+        );
+        let https_needs = if cfg!(feature = "tls") {
+            on(cfg!(feature = "export-http"), "export-http")
+        } else {
+            Some("tls")
+        };
+        assert_eq!(missing_feature(&https), https_needs);
+        assert_eq!(
+            missing_feature(&file),
+            on(cfg!(feature = "export-file"), "export-file")
+        );
+        let mut disabled = grpc.clone();
+        disabled.disabled = true;
+        assert_eq!(missing_feature(&disabled), None);
+
+        let mut fitted = grpc.clone();
+        let result = fit_to_features(&mut fitted);
+        if cfg!(feature = "export-grpc") {
+            assert_eq!((result, &fitted.destination), (Ok(()), &grpc.destination));
+        } else if cfg!(feature = "export") {
+            assert_eq!(result, Ok(()));
+            assert_eq!(
+                fitted.destination,
+                Destination::File(grpc.fallback_file.clone())
+            );
+        } else {
+            assert_eq!(result, Err("export-grpc"));
+        }
+        let err = InstallError::FeatureDisabled {
+            feature: "export-grpc",
+            destination: describe_destination(&grpc.destination),
+        };
+        assert_eq!(
+            err.to_string(),
+            "OTLP/gRPC to http://127.0.0.1:4317 needs rtscope's `export-grpc` feature, which is \
+             off in this build: add it to the rtscope dependency's features (or set \
+             OTEL_SDK_DISABLED=true)"
+        );
+    }
+
+    /// Without any exporter, install is refused with the feature to enable, and nothing is
+    /// installed.
+    #[cfg(not(feature = "export"))]
+    #[test]
+    fn without_an_exporter_install_names_the_feature() {
+        let err = Agent::builder()
+            .with_file("out.jsonl")
+            .install()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InstallError::FeatureDisabled {
+                    feature: "export-file",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the OTLP/JSON file \"out.jsonl\" needs rtscope's `export-file` feature, which is off \
+             in this build: add it to the rtscope dependency's features (or set \
+             OTEL_SDK_DISABLED=true)"
+        );
+        assert!(!Agent::is_installed());
+    }
+
     /// The only test of this binary that installs (one agent per process).
+    #[cfg(feature = "export-file")]
     #[test]
     fn second_install_is_refused_and_hands_the_builder_back() {
         let file = std::env::temp_dir().join(format!("rtscope-unit-{}.jsonl", std::process::id()));
@@ -727,6 +828,7 @@ mod tests {
     }
 
     /// Runs in a child process (see below): installs and calls `exit` with the guard alive.
+    #[cfg(feature = "export-file")]
     #[test]
     #[ignore = "run in a child process by process_exit_flushes_through_atexit"]
     fn exit_child() {
@@ -744,7 +846,7 @@ mod tests {
         std::process::exit(0);
     }
 
-    #[cfg(any(unix, windows))]
+    #[cfg(all(any(unix, windows), feature = "export-file"))]
     #[test]
     fn process_exit_flushes_through_atexit() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
