@@ -9,3 +9,16 @@ cargo build --workspace --bins --all-features
 cargo test --workspace --all-features
 # The async-main-without-tokio compile error, which only exists without the feature.
 cargo test -p rtscope --test macros
+# Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
+# depends on nothing but libc, crossbeam-queue and once_cell.
+for features in "" tokio tracing export-file export-http export-grpc tls; do
+    cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
+done
+cargo test -p rtscope --lib --no-default-features
+core_deps=$(cargo tree -p rtscope --no-default-features -e normal --prefix none |
+    grep -v '^rtscope' | grep -v '(proc-macro)' | awk '{print $1}' | sort -u |
+    grep -vxE 'libc|crossbeam-queue|crossbeam-utils|once_cell|proc-macro2|quote|syn|unicode-ident' || true)
+if [ -n "$core_deps" ]; then
+    echo "rtscope without default features depends on more than libc, crossbeam and once_cell: $core_deps" >&2
+    exit 1
+fi
