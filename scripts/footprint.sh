@@ -75,8 +75,8 @@ EOF
 }
 
 crates() { # $1 dir: distinct normal-dependency packages, the service itself excluded
-    (cd "$1" && cargo tree --offline -e normal --prefix none | grep -v '^footprint-' |
-        awk '{print $1 " " $2}' | sort -u | wc -l)
+    (cd "$1" && cargo tree --offline -e normal --prefix none |
+        awk '!/^footprint-/ {print $1 " " $2}' | sort -u | wc -l)
 }
 
 printf '%-8s %7s %14s %12s\n' variant crates stripped_bytes build_s
