@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What rtscope costs a small service to carry (a measurement, not a test): builds one fixed
-# tiny service four ways, each a clean release build in its own target directory, and prints
+# tiny service five ways, each a clean release build in its own target directory, and prints
 # the crates it adds (`cargo tree`, normal dependencies), the stripped binary size and the
 # build's wall-clock time.
 #
 #   none      the service without rtscope
 #   core      rtscope with default-features = false: the allocator and stats()
+#   file      rtscope with only `export-file`, the agent installed (OTLP/JSON file)
 #   default   rtscope's default features, the agent installed (exports to a file or OTLP)
 #   all       every feature (adds tokio), the agent installed
 #
@@ -24,6 +25,7 @@ service() { # $1 variant
     case "$1" in
     none) ;;
     core) dep="rtscope = { path = \"$root/agent\", default-features = false }" ;;
+    file) dep="rtscope = { path = \"$root/agent\", default-features = false, features = [\"export-file\"] }" ;;
     default) dep="rtscope = { path = \"$root/agent\" }" ;;
     all) dep="rtscope = { path = \"$root/agent\", features = [\"tokio\"] }" ;;
     esac
@@ -48,7 +50,7 @@ EOF
         echo 'use std::io::{Read, Write};'
         echo 'fn main() {'
         case "$1" in
-        default | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
+        file | default | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
         esac
         echo '    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");'
         echo '    let addr = listener.local_addr().expect("addr");'
@@ -80,7 +82,7 @@ crates() { # $1 dir: distinct normal-dependency packages, the service itself exc
 }
 
 printf '%-8s %7s %14s %12s\n' variant crates stripped_bytes build_s
-for v in none core default all; do
+for v in none core file default all; do
     service "$v"
     dir="$work/$v"
     n=$(crates "$dir")
