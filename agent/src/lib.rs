@@ -22,20 +22,20 @@
 //! libc, crossbeam-queue and once_cell (and its own proc-macro crate).
 //!
 //! - `export-file` (default): the export thread writing OTLP/JSON lines to a file, the
-//!   destination when no collector is configured.
-//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector.
-//! - `export-grpc` (default): OTLP/gRPC to a collector.
-//! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters.
+//!   destination when no collector is configured and the fallback of the others
+//!   (opentelemetry-proto's messages, prost, serde_json, tokio's current-thread runtime).
+//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector (adds reqwest, flate2).
+//! - `export-grpc` (default): OTLP/gRPC to a collector (adds tonic).
+//! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters (rustls with ring,
+//!   the platform's verifier).
 //! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.
 //! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
 //!   [`time`], `task::spawn` and the scheduling-delay probe.
 //!
-//! Today any one exporter feature builds the whole export stack (the transports are not
-//! split yet); the features still say what a build uses: [`Agent::builder`]'s
-//! [`install`](AgentBuilder::install) with a destination whose feature is off writes to the
-//! fallback file instead, saying so in one line, and without any exporter feature it returns
-//! [`InstallError::FeatureDisabled`] naming the feature to enable (`#[rtscope::main]` prints
-//! it and runs on without the agent). `OTEL_SDK_DISABLED=true` installs without exporting
+//! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
+//! is off writes to the fallback file instead, saying so in one line; without any exporter
+//! feature it returns [`InstallError::FeatureDisabled`] naming the feature to enable
+//! (`#[rtscope::main]` prints it and runs on without the agent). `OTEL_SDK_DISABLED=true` installs without exporting
 //! in every build.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
