@@ -22,3 +22,9 @@ if [ -n "$core_deps" ]; then
     echo "rtscope without default features depends on more than libc, crossbeam and once_cell: $core_deps" >&2
     exit 1
 fi
+# The file exporter alone builds no HTTP, gRPC or TLS stack.
+if cargo tree -p rtscope --no-default-features --features export-file -e normal --prefix none |
+    grep -qE '^(tonic|reqwest|hyper|h2|rustls|ring) '; then
+    echo "rtscope with only export-file depends on an HTTP, gRPC or TLS crate" >&2
+    exit 1
+fi
