@@ -15,3 +15,22 @@ cargo test -p rtscope --test macros
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
+# Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
+# depends on nothing but libc, crossbeam-queue and once_cell.
+for features in "" tokio tracing export-file export-http export-grpc tls; do
+    cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
+done
+cargo test -p rtscope --lib --no-default-features
+core_deps=$(cargo tree -p rtscope --no-default-features -e normal --prefix none |
+    grep -v '^rtscope' | grep -v '(proc-macro)' | awk '{print $1}' | sort -u |
+    grep -vxE 'libc|crossbeam-queue|crossbeam-utils|once_cell|proc-macro2|quote|syn|unicode-ident' || true)
+if [ -n "$core_deps" ]; then
+    echo "rtscope without default features depends on more than libc, crossbeam and once_cell: $core_deps" >&2
+    exit 1
+fi
+# The file exporter alone builds no HTTP, gRPC or TLS stack.
+if cargo tree -p rtscope --no-default-features --features export-file -e normal --prefix none |
+    grep -qE '^(tonic|reqwest|hyper|h2|rustls|ring) '; then
+    echo "rtscope with only export-file depends on an HTTP, gRPC or TLS crate" >&2
+    exit 1
+fi

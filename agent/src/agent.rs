@@ -43,9 +43,13 @@
 //! child that should export runs a program of its own (`exec`) that installs the agent.
 
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
+#[cfg(feature = "export")]
 use crate::export::Exporter;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+#[cfg(feature = "export")]
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU8, Ordering};
+#[cfg(feature = "export")]
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -295,18 +299,28 @@ impl AgentBuilder {
         {
             return Err(InstallError::AlreadyInstalled(Box::new(self)));
         }
-        let config = crate::alloc::agent_scope(|| {
-            let config = config::resolve_from_process_env(&self.overrides);
-            if !config.disabled {
-                let exporter = Exporter::start(config.clone());
-                *lock(&EXPORTER) = Some(Running {
-                    exporter,
-                    timeout: config.shutdown_timeout,
-                });
-                register_exit_flush();
-            }
-            config
-        });
+        let mut config =
+            crate::alloc::agent_scope(|| config::resolve_from_process_env(&self.overrides));
+        if let Err(feature) = crate::alloc::agent_scope(|| fit_to_features(&mut config)) {
+            // The application's: the error is its to keep.
+            let destination = describe_destination(&config.destination);
+            crate::alloc::agent_scope(|| drop(config));
+            // Nothing was installed: a later install (with the feature) may still run.
+            STATE.store(UNINSTALLED, Ordering::Release);
+            return Err(InstallError::FeatureDisabled {
+                feature,
+                destination,
+            });
+        }
+        #[cfg(feature = "export")]
+        if !config.disabled {
+            let exporter = crate::alloc::agent_scope(|| Exporter::start(config.clone()));
+            *lock(&EXPORTER) = Some(Running {
+                exporter,
+                timeout: config.shutdown_timeout,
+            });
+            register_exit_flush();
+        }
         // The guard's copy is the application's: it holds it and frees it.
         let guard = AgentGuard {
             config: config.clone(),
@@ -320,19 +334,57 @@ impl AgentBuilder {
 }
 
 /// Returned by [`AgentBuilder::install`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum InstallError {
     /// An agent was already installed in this process.
-    #[error(
-        "an rtscope agent is already installed in this process; install it once, at the start \
-         of main (with #[rtscope::main] or Agent::builder().install(), not both), and keep its \
-         AgentGuard alive until main returns"
-    )]
     AlreadyInstalled(Box<AgentBuilder>),
     /// A setting made in code is unusable.
-    #[error("invalid rtscope setting {0}")]
-    InvalidConfig(#[from] ConfigError),
+    InvalidConfig(ConfigError),
+    /// The configured destination needs an rtscope feature that is off in this build, and no
+    /// exporter is built in to fall back to.
+    FeatureDisabled {
+        /// The feature to enable, e.g. `export-grpc`.
+        feature: &'static str,
+        /// What was configured, e.g. `OTLP/gRPC to http://127.0.0.1:4317`.
+        destination: String,
+    },
+}
+
+impl std::fmt::Display for InstallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallError::AlreadyInstalled(_) => f.write_str(
+                "an rtscope agent is already installed in this process; install it once, at the \
+                 start of main (with #[rtscope::main] or Agent::builder().install(), not both), \
+                 and keep its AgentGuard alive until main returns",
+            ),
+            InstallError::InvalidConfig(e) => write!(f, "invalid rtscope setting {e}"),
+            InstallError::FeatureDisabled {
+                feature,
+                destination,
+            } => write!(
+                f,
+                "{destination} needs rtscope's `{feature}` feature, which is off in this build: \
+                 add it to the rtscope dependency's features (or set OTEL_SDK_DISABLED=true)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InstallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InstallError::InvalidConfig(e) => Some(e),
+            InstallError::AlreadyInstalled(_) | InstallError::FeatureDisabled { .. } => None,
+        }
+    }
+}
+
+impl From<ConfigError> for InstallError {
+    fn from(e: ConfigError) -> Self {
+        InstallError::InvalidConfig(e)
+    }
 }
 
 impl InstallError {
@@ -340,8 +392,64 @@ impl InstallError {
     pub fn into_builder(self) -> Option<AgentBuilder> {
         match self {
             InstallError::AlreadyInstalled(builder) => Some(*builder),
-            InstallError::InvalidConfig(_) => None,
+            InstallError::InvalidConfig(_) | InstallError::FeatureDisabled { .. } => None,
         }
+    }
+}
+
+/// The feature the destination needs when it is off in this build; `None` when it is on or
+/// nothing is exported (`OTEL_SDK_DISABLED`, both signals `none`).
+fn missing_feature(config: &Config) -> Option<&'static str> {
+    if config.disabled || !config.signals.any() {
+        return None;
+    }
+    let (feature, on) = match &config.destination {
+        config::Destination::File(_) => ("export-file", cfg!(feature = "export-file")),
+        config::Destination::Otlp(t)
+            if t.metrics_endpoint.starts_with("https:") && !cfg!(feature = "tls") =>
+        {
+            ("tls", false)
+        }
+        config::Destination::Otlp(t) => match t.protocol {
+            Protocol::Grpc => ("export-grpc", cfg!(feature = "export-grpc")),
+            Protocol::HttpProtobuf => ("export-http", cfg!(feature = "export-http")),
+        },
+    };
+    (!on).then_some(feature)
+}
+
+/// Makes the configuration fit this build's features: a destination whose feature is off
+/// becomes the fallback file, in one stderr line, when an exporter is built in (the file sink
+/// always is with one); without any, the feature to enable is the error.
+fn fit_to_features(config: &mut Config) -> Result<(), &'static str> {
+    let Some(feature) = missing_feature(config) else {
+        return Ok(());
+    };
+    if !cfg!(feature = "export") {
+        return Err(feature);
+    }
+    eprintln!(
+        "rtscope: {} needs rtscope's `{feature}` feature, which is off in this build (add it to \
+         the rtscope dependency's features); writing to {:?} instead",
+        describe_destination(&config.destination),
+        config.fallback_file
+    );
+    config.destination = config::Destination::File(config.fallback_file.clone());
+    Ok(())
+}
+
+/// The destination in words for the feature messages; never a URL's userinfo.
+fn describe_destination(destination: &config::Destination) -> String {
+    match destination {
+        config::Destination::File(path) => format!("the OTLP/JSON file {path:?}"),
+        config::Destination::Otlp(t) => format!(
+            "OTLP/{} to {}",
+            match t.protocol {
+                Protocol::Grpc => "gRPC",
+                Protocol::HttpProtobuf => "HTTP",
+            },
+            config::redact_url(&t.metrics_endpoint)
+        ),
     }
 }
 
@@ -390,24 +498,29 @@ const INSTALLED: u8 = 2;
 static STATE: AtomicU8 = AtomicU8::new(UNINSTALLED);
 
 /// The running exporter; whoever takes it (guard drop, `atexit`, panic hook) shuts it down.
+#[cfg(feature = "export")]
 static EXPORTER: Mutex<Option<Running>> = Mutex::new(None);
 
+#[cfg(feature = "export")]
 struct Running {
     exporter: Exporter,
     timeout: Duration,
 }
 
+#[cfg(feature = "export")]
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Set in a child made by `fork` (see [`in_forked_child`]): the exporter belongs to the parent.
+#[cfg(feature = "export")]
 static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 
 /// Shuts the running exporter down if nobody has yet. `from_hook`: called from `atexit` or a
 /// panic hook, where blocking on the lock could deadlock, so it only tries. In a forked child
 /// it does nothing: the export thread is the parent's (the child has only the thread that
 /// forked), and even the lock may have been held by a parent thread at the fork.
+#[cfg(feature = "export")]
 fn shutdown_running(from_hook: bool) -> bool {
     if FORKED_CHILD.load(Ordering::Acquire) {
         return false;
@@ -432,8 +545,15 @@ fn shutdown_running(from_hook: bool) -> bool {
     }
 }
 
+/// Without an exporter there is nothing to shut down.
+#[cfg(not(feature = "export"))]
+fn shutdown_running(_from_hook: bool) -> bool {
+    false
+}
+
 /// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) and the
 /// `fork` handler once.
+#[cfg(feature = "export")]
 fn register_exit_flush() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
@@ -453,6 +573,7 @@ fn register_exit_flush() {
 
 /// Runs in the child right after `fork`: marks the exporter as the parent's and stops
 /// sampling, whose samples nothing would collect here. Only atomic stores.
+#[cfg(feature = "export")]
 extern "C" fn in_forked_child() {
     FORKED_CHILD.store(true, Ordering::Release);
     crate::sampling::disable();
@@ -460,6 +581,7 @@ extern "C" fn in_forked_child() {
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard
 /// did not.
+#[cfg(feature = "export")]
 extern "C" fn flush_at_exit() {
     let _ = std::panic::catch_unwind(|| {
         let flushed = shutdown_running(true);
@@ -563,7 +685,99 @@ mod tests {
         );
     }
 
+    fn resolved(builder: AgentBuilder) -> Config {
+        builder.resolve_with(|_| None).unwrap().0
+    }
+
+    /// What each destination needs, and what a build without it does.
+    #[test]
+    fn a_destination_whose_feature_is_off_is_named() {
+        let grpc = resolved(
+            Agent::builder()
+                .with_endpoint("http://127.0.0.1:4317")
+                .with_protocol(Protocol::Grpc),
+        );
+        let http = resolved(Agent::builder().with_endpoint("http://127.0.0.1:4318"));
+        let https = resolved(Agent::builder().with_endpoint("https://127.0.0.1:4318"));
+        let file = resolved(Agent::builder().with_file("out.jsonl"));
+        let on = |f: bool, name| (!f).then_some(name);
+        assert_eq!(
+            missing_feature(&grpc),
+            on(cfg!(feature = "export-grpc"), "export-grpc")
+        );
+        assert_eq!(
+            missing_feature(&http),
+            on(cfg!(feature = "export-http"), "export-http")
+        );
+        let https_needs = if cfg!(feature = "tls") {
+            on(cfg!(feature = "export-http"), "export-http")
+        } else {
+            Some("tls")
+        };
+        assert_eq!(missing_feature(&https), https_needs);
+        assert_eq!(
+            missing_feature(&file),
+            on(cfg!(feature = "export-file"), "export-file")
+        );
+        let mut disabled = grpc.clone();
+        disabled.disabled = true;
+        assert_eq!(missing_feature(&disabled), None);
+
+        let mut fitted = grpc.clone();
+        let result = fit_to_features(&mut fitted);
+        if cfg!(feature = "export-grpc") {
+            assert_eq!((result, &fitted.destination), (Ok(()), &grpc.destination));
+        } else if cfg!(feature = "export") {
+            assert_eq!(result, Ok(()));
+            assert_eq!(
+                fitted.destination,
+                Destination::File(grpc.fallback_file.clone())
+            );
+        } else {
+            assert_eq!(result, Err("export-grpc"));
+        }
+        let err = InstallError::FeatureDisabled {
+            feature: "export-grpc",
+            destination: describe_destination(&grpc.destination),
+        };
+        assert_eq!(
+            err.to_string(),
+            "OTLP/gRPC to http://127.0.0.1:4317 needs rtscope's `export-grpc` feature, which is \
+             off in this build: add it to the rtscope dependency's features (or set \
+             OTEL_SDK_DISABLED=true)"
+        );
+    }
+
+    /// Without any exporter, install is refused with the feature to enable, and nothing is
+    /// installed.
+    #[cfg(not(feature = "export"))]
+    #[test]
+    fn without_an_exporter_install_names_the_feature() {
+        let err = Agent::builder()
+            .with_file("out.jsonl")
+            .install()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InstallError::FeatureDisabled {
+                    feature: "export-file",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the OTLP/JSON file \"out.jsonl\" needs rtscope's `export-file` feature, which is off \
+             in this build: add it to the rtscope dependency's features (or set \
+             OTEL_SDK_DISABLED=true)"
+        );
+        assert!(!Agent::is_installed());
+    }
+
     /// The only test of this binary that installs (one agent per process).
+    #[cfg(feature = "export-file")]
     #[test]
     fn second_install_is_refused_and_hands_the_builder_back() {
         let file = std::env::temp_dir().join(format!("rtscope-unit-{}.jsonl", std::process::id()));
@@ -603,6 +817,7 @@ mod tests {
     }
 
     /// Runs in a child process (see below): installs and calls `exit` with the guard alive.
+    #[cfg(feature = "export-file")]
     #[test]
     #[ignore = "run in a child process by process_exit_flushes_through_atexit"]
     fn exit_child() {
@@ -620,7 +835,7 @@ mod tests {
         std::process::exit(0);
     }
 
-    #[cfg(any(unix, windows))]
+    #[cfg(all(any(unix, windows), feature = "export-file"))]
     #[test]
     fn process_exit_flushes_through_atexit() {
         let out = std::process::Command::new(std::env::current_exe().unwrap())

@@ -413,8 +413,7 @@ impl std::fmt::Debug for Overrides {
 /// A setting made in code that cannot be used. Returned by
 /// [`AgentBuilder::install`](crate::AgentBuilder::install) inside
 /// [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {problem}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConfigError {
     /// The builder method, e.g. `with_endpoint("localhost:4318")`.
@@ -422,6 +421,14 @@ pub struct ConfigError {
     /// What is wrong and how to fix it.
     pub problem: String,
 }
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl Overrides {
     /// Checks the settings made in code. Unlike environment values (warned about and replaced),

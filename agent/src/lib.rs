@@ -14,6 +14,34 @@
 //!     println!("{} allocations, {} live bytes", s.allocations, s.live_bytes);
 //! }
 //! ```
+//!
+//! ## Feature flags
+//!
+//! With `default-features = false` rtscope is the allocator, [`alloc::stats`],
+//! [`alloc::thread_stats`], pools, timers, scopes, latencies and sampling, depending only on
+//! libc, crossbeam-queue and once_cell (and its own proc-macro crate).
+//!
+//! - `export-file` (default): the export thread writing OTLP/JSON lines to a file, the
+//!   destination when no collector is configured and the fallback of the others
+//!   (opentelemetry-proto's messages, prost, serde_json, tokio's current-thread runtime).
+//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector (adds reqwest, flate2).
+//! - `export-grpc` (default): OTLP/gRPC to a collector (adds tonic).
+//! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters (rustls with ring,
+//!   the platform's verifier).
+//! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.
+//! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
+//!   [`time`], `task::spawn` and the scheduling-delay probe.
+//!
+//! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
+//! is off writes to the fallback file instead, saying so in one line; without any exporter
+//! feature it returns [`InstallError::FeatureDisabled`] naming the feature to enable
+//! (`#[rtscope::main]` prints it and runs on without the agent). `OTEL_SDK_DISABLED=true` installs without exporting
+//! in every build.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without an exporter the series model, the event buffer and the sampler's draining side
+// have no consumer (the export pipeline owns them); every build with an exporter checks them.
+#![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]
 
 pub mod alloc;
 
@@ -30,6 +58,7 @@ pub mod pool;
 mod sched;
 pub mod spike;
 mod sys;
+#[cfg(feature = "tracing")]
 #[path = "tracing_layer.rs"]
 pub mod tracing;
 pub use spike::latency;

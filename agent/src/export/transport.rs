@@ -7,38 +7,66 @@
 //! value or URL userinfo. Retries follow opentelemetry-otlp 0.33 and the OTLP specification
 //! (see [`Retry`]) inside the export timeout, and a collector's `Retry-After` / `RetryInfo`
 //! is honoured across exports: no request goes out before the time it asked for.
+//!
+//! Each transport is its feature's (`export-http`, `export-grpc`, `tls`); the file sink is
+//! always built with the export thread.
 
-use crate::config::{Compression, Destination, OtlpTarget, Protocol, redact_url};
+// With the file sink alone, what the collectors share (secrets, echoing) has no user.
+#![cfg_attr(
+    not(any(feature = "export-http", feature = "export-grpc")),
+    allow(dead_code)
+)]
+
+use crate::config::Destination;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+use crate::config::{Compression, OtlpTarget, Protocol, redact_url};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+#[cfg(feature = "export-http")]
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+#[cfg(feature = "export-grpc")]
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+#[cfg(feature = "export-http")]
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+#[cfg(feature = "export-grpc")]
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use prost::Message;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(all(feature = "export-http", feature = "tls"))]
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+use std::time::{Duration, SystemTime};
 use tokio::runtime::Runtime;
+#[cfg(feature = "export-grpc")]
 use tonic::codec::CompressionEncoding;
+#[cfg(feature = "export-grpc")]
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+#[cfg(all(feature = "export-grpc", feature = "tls"))]
+use tonic::transport::ClientTlsConfig;
+#[cfg(feature = "export-grpc")]
+use tonic::transport::{Channel, Endpoint};
 
 /// Most bytes of an HTTP response body read, on every path; the rest is never received.
+#[cfg(feature = "export-http")]
 const BODY_LIMIT: usize = 4 * 1024;
 /// Largest gRPC response message decoded (an export answer is a few bytes).
+#[cfg(feature = "export-grpc")]
 const GRPC_MESSAGE_LIMIT: usize = 64 * 1024;
 /// Largest HTTP/2 header list (status, message and details trailers included) accepted.
+#[cfg(feature = "export-grpc")]
 const GRPC_HEADER_LIMIT: u32 = 16 * 1024;
 /// Most characters of text from outside (a body, a status message) echoed in one line.
 const ECHO_LIMIT: usize = 200;
 /// Longest wait a collector can impose (opentelemetry-otlp caps `Retry-After` likewise).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_THROTTLE: Duration = Duration::from_secs(600);
 /// Shortest header value scrubbed from messages (shorter ones would mangle status codes).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MIN_SECRET_LEN: usize = 4;
 
 /// One request: a metrics snapshot or a batch of events.
@@ -80,6 +108,7 @@ pub(crate) struct Sink {
 }
 
 enum Kind {
+    #[cfg(feature = "export-grpc")]
     Grpc {
         client: Box<MetricsServiceClient<Channel>>,
         logs: Box<LogsServiceClient<Channel>>,
@@ -88,6 +117,7 @@ enum Kind {
         /// For log lines, userinfo redacted.
         shown: String,
     },
+    #[cfg(feature = "export-http")]
     Http {
         client: reqwest::Client,
         url: String,
@@ -109,12 +139,30 @@ impl Sink {
     ) -> Result<Sink, SendError> {
         let (kind, secrets) = match destination {
             Destination::File(path) => (Kind::File(FileSink::new(path, file_max_bytes)), vec![]),
+            #[cfg(not(any(feature = "export-http", feature = "export-grpc")))]
+            Destination::Otlp(_) => {
+                let _ = rt;
+                return Err(SendError::new(
+                    "no collector exporter (export-http, export-grpc) in this build".to_owned(),
+                ));
+            }
+            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
             Destination::Otlp(t) => {
                 let kind = match t.protocol {
+                    #[cfg(feature = "export-grpc")]
                     Protocol::Grpc => grpc(t, rt)?,
+                    #[cfg(feature = "export-http")]
                     Protocol::HttpProtobuf => {
                         let _enter = rt.enter();
                         http(t)?
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => {
+                        return Err(SendError::new(
+                            "this protocol's feature (export-http or export-grpc) is off in \
+                             this build"
+                                .to_owned(),
+                        ));
                     }
                 };
                 (kind, secrets_of(t))
@@ -140,6 +188,7 @@ impl Sink {
     pub(crate) fn file_path(&self) -> Option<&Path> {
         match &self.kind {
             Kind::File(f) => Some(&f.path),
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }
@@ -147,7 +196,9 @@ impl Sink {
     /// Where the data goes, for log lines (never a header value or URL userinfo).
     pub(crate) fn describe(&self) -> String {
         match &self.kind {
+            #[cfg(feature = "export-grpc")]
             Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
+            #[cfg(feature = "export-http")]
             Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
             Kind::File(f) => format!("OTLP/JSON file {}", show_path(&f.path)),
         }
@@ -171,67 +222,92 @@ impl Sink {
                 t - now
             )));
         }
-        let secrets = &self.secrets;
-        let result = match &mut self.kind {
-            Kind::Grpc {
-                client,
-                logs,
-                metadata,
-                timeout,
-                ..
-            } => {
-                let deadline = now + *timeout;
-                rt.block_on(with_retries(deadline, *timeout, resend_safe, |left| {
-                    let (client, logs) = (client.clone(), logs.clone());
-                    grpc_attempt(client, logs, &payload, metadata, left, secrets)
-                }))
+        match &mut self.kind {
+            Kind::File(f) => {
+                let _ = (rt, resend_safe);
+                f.write(&payload)
             }
-            Kind::Http {
-                client,
-                url,
-                logs_url,
-                headers,
-                gzip,
-                timeout,
-            } => {
-                let (url, body, signal) = match &payload {
-                    Payload::Metrics(req) => (url.as_str(), req.encode_to_vec(), Signal::Metrics),
-                    Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec(), Signal::Logs),
-                };
-                let body = if *gzip { gzip_bytes(&body)? } else { body };
-                let deadline = now + *timeout;
-                let (client, gzip) = (&*client, *gzip);
-                rt.block_on(with_retries(deadline, *timeout, resend_safe, |_| {
-                    http_attempt(client, url, &body, headers, gzip, signal, secrets)
-                }))
+            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+            kind => {
+                let result = send_to_collector(kind, &self.secrets, now, rt, payload, resend_safe);
+                result.map_err(|failure| self.failed(failure))
             }
-            Kind::File(f) => return f.write(&payload),
-        };
-        result.map_err(|mut failure| {
-            if let Retry::After(wait) = failure.retry {
-                self.not_before = Some(Instant::now() + wait);
-                failure.message = format!(
-                    "{}; the collector asked for a pause of {wait:.1?}: no request before then",
-                    failure.message
-                );
-            }
-            self.scrub(SendError {
-                message: failure.message,
-                maybe_delivered: failure.maybe_delivered,
-            })
-        })
+        }
     }
 
-    /// Replaces every configured secret in `e` (a collector may echo a header back).
-    fn scrub(&self, e: SendError) -> SendError {
+    /// Holds later requests back as the collector asked and scrubs the message.
+    #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+    fn failed(&mut self, mut failure: Failure) -> SendError {
+        if let Retry::After(wait) = failure.retry {
+            self.not_before = Some(Instant::now() + wait);
+            failure.message = format!(
+                "{}; the collector asked for a pause of {wait:.1?}: no request before then",
+                failure.message
+            );
+        }
         SendError {
-            message: without_secrets(&e.message, &self.secrets),
-            ..e
+            message: without_secrets(&failure.message, &self.secrets),
+            maybe_delivered: failure.maybe_delivered,
         }
     }
 }
 
+/// One delivery to a collector with its retries (see [`Sink::send`]).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+fn send_to_collector(
+    kind: &mut Kind,
+    secrets: &[String],
+    now: Instant,
+    rt: &Runtime,
+    payload: Payload,
+    resend_safe: bool,
+) -> Result<(), Failure> {
+    match kind {
+        #[cfg(feature = "export-grpc")]
+        Kind::Grpc {
+            client,
+            logs,
+            metadata,
+            timeout,
+            ..
+        } => {
+            let deadline = now + *timeout;
+            rt.block_on(with_retries(deadline, *timeout, resend_safe, |left| {
+                let (client, logs) = (client.clone(), logs.clone());
+                grpc_attempt(client, logs, &payload, metadata, left, secrets)
+            }))
+        }
+        #[cfg(feature = "export-http")]
+        Kind::Http {
+            client,
+            url,
+            logs_url,
+            headers,
+            gzip,
+            timeout,
+        } => {
+            let (url, body, signal) = match &payload {
+                Payload::Metrics(req) => (url.as_str(), req.encode_to_vec(), Signal::Metrics),
+                Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec(), Signal::Logs),
+            };
+            let body = if *gzip {
+                gzip_bytes(&body).map_err(|e| Failure::not_delivered(e.message, Retry::No))?
+            } else {
+                body
+            };
+            let deadline = now + *timeout;
+            let (client, gzip) = (&*client, *gzip);
+            rt.block_on(with_retries(deadline, *timeout, resend_safe, |_| {
+                http_attempt(client, url, &body, headers, gzip, signal, secrets)
+            }))
+        }
+        // The file sink is written by `Sink::send`.
+        Kind::File(_) => Ok(()),
+    }
+}
+
 /// Header values and URL userinfo of `t`: what no message may show.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn secrets_of(t: &OtlpTarget) -> Vec<String> {
     let mut out: Vec<String> = t.headers.iter().map(|(_, v)| v.clone()).collect();
     for url in [&t.metrics_endpoint, &t.logs_endpoint] {
@@ -248,6 +324,7 @@ fn secrets_of(t: &OtlpTarget) -> Vec<String> {
 }
 
 /// The `user:password` of `url`, if any.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn userinfo(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
@@ -255,6 +332,7 @@ fn userinfo(url: &str) -> Option<&str> {
 }
 
 /// `url` without its userinfo (gRPC sends credentials as metadata, never in `:authority`).
+#[cfg(feature = "export-grpc")]
 fn without_userinfo(url: &str) -> String {
     match (url.split_once("://"), userinfo(url)) {
         (Some((scheme, rest)), Some(info)) => format!("{scheme}://{}", &rest[info.len() + 1..]),
@@ -270,11 +348,13 @@ pub(crate) fn echo(text: &str) -> String {
 
 /// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
 /// leaves the start of one behind).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn echo_without(text: &str, secrets: &[String]) -> String {
     echo(&without_secrets(text, secrets))
 }
 
 /// `text` with each of `secrets` replaced by `[redacted]`.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn without_secrets(text: &str, secrets: &[String]) -> String {
     let mut text = text.to_owned();
     for secret in secrets {
@@ -320,6 +400,7 @@ fn escape(text: &str, limit: usize) -> String {
 /// (with `RetryInfo`: wait that long), RESOURCE_EXHAUSTED only with `RetryInfo`, CANCELLED,
 /// DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS. Everything else is final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 enum Retry {
     No,
     /// Exponential backoff with jitter.
@@ -329,12 +410,17 @@ enum Retry {
 }
 
 /// Retries after backoff (opentelemetry-otlp's recommended policy).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_RETRIES: u32 = 3;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_BACKOFF: Duration = Duration::from_millis(1600);
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_JITTER_MS: u64 = 100;
 
 #[derive(Debug)]
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 struct Failure {
     message: String,
     retry: Retry,
@@ -342,8 +428,10 @@ struct Failure {
     maybe_delivered: bool,
 }
 
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 impl Failure {
     /// A failure that certainly delivered nothing.
+    #[cfg(feature = "export-http")]
     fn not_delivered(message: String, retry: Retry) -> Failure {
         Failure {
             message,
@@ -367,6 +455,7 @@ impl Failure {
 /// (as [`Retry::After`]) so the caller holds every later request back until it is over. An
 /// attempt that may have delivered the request is retried only when `resend_safe`; the
 /// result may have delivered it when any attempt may have.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 async fn with_retries<F, Fut>(
     deadline: Instant,
     timeout: Duration,
@@ -428,6 +517,7 @@ where
 }
 
 /// A random number of milliseconds in `0..=MAX_JITTER_MS`.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn jitter_ms() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -441,6 +531,7 @@ fn jitter_ms() -> u64 {
 }
 
 /// `Retry-After`: delay seconds or an HTTP date (IMF-fixdate), capped at [`MAX_THROTTLE`].
+#[cfg(feature = "export-http")]
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     let wait = match value.parse::<u64>() {
@@ -453,6 +544,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 5.6.7).
+#[cfg(feature = "export-http")]
 fn http_date(s: &str) -> Option<SystemTime> {
     let (_, rest) = s.split_once(", ")?;
     let mut parts = rest.split(' ');
@@ -489,6 +581,7 @@ fn http_date(s: &str) -> Option<SystemTime> {
 
 /// `google.rpc.Status`, the payload of `grpc-status-details-bin` and of an OTLP/HTTP error.
 #[derive(Clone, PartialEq, prost::Message)]
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 struct RpcStatus {
     #[prost(int32, tag = "1")]
     code: i32,
@@ -500,6 +593,7 @@ struct RpcStatus {
 
 /// `google.protobuf.Any`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 struct Any {
     #[prost(string, tag = "1")]
     type_url: String,
@@ -509,6 +603,7 @@ struct Any {
 
 /// `google.rpc.RetryInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[cfg(feature = "export-grpc")]
 struct RetryInfo {
     #[prost(message, optional, tag = "1")]
     retry_delay: Option<PbDuration>,
@@ -516,6 +611,7 @@ struct RetryInfo {
 
 /// `google.protobuf.Duration`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[cfg(feature = "export-grpc")]
 struct PbDuration {
     #[prost(int64, tag = "1")]
     seconds: i64,
@@ -524,6 +620,7 @@ struct PbDuration {
 }
 
 /// The delay of a `google.rpc.RetryInfo` in a status's details, capped at [`MAX_THROTTLE`].
+#[cfg(feature = "export-grpc")]
 fn retry_info(details: &[u8]) -> Option<Duration> {
     let status = RpcStatus::decode(details).ok()?;
     let info = status
@@ -541,6 +638,7 @@ fn retry_info(details: &[u8]) -> Option<Duration> {
 /// (`tonic::ConnectError`: refused, name lookup, TLS), else may have (a reset, a timeout);
 /// a status the collector answered means "not accepted" for the codes a server gives
 /// before processing anything (UNAVAILABLE, RESOURCE_EXHAUSTED, INVALID_ARGUMENT, ...).
+#[cfg(feature = "export-grpc")]
 fn grpc_maybe_delivered(status: &tonic::Status) -> bool {
     use tonic::Code;
     let mut source = std::error::Error::source(status);
@@ -567,6 +665,7 @@ fn grpc_maybe_delivered(status: &tonic::Status) -> bool {
         )
 }
 
+#[cfg(feature = "export-grpc")]
 fn grpc_retry(status: &tonic::Status) -> Retry {
     use tonic::Code;
     let delay = retry_info(status.details());
@@ -584,6 +683,7 @@ fn grpc_retry(status: &tonic::Status) -> Retry {
     }
 }
 
+#[cfg(feature = "export-grpc")]
 async fn grpc_attempt(
     mut client: Box<MetricsServiceClient<Channel>>,
     mut logs: Box<LogsServiceClient<Channel>>,
@@ -617,6 +717,7 @@ async fn grpc_attempt(
 }
 
 /// A partial success that rejected something is a final failure (retrying cannot help).
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn check_rejected(
     rejected: Option<(i64, &str, String)>,
     secrets: &[String],
@@ -634,6 +735,7 @@ fn check_rejected(
     }
 }
 
+#[cfg(feature = "export-grpc")]
 fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::Request<T> {
     let mut request = tonic::Request::new(req);
     *request.metadata_mut() = metadata.clone();
@@ -642,12 +744,15 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
 }
 
 /// A lazily connecting channel to `url`, its answers bounded.
+#[cfg(feature = "export-grpc")]
 fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut endpoint = Endpoint::from_shared(without_userinfo(url))
         .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
         .connect_timeout(t.timeout)
         .timeout(t.timeout)
         .http2_max_header_list_size(GRPC_HEADER_LIMIT);
+    #[cfg(feature = "tls")]
     if url.starts_with("https://") {
         // tonic uses ring here (or a provider the application installed); it installs none.
         endpoint = endpoint
@@ -658,6 +763,7 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
     Ok(endpoint.connect_lazy())
 }
 
+#[cfg(feature = "export-grpc")]
 fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
     let channel = grpc_channel(&t.metrics_endpoint, t, rt)?;
     // The logs endpoint gets its own channel when it is another address.
@@ -703,11 +809,13 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy)]
+#[cfg(feature = "export-http")]
 enum Signal {
     Metrics,
     Logs,
 }
 
+#[cfg(feature = "export-http")]
 async fn http_attempt(
     client: &reqwest::Client,
     url: &str,
@@ -789,12 +897,14 @@ async fn http_attempt(
 /// Whether a request answered with HTTP `status` (not 2xx) may have been taken: a 4xx, a 503
 /// or a 429 says the collector did not accept it; another 5xx (a server or gateway error)
 /// may come after the data was processed.
+#[cfg(feature = "export-http")]
 fn http_maybe_delivered(status: u16) -> bool {
     !matches!(status, 400..=499 | 503)
 }
 
 /// At most [`BODY_LIMIT`] bytes of `resp`'s body, and whether that was all of it. The rest
 /// is never read: dropping the response closes the connection.
+#[cfg(feature = "export-http")]
 async fn read_capped(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
     let mut buf = Vec::new();
     loop {
@@ -812,6 +922,7 @@ async fn read_capped(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
     }
 }
 
+#[cfg(feature = "export-http")]
 fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(body)
@@ -820,6 +931,7 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
 }
 
 /// "error: cause: cause" so a log line says why, not only that.
+#[cfg(feature = "export-http")]
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -833,6 +945,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// rustls with an explicit ring provider and the platform's verifier: the process-wide
 /// default provider is the application's to set, never a library's.
+#[cfg(all(feature = "export-http", feature = "tls"))]
 fn tls_config() -> Result<rustls::ClientConfig, SendError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
@@ -847,9 +960,12 @@ fn tls_config() -> Result<rustls::ClientConfig, SendError> {
     Ok(config)
 }
 
+#[cfg(feature = "export-http")]
 fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls_config()?)
+    let client = reqwest::Client::builder();
+    #[cfg(feature = "tls")]
+    let client = client.tls_backend_preconfigured(tls_config()?);
+    let client = client
         .connect_timeout(t.timeout)
         // A redirect would carry the headers (credentials) elsewhere; OTLP has none.
         .redirect(reqwest::redirect::Policy::none())
@@ -971,7 +1087,12 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-#[cfg(test)]
+#[cfg(all(
+    test,
+    feature = "export-http",
+    feature = "export-grpc",
+    feature = "tls"
+))]
 mod tests {
     use super::*;
 
@@ -1183,13 +1304,14 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let sink = Sink::new(&Destination::Otlp(t.clone()), 1 << 20, &rt).unwrap();
+        let mut sink = Sink::new(&Destination::Otlp(t.clone()), 1 << 20, &rt).unwrap();
         assert_eq!(
             sink.describe(),
             "OTLP/HTTP http://[redacted]@127.0.0.1:9/base/v1/metrics"
         );
-        let echoed = sink.scrub(SendError::new(
+        let echoed = sink.failed(Failure::not_delivered(
             "401: bad token Bearer SECRET-TOKEN for user:PASSWORD".into(),
+            Retry::No,
         ));
         assert_eq!(echoed.message, "401: bad token [redacted] for [redacted]");
         // A secret where the echo is cut leaves no prefix behind.

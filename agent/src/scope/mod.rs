@@ -98,6 +98,7 @@ pub(crate) fn on_sample(bytes: u64) {
 
 /// Sets the span allocation counter of this thread, returning the previous pointer. The
 /// caller keeps the invariant of `SPAN_BYTES`.
+#[cfg(any(feature = "tracing", test))]
 #[inline]
 pub(crate) fn replace_span_bytes(p: *const AtomicU64) -> *const AtomicU64 {
     SPAN_BYTES.try_with(|c| c.replace(p)).unwrap_or(ptr::null())

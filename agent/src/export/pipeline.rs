@@ -1,0 +1,402 @@
+//! The export thread: collects on a collection tick, encodes and ships on the export interval.
+
+use super::collect::{SelfStats, collect_all};
+use super::logs::EventBuffer;
+use super::otlp::{Encoder, Sent, now_nanos};
+use super::summary;
+use super::transport::{self, Payload, Sink};
+use crate::config::{Config, Signals};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often shards are read between exports (peak refresh; event queues drain here).
+const COLLECTION_TICK: Duration = Duration::from_secs(1);
+
+enum Command {
+    /// Final collection and export, then acknowledge and exit.
+    Shutdown(mpsc::SyncSender<()>),
+}
+
+/// What the exit summary needs from the export thread, refreshed after every export, so
+/// that the thread shutting the exporter down can print the summary itself when the
+/// export thread is still stuck in an export at the deadline.
+#[derive(Debug, Default)]
+struct SummaryInputs {
+    destination: String,
+    self_stats: SelfStats,
+    top_scopes: Vec<(String, u64)>,
+    backlog_dropped: u64,
+    /// Whoever printed the summary (at most one of the two threads).
+    printed: bool,
+}
+
+type SharedSummary = Arc<Mutex<SummaryInputs>>;
+
+impl SummaryInputs {
+    /// Prints the summary unless it was; `unfinished`: counting one more export, not
+    /// finished, as failed.
+    fn print_once(&mut self, unfinished: bool) {
+        if !self.printed {
+            self.printed = true;
+            eprint!("{}", self.render(unfinished));
+        }
+    }
+
+    fn render(&self, unfinished: bool) -> String {
+        let mut stats = self.self_stats.clone();
+        if unfinished {
+            stats.exports += 1;
+            stats.export_failures += 1;
+        }
+        summary::render(&summary::ExitFacts {
+            destination: &self.destination,
+            self_stats: &stats,
+            top_scopes: &self.top_scopes,
+            backlog_dropped: self.backlog_dropped,
+        })
+    }
+}
+
+/// Handle to the background export thread.
+#[derive(Debug)]
+pub(crate) struct Exporter {
+    tx: Option<mpsc::Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+    /// Present when the summary is on.
+    summary: Option<SharedSummary>,
+}
+
+impl Exporter {
+    /// Spawns the export thread. Never fails or panics: a problem is one stderr line and the
+    /// application runs on unexported.
+    pub(crate) fn start(config: Config) -> Exporter {
+        // Before returning, so allocations right after install are sampled.
+        crate::alloc::agent_scope(|| crate::sampling::enable(&config.sampling));
+        let (tx, rx) = mpsc::channel();
+        let summary = config.summary_at_exit.then(SharedSummary::default);
+        let shared = summary.clone();
+        let spawned = std::thread::Builder::new()
+            .name("rtscope-export".into())
+            .spawn(move || {
+                crate::alloc::enter_agent_thread();
+                // A bug here must not take anything else down: say so once and stop exporting.
+                let run = std::panic::AssertUnwindSafe(|| run(config, rx, shared));
+                if std::panic::catch_unwind(run).is_err() {
+                    eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
+                }
+            });
+        match spawned {
+            Ok(thread) => Exporter {
+                tx: Some(tx),
+                thread: Some(thread),
+                summary,
+            },
+            Err(e) => {
+                eprintln!(
+                    "rtscope: cannot start the export thread ({e}); metrics will not be exported"
+                );
+                Exporter {
+                    tx: None,
+                    thread: None,
+                    summary: None,
+                }
+            }
+        }
+    }
+
+    /// Final collection and flush; returns within `timeout` whatever the destination (or
+    /// name resolution) does. The thread acknowledges only once it has nothing left to wait
+    /// for (its runtime is shut down in the background), so the join after the
+    /// acknowledgement is immediate; without one in time the thread is left to the exit.
+    pub(crate) fn shutdown(mut self, timeout: Duration) {
+        let Some(tx) = self.tx.take() else { return };
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        if tx.send(Command::Shutdown(done_tx)).is_err() {
+            return;
+        }
+        match done_rx.recv_timeout(timeout) {
+            Ok(()) => {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                eprintln!(
+                    "rtscope: the final export did not finish within {timeout:?}; exiting without it"
+                );
+                // The export thread holds the lock only to refresh the inputs or to print the
+                // summary itself; never wait for it.
+                if let Some(Ok(mut inputs)) = self.summary.as_ref().map(|s| s.try_lock()) {
+                    inputs.print_once(true);
+                }
+            }
+            // The thread ended without acknowledging (it said why).
+            Err(RecvTimeoutError::Disconnected) => {}
+        }
+    }
+}
+
+/// Logs an outage once, not once per attempt, and its end.
+#[derive(Debug, Default)]
+struct Outage {
+    failed_attempts: u64,
+    /// Delta temporality: what a failed export that may have arrived carried is not re-sent
+    /// (see `otlp::Encoder`).
+    delta: bool,
+}
+
+impl Outage {
+    fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
+        if self.failed_attempts == 0 {
+            let kept = if self.delta {
+                "under delta temporality what a failed export carried goes with the next one when it certainly did not arrive, else it is counted in rtscope.export.lost"
+            } else {
+                "totals are cumulative, so the next export that arrives carries everything"
+            };
+            eprintln!(
+                "rtscope: export to {} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
+                sink.describe(),
+                err.message
+            );
+        }
+        self.failed_attempts += 1;
+    }
+
+    fn succeeded(&mut self, sink: &Sink) {
+        if self.failed_attempts > 0 {
+            eprintln!(
+                "rtscope: export to {} recovered after {} failed attempt(s)",
+                sink.describe(),
+                self.failed_attempts
+            );
+            self.failed_attempts = 0;
+        }
+    }
+}
+
+/// The export thread's tokio runtime. Dropping a `Runtime` waits for its blocking threads,
+/// and a `getaddrinfo` stuck in one can take any time, so this one is always shut down in
+/// the background: nothing on the exit path ever waits for the network or DNS.
+struct BackgroundRuntime(std::mem::ManuallyDrop<tokio::runtime::Runtime>);
+
+impl BackgroundRuntime {
+    /// A current-thread runtime with at most one blocking thread: name lookups (the only
+    /// blocking work of the sinks) run one at a time, so lookups that hang cannot pile up
+    /// threads; later ones wait their turn and are dropped with the runtime.
+    fn new() -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .map(|rt| BackgroundRuntime(std::mem::ManuallyDrop::new(rt)))
+    }
+}
+
+impl std::ops::Deref for BackgroundRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for BackgroundRuntime {
+    fn drop(&mut self) {
+        // SAFETY: the runtime is taken out exactly once, here, and `self.0` is never used
+        // again (this is the end of `self`).
+        let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        rt.shutdown_background();
+    }
+}
+
+struct Pipeline {
+    rt: BackgroundRuntime,
+    sink: Sink,
+    encoder: Encoder,
+    self_stats: SelfStats,
+    outage: Outage,
+    interval: Duration,
+    sampler: crate::sampling::Sampler,
+    spikes: crate::spike::Detector,
+    events: EventBuffer,
+    last_tick: Instant,
+    signals: Signals,
+    summary: Option<SharedSummary>,
+}
+
+impl Pipeline {
+    /// Collection tick: drain event queues (samples, spikes), adjust the sampling rate.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let seconds = now.duration_since(self.last_tick).as_secs_f64();
+        self.last_tick = now;
+        // Raises the recorded peak to the live total now, between exports.
+        crate::alloc::check_peak();
+        self.sampler.tick(seconds, &mut self.events);
+        let mut spikes = Vec::new();
+        self.spikes.drain(&mut spikes);
+        for e in spikes {
+            self.events.push(e);
+        }
+        #[cfg(feature = "tracing")]
+        crate::tracing::check_spans_seen();
+    }
+
+    /// Refreshes what the shutting-down thread needs to print the summary without us.
+    fn share_summary(&self) {
+        let Some(shared) = &self.summary else { return };
+        let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        inputs.destination = if self.signals.any() {
+            self.sink.describe()
+        } else {
+            "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
+        };
+        inputs.self_stats = self.self_stats.clone();
+        inputs.top_scopes = self.sampler.top_scopes(5);
+        inputs.backlog_dropped = self.events.dropped;
+    }
+
+    /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`);
+    /// with neither, nothing is sent and no export is counted. Events a disabled logs signal
+    /// would carry are discarded here, so they do not pile up.
+    fn export(&mut self) {
+        if !self.signals.any() {
+            self.events.take();
+            return;
+        }
+        let started = Instant::now();
+        let mut result = Ok(());
+        if self.signals.metrics {
+            let (_, mut metrics) = collect_all(&self.self_stats);
+            self.sampler.metrics(&self.events, &mut metrics);
+            let request = self.encoder.encode(&metrics, now_nanos());
+            // Cumulative totals sent twice count nothing twice; deltas would.
+            let resend_safe = !self.outage.delta;
+            result = self
+                .sink
+                .send(&self.rt, Payload::Metrics(request), resend_safe);
+            self.encoder.sent(match &result {
+                Ok(()) => Sent::Confirmed,
+                Err(e) if e.maybe_delivered => Sent::MaybeDelivered,
+                Err(_) => Sent::NotDelivered,
+            });
+        }
+        if result.is_ok() {
+            let events = self.events.take();
+            if self.signals.logs && !events.is_empty() {
+                let logs = self.encoder.encode_logs(&events);
+                // Events sent twice would be counted twice: re-queued only when they
+                // certainly did not arrive.
+                result = self.sink.send(&self.rt, Payload::Logs(logs), false);
+                match &result {
+                    Err(e) if e.maybe_delivered => self.encoder.events_lost(&events),
+                    Err(_) => self.events.restore(events),
+                    Ok(()) => {}
+                }
+            }
+        }
+        let ok = result.is_ok();
+        match result {
+            Ok(()) => self.outage.succeeded(&self.sink),
+            Err(e) => self.outage.failed(&self.sink, &e, self.interval),
+        }
+        self.self_stats
+            .record_export(started.elapsed().as_secs_f64(), ok);
+        self.share_summary();
+    }
+}
+
+fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummary>) {
+    let rt = match BackgroundRuntime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!(
+                "rtscope: cannot start the export runtime ({e}); metrics will not be exported"
+            );
+            return;
+        }
+    };
+    let sink = Sink::new(&config.destination, config.file_max_bytes, &rt).unwrap_or_else(|e| {
+        let fallback = &config.fallback_file;
+        let shown = match &config.destination {
+            crate::config::Destination::Otlp(t) => crate::config::redact_url(&t.metrics_endpoint),
+            other => format!("{other:?}"),
+        };
+        eprintln!(
+            "rtscope: cannot export to {shown}: {}; writing to {} instead",
+            e.message,
+            transport::show_path(fallback)
+        );
+        Sink::file(fallback, config.file_max_bytes)
+    });
+    if config.signals.any()
+        && let Some(path) = sink.file_path()
+    {
+        let path = transport::show_path(path);
+        eprintln!(
+            "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
+             OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
+            path,
+            path,
+            crate::spike::context::bytes(config.file_max_bytes)
+        );
+    }
+    let mut p = Pipeline {
+        sampler: crate::sampling::Sampler::new(&config.sampling),
+        spikes: crate::spike::Detector::new(config.spikes.clone()),
+        events: EventBuffer::default(),
+        last_tick: Instant::now(),
+        encoder: Encoder::new(&config),
+        rt,
+        sink,
+        self_stats: SelfStats::default(),
+        outage: Outage {
+            failed_attempts: 0,
+            delta: config.temporality == crate::config::Temporality::Delta,
+        },
+        interval: config.export_interval,
+        signals: config.signals,
+        summary,
+    };
+    p.share_summary();
+    let tick = COLLECTION_TICK.min(config.export_interval);
+    let mut next_export = Instant::now() + config.export_interval;
+    loop {
+        match rx.recv_timeout(tick) {
+            Ok(Command::Shutdown(done)) => {
+                p.tick();
+                p.export();
+                crate::sampling::disable();
+                // After the final export, so the summary counts it with its result (unless the
+                // shutdown gave up waiting and printed it meanwhile).
+                if let Some(shared) = &p.summary {
+                    shared
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .print_once(false);
+                }
+                let unconfirmed = p.encoder.unconfirmed();
+                if unconfirmed > 0 {
+                    let lost = p.encoder.lost();
+                    let allocations = lost.get("rust.memory.allocations").copied().unwrap_or(0);
+                    eprintln!(
+                        "rtscope: {unconfirmed} delta export(s) may have arrived but were not confirmed by the collector; what they carried was not re-sent (rtscope.export.lost; {allocations} allocations among it)"
+                    );
+                }
+                // Shuts the runtime down in the background before acknowledging.
+                drop(p);
+                let _ = done.send(());
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                p.tick();
+                if Instant::now() >= next_export {
+                    p.export();
+                    next_export = Instant::now() + config.export_interval;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
