@@ -37,7 +37,10 @@
 //!   destructors) are the user's and are counted, in a shared fallback shard.
 //!
 //! Peak live bytes are checked every 256 KiB a thread allocates and at each [`stats`] call,
-//! so the reported peak is at most `threads x 256 KiB` below the true one.
+//! so the reported peak is at most `threads x 256 KiB` below the true one (plus what is
+//! allocated during the walk over the shards, which reads every allocation count before
+//! every free count so that a block moving between threads is never counted live twice:
+//! the peak never reads above a value the live heap really had).
 //!
 //! # Whose block it is: the application's or the agent's
 //!
@@ -297,14 +300,34 @@ impl AllocStats {
         }
     }
 
-    fn add_shard(&mut self, shard: &Shard) {
-        for (i, c) in self.classes.iter_mut().enumerate() {
-            let read = |counters: &shard::ByClass| counters[i].load(Relaxed);
-            c.allocations = c.allocations.wrapping_add(read(&shard.allocs));
-            c.deallocations = c.deallocations.wrapping_add(read(&shard.frees));
-            c.allocated_bytes = c.allocated_bytes.wrapping_add(read(&shard.alloc_bytes));
-            c.freed_bytes = c.freed_bytes.wrapping_add(read(&shard.free_bytes));
+    /// Adds the counts of the shards `shards()` yields: every allocation count of every shard first, then every free
+    /// count. A block allocated on one thread and freed on another while this walks the
+    /// shards is then counted freed only if its allocation was counted too, so live bytes
+    /// (and the peak taken from them) never read above what was live: at worst they read
+    /// below it by what was allocated during the walk.
+    fn add_shards<'a, I: Iterator<Item = &'a Shard>>(&mut self, shards: impl Fn() -> I) {
+        for shard in shards() {
+            for (i, c) in self.classes.iter_mut().enumerate() {
+                c.allocations = c.allocations.wrapping_add(shard.allocs[i].load(Relaxed));
+                c.allocated_bytes = c
+                    .allocated_bytes
+                    .wrapping_add(shard.alloc_bytes[i].load(Relaxed));
+            }
         }
+        // Frees read after allocations, also on weakly ordered processors.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        for shard in shards() {
+            for (i, c) in self.classes.iter_mut().enumerate() {
+                c.deallocations = c.deallocations.wrapping_add(shard.frees[i].load(Relaxed));
+                c.freed_bytes = c
+                    .freed_bytes
+                    .wrapping_add(shard.free_bytes[i].load(Relaxed));
+            }
+            self.add_other_counts(shard);
+        }
+    }
+
+    fn add_other_counts(&mut self, shard: &Shard) {
         self.reallocations_in_place = self
             .reallocations_in_place
             .wrapping_add(shard.reallocs_in_place.load(Relaxed));
@@ -339,9 +362,7 @@ impl AllocStats {
 /// timer, not per event.
 pub fn stats() -> AllocStats {
     let mut s = AllocStats::empty();
-    for shard in shard::user_shards() {
-        s.add_shard(shard);
-    }
+    s.add_shards(shard::user_shards);
     s.shards = SHARDS.iter().count() as u64;
     s.finish();
     PEAK_LIVE.fetch_max(s.live_bytes, Relaxed);
@@ -383,7 +404,7 @@ pub fn stats() -> AllocStats {
 pub fn thread_stats() -> AllocStats {
     let mut s = AllocStats::empty();
     if let Some(shard) = shard::own_shard() {
-        s.add_shard(shard);
+        s.add_shards(|| std::iter::once(shard));
         s.shards = 1;
     }
     s.finish();
@@ -394,7 +415,7 @@ pub fn thread_stats() -> AllocStats {
 /// `peak_live_bytes` and `shards` are not tracked here and read 0.
 pub fn agent_stats() -> AllocStats {
     let mut s = AllocStats::empty();
-    s.add_shard(&AGENT);
+    s.add_shards(|| std::iter::once(&AGENT));
     s.finish();
     s
 }

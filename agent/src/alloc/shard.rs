@@ -549,14 +549,18 @@ fn new_node() -> *mut Node<Shard> {
 /// Sums live bytes over every user shard and raises the recorded peak to it.
 #[cold]
 pub(crate) fn check_peak() -> u64 {
-    let mut allocated = 0u64;
-    let mut freed = 0u64;
-    for shard in user_shards() {
-        for (a, f) in shard.alloc_bytes.iter().zip(&shard.free_bytes) {
-            allocated = allocated.wrapping_add(a.load(Relaxed));
-            freed = freed.wrapping_add(f.load(Relaxed));
-        }
-    }
+    // Every allocation first, then every free (see `read_allocs_then_frees`): a block that
+    // moves between threads during the walk is never counted live twice.
+    let sum = |bytes: fn(&Shard) -> &ByClass| {
+        user_shards().fold(0u64, |acc, shard| {
+            bytes(shard)
+                .iter()
+                .fold(acc, |acc, c| acc.wrapping_add(c.load(Relaxed)))
+        })
+    };
+    let allocated = sum(|s| &s.alloc_bytes);
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    let freed = sum(|s| &s.free_bytes);
     let live = allocated.saturating_sub(freed);
     PEAK_LIVE.fetch_max(live, Relaxed);
     live
