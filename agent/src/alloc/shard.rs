@@ -257,11 +257,13 @@ pub(crate) fn try_alloc_small(size: usize) -> bool {
 #[inline(always)]
 fn try_alloc(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     let l = local();
-    let left = l.countdown.get() - size as i64;
+    // Stored before the test, so the two compile to one `sub` on memory and a branch on its
+    // sign; the slow path knows `size` is already taken off.
+    let left = l.countdown.get().wrapping_sub(size as i64);
+    l.countdown.set(left);
     if left < 0 {
         return false;
     }
-    l.countdown.set(left);
     // SAFETY: `countdown >= 0` implies state ACTIVE, where `shard` points to the claimed,
     // never-freed shard this thread alone writes.
     let shard = unsafe { &*l.shard.get() };
@@ -289,7 +291,7 @@ fn try_free(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     true
 }
 
-/// Records an allocation the fast path declined.
+/// Records an allocation the fast path declined (having taken its size off the countdown).
 #[inline(always)]
 pub(crate) fn on_alloc_slow(size: usize) {
     slow_alloc(local(), size)
@@ -438,6 +440,8 @@ fn slow_alloc(l: &Local, size: usize) {
     let class = class_of(size);
     let shard = l.shard.get();
     if shard.is_null() {
+        // The fast path keeps subtracting from a negative countdown: keep it far from wrapping.
+        l.countdown.set(-1);
         if l.state.get() == STATE_NEW {
             ensure_claimed(l);
             let shard = l.shard.get();
@@ -451,8 +455,9 @@ fn slow_alloc(l: &Local, size: usize) {
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
     unsafe { &*shard }.record_alloc(class, size, Writer::Owner);
-    // Bytes allocated since the countdown was armed, this allocation included.
-    let consumed = l.armed.get() - l.countdown.get() + size as i64;
+    // Bytes allocated since the countdown was armed, this allocation included (the fast path
+    // took it off the countdown before declining).
+    let consumed = l.armed.get() - l.countdown.get();
     let to_peak = l.to_peak.get() - consumed;
     if to_peak < 0 {
         check_peak();
