@@ -425,7 +425,11 @@ enum Fault {
 }
 
 struct Timed {
+    /// The loop's p99 by the wall clock (waits for a core included) and by its thread's CPU.
     p99_ns: u64,
+    p99_cpu_ns: u64,
+    /// The longest iteration, by the wall clock.
+    max_ns: u64,
     peak_rss: u64,
     allocations: u64,
     run: rtscope_integration::WatchedRun,
@@ -462,15 +466,18 @@ fn timed(env: &[(&str, String)], during: impl FnOnce()) -> Timed {
     let (looped, snapshot) = (json("LOOP "), json("SNAPSHOT "));
     Timed {
         p99_ns: looped["p99_ns"].as_u64().unwrap(),
+        p99_cpu_ns: looped["p99_cpu_ns"].as_u64().unwrap(),
+        max_ns: looped["max_ns"].as_u64().unwrap(),
         peak_rss: looped["peak_rss"].as_u64().unwrap(),
         allocations: snapshot["allocations"].as_u64().unwrap(),
         run,
     }
 }
 
-/// The loop's p99 with no agent exporting (`OTEL_SDK_DISABLED=true`).
-fn baseline_p99() -> u64 {
-    timed(&[("OTEL_SDK_DISABLED", "true".into())], || {}).p99_ns
+/// The loop's p99 (wall, CPU) with no agent exporting (`OTEL_SDK_DISABLED=true`).
+fn baseline_p99() -> (u64, u64) {
+    let t = timed(&[("OTEL_SDK_DISABLED", "true".into())], || {});
+    (t.p99_ns, t.p99_cpu_ns)
 }
 
 /// (what the collector holds of `rust.memory.allocations`: the latest cumulative value or
@@ -531,7 +538,6 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
         ("rotel killed", Fault::Killed, false),
     ];
     for (what, fault, delta) in cases {
-        let base = baseline_p99();
         let mut c = Collector::start();
         let temporality = if delta { "delta" } else { "cumulative" };
         let mut env = vec![(
@@ -546,6 +552,9 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
             .as_ref()
             .map_or_else(|| c.http_endpoint(), Gate::endpoint);
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+        // The no-agent run goes side by side with the faulted one: both loops see the same
+        // machine (the other builds and tests, the test's own servers).
+        let beside = thread::spawn(baseline_p99);
         let t = timed(&env, || match &fault {
             Fault::Hostile(_) => {
                 thread::sleep(Duration::from_millis(1500));
@@ -564,6 +573,7 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
                 c.restart();
             }
         });
+        let base = beside.join().unwrap();
         settle(&c);
         let (received, lost) = received_and_lost(&c, delta);
         let exit = t.run.exit_after_marker.expect("SNAPSHOT line");
@@ -571,7 +581,7 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
             "{what} ({temporality}): loop p99 {} us (no agent {} us), peak RSS {} MiB, exit {exit:?} \
              after the loop, truth {} allocations, received {received}, reported lost {lost}{}",
             t.p99_ns / 1000,
-            base / 1000,
+            base.0 / 1000,
             t.peak_rss >> 20,
             t.allocations,
             gate.as_ref().map_or(String::new(), |g| format!(
@@ -582,23 +592,39 @@ fn under_every_fault_the_loop_memory_exit_and_data_hold() {
         if let Some(g) = &gate {
             assert!(g.refused() > 0, "{what}: the fault never happened");
         }
-        // Generous, not a timing gate on the agent: the loop under the agent and a fault is
-        // compared with the slowest of up to three runs without the agent. The goal is 20 %
-        // at the 99th percentile (the ratio is printed); the assertion only catches a loop
-        // the agent stalls (3x), because on a shared 2-core machine running this debug
-        // build the no-agent p99 itself moved from 103 to 236 us between runs, and the
-        // 1 GiB case (its server streams from the test process) showed up to 2.1x.
-        let mut base = base;
+        // Generous, not a timing gate on the agent. What the loop itself executes (its
+        // thread's CPU clock) stays within 20 % of a run without the agent at the 99th
+        // percentile: the agent adds no work to the application thread whatever the
+        // collector does. The no-agent run goes beside the faulted one, so both see the same
+        // machine, and if it was faster, the slowest of up to two more runs after counts.
+        // The wall clock also counts every wait for a core on this shared 2-core machine
+        // (the no-agent p99 alone moved from 112 us to 2.2 ms with two busy processes beside
+        // it, its CPU p99 from 112 to 110 us; two loops side by side read 0.3x-27x by the
+        // wall clock), so it is held only to what a stall would break: no iteration as long
+        // as the export timeout.
+        let (base_wall, mut base_cpu) = base;
         for _ in 0..2 {
-            if t.p99_ns * 10 > base * 12 {
-                base = base.max(baseline_p99());
+            if t.p99_cpu_ns * 10 > base_cpu * 12 {
+                base_cpu = base_cpu.max(baseline_p99().1);
             }
         }
-        eprintln!("{what}: p99 ratio {:.2}", t.p99_ns as f64 / base as f64);
+        eprintln!(
+            "{what}: p99 ratio {:.2} by CPU ({} us, no agent {} us); by the wall clock {:.2}, longest iteration {} us",
+            t.p99_cpu_ns as f64 / base_cpu as f64,
+            t.p99_cpu_ns / 1000,
+            base_cpu / 1000,
+            t.p99_ns as f64 / base_wall as f64,
+            t.max_ns / 1000,
+        );
         assert!(
-            t.p99_ns <= base * 3,
-            "{what}: loop p99 {} ns, without the agent {base} ns",
-            t.p99_ns
+            t.p99_cpu_ns * 10 <= base_cpu * 12,
+            "{what}: loop p99 {} ns of CPU, without the agent {base_cpu} ns",
+            t.p99_cpu_ns
+        );
+        assert!(
+            t.max_ns < 500_000_000,
+            "{what}: one loop iteration took {} us: the agent stalled the application",
+            t.max_ns / 1000
         );
         assert!(t.peak_rss < RSS_BOUND, "{what}: peak RSS {} B", t.peak_rss);
         assert!(
