@@ -57,8 +57,8 @@ pub use error::Error;
 pub use gate::Gate;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{
-    RunOutput, assert_no_control_chars, cargo_bin, run_bin, run_bounded, target_profile_dir,
-    try_cargo_bin,
+    RunOutput, assert_no_control_chars, cargo_bin, json_line, run_bin, run_bounded,
+    target_profile_dir, try_cargo_bin,
 };
 pub use proxy::SlowProxy;
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};

@@ -246,3 +246,15 @@ pub fn assert_no_control_chars(text: &str) {
         .collect();
     assert!(bad.is_empty(), "control characters {bad:?} in: {text}");
 }
+
+/// The JSON after `prefix` on the first line of `stdout` that starts with it (the `SNAPSHOT`
+/// and `LOOP` lines the test children print). Panics, naming the prefix and the output, when
+/// there is no such line or it is not JSON: a test helper.
+pub fn json_line(stdout: &str, prefix: &str) -> serde_json::Value {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout:?}"));
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{prefix:?} line is not JSON ({e}): {line}"))
+}

@@ -6,7 +6,6 @@
 //! numbers.
 
 use rtscope_integration::{Collector, DataPoint, RunOutput, Temporality, run_bounded};
-use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
@@ -37,12 +36,7 @@ fn run(env: &[(&str, &str)], args: &[&str]) -> RunOutput {
 }
 
 fn snapshot(out: &RunOutput) -> Snapshot {
-    let line = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("SNAPSHOT "))
-        .unwrap_or_else(|| panic!("no SNAPSHOT line in {:?}", out.stdout));
-    let v: Value = serde_json::from_str(line).expect("snapshot JSON");
+    let v = rtscope_integration::json_line(&out.stdout, "SNAPSHOT ");
     Snapshot {
         allocations: v["allocations"].as_u64().unwrap(),
         allocated_bytes: v["allocated_bytes"].as_u64().unwrap(),

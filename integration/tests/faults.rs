@@ -31,12 +31,7 @@ fn run(env: &[(&str, &str)], args: &[&str], limit: Duration) -> RunOutput {
 
 /// (allocations, per-class allocations) from the child's SNAPSHOT line.
 fn snapshot(out: &RunOutput) -> (u64, Vec<u64>) {
-    let line = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("SNAPSHOT "))
-        .expect("SNAPSHOT line");
-    let v: Value = serde_json::from_str(line).unwrap();
+    let v = rtscope_integration::json_line(&out.stdout, "SNAPSHOT ");
     let classes = v["classes"]
         .as_array()
         .unwrap()
@@ -455,14 +450,7 @@ fn timed(env: &[(&str, String)], during: impl FnOnce()) -> Timed {
     during();
     let run = child.join().unwrap();
     assert!(run.success(), "timed_loop failed or hung: {run:?}");
-    let json = |prefix: &str| -> Value {
-        let line = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} line: {}", run.stdout));
-        serde_json::from_str(line).unwrap()
-    };
+    let json = |prefix| rtscope_integration::json_line(&run.stdout, prefix);
     let (looped, snapshot) = (json("LOOP "), json("SNAPSHOT "));
     Timed {
         p99_ns: looped["p99_ns"].as_u64().unwrap(),

@@ -6,7 +6,7 @@
 
 use rtscope_integration::hostile::Behavior;
 use rtscope_integration::{
-    Collector, Gate, SlowProxy, build_preload, run_bounded, run_watched, settle,
+    Collector, Gate, SlowProxy, build_preload, json_line, run_bounded, run_watched, settle,
 };
 use serde_json::Value;
 use std::process::Command;
@@ -124,12 +124,7 @@ fn delta_run(endpoint: &str, during: impl FnOnce()) -> (u64, String) {
     during();
     let out = child.join().unwrap();
     assert!(out.success(), "{out:?}");
-    let line = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("SNAPSHOT "))
-        .expect("SNAPSHOT line");
-    let v: Value = serde_json::from_str(line).unwrap();
+    let v = json_line(&out.stdout, "SNAPSHOT ");
     (v["allocations"].as_u64().unwrap(), out.stderr)
 }
 
@@ -273,14 +268,6 @@ fn delta_data_the_collector_certainly_did_not_take_comes_with_the_next_export() 
 }
 
 /// The `{json}` after `prefix` on a line of `stdout`.
-fn json_line(stdout: &str, prefix: &str) -> Value {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"));
-    serde_json::from_str(line).unwrap()
-}
-
 #[test]
 fn a_forked_child_exits_at_once_and_counts_stay_exact_in_both() {
     let dir = std::env::temp_dir().join(format!("rtscope-lifecycle-{}", std::process::id()));
