@@ -42,6 +42,12 @@ pub(crate) struct Shard {
     pub(crate) reallocs_in_place: AtomicU64,
     pub(crate) reallocs_moved: AtomicU64,
     pub(crate) failures: AtomicU64,
+    /// Requested bytes allocated into this shard, the sum of `alloc_bytes`, as of its owner's
+    /// last slow path: the owner's countdown holds the bytes since (always less than
+    /// [`PEAK_STEP`]), so the peak check reads one counter here instead of every class.
+    /// Written by the owner at each slow path and when it gives the shard back; on shared
+    /// shards, with every allocation.
+    allocated: AtomicU64,
     /// Pages of counter slots, null until first written: zeroed memory from `System`,
     /// published with a release store and never freed (the shard outlives its threads).
     pages: [AtomicPtr<SlotPage>; PAGES],
@@ -57,6 +63,7 @@ impl Shard {
             reallocs_in_place: AtomicU64::new(0),
             reallocs_moved: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            allocated: AtomicU64::new(0),
             pages: [const { AtomicPtr::new(ptr::null_mut()) }; PAGES],
         }
     }
@@ -128,10 +135,33 @@ fn at(counters: &ByClass, class: usize) -> &AtomicU64 {
 }
 
 impl Shard {
+    /// Counts an allocation. An owner's allocations reach `allocated` through its countdown
+    /// (see [`Shard::publish`]); shared shards have no countdown and add to it here.
     #[inline(always)]
     fn record_alloc(&self, class: usize, size: usize, writer: Writer) {
         bump(at(&self.allocs, class), 1, writer);
         bump(at(&self.alloc_bytes, class), size as u64, writer);
+        if let Writer::Shared = writer {
+            bump(&self.allocated, size as u64, writer);
+        }
+    }
+
+    /// The owner adds the bytes its countdown consumed since it was last armed to
+    /// `allocated`, before re-arming it.
+    #[inline(always)]
+    fn publish(&self, consumed: i64) {
+        bump(&self.allocated, consumed as u64, Writer::Owner);
+    }
+
+    /// The owner sets `allocated` to the exact sum of its class counters: when it gives the
+    /// shard back (whatever its countdown held then) and when it claims one, so a shard's
+    /// total never drifts from one owner to the next.
+    fn resync(&self) {
+        let sum = self
+            .alloc_bytes
+            .iter()
+            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)));
+        self.allocated.store(sum, Relaxed);
     }
 
     #[inline(always)]
@@ -227,7 +257,9 @@ impl Drop for ReleaseOnExit {
             l.state.set(STATE_EXITED);
             if !node.is_null() {
                 // SAFETY: `owned` is a published node (never freed) that this thread claimed.
-                unsafe { &*node }.release();
+                let node = unsafe { &*node };
+                node.value.resync();
+                node.release();
             }
         });
     }
@@ -447,17 +479,22 @@ fn slow_alloc(l: &Local, size: usize) {
             let shard = l.shard.get();
             if !shard.is_null() {
                 // SAFETY: just claimed: this thread's never-freed shard.
-                return unsafe { &*shard }.record_alloc(class, size, Writer::Owner);
+                let shard = unsafe { &*shard };
+                shard.record_alloc(class, size, Writer::Owner);
+                // Not in the countdown, which was armed after this allocation began.
+                return shard.publish(size as i64);
             }
         }
         let (target, writer) = fallback(l);
         return target.record_alloc(class, size, writer);
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
-    unsafe { &*shard }.record_alloc(class, size, Writer::Owner);
+    let shard = unsafe { &*shard };
+    shard.record_alloc(class, size, Writer::Owner);
     // Bytes allocated since the countdown was armed, this allocation included (the fast path
     // took it off the countdown before declining).
     let consumed = l.armed.get() - l.countdown.get();
+    shard.publish(consumed);
     let to_peak = l.to_peak.get() - consumed;
     if to_peak < 0 {
         check_peak();
@@ -487,6 +524,8 @@ pub(crate) fn restart_sampling() {
     if let Some(distance) = l.sampler.restart() {
         // Bytes allocated since the countdown was armed, not yet taken off `to_peak`.
         let consumed = l.armed.get() - l.countdown.get();
+        // SAFETY: state ACTIVE: `shard` is this thread's claimed, never-freed shard.
+        unsafe { &*l.shard.get() }.publish(consumed);
         l.to_peak.set(l.to_peak.get() - consumed);
         l.to_sample.set(distance);
         arm(l);
@@ -528,6 +567,7 @@ fn ensure_claimed(l: &Local) {
             l.owned.set(node);
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
+            node.value.resync();
             l.shard.set(&node.value);
             l.to_sample.set(l.sampler.start());
             l.to_peak.set(PEAK_STEP);
@@ -555,17 +595,19 @@ fn new_node() -> *mut Node<Shard> {
 #[cold]
 pub(crate) fn check_peak() -> u64 {
     // Every allocation first, then every free (see `read_allocs_then_frees`): a block that
-    // moves between threads during the walk is never counted live twice.
-    let sum = |bytes: fn(&Shard) -> &ByClass| {
-        user_shards().fold(0u64, |acc, shard| {
-            bytes(shard)
-                .iter()
-                .fold(acc, |acc, c| acc.wrapping_add(c.load(Relaxed)))
-        })
-    };
-    let allocated = sum(|s| &s.alloc_bytes);
+    // moves between threads during the walk is never counted live twice. Allocations as each
+    // owner last published them (at most `PEAK_STEP` behind per thread, so the sum can only
+    // read low), frees exactly.
+    let allocated = user_shards().fold(0u64, |acc, shard| {
+        acc.wrapping_add(shard.allocated.load(Relaxed))
+    });
     std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-    let freed = sum(|s| &s.free_bytes);
+    let freed = user_shards().fold(0u64, |acc, shard| {
+        shard
+            .free_bytes
+            .iter()
+            .fold(acc, |acc, c| acc.wrapping_add(c.load(Relaxed)))
+    });
     let live = allocated.saturating_sub(freed);
     PEAK_LIVE.fetch_max(live, Relaxed);
     live
@@ -635,7 +677,9 @@ pub fn enter_agent_thread() {
         let node = l.owned.replace(ptr::null());
         if !node.is_null() {
             // SAFETY: `owned` is a published node (never freed) that this thread claimed.
-            unsafe { &*node }.release();
+            let node = unsafe { &*node };
+            node.value.resync();
+            node.release();
         }
         l.countdown.set(-1);
         l.shard.set(ptr::null());
