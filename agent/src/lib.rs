@@ -58,6 +58,7 @@ pub mod pool;
 mod sched;
 pub mod spike;
 mod sys;
+mod text;
 #[cfg(feature = "tracing")]
 #[path = "tracing_layer.rs"]
 pub mod tracing;

@@ -326,14 +326,14 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
         eprintln!(
             "rtscope: cannot export to {shown}: {}; writing to {} instead",
             e.message,
-            transport::show_path(fallback)
+            crate::text::path(fallback)
         );
         Sink::file(fallback, config.file_max_bytes)
     });
     if config.signals.any()
         && let Some(path) = sink.file_path()
     {
-        let path = transport::show_path(path);
+        let path = crate::text::path(path);
         eprintln!(
             "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
              OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
