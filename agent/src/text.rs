@@ -69,7 +69,10 @@ mod tests {
     fn control_and_bidi_characters_are_escaped_and_the_length_capped() {
         let forged = "oops\nrtscope: export recovered\u{1b}[2J\u{202e}";
         let echoed = shown(forged, 200, false);
-        assert_eq!(echoed, "oops\\nrtscope: export recovered\\u{1b}[2J\\u{202e}");
+        assert_eq!(
+            echoed,
+            "oops\\nrtscope: export recovered\\u{1b}[2J\\u{202e}"
+        );
         assert!(!echoed.chars().any(char::is_control));
         assert_eq!(
             shown(&"x".repeat(100_000), 200, false),

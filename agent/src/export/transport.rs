@@ -25,6 +25,14 @@ mod resolve;
 use crate::config::Destination;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use crate::config::{Compression, OtlpTarget, Protocol, redact_url};
+#[cfg(feature = "export-http")]
+use bytes::Bytes;
+#[cfg(feature = "export-http")]
+use http_body_util::{BodyExt, Full};
+#[cfg(feature = "export-http")]
+use hyper::client::conn::http1::SendRequest;
+#[cfg(feature = "export-http")]
+use hyper::header::{self, HeaderName, HeaderValue};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 #[cfg(feature = "export-http")]
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
@@ -37,20 +45,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use prost::Message;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+#[cfg(feature = "export-grpc")]
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 #[cfg(all(feature = "export-http", feature = "tls"))]
 use std::sync::Arc;
-#[cfg(feature = "export-http")]
-use bytes::Bytes;
-#[cfg(feature = "export-http")]
-use http_body_util::{BodyExt, Full};
-#[cfg(feature = "export-http")]
-use hyper::client::conn::http1::SendRequest;
-#[cfg(feature = "export-http")]
-use hyper::header::{self, HeaderName, HeaderValue};
 use std::time::Instant;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use std::time::{Duration, SystemTime};
@@ -123,6 +123,8 @@ pub(crate) struct Sink {
     not_before: Option<Instant>,
 }
 
+// One per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     #[cfg(feature = "export-grpc")]
     Grpc {
@@ -169,7 +171,10 @@ impl Sink {
                     #[cfg(feature = "export-grpc")]
                     Protocol::Grpc => grpc(t, rt)?,
                     #[cfg(feature = "export-http")]
-                    Protocol::HttpProtobuf => http(t)?,
+                    Protocol::HttpProtobuf => {
+                        let _ = rt;
+                        http(t)?
+                    }
                     #[allow(unreachable_patterns)]
                     _ => {
                         return Err(SendError::new(
@@ -313,14 +318,9 @@ fn send_to_collector(
             let body = Bytes::from(body);
             let deadline = now + *timeout;
             let gzip = *gzip;
-            let client = std::cell::RefCell::new(client);
-            rt.block_on(with_retries(deadline, *timeout, resend_safe, |_| {
+            rt.block_on(with_retries(deadline, *timeout, resend_safe, async |_| {
                 let request = || http_request(route, &body, headers, gzip);
-                let client = &client;
-                async move {
-                    let mut client = client.borrow_mut();
-                    http_attempt(&mut client, route, request, signal, secrets, deadline).await
-                }
+                http_attempt(client, route, request, signal, secrets, deadline).await
             }))
         }
         // The file sink is written by `Sink::send`.
@@ -452,22 +452,21 @@ impl Failure {
 /// attempt that may have delivered the request is retried only when `resend_safe`; the
 /// result may have delivered it when any attempt may have.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-async fn with_retries<F, Fut>(
+async fn with_retries(
     deadline: Instant,
     timeout: Duration,
     resend_safe: bool,
-    mut attempt: F,
-) -> Result<(), Failure>
-where
-    F: FnMut(Duration) -> Fut,
-    Fut: Future<Output = Result<(), Failure>>,
-{
+    mut attempt: impl AsyncFnMut(Duration) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let mut backoff = INITIAL_BACKOFF;
     let mut retries = 0;
     let mut maybe_delivered = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut failure = match tokio::time::timeout(left, attempt(left)).await {
+        // At `deadline` itself, which an attempt's connect deadline can equal: the attempt
+        // is polled first, so a connection that did not come in time fails as one.
+        let at = tokio::time::Instant::from_std(deadline);
+        let mut failure = match tokio::time::timeout_at(at, attempt(left)).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(f)) => f,
             // The request may be out, and the collector may still take it.
@@ -884,15 +883,15 @@ impl Route {
             _ => return Err(bad("the scheme must be http or https")),
         };
         if tls && !cfg!(feature = "tls") {
-            return Err(bad("https needs rtscope's `tls` feature, which is off in this build"));
+            return Err(bad(
+                "https needs rtscope's `tls` feature, which is off in this build",
+            ));
         }
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         let origin = Origin {
             tls,
             host: authority.host().to_owned(),
-            port: authority
-                .port_u16()
-                .unwrap_or(if tls { 443 } else { 80 }),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
         };
         let host = authority
             .as_str()
@@ -902,7 +901,8 @@ impl Route {
             .map(|info| {
                 use base64::Engine;
                 let (user, password) = info.split_once(':').unwrap_or((info, ""));
-                let decoded = |s: &str| crate::config::percent_decode(s).unwrap_or_else(|| s.into());
+                let decoded =
+                    |s: &str| crate::config::percent_decode(s).unwrap_or_else(|| s.into());
                 let pair = format!("{}:{}", decoded(user), decoded(password));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
                 HeaderValue::try_from(format!("Basic {encoded}")).map(|mut v| {
@@ -915,10 +915,7 @@ impl Route {
         Ok(Route {
             origin,
             host: HeaderValue::try_from(host).map_err(|_| bad("the host is not valid"))?,
-            target: uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_owned(),
+            target: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
             authorization,
         })
     }
@@ -947,7 +944,13 @@ impl HttpClient {
         origin: &Origin,
         request: impl Fn() -> hyper::Request<Full<Bytes>>,
         deadline: Instant,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, SendRequest<Full<Bytes>>), Failure> {
+    ) -> Result<
+        (
+            hyper::Response<hyper::body::Incoming>,
+            SendRequest<Full<Bytes>>,
+        ),
+        Failure,
+    > {
         if let Some(i) = self.idle.iter().position(|(o, _)| o == origin) {
             let (_, mut sender) = self.idle.swap_remove(i);
             if sender.ready().await.is_ok() {
@@ -995,7 +998,10 @@ impl HttpClient {
             .map_err(failed)?;
         #[cfg(feature = "tls")]
         if origin.tls {
-            let tls = self.tls.as_ref().ok_or_else(|| failed("TLS is not set up".into()))?;
+            let tls = self
+                .tls
+                .as_ref()
+                .ok_or_else(|| failed("TLS is not set up".into()))?;
             let host = origin.host.trim_start_matches('[').trim_end_matches(']');
             let name = rustls::pki_types::ServerName::try_from(host.to_owned())
                 .map_err(|e| failed(format!("TLS: {e}")))?;

@@ -119,7 +119,11 @@ pub(super) async fn lookup(host: &str, port: u16, deadline: Instant) -> Answer {
 }
 
 /// Starts the lookup of `host:port` on its own thread; `state` holds no lookup in flight.
-fn start(state: &mut State, host: &str, port: u16) -> Result<watch::Receiver<Option<Answer>>, String> {
+fn start(
+    state: &mut State,
+    host: &str,
+    port: u16,
+) -> Result<watch::Receiver<Option<Answer>>, String> {
     let (tx, rx) = watch::channel(None);
     let name = host.to_owned();
     std::thread::Builder::new()
