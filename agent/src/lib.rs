@@ -24,8 +24,9 @@
 //! - `export-file` (default): the export thread writing OTLP/JSON lines to a file, the
 //!   destination when no collector is configured and the fallback of the others
 //!   (opentelemetry-proto's messages, prost, serde_json, tokio's current-thread runtime).
-//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector (adds reqwest, flate2).
-//! - `export-grpc` (default): OTLP/gRPC to a collector (adds tonic).
+//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
+//!   default protocol (adds hyper's HTTP/1.1 client and flate2).
+//! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about 1 MB).
 //! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters (rustls with ring,
 //!   the platform's verifier).
 //! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.

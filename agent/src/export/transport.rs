@@ -75,6 +75,9 @@ const GRPC_MESSAGE_LIMIT: usize = 64 * 1024;
 const GRPC_HEADER_LIMIT: u32 = 16 * 1024;
 /// Most characters of text from outside (a body, a status message) echoed in one line.
 const ECHO_LIMIT: usize = 200;
+/// Longest a connection stays idle to be reused (as reqwest's and hyper-util's pools).
+#[cfg(feature = "export-http")]
+const HTTP_IDLE_LIMIT: Duration = Duration::from_secs(90);
 /// Largest buffer hyper reads a response into (status line and headers must fit).
 #[cfg(feature = "export-http")]
 const HTTP_BUFFER_LIMIT: usize = 64 * 1024;
@@ -930,8 +933,9 @@ struct HttpClient {
     connect_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsConnector>,
-    /// Idle connections, at most one per origin (the sink has two URLs).
-    idle: Vec<(Origin, SendRequest<Full<Bytes>>)>,
+    /// Idle connections, at most one per origin (the sink has two URLs), with when they
+    /// became idle.
+    idle: Vec<(Origin, SendRequest<Full<Bytes>>, Instant)>,
 }
 
 #[cfg(feature = "export-http")]
@@ -951,9 +955,9 @@ impl HttpClient {
         ),
         Failure,
     > {
-        if let Some(i) = self.idle.iter().position(|(o, _)| o == origin) {
-            let (_, mut sender) = self.idle.swap_remove(i);
-            if sender.ready().await.is_ok() {
+        if let Some(i) = self.idle.iter().position(|(o, ..)| o == origin) {
+            let (_, mut sender, since) = self.idle.swap_remove(i);
+            if since.elapsed() < HTTP_IDLE_LIMIT && sender.ready().await.is_ok() {
                 match sender.try_send_request(request()).await {
                     Ok(response) => return Ok((response, sender)),
                     Err(mut e) => {
@@ -1088,7 +1092,9 @@ async fn http_attempt(
     let (body, complete) = read_capped(resp.into_body()).await;
     // A connection whose answer was read whole is reused; otherwise dropping it closes it.
     if complete {
-        client.idle.push((route.origin.clone(), connection));
+        client
+            .idle
+            .push((route.origin.clone(), connection, Instant::now()));
     }
     if status.is_success() {
         // A body cut at the limit is not decoded; an export answer is a few bytes.
@@ -1554,6 +1560,95 @@ mod tests {
         // A secret where the echo is cut leaves no prefix behind.
         let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
         assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
+    }
+
+    /// An HTTP/1.1 collector on 127.0.0.1 answering 200 with an empty body to every request
+    /// of up to 4 connections; sends (connection number, request head) for each request.
+    /// With `close_each`, it closes every connection after its first answer, unannounced
+    /// (as an idle timeout does).
+    fn http_collector(close_each: bool) -> (u16, std::sync::mpsc::Receiver<(usize, String)>) {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().take(4).enumerate() {
+                let Ok(conn) = conn else { return };
+                conn.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                for _ in 0..10 {
+                    let mut head = String::new();
+                    while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    let Some(length) = length else { break };
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        break;
+                    }
+                    let _ = tx.send((n, head));
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                    if close_each {
+                        break;
+                    }
+                }
+            }
+        });
+        (port, rx)
+    }
+
+    #[test]
+    fn one_http_connection_is_kept_across_exports_and_replaced_when_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (port, requests) = http_collector(false);
+        let mut t = target(&format!("http://user:pa%20ss@127.0.0.1:{port}/base"));
+        // A configured `authorization` header wins over the userinfo.
+        t.headers = vec![("x-api-key".into(), "k3y".into())];
+        let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        for _ in 0..3 {
+            sink.send(&rt, record(10, 0), false).unwrap();
+        }
+        let seen: Vec<(usize, String)> = requests.try_iter().collect();
+        assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 0, 0]);
+        let head = seen[0].1.to_ascii_lowercase();
+        for line in [
+            "post /base/v1/metrics http/1.1\r\n",
+            &format!("host: 127.0.0.1:{port}\r\n"),
+            "content-type: application/x-protobuf\r\n",
+            // `user:pa ss`, as reqwest sent it.
+            "authorization: basic dxnlcjpwysbzcw==\r\n",
+            "x-api-key: k3y\r\n",
+        ] {
+            assert!(head.contains(line), "{line:?} not in {head:?}");
+        }
+
+        // The collector closes each connection after one answer: each export finds the
+        // connection closed and sends on a new one, never on the dead one (which could lose a
+        // delta export as "may have arrived").
+        let (port, requests) = http_collector(true);
+        let mut sink = Sink::new(
+            &Destination::Otlp(target(&format!("http://127.0.0.1:{port}"))),
+            1 << 20,
+            &rt,
+        )
+        .unwrap();
+        for _ in 0..3 {
+            sink.send(&rt, record(10, 0), false).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let connections: Vec<usize> = requests.try_iter().map(|(n, _)| n).collect();
+        assert_eq!(connections, [0, 1, 2]);
     }
 
     #[test]
