@@ -27,8 +27,9 @@
 //! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
 //!   default protocol (adds hyper's HTTP/1.1 client and flate2).
 //! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about 1 MB).
-//! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters (rustls with ring,
-//!   the platform's verifier).
+//! - `tls`: `https://` endpoints for the HTTP and gRPC exporters (rustls with ring, the
+//!   platform's verifier; about 1.6 MB, so not a default: without it an `https://` endpoint
+//!   falls back to the file, saying which feature to add).
 //! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.
 //! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
 //!   [`time`], `task::spawn` and the scheduling-delay probe.

@@ -750,6 +750,14 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
         .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
         .timeout(t.timeout)
         .http2_max_header_list_size(GRPC_HEADER_LIMIT);
+    // Without TLS tonic would connect in plaintext to an https:// endpoint.
+    #[cfg(not(feature = "tls"))]
+    if url.starts_with("https://") {
+        return Err(SendError::new(format!(
+            "endpoint {}: https needs rtscope's `tls` feature, which is off in this build",
+            redact_url(url)
+        )));
+    }
     #[cfg(feature = "tls")]
     if url.starts_with("https://") {
         // tonic uses ring here (or a provider the application installed); it installs none.
