@@ -1660,6 +1660,31 @@ mod tests {
     }
 
     #[test]
+    fn a_plaintext_answer_to_https_fails_the_handshake_and_delivered_nothing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            // The first attempt and its three retries.
+            for mut conn in listener.incoming().take(4).flatten() {
+                let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = target(&format!("https://127.0.0.1:{port}"));
+        let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        let err = sink.send(&rt, record(10, 0), false).unwrap_err();
+        assert!(!err.maybe_delivered, "{}", err.message);
+        assert!(
+            err.message.starts_with("TLS handshake with 127.0.0.1"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn building_an_http_sink_leaves_the_process_crypto_provider_alone() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
