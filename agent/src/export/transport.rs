@@ -868,7 +868,7 @@ struct Route {
     /// The `Host` header: the URL's authority without its userinfo.
     host: HeaderValue,
     /// The request target (path and query).
-    target: String,
+    target: hyper::Uri,
     /// `Basic ...` from the URL's userinfo, as reqwest and curl send it.
     authorization: Option<HeaderValue>,
 }
@@ -926,7 +926,11 @@ impl Route {
         Ok(Route {
             origin,
             host: HeaderValue::try_from(host).map_err(|_| bad("the host is not valid"))?,
-            target: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            target: uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse()
+                .map_err(|_| bad("not a valid URL"))?,
             authorization,
         })
     }
@@ -1055,8 +1059,7 @@ fn http_request(
 ) -> hyper::Request<Full<Bytes>> {
     let mut request = hyper::Request::new(Full::new(body.clone()));
     *request.method_mut() = hyper::Method::POST;
-    // A target that does not parse was refused when the sink was built.
-    *request.uri_mut() = route.target.parse().unwrap_or_default();
+    *request.uri_mut() = route.target.clone();
     let h = request.headers_mut();
     h.insert(header::HOST, route.host.clone());
     h.insert(

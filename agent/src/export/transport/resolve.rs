@@ -25,13 +25,11 @@ type Answer = Result<Arc<[SocketAddr]>, String>;
 
 struct InFlight {
     host: String,
-    port: u16,
     answer: watch::Receiver<Option<Answer>>,
 }
 
 struct Cached {
     host: String,
-    port: u16,
     addresses: Arc<[SocketAddr]>,
     at: Instant,
 }
@@ -82,55 +80,72 @@ pub(super) async fn lookup(host: &str, port: u16, deadline: Instant) -> Answer {
         return Ok(Arc::from([SocketAddr::new(ip, port)]));
     }
     loop {
-        let (mut answer, ours) = {
+        let (mut answer, in_flight) = {
             let mut state = locked();
             if let Some(c) = &state.cached
                 && c.host == host
-                && c.port == port
                 && c.at.elapsed() < CACHE_FOR
             {
-                return Ok(c.addresses.clone());
+                return Ok(with_port(&c.addresses, port));
             }
             match &state.in_flight {
-                Some(l) => (l.answer.clone(), l.host == host && l.port == port),
-                None => (start(&mut state, host, port)?, true),
+                Some(l) => (l.answer.clone(), l.host.clone()),
+                None => (start(&mut state, host)?, host.to_owned()),
             }
         };
         let waited = tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline),
             answer.wait_for(Option::is_some),
         )
-        .await;
+        .await
+        .map(|got| got.map(|a| a.clone()));
         let answer = match waited {
-            Ok(Ok(answer)) => answer.clone().unwrap_or_else(|| Err(String::new())),
-            Ok(Err(_)) => Err(format!("the name lookup of {host} ended without an answer")),
+            Ok(Ok(got)) => got.unwrap_or_else(|| Err(String::new())),
+            // The lookup thread ended without a word (it cannot, short of a bug): forget it.
+            Ok(Err(_)) => {
+                let mut state = locked();
+                if state
+                    .in_flight
+                    .as_ref()
+                    .is_some_and(|l| l.answer.same_channel(&answer))
+                {
+                    state.in_flight = None;
+                }
+                Err(format!(
+                    "the name lookup of {in_flight} ended without an answer"
+                ))
+            }
             Err(_) => {
                 return Err(format!(
-                    "name lookup of {host} still in progress; nothing sent (a slow or dead DNS \
-                     server: at most one lookup runs at a time)"
+                    "name lookup of {in_flight} still in progress; nothing sent (a slow or dead \
+                     DNS server: at most one lookup runs at a time)"
                 ));
             }
         };
         // Another name's lookup ended: now there is room for this one.
-        if ours {
-            return answer;
+        if in_flight == host {
+            return answer.map(|found| with_port(&found, port));
         }
     }
 }
 
-/// Starts the lookup of `host:port` on its own thread; `state` holds no lookup in flight.
-fn start(
-    state: &mut State,
-    host: &str,
-    port: u16,
-) -> Result<watch::Receiver<Option<Answer>>, String> {
+/// `addresses` with `port`: a lookup's answer serves every port of its host.
+fn with_port(addresses: &[SocketAddr], port: u16) -> Arc<[SocketAddr]> {
+    addresses
+        .iter()
+        .map(|a| SocketAddr::new(a.ip(), port))
+        .collect()
+}
+
+/// Starts the lookup of `host` on its own thread; `state` holds no lookup in flight.
+fn start(state: &mut State, host: &str) -> Result<watch::Receiver<Option<Answer>>, String> {
     let (tx, rx) = watch::channel(None);
     let name = host.to_owned();
     std::thread::Builder::new()
         .name("rtscope-lookup".into())
         .spawn(move || {
             crate::alloc::enter_agent_thread();
-            let answer: Answer = match (name.as_str(), port).to_socket_addrs() {
+            let answer: Answer = match (name.as_str(), 0).to_socket_addrs() {
                 Ok(found) => {
                     let found: Arc<[SocketAddr]> = found.take(MAX_ADDRESSES).collect();
                     if found.is_empty() {
@@ -147,7 +162,6 @@ fn start(
             if let Ok(addresses) = &answer {
                 state.cached = Some(Cached {
                     host: name,
-                    port,
                     addresses: addresses.clone(),
                     at: Instant::now(),
                 });
@@ -158,7 +172,6 @@ fn start(
         .map_err(|e| format!("cannot start a name lookup thread: {e}"))?;
     state.in_flight = Some(InFlight {
         host: host.to_owned(),
-        port,
         answer: rx.clone(),
     });
     Ok(rx)
@@ -181,5 +194,27 @@ mod tests {
             assert_eq!(found[0].to_string(), shown);
         }
         assert!(locked().in_flight.is_none());
+    }
+
+    #[test]
+    fn an_answer_serves_every_port_of_its_host_from_the_cache() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = rt.block_on(lookup("localhost", 9, deadline)).unwrap();
+        assert!(
+            first.iter().all(|a| a.port() == 9 && a.ip().is_loopback()),
+            "{first:?}"
+        );
+        let cached = locked().cached.as_ref().map(|c| c.host.clone());
+        assert_eq!(cached.as_deref(), Some("localhost"));
+        let second = rt.block_on(lookup("localhost", 10, deadline)).unwrap();
+        assert_eq!(
+            second.iter().map(|a| a.ip()).collect::<Vec<_>>(),
+            first.iter().map(|a| a.ip()).collect::<Vec<_>>()
+        );
+        assert!(second.iter().all(|a| a.port() == 10));
     }
 }
