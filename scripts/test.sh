@@ -34,3 +34,10 @@ if cargo tree -p rtscope --no-default-features --features export-file -e normal 
     echo "rtscope with only export-file depends on an HTTP, gRPC or TLS crate" >&2
     exit 1
 fi
+# The default features (OTLP/HTTP over hyper's HTTP/1.1 client, TLS) build no gRPC or HTTP/2
+# stack and no reqwest; gRPC is opt-in.
+if cargo tree -p rtscope -e normal --prefix none |
+    grep -qE '^(tonic|h2|tower|reqwest|hyper-rustls) '; then
+    echo "rtscope's default features depend on a gRPC, HTTP/2 or reqwest crate" >&2
+    exit 1
+fi

@@ -406,7 +406,9 @@ fn missing_feature(config: &Config) -> Option<&'static str> {
     let (feature, on) = match &config.destination {
         config::Destination::File(_) => ("export-file", cfg!(feature = "export-file")),
         config::Destination::Otlp(t)
-            if t.metrics_endpoint.starts_with("https:") && !cfg!(feature = "tls") =>
+            if (t.metrics_endpoint.starts_with("https:")
+                || t.logs_endpoint.starts_with("https:"))
+                && !cfg!(feature = "tls") =>
         {
             ("tls", false)
         }
@@ -715,6 +717,12 @@ mod tests {
             Some("tls")
         };
         assert_eq!(missing_feature(&https), https_needs);
+        // An https:// logs endpoint alone needs TLS too (gRPC would go in plaintext without).
+        let mut logs_https = http.clone();
+        if let Destination::Otlp(t) = &mut logs_https.destination {
+            t.logs_endpoint = "https://127.0.0.1:4318/v1/logs".into();
+        }
+        assert_eq!(missing_feature(&logs_https), https_needs);
         assert_eq!(
             missing_feature(&file),
             on(cfg!(feature = "export-file"), "export-file")

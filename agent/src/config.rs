@@ -12,8 +12,9 @@
 //! ```
 
 use crate::spike::{SpikeBuilder, SpikeKind, SpikeSettings};
+use crate::text::quoted;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
@@ -1380,7 +1381,7 @@ impl Reader<'_> {
             let file = self.file(o);
             self.warn(format!(
                 "{what} is not an http:// or https:// URL ({problem}); writing to {} instead",
-                shown_path(&file)
+                crate::text::path(&file)
             ));
             return None;
         }
@@ -1405,37 +1406,6 @@ fn default_base(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Grpc => DEFAULT_GRPC_ENDPOINT,
         Protocol::HttpProtobuf => DEFAULT_HTTP_ENDPOINT,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Showing outside values in messages.
-// ---------------------------------------------------------------------------------------------
-
-/// At most this many characters of a value from outside appear in a message.
-const SHOWN_CHARS: usize = 64;
-
-/// `"value"` on one line whatever the value holds: control and other non-printing characters
-/// escaped, and past [`SHOWN_CHARS`] characters cut, followed by the full length, as in
-/// `"aaaa..."... (100000 bytes)`. Never pass a secret: see [`redact_url`].
-pub(crate) fn quoted(raw: &str) -> String {
-    match raw.char_indices().nth(SHOWN_CHARS) {
-        None => format!("\"{}\"", raw.escape_debug()),
-        Some((cut, _)) => format!("\"{}\"... ({} bytes)", raw[..cut].escape_debug(), raw.len()),
-    }
-}
-
-/// A path for a message: as is when it is short, printable UTF-8, else [`quoted`] (a path
-/// that is not UTF-8 shows U+FFFD for its invalid bytes).
-pub(crate) fn shown_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    let plain = text.chars().count() <= SHOWN_CHARS
-        && text.escape_debug().eq(text.chars())
-        && !text.contains(char::REPLACEMENT_CHARACTER);
-    if plain {
-        text.into_owned()
-    } else {
-        quoted(&text)
     }
 }
 
@@ -1601,7 +1571,7 @@ fn parse_pair(entry: &str) -> Result<(String, String), PairError> {
 }
 
 /// Strict percent-decoding: every `%` starts two hex digits and the result is UTF-8.
-fn percent_decode(raw: &str) -> Option<String> {
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     if !raw.contains('%') {
         return Some(raw.to_owned());
     }
@@ -2508,27 +2478,16 @@ mod tests {
                 "9".repeat(64)
             )]
         );
-        // Control characters are escaped wherever they sit, the cut keeps whole characters.
+        // Control characters are escaped wherever they sit, an escape counts as what it shows
+        // (the cut keeps whole characters: see `text`'s tests).
         let attrs = format!("{}=1,k\u{1b}[2J{}", "é".repeat(70), "x".repeat(100));
         let (_, w) = run(&Overrides::default(), &[(OTEL_RESOURCE_ATTRIBUTES, &attrs)]);
         assert_eq!(
             w,
             [format!(
                 r#"rtscope: OTEL_RESOURCE_ATTRIBUTES entry "k\u{{1b}}[2J{}"... (105 bytes) is not key=value; skipping it"#,
-                "x".repeat(59)
+                "x".repeat(54)
             )]
-        );
-        assert_eq!(
-            quoted(&"é".repeat(70)),
-            format!("\"{}\"... (140 bytes)", "é".repeat(64))
-        );
-        // Paths are shown as they are when short and printable, escaped and cut otherwise.
-        assert_eq!(shown_path(Path::new("/tmp/a b.jsonl")), "/tmp/a b.jsonl");
-        assert_eq!(shown_path(Path::new("/tmp/\n")), r#""/tmp/\n""#);
-        let long = format!("/{}", "d".repeat(99));
-        assert_eq!(
-            shown_path(Path::new(&long)),
-            format!("\"/{}\"... (100 bytes)", "d".repeat(63))
         );
     }
 
@@ -2601,7 +2560,7 @@ mod tests {
         assert_eq!(c.service_name, default_service_name());
         // Messages show such a path escaped.
         assert_eq!(
-            shown_path(Path::new(OsStr::from_bytes(bytes))),
+            crate::text::path(std::path::Path::new(OsStr::from_bytes(bytes))),
             "\"/tmp/caf\u{fffd}.jsonl\""
         );
     }

@@ -24,10 +24,12 @@
 //! - `export-file` (default): the export thread writing OTLP/JSON lines to a file, the
 //!   destination when no collector is configured and the fallback of the others
 //!   (opentelemetry-proto's messages, prost, serde_json, tokio's current-thread runtime).
-//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector (adds reqwest, flate2).
-//! - `export-grpc` (default): OTLP/gRPC to a collector (adds tonic).
-//! - `tls` (default): `https://` endpoints for the HTTP and gRPC exporters (rustls with ring,
-//!   the platform's verifier).
+//! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
+//!   default protocol (adds hyper's HTTP/1.1 client and flate2).
+//! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about 1 MB).
+//! - `tls`: `https://` endpoints for the HTTP and gRPC exporters (rustls with ring, the
+//!   platform's verifier; about 1.6 MB, so not a default: without it an `https://` endpoint
+//!   falls back to the file, saying which feature to add).
 //! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.
 //! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
 //!   [`time`], `task::spawn` and the scheduling-delay probe.
@@ -58,6 +60,7 @@ pub mod pool;
 mod sched;
 pub mod spike;
 mod sys;
+mod text;
 #[cfg(feature = "tracing")]
 #[path = "tracing_layer.rs"]
 pub mod tracing;

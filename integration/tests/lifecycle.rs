@@ -67,6 +67,119 @@ fn a_hanging_resolver_never_holds_the_exit_or_piles_up_threads() {
     }
 }
 
+/// `getaddrinfo` for `collector.rtscope.test` that logs each call it starts (a line in
+/// `$LOOKUP_LOG`), hangs 1 s and fails on the first, and answers 127.0.0.1 from then on: a DNS
+/// server that was dead for a while.
+const RECOVERING_RESOLVER: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+static int calls;
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+    gai_fn real = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+    if (node == NULL || strcmp(node, "collector.rtscope.test") != 0)
+        return real(node, service, hints, res);
+    const char *log = getenv("LOOKUP_LOG");
+    if (log != NULL) {
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (fd >= 0) {
+            (void)write(fd, "lookup\n", 7);
+            close(fd);
+        }
+    }
+    if (__atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST) == 1) {
+        usleep(1000 * 1000);
+        return EAI_AGAIN;
+    }
+    return real("127.0.0.1", service, hints, res);
+}
+"#;
+
+/// While one lookup hangs, connect attempts wait for that one and then fail at once, nothing
+/// sent ("still in progress"), without a lookup of their own queued behind it; once it ends,
+/// one more lookup finds the collector and its answer and connection are kept. Under delta
+/// temporality nothing is lost: what the failed exports carried comes with the next one.
+/// Before, a hung lookup ended the attempt as "no answer within 200ms", a request that may
+/// have arrived, so its delta data was counted lost and never sent.
+#[test]
+fn a_hung_lookup_fails_attempts_as_not_sent_and_lookups_never_queue() {
+    let shim = build_preload("recovering_getaddrinfo", RECOVERING_RESOLVER).unwrap();
+    let shutdown = Duration::from_millis(1000);
+    for protocol in ["http/protobuf", "grpc"] {
+        let collector = Collector::start();
+        let log = std::env::temp_dir().join(format!(
+            "rtscope-lookups-{}-{}",
+            std::process::id(),
+            protocol.replace('/', "-")
+        ));
+        let _ = std::fs::remove_file(&log);
+        let port = match protocol {
+            "grpc" => collector.grpc_addr().port(),
+            _ => collector.http_addr().port(),
+        };
+        let mut cmd = Command::new(BIN);
+        // 30 phases of 100 ms: 3 s of exports every 100 ms, the first second without DNS.
+        cmd.args(["30", "100"])
+            .env("LD_PRELOAD", &shim)
+            .env("LOOKUP_LOG", &log)
+            .env("RTSCOPE_SUMMARY", "off")
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://collector.rtscope.test:{port}"),
+            )
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "200")
+            .env("RTSCOPE_SHUTDOWN_TIMEOUT", shutdown.as_millis().to_string());
+        let run = run_watched(cmd, "SNAPSHOT ", Duration::from_secs(60)).unwrap();
+        assert!(run.success(), "{protocol}: {run:?}");
+        let lookups = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let _ = std::fs::remove_file(&log);
+        assert!(
+            run.stderr
+                .contains("name lookup of collector.rtscope.test still in progress; nothing sent"),
+            "{protocol}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            lookups, 2,
+            "{protocol}: {lookups} lookups started (expected the hung one, then one that found \
+             the collector); {}",
+            run.stderr
+        );
+        let exit = run.exit_after_marker.expect("SNAPSHOT line");
+        assert!(
+            exit <= shutdown + Duration::from_secs(1),
+            "{protocol}: exit took {exit:?}"
+        );
+        let line = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("SNAPSHOT "))
+            .expect("SNAPSHOT line");
+        let truth = serde_json::from_str::<Value>(line).unwrap()["allocations"]
+            .as_u64()
+            .unwrap();
+        settle(&collector);
+        assert_eq!(
+            received_and_lost(&collector),
+            (truth, 0),
+            "{protocol}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn the_summary_counts_the_final_export_with_its_result() {
     // Nothing listens on this port: every export, the final one too, is refused.

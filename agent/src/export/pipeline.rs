@@ -177,14 +177,13 @@ impl Outage {
 }
 
 /// The export thread's tokio runtime. Dropping a `Runtime` waits for its blocking threads,
-/// and a `getaddrinfo` stuck in one can take any time, so this one is always shut down in
-/// the background: nothing on the exit path ever waits for the network or DNS.
+/// which can take any time, so this one is always shut down in the background: nothing on
+/// the exit path ever waits for the network or DNS. Name lookups do not run here: the sinks'
+/// one resolver (`transport::resolve`) has its own thread, one lookup at a time.
 struct BackgroundRuntime(std::mem::ManuallyDrop<tokio::runtime::Runtime>);
 
 impl BackgroundRuntime {
-    /// A current-thread runtime with at most one blocking thread: name lookups (the only
-    /// blocking work of the sinks) run one at a time, so lookups that hang cannot pile up
-    /// threads; later ones wait their turn and are dropped with the runtime.
+    /// A current-thread runtime with at most one blocking thread (the sinks need none).
     fn new() -> std::io::Result<Self> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -326,14 +325,14 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
         eprintln!(
             "rtscope: cannot export to {shown}: {}; writing to {} instead",
             e.message,
-            transport::show_path(fallback)
+            crate::text::path(fallback)
         );
         Sink::file(fallback, config.file_max_bytes)
     });
     if config.signals.any()
         && let Some(path) = sink.file_path()
     {
-        let path = transport::show_path(path);
+        let path = crate::text::path(path);
         eprintln!(
             "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
              OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",

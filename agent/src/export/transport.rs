@@ -9,7 +9,9 @@
 //! is honoured across exports: no request goes out before the time it asked for.
 //!
 //! Each transport is its feature's (`export-http`, `export-grpc`, `tls`); the file sink is
-//! always built with the export thread.
+//! always built with the export thread. Both collector transports connect through
+//! [`resolve`]: at most one name lookup in flight per process, never one queued behind it.
+//! No proxy is used (`HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are not read).
 
 // With the file sink alone, what the collectors share (secrets, echoing) has no user.
 #![cfg_attr(
@@ -17,9 +19,20 @@
     allow(dead_code)
 )]
 
+#[cfg(feature = "collector")]
+mod resolve;
+
 use crate::config::Destination;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use crate::config::{Compression, OtlpTarget, Protocol, redact_url};
+#[cfg(feature = "export-http")]
+use bytes::Bytes;
+#[cfg(feature = "export-http")]
+use http_body_util::{BodyExt, Full};
+#[cfg(feature = "export-http")]
+use hyper::client::conn::http1::SendRequest;
+#[cfg(feature = "export-http")]
+use hyper::header::{self, HeaderName, HeaderValue};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 #[cfg(feature = "export-http")]
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
@@ -32,7 +45,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use prost::Message;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+#[cfg(feature = "export-grpc")]
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +75,12 @@ const GRPC_MESSAGE_LIMIT: usize = 64 * 1024;
 const GRPC_HEADER_LIMIT: u32 = 16 * 1024;
 /// Most characters of text from outside (a body, a status message) echoed in one line.
 const ECHO_LIMIT: usize = 200;
+/// Longest a connection stays idle to be reused (as reqwest's and hyper-util's pools).
+#[cfg(feature = "export-http")]
+const HTTP_IDLE_LIMIT: Duration = Duration::from_secs(90);
+/// Largest buffer hyper reads a response into (status line and headers must fit).
+#[cfg(feature = "export-http")]
+const HTTP_BUFFER_LIMIT: usize = 64 * 1024;
 /// Longest wait a collector can impose (opentelemetry-otlp caps `Retry-After` likewise).
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_THROTTLE: Duration = Duration::from_secs(600);
@@ -107,6 +126,8 @@ pub(crate) struct Sink {
     not_before: Option<Instant>,
 }
 
+// One per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     #[cfg(feature = "export-grpc")]
     Grpc {
@@ -119,10 +140,11 @@ enum Kind {
     },
     #[cfg(feature = "export-http")]
     Http {
-        client: reqwest::Client,
+        client: HttpClient,
         url: String,
-        logs_url: String,
-        headers: Vec<(String, String)>,
+        metrics: Route,
+        logs: Route,
+        headers: Vec<(HeaderName, HeaderValue)>,
         gzip: bool,
         timeout: Duration,
     },
@@ -153,7 +175,7 @@ impl Sink {
                     Protocol::Grpc => grpc(t, rt)?,
                     #[cfg(feature = "export-http")]
                     Protocol::HttpProtobuf => {
-                        let _enter = rt.enter();
+                        let _ = rt;
                         http(t)?
                     }
                     #[allow(unreachable_patterns)]
@@ -200,7 +222,7 @@ impl Sink {
             Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
             #[cfg(feature = "export-http")]
             Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
-            Kind::File(f) => format!("OTLP/JSON file {}", show_path(&f.path)),
+            Kind::File(f) => format!("OTLP/JSON file {}", crate::text::path(&f.path)),
         }
     }
 
@@ -280,25 +302,28 @@ fn send_to_collector(
         #[cfg(feature = "export-http")]
         Kind::Http {
             client,
-            url,
-            logs_url,
+            metrics,
+            logs,
             headers,
             gzip,
             timeout,
+            ..
         } => {
-            let (url, body, signal) = match &payload {
-                Payload::Metrics(req) => (url.as_str(), req.encode_to_vec(), Signal::Metrics),
-                Payload::Logs(req) => (logs_url.as_str(), req.encode_to_vec(), Signal::Logs),
+            let (route, body, signal) = match &payload {
+                Payload::Metrics(req) => (&*metrics, req.encode_to_vec(), Signal::Metrics),
+                Payload::Logs(req) => (&*logs, req.encode_to_vec(), Signal::Logs),
             };
             let body = if *gzip {
                 gzip_bytes(&body).map_err(|e| Failure::not_delivered(e.message, Retry::No))?
             } else {
                 body
             };
+            let body = Bytes::from(body);
             let deadline = now + *timeout;
-            let (client, gzip) = (&*client, *gzip);
-            rt.block_on(with_retries(deadline, *timeout, resend_safe, |_| {
-                http_attempt(client, url, &body, headers, gzip, signal, secrets)
+            let gzip = *gzip;
+            rt.block_on(with_retries(deadline, *timeout, resend_safe, async |_| {
+                let request = || http_request(route, &body, headers, gzip);
+                http_attempt(client, route, request, signal, secrets, deadline).await
             }))
         }
         // The file sink is written by `Sink::send`.
@@ -341,9 +366,9 @@ fn without_userinfo(url: &str) -> String {
 }
 
 /// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
-/// after about [`ECHO_LIMIT`] characters of output.
+/// after [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
-    escape(text, ECHO_LIMIT)
+    crate::text::shown(text, ECHO_LIMIT, false)
 }
 
 /// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
@@ -363,32 +388,6 @@ fn without_secrets(text: &str, secrets: &[String]) -> String {
         }
     }
     text
-}
-
-/// `path` fit for one line (a path comes from outside too), never cut below `PATH_MAX`.
-pub(crate) fn show_path(path: &Path) -> String {
-    escape(&path.display().to_string(), 4096)
-}
-
-fn escape(text: &str, limit: usize) -> String {
-    let mut out = String::new();
-    let mut shown = 0;
-    for c in text.chars() {
-        if shown >= limit {
-            out.push_str("...");
-            break;
-        }
-        let invisible = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
-        if c.is_control() || invisible {
-            let escaped = c.escape_default();
-            shown += escaped.len();
-            out.extend(escaped);
-        } else {
-            shown += 1;
-            out.push(c);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,22 +455,21 @@ impl Failure {
 /// attempt that may have delivered the request is retried only when `resend_safe`; the
 /// result may have delivered it when any attempt may have.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-async fn with_retries<F, Fut>(
+async fn with_retries(
     deadline: Instant,
     timeout: Duration,
     resend_safe: bool,
-    mut attempt: F,
-) -> Result<(), Failure>
-where
-    F: FnMut(Duration) -> Fut,
-    Fut: Future<Output = Result<(), Failure>>,
-{
+    mut attempt: impl AsyncFnMut(Duration) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let mut backoff = INITIAL_BACKOFF;
     let mut retries = 0;
     let mut maybe_delivered = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut failure = match tokio::time::timeout(left, attempt(left)).await {
+        // At `deadline` itself, which an attempt's connect deadline can equal: the attempt
+        // is polled first, so a connection that did not come in time fails as one.
+        let at = tokio::time::Instant::from_std(deadline);
+        let mut failure = match tokio::time::timeout_at(at, attempt(left)).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(f)) => f,
             // The request may be out, and the collector may still take it.
@@ -743,15 +741,23 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
     request
 }
 
-/// A lazily connecting channel to `url`, its answers bounded.
+/// A lazily connecting channel to `url`, its answers bounded, connecting through
+/// [`resolve`] (tonic adds TLS for `https://`).
 #[cfg(feature = "export-grpc")]
 fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut endpoint = Endpoint::from_shared(without_userinfo(url))
         .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
-        .connect_timeout(t.timeout)
         .timeout(t.timeout)
         .http2_max_header_list_size(GRPC_HEADER_LIMIT);
+    // Without TLS tonic would connect in plaintext to an https:// endpoint.
+    #[cfg(not(feature = "tls"))]
+    if url.starts_with("https://") {
+        return Err(SendError::new(format!(
+            "endpoint {}: https needs rtscope's `tls` feature, which is off in this build",
+            redact_url(url)
+        )));
+    }
     #[cfg(feature = "tls")]
     if url.starts_with("https://") {
         // tonic uses ring here (or a provider the application installed); it installs none.
@@ -760,7 +766,47 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
             .map_err(|e| SendError::new(format!("TLS: {e}")))?;
     }
     let _enter = rt.enter();
-    Ok(endpoint.connect_lazy())
+    // The connect timeout is the connector's (tonic's own would not mark its failure as a
+    // connection's), a little under the request's so a connection that fails says so.
+    Ok(endpoint.connect_with_connector_lazy(GrpcConnector {
+        connect_timeout: t.timeout.mul_f64(0.9),
+    }))
+}
+
+/// tonic's connector: [`resolve::connect`] within `connect_timeout`.
+#[cfg(feature = "export-grpc")]
+#[derive(Clone, Copy)]
+struct GrpcConnector {
+    connect_timeout: Duration,
+}
+
+#[cfg(feature = "export-grpc")]
+impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: tonic::codegen::http::Uri) -> Self::Future {
+        let deadline = Instant::now() + self.connect_timeout;
+        Box::pin(async move {
+            let host = uri.host().unwrap_or_default();
+            let tls = uri.scheme_str() == Some("https");
+            let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            resolve::connect(host, port, deadline)
+                .await
+                .map(hyper_util::rt::TokioIo::new)
+                .map_err(std::io::Error::other)
+        })
+    }
 }
 
 #[cfg(feature = "export-grpc")]
@@ -815,35 +861,233 @@ enum Signal {
     Logs,
 }
 
+/// One URL of the HTTP sink, split for hyper's connection-level client.
 #[cfg(feature = "export-http")]
-async fn http_attempt(
-    client: &reqwest::Client,
-    url: &str,
-    body: &[u8],
-    headers: &[(String, String)],
+struct Route {
+    origin: Origin,
+    /// The `Host` header: the URL's authority without its userinfo.
+    host: HeaderValue,
+    /// The request target (path and query).
+    target: hyper::Uri,
+    /// `Basic ...` from the URL's userinfo, as reqwest and curl send it.
+    authorization: Option<HeaderValue>,
+}
+
+/// Where a connection goes; connections are reused per origin.
+#[cfg(feature = "export-http")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    tls: bool,
+    /// A name, an IPv4 address or a bracketed IPv6 one.
+    host: String,
+    port: u16,
+}
+
+#[cfg(feature = "export-http")]
+impl Route {
+    fn new(url: &str) -> Result<Route, SendError> {
+        let bad = |why: &str| SendError::new(format!("endpoint {}: {why}", redact_url(url)));
+        let uri: hyper::Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        if tls && !cfg!(feature = "tls") {
+            return Err(bad(
+                "https needs rtscope's `tls` feature, which is off in this build",
+            ));
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        let origin = Origin {
+            tls,
+            host: authority.host().to_owned(),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        };
+        let host = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, host)| host);
+        let authorization = userinfo(url)
+            .map(|info| {
+                use base64::Engine;
+                let (user, password) = info.split_once(':').unwrap_or((info, ""));
+                let decoded =
+                    |s: &str| crate::config::percent_decode(s).unwrap_or_else(|| s.into());
+                let pair = format!("{}:{}", decoded(user), decoded(password));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                HeaderValue::try_from(format!("Basic {encoded}")).map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+            })
+            .transpose()
+            .map_err(|_| bad("the userinfo is not valid"))?;
+        Ok(Route {
+            origin,
+            host: HeaderValue::try_from(host).map_err(|_| bad("the host is not valid"))?,
+            target: uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse()
+                .map_err(|_| bad("not a valid URL"))?,
+            authorization,
+        })
+    }
+}
+
+/// hyper's HTTP/1.1 client over tokio (and rustls): one keep-alive connection per origin,
+/// reused across exports and replaced after any error. Redirects are never followed (a
+/// redirect would carry the headers, credentials among them, elsewhere; OTLP has none) and no
+/// proxy is used.
+#[cfg(feature = "export-http")]
+struct HttpClient {
+    connect_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsConnector>,
+    /// Idle connections, at most one per origin (the sink has two URLs), with when they
+    /// became idle.
+    idle: Vec<(Origin, SendRequest<Full<Bytes>>, Instant)>,
+}
+
+#[cfg(feature = "export-http")]
+impl HttpClient {
+    /// Sends `request()` on an idle connection to `origin`, or on a new one when there is
+    /// none or the idle one certainly did not send it (closed meanwhile by the collector).
+    /// Returns the answer and the connection, to be kept once the answer is read.
+    async fn send(
+        &mut self,
+        origin: &Origin,
+        request: impl Fn() -> hyper::Request<Full<Bytes>>,
+        deadline: Instant,
+    ) -> Result<
+        (
+            hyper::Response<hyper::body::Incoming>,
+            SendRequest<Full<Bytes>>,
+        ),
+        Failure,
+    > {
+        if let Some(i) = self.idle.iter().position(|(o, ..)| o == origin) {
+            let (_, mut sender, since) = self.idle.swap_remove(i);
+            if since.elapsed() < HTTP_IDLE_LIMIT && sender.ready().await.is_ok() {
+                match sender.try_send_request(request()).await {
+                    Ok(response) => return Ok((response, sender)),
+                    Err(mut e) => {
+                        if e.take_message().is_none() {
+                            return Err(Failure::maybe_delivered(
+                                error_chain(&e.into_error()),
+                                Retry::Backoff,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let mut sender = self.connect(origin, deadline).await?;
+        let unsent = |e: hyper::Error| Failure::not_delivered(error_chain(&e), Retry::Backoff);
+        sender.ready().await.map_err(unsent)?;
+        match sender.try_send_request(request()).await {
+            Ok(response) => Ok((response, sender)),
+            Err(mut e) => {
+                let sent = e.take_message().is_none();
+                let message = error_chain(&e.into_error());
+                Err(if sent {
+                    Failure::maybe_delivered(message, Retry::Backoff)
+                } else {
+                    Failure::not_delivered(message, Retry::Backoff)
+                })
+            }
+        }
+    }
+
+    /// A new connection (name lookup, TCP, TLS, HTTP/1.1 handshake) within the connect
+    /// timeout and `deadline`; every failure here sent nothing.
+    async fn connect(
+        &self,
+        origin: &Origin,
+        deadline: Instant,
+    ) -> Result<SendRequest<Full<Bytes>>, Failure> {
+        let failed = |message: String| Failure::not_delivered(message, Retry::Backoff);
+        let deadline = deadline.min(Instant::now() + self.connect_timeout);
+        let tcp = resolve::connect(&origin.host, origin.port, deadline)
+            .await
+            .map_err(failed)?;
+        #[cfg(feature = "tls")]
+        if origin.tls {
+            let tls = self
+                .tls
+                .as_ref()
+                .ok_or_else(|| failed("TLS is not set up".into()))?;
+            let host = origin.host.trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|e| failed(format!("TLS: {e}")))?;
+            let handshake = tls.connect(name, tcp);
+            let io = tokio::time::timeout_at(deadline.into(), handshake)
+                .await
+                .map_err(|_| failed(format!("TLS handshake with {host}: no answer in time")))?
+                .map_err(|e| failed(format!("TLS handshake with {host}: {}", error_chain(&e))))?;
+            return http1(io).await;
+        }
+        http1(tcp).await
+    }
+}
+
+/// The HTTP/1.1 handshake over `io`; the connection is driven by a task of the runtime.
+#[cfg(feature = "export-http")]
+async fn http1<T>(io: T) -> Result<SendRequest<Full<Bytes>>, Failure>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(HTTP_BUFFER_LIMIT)
+        .handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .map_err(|e| Failure::not_delivered(error_chain(&e), Retry::Backoff))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// The POST of `body` to `route`.
+#[cfg(feature = "export-http")]
+fn http_request(
+    route: &Route,
+    body: &Bytes,
+    headers: &[(HeaderName, HeaderValue)],
     gzip: bool,
-    signal: Signal,
-    secrets: &[String],
-) -> Result<(), Failure> {
-    let mut builder = client
-        .post(url)
-        .header("content-type", "application/x-protobuf");
+) -> hyper::Request<Full<Bytes>> {
+    let mut request = hyper::Request::new(Full::new(body.clone()));
+    *request.method_mut() = hyper::Method::POST;
+    *request.uri_mut() = route.target.clone();
+    let h = request.headers_mut();
+    h.insert(header::HOST, route.host.clone());
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-protobuf"),
+    );
     if gzip {
-        builder = builder.header("content-encoding", "gzip");
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Some(auth) = &route.authorization {
+        h.insert(header::AUTHORIZATION, auth.clone());
     }
     for (k, v) in headers {
-        builder = builder.header(k.as_str(), v.as_str());
+        h.insert(k.clone(), v.clone());
     }
-    let resp = builder.body(body.to_vec()).send().await.map_err(|e| {
-        // No connection (refused, name lookup failed, connect timeout): nothing was sent.
-        let connect = e.is_connect();
-        let message = error_chain(&e.without_url());
-        if connect {
-            Failure::not_delivered(message, Retry::Backoff)
-        } else {
-            Failure::maybe_delivered(message, Retry::Backoff)
-        }
-    })?;
+    request
+}
+
+#[cfg(feature = "export-http")]
+async fn http_attempt(
+    client: &mut HttpClient,
+    route: &Route,
+    request: impl Fn() -> hyper::Request<Full<Bytes>>,
+    signal: Signal,
+    secrets: &[String],
+    deadline: Instant,
+) -> Result<(), Failure> {
+    let (resp, connection) = client.send(&route.origin, request, deadline).await?;
     let status = resp.status();
     let header = |name| {
         resp.headers()
@@ -851,12 +1095,18 @@ async fn http_attempt(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let retry_after = header(reqwest::header::RETRY_AFTER)
+    let retry_after = header(header::RETRY_AFTER)
         .as_deref()
         .and_then(parse_retry_after);
-    let protobuf = header(reqwest::header::CONTENT_TYPE)
-        .is_some_and(|t| t.starts_with("application/x-protobuf"));
-    let (body, complete) = read_capped(resp).await;
+    let protobuf =
+        header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("application/x-protobuf"));
+    let (body, complete) = read_capped(resp.into_body()).await;
+    // A connection whose answer was read whole is reused; otherwise dropping it closes it.
+    if complete {
+        client
+            .idle
+            .push((route.origin.clone(), connection, Instant::now()));
+    }
     if status.is_success() {
         // A body cut at the limit is not decoded; an export answer is a few bytes.
         if !complete {
@@ -902,22 +1152,25 @@ fn http_maybe_delivered(status: u16) -> bool {
     !matches!(status, 400..=499 | 503)
 }
 
-/// At most [`BODY_LIMIT`] bytes of `resp`'s body, and whether that was all of it. The rest
-/// is never read: dropping the response closes the connection.
+/// At most [`BODY_LIMIT`] bytes of `body`, and whether that was all of it. The rest is never
+/// read: dropping the body and its connection closes the connection.
 #[cfg(feature = "export-http")]
-async fn read_capped(mut resp: reqwest::Response) -> (Vec<u8>, bool) {
+async fn read_capped(mut body: hyper::body::Incoming) -> (Vec<u8>, bool) {
     let mut buf = Vec::new();
     loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(chunk) = frame.into_data() else {
+                    continue;
+                };
                 let take = chunk.len().min(BODY_LIMIT - buf.len());
                 buf.extend_from_slice(&chunk[..take]);
                 if take < chunk.len() || buf.len() == BODY_LIMIT {
                     return (buf, false);
                 }
             }
-            Ok(None) => return (buf, true),
-            Err(_) => return (buf, false),
+            None => return (buf, true),
+            Some(Err(_)) => return (buf, false),
         }
     }
 }
@@ -962,20 +1215,35 @@ fn tls_config() -> Result<rustls::ClientConfig, SendError> {
 
 #[cfg(feature = "export-http")]
 fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
-    let client = reqwest::Client::builder();
+    let metrics = Route::new(&t.metrics_endpoint)?;
+    let logs = Route::new(&t.logs_endpoint)?;
+    let mut headers = Vec::with_capacity(t.headers.len());
+    for (k, v) in &t.headers {
+        let name = HeaderName::try_from(k.as_str())
+            .map_err(|_| SendError::new(format!("header name {k:?} is not valid HTTP")))?;
+        let mut value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+            SendError::new(format!("header {k:?} has a value that is not valid HTTP"))
+        })?;
+        value.set_sensitive(true);
+        headers.push((name, value));
+    }
     #[cfg(feature = "tls")]
-    let client = client.tls_backend_preconfigured(tls_config()?);
-    let client = client
-        .connect_timeout(t.timeout)
-        // A redirect would carry the headers (credentials) elsewhere; OTLP has none.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| SendError::new(format!("HTTP client: {}", error_chain(&e))))?;
+    let tls = if metrics.origin.tls || logs.origin.tls {
+        Some(tokio_rustls::TlsConnector::from(Arc::new(tls_config()?)))
+    } else {
+        None
+    };
     Ok(Kind::Http {
-        client,
+        client: HttpClient {
+            connect_timeout: t.timeout,
+            #[cfg(feature = "tls")]
+            tls,
+            idle: Vec::with_capacity(2),
+        },
         url: t.metrics_endpoint.clone(),
-        logs_url: t.logs_endpoint.clone(),
-        headers: t.headers.clone(),
+        metrics,
+        logs,
+        headers,
         gzip: t.compression == Compression::Gzip,
         timeout: t.timeout,
     })
@@ -1015,7 +1283,7 @@ impl FileSink {
         }
         .map_err(|e| SendError::new(format!("encode JSON: {e}")))?;
         line.push(b'\n');
-        let path = show_path(&self.path);
+        let path = crate::text::path(&self.path);
         let len = line.len() as u64;
         // Each of the two files holds at most half the cap.
         let half = self.max_bytes / 2;
@@ -1061,7 +1329,7 @@ impl FileSink {
     }
 
     fn open_error(&self, e: std::io::Error) -> SendError {
-        let path = show_path(&self.path);
+        let path = crate::text::path(&self.path);
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
             return SendError::new(format!(
@@ -1095,20 +1363,6 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
 ))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn echo_escapes_control_characters_and_caps_length() {
-        let forged = "oops\nrtscope: export recovered\u{1b}[2J\u{202e}";
-        let shown = echo(forged);
-        assert_eq!(shown, "oops\\nrtscope: export recovered\\u{1b}[2J\\u{202e}");
-        assert!(!shown.chars().any(char::is_control));
-        let long = "x".repeat(100_000);
-        assert_eq!(echo(&long).chars().count(), ECHO_LIMIT + 3);
-        assert_eq!(
-            show_path(Path::new("/tmp/a\nrtscope: b")),
-            "/tmp/a\\nrtscope: b"
-        );
-    }
 
     #[test]
     fn retry_after_seconds_and_http_dates() {
@@ -1317,6 +1571,120 @@ mod tests {
         // A secret where the echo is cut leaves no prefix behind.
         let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
         assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
+    }
+
+    /// An HTTP/1.1 collector on 127.0.0.1 answering 200 with an empty body to every request
+    /// of up to 4 connections; sends (connection number, request head) for each request.
+    /// With `close_each`, it closes every connection after its first answer, unannounced
+    /// (as an idle timeout does).
+    fn http_collector(close_each: bool) -> (u16, std::sync::mpsc::Receiver<(usize, String)>) {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().take(4).enumerate() {
+                let Ok(conn) = conn else { return };
+                conn.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                for _ in 0..10 {
+                    let mut head = String::new();
+                    while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    let Some(length) = length else { break };
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        break;
+                    }
+                    let _ = tx.send((n, head));
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                    if close_each {
+                        break;
+                    }
+                }
+            }
+        });
+        (port, rx)
+    }
+
+    #[test]
+    fn one_http_connection_is_kept_across_exports_and_replaced_when_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (port, requests) = http_collector(false);
+        let mut t = target(&format!("http://user:pa%20ss@127.0.0.1:{port}/base"));
+        // A configured `authorization` header wins over the userinfo.
+        t.headers = vec![("x-api-key".into(), "k3y".into())];
+        let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        for _ in 0..3 {
+            sink.send(&rt, record(10, 0), false).unwrap();
+        }
+        let seen: Vec<(usize, String)> = requests.try_iter().collect();
+        assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 0, 0]);
+        let head = seen[0].1.to_ascii_lowercase();
+        for line in [
+            "post /base/v1/metrics http/1.1\r\n",
+            &format!("host: 127.0.0.1:{port}\r\n"),
+            "content-type: application/x-protobuf\r\n",
+            // `user:pa ss`, as reqwest sent it.
+            "authorization: basic dxnlcjpwysbzcw==\r\n",
+            "x-api-key: k3y\r\n",
+        ] {
+            assert!(head.contains(line), "{line:?} not in {head:?}");
+        }
+
+        // The collector closes each connection after one answer: each export finds the
+        // connection closed and sends on a new one, never on the dead one (which could lose a
+        // delta export as "may have arrived").
+        let (port, requests) = http_collector(true);
+        let mut sink = Sink::new(
+            &Destination::Otlp(target(&format!("http://127.0.0.1:{port}"))),
+            1 << 20,
+            &rt,
+        )
+        .unwrap();
+        for _ in 0..3 {
+            sink.send(&rt, record(10, 0), false).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let connections: Vec<usize> = requests.try_iter().map(|(n, _)| n).collect();
+        assert_eq!(connections, [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_plaintext_answer_to_https_fails_the_handshake_and_delivered_nothing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            // The first attempt and its three retries.
+            for mut conn in listener.incoming().take(4).flatten() {
+                let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = target(&format!("https://127.0.0.1:{port}"));
+        let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        let err = sink.send(&rt, record(10, 0), false).unwrap_err();
+        assert!(!err.maybe_delivered, "{}", err.message);
+        assert!(
+            err.message.starts_with("TLS handshake with 127.0.0.1"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
