@@ -45,6 +45,7 @@
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
 #[cfg(feature = "export")]
 use crate::export::Exporter;
+use crate::model::Source;
 use std::path::PathBuf;
 #[cfg(feature = "export")]
 use std::sync::atomic::AtomicBool;
@@ -52,6 +53,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(feature = "export")]
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
+
+/// Every part the export pipeline collects, in the order of the export and of the exit
+/// summary's lines: the one list that names them (the pipeline only iterates it).
+pub(crate) const SOURCES: &[Source] = &[
+    crate::alloc::SOURCE,
+    crate::pool::SOURCE,
+    crate::time::SOURCE,
+    crate::sched::SOURCE,
+    crate::spike::SOURCE,
+    crate::alloc::AGENT_SOURCE,
+];
 
 /// Entry point of the agent API: [`Agent::builder`].
 ///
@@ -314,7 +326,7 @@ impl AgentBuilder {
         }
         #[cfg(feature = "export")]
         if !config.disabled {
-            let exporter = crate::alloc::agent_scope(|| Exporter::start(config.clone()));
+            let exporter = crate::alloc::agent_scope(|| Exporter::start(config.clone(), SOURCES));
             *lock(&EXPORTER) = Some(Running {
                 exporter,
                 timeout: config.shutdown_timeout,
@@ -576,7 +588,7 @@ fn register_exit_flush() {
 #[cfg(feature = "export")]
 extern "C" fn in_forked_child() {
     FORKED_CHILD.store(true, Ordering::Release);
-    crate::sampling::disable();
+    crate::base::sampling::disable();
 }
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard

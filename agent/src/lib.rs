@@ -44,11 +44,14 @@
 #![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]
 
 pub mod alloc;
+mod base;
+mod model;
 
 pub use alloc::Alloc;
 mod agent;
 pub mod config;
-pub(crate) mod export;
+#[cfg(feature = "export")]
+mod export;
 mod names;
 pub use names::OTHER;
 pub(crate) mod sampling;

@@ -22,7 +22,7 @@
 //! for e in SERIES.iter() { /* e.name(), e.value(): own names, then OTHER */ }
 //! ```
 
-use crate::alloc::agent_scope;
+use crate::base::agent_scope;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering::Acquire, Ordering::Release};

@@ -70,21 +70,20 @@
 //! and allocates a copy of the thread's name (14 bytes, freed as the agent's when the thread
 //! exits). About 40 bytes cross between the accounts once per process, never more.
 
-mod classes;
-pub(crate) mod registry;
-mod shard;
-pub(crate) mod sync {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-}
+mod series;
 
-pub use classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
-pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
+#[cfg(test)]
+pub(crate) use series::alloc_metrics;
+pub(crate) use series::{AGENT_SOURCE, SOURCE};
+
+pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
+pub use crate::base::shard::{PEAK_STEP, agent_scope, enter_agent_thread};
 #[allow(unused_imports)]
-pub(crate) use shard::{SLOTS, add_to_slot, check_peak, claim_slots, read_slot, restart_sampling};
+pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
-use shard::{
-    AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free_slow, on_realloc,
-    try_alloc_small, try_free_small,
+use crate::base::shard::{
+    self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure,
+    on_free_slow, on_realloc, try_alloc_small, try_free_small,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::Ordering::Relaxed;

@@ -192,7 +192,7 @@ struct Local {
     /// Bytes to the next sample point, as of the last arming (`crate::sampling`).
     to_sample: Cell<i64>,
     /// This thread's random stream and the mean its current sample distance was drawn with.
-    sampler: crate::sampling::PerThread,
+    sampler: super::sampling::PerThread,
     /// This thread's copy of the class table, addressed off the thread pointer the fast path
     /// already holds instead of through a global's address.
     classes: SmallTable,
@@ -208,7 +208,7 @@ thread_local! {
             armed: Cell::new(0),
             to_peak: Cell::new(0),
             to_sample: Cell::new(0),
-            sampler: crate::sampling::PerThread::new(),
+            sampler: super::sampling::PerThread::new(),
             classes: SIZE_TO_CLASS,
         }
     };
@@ -625,7 +625,7 @@ pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
 pub fn enter_agent_thread() {
-    crate::sched::mark_agent_thread();
+    super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| {
         let node = l.owned.replace(ptr::null());
         if !node.is_null() {
