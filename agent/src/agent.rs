@@ -63,6 +63,8 @@ pub(crate) const SOURCES: &[Source] = &[
     crate::sched::SOURCE,
     crate::spike::SOURCE,
     crate::alloc::AGENT_SOURCE,
+    #[cfg(feature = "tracing")]
+    crate::tracing::SOURCE,
 ];
 
 /// Entry point of the agent API: [`Agent::builder`].

@@ -405,6 +405,12 @@ impl SpanWatch {
     }
 }
 
+/// The layer as a part: on each collection tick, [`check_spans_seen`].
+pub(crate) const SOURCE: crate::model::Source = crate::model::Source {
+    tick: check_spans_seen,
+    ..crate::model::Source::NONE
+};
+
 /// Warns once (one stderr line) if a layer is installed but has seen no span for a minute
 /// while allocations were sampled: the sign of a global filter hiding spans from it. Called
 /// on the export thread's collection tick; two atomic reads when no layer is installed.

@@ -2,7 +2,7 @@
 //! the agent's own account) and its lines of the exit summary, offered to the export
 //! pipeline through [`SOURCE`] and [`AGENT_SOURCE`].
 
-use super::{AllocStats, CLASS_SIZES, NUM_CLASSES, agent_stats, stats};
+use super::{AllocStats, CLASS_SIZES, NUM_CLASSES, agent_stats, check_peak, stats};
 use crate::model::series::{Data, Metric};
 use crate::model::{Source, bytes};
 use crate::sys::resident_bytes;
@@ -16,10 +16,17 @@ pub(crate) const SOURCE: Source = Source {
         process_metrics(s.live_bytes, out);
     },
     summary,
+    // Raises the recorded peak to the live total now, between exports.
+    tick: || {
+        check_peak();
+    },
 };
 
 /// The agent's own allocations (self-telemetry, `rtscope.agent.memory.*`).
-pub(crate) const AGENT_SOURCE: Source = Source::series_only(agent_metrics);
+pub(crate) const AGENT_SOURCE: Source = Source {
+    series: agent_metrics,
+    ..Source::NONE
+};
 
 /// Bounds of the allocation size histogram: every class's upper bound but the overflow one,
 /// so bucket `i` is exactly size class `i` (the last bucket is the overflow class).

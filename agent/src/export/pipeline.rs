@@ -80,7 +80,7 @@ impl Exporter {
     pub(crate) fn start(config: Config, sources: &'static [Source]) -> Exporter {
         // Before returning, so allocations right after install are sampled.
         let s = &config.sampling;
-        crate::alloc::agent_scope(|| {
+        crate::base::agent_scope(|| {
             crate::base::sampling::enable(s.enabled, s.target_per_sec, s.initial_interval, s.seed)
         });
         let (tx, rx) = mpsc::channel();
@@ -94,7 +94,7 @@ impl Exporter {
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
             .spawn(move || {
-                crate::alloc::enter_agent_thread();
+                crate::base::shard::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
                 let run = std::panic::AssertUnwindSafe(|| run(config, sources, rx, shared));
                 if std::panic::catch_unwind(run).is_err() {
@@ -246,8 +246,9 @@ impl Pipeline {
         let now = Instant::now();
         let seconds = now.duration_since(self.last_tick).as_secs_f64();
         self.last_tick = now;
-        // Raises the recorded peak to the live total now, between exports.
-        crate::alloc::check_peak();
+        for source in self.sources {
+            (source.tick)();
+        }
         self.sampler.tick(seconds, &mut self.events);
         let mut spikes = Vec::new();
         self.spikes
@@ -255,8 +256,6 @@ impl Pipeline {
         for e in spikes {
             self.events.push(e);
         }
-        #[cfg(feature = "tracing")]
-        crate::tracing::check_spans_seen();
     }
 
     /// Refreshes what the shutting-down thread needs to print the summary without us.

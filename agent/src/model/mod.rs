@@ -11,8 +11,9 @@ use series::Metric;
 use std::time::Duration;
 
 /// What one part of the agent (the allocator, pools, timers, the scheduler, latencies and
-/// spikes, the agent's own account) offers the export pipeline. Both functions run on the
-/// export thread, in the agent scope, and read totals since the process started.
+/// spikes, the agent's own account, the tracing layer) offers the export pipeline. Every
+/// function runs on the export thread, in the agent scope; series are totals since the
+/// process started. A part sets what it has and takes the rest from [`Source::NONE`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Source {
     /// Appends the part's cumulative series.
@@ -20,16 +21,17 @@ pub(crate) struct Source {
     /// Appends the part's lines of the exit summary (each `  name: ...\n`), or nothing when
     /// it has nothing to say.
     pub(crate) summary: fn(&mut String),
+    /// Runs on every collection tick (1 s), before the sampler and the spike detector.
+    pub(crate) tick: fn(),
 }
 
 impl Source {
-    /// A part without lines in the exit summary.
-    pub(crate) const fn series_only(series: fn(&mut Vec<Metric>)) -> Source {
-        Source {
-            series,
-            summary: |_| {},
-        }
-    }
+    /// A part that offers nothing.
+    pub(crate) const NONE: Source = Source {
+        series: |_| {},
+        summary: |_| {},
+        tick: || {},
+    };
 }
 
 /// Every series of `sources`, in order.

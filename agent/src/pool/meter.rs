@@ -191,6 +191,7 @@ pub(crate) fn all_stats() -> Vec<(String, PoolStats)> {
 pub(crate) const SOURCE: Source = Source {
     series: collect,
     summary,
+    ..Source::NONE
 };
 
 /// Pools listed by name in the exit summary; the others are folded.

@@ -147,6 +147,7 @@ const SCHEDULE_DESC: &str = "Time runnable work waited before it ran: wake to po
 pub(crate) const SOURCE: Source = Source {
     series: collect,
     summary,
+    ..Source::NONE
 };
 
 /// Appends the scheduler series: task and probe (once used) and threads (always, where

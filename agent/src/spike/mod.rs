@@ -96,6 +96,7 @@ pub(crate) fn emitted() -> (u64, Option<&'static str>) {
 pub(crate) const SOURCE: Source = Source {
     series: collect,
     summary,
+    ..Source::NONE
 };
 
 /// Appends the user latency histograms and, once detection runs, the spike counters.

@@ -274,6 +274,7 @@ impl Interval {
 pub(crate) const SOURCE: Source = Source {
     series: collect,
     summary,
+    ..Source::NONE
 };
 
 /// Appends the timer series (none until a timer was used).
