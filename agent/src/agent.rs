@@ -314,11 +314,11 @@ impl AgentBuilder {
             return Err(InstallError::AlreadyInstalled(Box::new(self)));
         }
         let mut config =
-            crate::alloc::agent_scope(|| config::resolve_from_process_env(&self.overrides));
-        if let Err(feature) = crate::alloc::agent_scope(|| fit_to_features(&mut config)) {
+            crate::base::agent_scope(|| config::resolve_from_process_env(&self.overrides));
+        if let Err(feature) = crate::base::agent_scope(|| fit_to_features(&mut config)) {
             // The application's: the error is its to keep.
             let destination = describe_destination(&config.destination);
-            crate::alloc::agent_scope(|| drop(config));
+            crate::base::agent_scope(|| drop(config));
             // Nothing was installed: a later install (with the feature) may still run.
             STATE.store(UNINSTALLED, Ordering::Release);
             return Err(InstallError::FeatureDisabled {
@@ -328,7 +328,7 @@ impl AgentBuilder {
         }
         #[cfg(feature = "export")]
         if !config.disabled {
-            let exporter = crate::alloc::agent_scope(|| Exporter::start(config.clone(), SOURCES));
+            let exporter = crate::base::agent_scope(|| Exporter::start(config.clone(), SOURCES));
             *lock(&EXPORTER) = Some(Running {
                 exporter,
                 timeout: config.shutdown_timeout,
@@ -339,7 +339,7 @@ impl AgentBuilder {
         let guard = AgentGuard {
             config: config.clone(),
         };
-        crate::alloc::agent_scope(|| drop(config));
+        crate::base::agent_scope(|| drop(config));
         // Outside the agent scope, which restores this thread's countdown on exit.
         crate::alloc::restart_sampling();
         STATE.store(INSTALLED, Ordering::Release);
@@ -552,7 +552,7 @@ fn shutdown_running(from_hook: bool) -> bool {
         Some(Running { exporter, timeout }) => {
             // The exporter promises not to panic; a destructor must not risk an abort anyway.
             let shutdown = std::panic::AssertUnwindSafe(|| exporter.shutdown(timeout));
-            let _ = std::panic::catch_unwind(|| crate::alloc::agent_scope(shutdown));
+            let _ = std::panic::catch_unwind(|| crate::base::agent_scope(shutdown));
             true
         }
         None => false,

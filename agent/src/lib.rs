@@ -39,6 +39,7 @@
 //! in every build.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 // Without an exporter the series model, the event buffer and the sampler's draining side
 // have no consumer (the export pipeline owns them); every build with an exporter checks them.
 #![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]

@@ -53,17 +53,16 @@
 //!   export thread, tables that live for the process (interned scope, pool, latency and
 //!   thread names, counter groups), the per-thread stack of entered tracing spans (freed, as
 //!   the agent's, when the thread exits), temporaries the agent frees before returning.
-//!   Agent code does that work inside [`agent_scope`].
+//!   Agent code does that work inside the agent scope, which sends a thread's allocations
+//!   and frees to the agent's account while it runs.
 //! - A block whose lifetime the application controls is the application's, even when rtscope
 //!   allocates it: the wake cell and waker of an [instrumented](crate::task::instrument)
 //!   future, the allocation counter and extension entry of each span under
 //!   [`RtscopeLayer`](crate::tracing::RtscopeLayer), the vector
 //!   [`thread_delays`](crate::task::thread_delays) returns, the configuration an
 //!   [`AgentGuard`](crate::AgentGuard) holds, a [`Pool`](crate::pool::Pool) and its objects.
-//!   They are allocated outside [`agent_scope`], so the thread that frees them, whichever it
-//!   is, frees them from the user's account too.
-//!
-//! If you call [`agent_scope`] yourself, free inside it what you allocate inside it.
+//!   They are allocated outside the agent scope, so the thread that frees them, whichever
+//!   it is, frees them from the user's account too.
 //!
 //! One exception, fixed in size: the standard library starts the export thread before any
 //! agent code runs on it, and there frees its 24-byte start record (allocated by the agent)
@@ -77,7 +76,6 @@ pub(crate) use series::alloc_metrics;
 pub(crate) use series::{AGENT_SOURCE, SOURCE};
 
 pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
-pub use crate::base::shard::{PEAK_STEP, agent_scope, enter_agent_thread};
 #[allow(unused_imports)]
 pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 

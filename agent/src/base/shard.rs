@@ -165,7 +165,7 @@ pub(crate) static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes a thread may allocate between two peak checks. The recorded peak is at most
 /// `threads * PEAK_STEP` below the true peak.
-pub const PEAK_STEP: i64 = 256 * 1024;
+pub(crate) const PEAK_STEP: i64 = 256 * 1024;
 
 const STATE_NEW: u8 = 0;
 const STATE_ACTIVE: u8 = 1;
@@ -589,8 +589,8 @@ pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
 /// user's. Nested calls are fine. Used around agent code whose blocks the agent also frees
 /// (inside an agent scope or on the export thread): a block allocated inside and freed
 /// outside, or the reverse, would move bytes between the two accounts (see the
-/// [module docs](super#whose-block-it-is-the-applications-or-the-agents)).
-pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
+/// [`crate::alloc`] docs, "Whose block it is").
+pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<(i64, *const Shard, u8)>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -624,7 +624,7 @@ pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
-pub fn enter_agent_thread() {
+pub(crate) fn enter_agent_thread() {
     super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| {
         let node = l.owned.replace(ptr::null());

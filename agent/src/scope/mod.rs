@@ -47,7 +47,6 @@ pub(crate) use crate::base::attribution::{current, replace};
 use crate::names::{Entry, Interner, OTHER};
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// Scope ids are the table's ids plus one (0 is no scope): `1..=MAX_SCOPE_NAMES`, the last
 /// one [`OTHER`]'s.
@@ -130,6 +129,11 @@ impl Scope {
     pub(crate) fn id(self) -> u32 {
         self.id
     }
+
+    /// The scope of id `id`, as [`id`](Self::id) gave it.
+    pub(crate) fn from_id(id: u32) -> Scope {
+        Scope { id }
+    }
 }
 
 /// Restores the previous scope when dropped. Returned by [`Scope::enter`].
@@ -161,38 +165,6 @@ pub fn scope<R>(name: &str, f: impl FnOnce() -> R) -> R {
     Scope::new(name).run(f)
 }
 
-/// A scope whose name is interned on first use: what `#[rtscope::scope]` puts in a `static`
-/// at each annotated function.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct LazyScope {
-    name: &'static str,
-    id: AtomicU32,
-}
-
-impl LazyScope {
-    /// Not interned yet.
-    pub const fn new(name: &'static str) -> LazyScope {
-        LazyScope {
-            name,
-            id: AtomicU32::new(0),
-        }
-    }
-
-    /// The interned scope.
-    #[inline]
-    pub fn get(&self) -> Scope {
-        match self.id.load(Relaxed) {
-            0 => {
-                let s = Scope::new(self.name);
-                self.id.store(s.id, Relaxed);
-                s
-            }
-            id => Scope { id },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,12 +181,5 @@ mod tests {
             assert_eq!(current(), outer);
         });
         assert_eq!(current(), 0);
-    }
-
-    #[test]
-    fn lazy_scope_interns_once() {
-        static S: LazyScope = LazyScope::new("mod-lazy");
-        assert_eq!(S.get(), Scope::new("mod-lazy"));
-        assert_eq!(S.get().name(), "mod-lazy");
     }
 }
