@@ -45,6 +45,7 @@
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
 #[cfg(feature = "export")]
 use crate::export::Exporter;
+use crate::model::Source;
 use std::path::PathBuf;
 #[cfg(feature = "export")]
 use std::sync::atomic::AtomicBool;
@@ -52,6 +53,19 @@ use std::sync::atomic::{AtomicU8, Ordering};
 #[cfg(feature = "export")]
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
+
+/// Every part the export pipeline collects, in the order of the export and of the exit
+/// summary's lines: the one list that names them (the pipeline only iterates it).
+pub(crate) const SOURCES: &[Source] = &[
+    crate::alloc::SOURCE,
+    crate::pool::SOURCE,
+    crate::time::SOURCE,
+    crate::sched::SOURCE,
+    crate::spike::SOURCE,
+    crate::alloc::AGENT_SOURCE,
+    #[cfg(feature = "tracing")]
+    crate::tracing::SOURCE,
+];
 
 /// Entry point of the agent API: [`Agent::builder`].
 ///
@@ -300,11 +314,11 @@ impl AgentBuilder {
             return Err(InstallError::AlreadyInstalled(Box::new(self)));
         }
         let mut config =
-            crate::alloc::agent_scope(|| config::resolve_from_process_env(&self.overrides));
-        if let Err(feature) = crate::alloc::agent_scope(|| fit_to_features(&mut config)) {
+            crate::base::agent_scope(|| config::resolve_from_process_env(&self.overrides));
+        if let Err(feature) = crate::base::agent_scope(|| fit_to_features(&mut config)) {
             // The application's: the error is its to keep.
             let destination = describe_destination(&config.destination);
-            crate::alloc::agent_scope(|| drop(config));
+            crate::base::agent_scope(|| drop(config));
             // Nothing was installed: a later install (with the feature) may still run.
             STATE.store(UNINSTALLED, Ordering::Release);
             return Err(InstallError::FeatureDisabled {
@@ -314,7 +328,7 @@ impl AgentBuilder {
         }
         #[cfg(feature = "export")]
         if !config.disabled {
-            let exporter = crate::alloc::agent_scope(|| Exporter::start(config.clone()));
+            let exporter = crate::base::agent_scope(|| Exporter::start(config.clone(), SOURCES));
             *lock(&EXPORTER) = Some(Running {
                 exporter,
                 timeout: config.shutdown_timeout,
@@ -325,7 +339,7 @@ impl AgentBuilder {
         let guard = AgentGuard {
             config: config.clone(),
         };
-        crate::alloc::agent_scope(|| drop(config));
+        crate::base::agent_scope(|| drop(config));
         // Outside the agent scope, which restores this thread's countdown on exit.
         crate::alloc::restart_sampling();
         STATE.store(INSTALLED, Ordering::Release);
@@ -540,7 +554,7 @@ fn shutdown_running(from_hook: bool) -> bool {
         Some(Running { exporter, timeout }) => {
             // The exporter promises not to panic; a destructor must not risk an abort anyway.
             let shutdown = std::panic::AssertUnwindSafe(|| exporter.shutdown(timeout));
-            let _ = std::panic::catch_unwind(|| crate::alloc::agent_scope(shutdown));
+            let _ = std::panic::catch_unwind(|| crate::base::agent_scope(shutdown));
             true
         }
         None => false,
@@ -578,7 +592,7 @@ fn register_exit_flush() {
 #[cfg(feature = "export")]
 extern "C" fn in_forked_child() {
     FORKED_CHILD.store(true, Ordering::Release);
-    crate::sampling::disable();
+    crate::base::sampling::disable();
 }
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard

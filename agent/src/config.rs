@@ -12,7 +12,7 @@
 //! ```
 
 use crate::spike::{SpikeBuilder, SpikeKind, SpikeSettings};
-use crate::text::quoted;
+use crate::base::text::quoted;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -1381,7 +1381,7 @@ impl Reader<'_> {
             let file = self.file(o);
             self.warn(format!(
                 "{what} is not an http:// or https:// URL ({problem}); writing to {} instead",
-                crate::text::path(&file)
+                crate::base::text::path(&file)
             ));
             return None;
         }
@@ -2560,7 +2560,7 @@ mod tests {
         assert_eq!(c.service_name, default_service_name());
         // Messages show such a path escaped.
         assert_eq!(
-            crate::text::path(std::path::Path::new(OsStr::from_bytes(bytes))),
+            crate::base::text::path(std::path::Path::new(OsStr::from_bytes(bytes))),
             "\"/tmp/caf\u{fffd}.jsonl\""
         );
     }

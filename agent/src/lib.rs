@@ -41,16 +41,20 @@
 //! in every build.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
 // Without an exporter the series model, the event buffer and the sampler's draining side
 // have no consumer (the export pipeline owns them); every build with an exporter checks them.
 #![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]
 
 pub mod alloc;
+mod base;
+mod model;
 
 pub use alloc::Alloc;
 mod agent;
 pub mod config;
-pub(crate) mod export;
+#[cfg(feature = "export")]
+mod export;
 mod names;
 pub use names::OTHER;
 pub(crate) mod sampling;
@@ -60,7 +64,6 @@ pub mod pool;
 mod sched;
 pub mod spike;
 mod sys;
-mod text;
 #[cfg(feature = "tracing")]
 #[path = "tracing_layer.rs"]
 pub mod tracing;

@@ -10,7 +10,7 @@
 //!
 //! Reads (name to entry, id to entry) take no lock; only a name never seen before takes the
 //! table's lock. Its entry (name and value) is allocated as the agent's own (in
-//! [`agent_scope`]) and never freed, so an entry stays valid for the life of the process and
+//! `agent_scope`) and never freed, so an entry stays valid for the life of the process and
 //! no block of it is ever freed into another account.
 //!
 //! A new family is one static table; the value is made once per name, on first use:
@@ -22,7 +22,7 @@
 //! for e in SERIES.iter() { /* e.name(), e.value(): own names, then OTHER */ }
 //! ```
 
-use crate::alloc::agent_scope;
+use crate::base::agent_scope;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering::Acquire, Ordering::Release};

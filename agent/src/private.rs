@@ -17,9 +17,10 @@
 //! ```
 
 pub use crate::agent::AgentGuard;
-pub use crate::scope::LazyScope;
 
 use crate::agent::Agent;
+use crate::scope::Scope;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
 /// The arguments of `#[rtscope::main]`, checked at compile time by the macro.
@@ -119,6 +120,37 @@ macro_rules! __rtscope_async_main {
 
 pub use crate::__rtscope_async_main as async_main;
 
+/// A scope whose name is interned on first use: what `#[rtscope::scope]` puts in a `static`
+/// at each annotated function.
+#[derive(Debug)]
+pub struct LazyScope {
+    name: &'static str,
+    id: AtomicU32,
+}
+
+impl LazyScope {
+    /// Not interned yet.
+    pub const fn new(name: &'static str) -> LazyScope {
+        LazyScope {
+            name,
+            id: AtomicU32::new(0),
+        }
+    }
+
+    /// The interned scope.
+    #[inline]
+    pub fn get(&self) -> Scope {
+        match self.id.load(Relaxed) {
+            0 => {
+                let s = Scope::new(self.name);
+                self.id.store(s.id(), Relaxed);
+                s
+            }
+            id => Scope::from_id(id),
+        }
+    }
+}
+
 /// What `#[rtscope::scope]` on an `async fn` expands to: the body as a future that runs each
 /// poll in `scope`. `R` is named by the macro so that `?` in the body can infer its type.
 pub fn scoped<R, F: std::future::Future<Output = R>>(
@@ -126,4 +158,16 @@ pub fn scoped<R, F: std::future::Future<Output = R>>(
     body: F,
 ) -> crate::scope::Scoped<F> {
     crate::scope::Scoped::new(scope.get(), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_scope_interns_once() {
+        static S: LazyScope = LazyScope::new("mod-lazy");
+        assert_eq!(S.get(), Scope::new("mod-lazy"));
+        assert_eq!(S.get().name(), "mod-lazy");
+    }
 }

@@ -80,7 +80,7 @@
 //! lookup, a reference count and two thread-local writes; the per-thread stack of entered
 //! spans is the agent's own memory.
 
-use crate::alloc::agent_scope;
+use crate::base::agent_scope;
 use crate::scope::{self, Scope};
 use ::tracing::Subscriber;
 use ::tracing::dispatcher::WeakDispatch;
@@ -405,6 +405,12 @@ impl SpanWatch {
     }
 }
 
+/// The layer as a part: on each collection tick, [`check_spans_seen`].
+pub(crate) const SOURCE: crate::model::Source = crate::model::Source {
+    tick: check_spans_seen,
+    ..crate::model::Source::NONE
+};
+
 /// Warns once (one stderr line) if a layer is installed but has seen no span for a minute
 /// while allocations were sampled: the sign of a global filter hiding spans from it. Called
 /// on the export thread's collection tick; two atomic reads when no layer is installed.
@@ -413,7 +419,7 @@ pub(crate) fn check_spans_seen() {
         return;
     }
     let saw = SAW_SPAN.swap(false, Relaxed);
-    let samples = crate::sampling::TAKEN.load(Relaxed);
+    let samples = crate::base::sampling::TAKEN.load(Relaxed);
     let mut watch = WATCH.lock().unwrap_or_else(PoisonError::into_inner);
     if watch.observe(saw, samples, Instant::now(), QUIET_WARNING_AFTER) {
         eprintln!(
@@ -488,21 +494,21 @@ mod tests {
         ::tracing::subscriber::with_default(sub, || {
             let span = ::tracing::info_span!("layer-bytes", alloc.bytes = ::tracing::field::Empty);
             span.in_scope(|| {
-                scope::on_sample(100);
+                crate::base::attribution::on_sample(100);
                 let inner = ::tracing::info_span!("layer-inner");
-                inner.in_scope(|| scope::on_sample(7));
+                inner.in_scope(|| crate::base::attribution::on_sample(7));
                 assert_eq!(current_span_bytes(), Some(100));
-                scope::on_sample(20);
+                crate::base::attribution::on_sample(20);
             });
             assert_eq!(current_span_bytes(), None);
-            scope::on_sample(1000); // outside: nobody's
-            span.in_scope(|| scope::on_sample(3));
+            crate::base::attribution::on_sample(1000); // outside: nobody's
+            span.in_scope(|| crate::base::attribution::on_sample(3));
             // Entered again on another thread: same span, same total.
             let s2 = span.clone();
             std::thread::spawn(move || {
                 s2.in_scope(|| {
                     assert_eq!(name(), Some("layer-bytes"));
-                    scope::on_sample(4);
+                    crate::base::attribution::on_sample(4);
                 });
             })
             .join()

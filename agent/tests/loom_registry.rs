@@ -1,8 +1,8 @@
-//! Loom models of the shard registry (`src/alloc/registry.rs`, included here with loom's
+//! Loom models of the shard registry (`src/base/registry.rs`, included here with loom's
 //! atomics in place of std's). They check that a shard is never held by two threads at once
 //! and that a recycled shard's single-writer `load + store` counts are never lost.
 
-#[path = "../src/alloc/registry.rs"]
+#[path = "../src/base/registry.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod registry;
 

@@ -48,6 +48,7 @@ mod process;
 mod proxy;
 mod service;
 mod settle;
+mod uncounted;
 mod watch;
 
 pub use collector::{
@@ -63,4 +64,5 @@ pub use process::{
 pub use proxy::SlowProxy;
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
 pub use settle::settle;
+pub use uncounted::print_uncounted;
 pub use watch::{WatchedRun, build_preload, run_watched};

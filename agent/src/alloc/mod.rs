@@ -53,38 +53,35 @@
 //!   export thread, tables that live for the process (interned scope, pool, latency and
 //!   thread names, counter groups), the per-thread stack of entered tracing spans (freed, as
 //!   the agent's, when the thread exits), temporaries the agent frees before returning.
-//!   Agent code does that work inside [`agent_scope`].
+//!   Agent code does that work inside the agent scope, which sends a thread's allocations
+//!   and frees to the agent's account while it runs.
 //! - A block whose lifetime the application controls is the application's, even when rtscope
 //!   allocates it: the wake cell and waker of an [instrumented](crate::task::instrument)
 //!   future, the allocation counter and extension entry of each span under
 //!   [`RtscopeLayer`](crate::tracing::RtscopeLayer), the vector
 //!   [`thread_delays`](crate::task::thread_delays) returns, the configuration an
 //!   [`AgentGuard`](crate::AgentGuard) holds, a [`Pool`](crate::pool::Pool) and its objects.
-//!   They are allocated outside [`agent_scope`], so the thread that frees them, whichever it
-//!   is, frees them from the user's account too.
-//!
-//! If you call [`agent_scope`] yourself, free inside it what you allocate inside it.
+//!   They are allocated outside the agent scope, so the thread that frees them, whichever
+//!   it is, frees them from the user's account too.
 //!
 //! One exception, fixed in size: the standard library starts the export thread before any
 //! agent code runs on it, and there frees its 24-byte start record (allocated by the agent)
 //! and allocates a copy of the thread's name (14 bytes, freed as the agent's when the thread
 //! exits). About 40 bytes cross between the accounts once per process, never more.
 
-mod classes;
-pub(crate) mod registry;
-mod shard;
-pub(crate) mod sync {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-}
+mod series;
 
-pub use classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
-pub use shard::{PEAK_STEP, agent_scope, enter_agent_thread};
+#[cfg(test)]
+pub(crate) use series::alloc_metrics;
+pub(crate) use series::{AGENT_SOURCE, SOURCE};
+
+pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 #[allow(unused_imports)]
-pub(crate) use shard::{SLOTS, add_to_slot, check_peak, claim_slots, read_slot, restart_sampling};
+pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
-use shard::{
-    AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free_slow, on_realloc,
-    try_alloc_small, try_free_small,
+use crate::base::shard::{
+    self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure,
+    on_free_slow, on_realloc, try_alloc_small, try_free_small,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::Ordering::Relaxed;

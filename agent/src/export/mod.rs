@@ -3,24 +3,14 @@
 //! slows the application's threads: they only write their own shards, which this thread
 //! reads. The thread's own allocations are the agent's (self-telemetry), never the user's.
 //!
-//! The data model, the series sources and the event buffer are always built (every part
-//! offers its series through them); the thread, the encoder and the sinks only with an
-//! exporter feature (`export-file`, `export-http`, `export-grpc`).
+//! The series and events it ships are `crate::model`'s, offered by the parts through the
+//! list of sources the pipeline is given at start; this module names no part. Built only
+//! with an exporter feature (`export-file`, `export-http`, `export-grpc`).
 
-pub(crate) mod logs;
-pub(crate) mod model;
-pub(crate) mod sources;
-
-#[cfg(feature = "export")]
-mod collect;
-#[cfg(feature = "export")]
 mod otlp;
-#[cfg(feature = "export")]
 mod pipeline;
-#[cfg(feature = "export")]
+mod self_stats;
 mod summary;
-#[cfg(feature = "export")]
 mod transport;
 
-#[cfg(feature = "export")]
 pub(crate) use pipeline::Exporter;

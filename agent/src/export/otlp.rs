@@ -4,9 +4,9 @@
 //! (0.33 has no way to export pre-aggregated histograms), so every metric is encoded here and
 //! one request carries one consistent snapshot.
 
-use super::logs::LogEvent;
-use super::model::{Data, Metric, Number, Value};
 use crate::config::{Config, Temporality};
+use crate::model::events::LogEvent;
+use crate::model::series::{Data, Metric, Number, Value};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -453,7 +453,7 @@ mod tests {
         s.allocations = big + 2;
         s.live_bytes = big + 4;
         let mut metrics = Vec::new();
-        super::super::collect::alloc_metrics(&s, &mut metrics);
+        crate::alloc::alloc_metrics(&s, &mut metrics);
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
             let mut enc = Encoder::new(&config(temporality));
             let req = enc.encode(&metrics, now_nanos());

@@ -1,11 +1,12 @@
 //! The export thread: collects on a collection tick, encodes and ships on the export interval.
 
-use super::collect::{SelfStats, collect_all};
-use super::logs::EventBuffer;
 use super::otlp::{Encoder, Sent, now_nanos};
+use super::self_stats::SelfStats;
 use super::summary;
 use super::transport::{self, Payload, Sink};
 use crate::config::{Config, Signals};
+use crate::model::events::EventBuffer;
+use crate::model::{Source, bytes};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -24,6 +25,7 @@ enum Command {
 /// export thread is still stuck in an export at the deadline.
 #[derive(Debug, Default)]
 struct SummaryInputs {
+    sources: &'static [Source],
     destination: String,
     self_stats: SelfStats,
     top_scopes: Vec<(String, u64)>,
@@ -50,12 +52,15 @@ impl SummaryInputs {
             stats.exports += 1;
             stats.export_failures += 1;
         }
-        summary::render(&summary::ExitFacts {
-            destination: &self.destination,
-            self_stats: &stats,
-            top_scopes: &self.top_scopes,
-            backlog_dropped: self.backlog_dropped,
-        })
+        summary::render(
+            self.sources,
+            &summary::ExitFacts {
+                destination: &self.destination,
+                self_stats: &stats,
+                top_scopes: &self.top_scopes,
+                backlog_dropped: self.backlog_dropped,
+            },
+        )
     }
 }
 
@@ -71,18 +76,27 @@ pub(crate) struct Exporter {
 impl Exporter {
     /// Spawns the export thread. Never fails or panics: a problem is one stderr line and the
     /// application runs on unexported.
-    pub(crate) fn start(config: Config) -> Exporter {
+    /// `sources`: every part whose series are exported and whose lines are in the summary.
+    pub(crate) fn start(config: Config, sources: &'static [Source]) -> Exporter {
         // Before returning, so allocations right after install are sampled.
-        crate::alloc::agent_scope(|| crate::sampling::enable(&config.sampling));
+        let s = &config.sampling;
+        crate::base::agent_scope(|| {
+            crate::base::sampling::enable(s.enabled, s.target_per_sec, s.initial_interval, s.seed)
+        });
         let (tx, rx) = mpsc::channel();
-        let summary = config.summary_at_exit.then(SharedSummary::default);
+        let summary = config.summary_at_exit.then(|| {
+            Arc::new(Mutex::new(SummaryInputs {
+                sources,
+                ..SummaryInputs::default()
+            }))
+        });
         let shared = summary.clone();
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
             .spawn(move || {
-                crate::alloc::enter_agent_thread();
+                crate::base::shard::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
-                let run = std::panic::AssertUnwindSafe(|| run(config, rx, shared));
+                let run = std::panic::AssertUnwindSafe(|| run(config, sources, rx, shared));
                 if std::panic::catch_unwind(run).is_err() {
                     eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
                 }
@@ -210,6 +224,7 @@ impl Drop for BackgroundRuntime {
 }
 
 struct Pipeline {
+    sources: &'static [Source],
     rt: BackgroundRuntime,
     sink: Sink,
     encoder: Encoder,
@@ -230,16 +245,16 @@ impl Pipeline {
         let now = Instant::now();
         let seconds = now.duration_since(self.last_tick).as_secs_f64();
         self.last_tick = now;
-        // Raises the recorded peak to the live total now, between exports.
-        crate::alloc::check_peak();
+        for source in self.sources {
+            (source.tick)();
+        }
         self.sampler.tick(seconds, &mut self.events);
         let mut spikes = Vec::new();
-        self.spikes.drain(&mut spikes);
+        self.spikes
+            .drain(&mut spikes, self.sampler.recent_scope_bytes());
         for e in spikes {
             self.events.push(e);
         }
-        #[cfg(feature = "tracing")]
-        crate::tracing::check_spans_seen();
     }
 
     /// Refreshes what the shutting-down thread needs to print the summary without us.
@@ -267,7 +282,9 @@ impl Pipeline {
         let started = Instant::now();
         let mut result = Ok(());
         if self.signals.metrics {
-            let (_, mut metrics) = collect_all(&self.self_stats);
+            let mut metrics = Vec::with_capacity(64);
+            crate::model::collect(self.sources, &mut metrics);
+            self.self_stats.metrics(&mut metrics);
             self.sampler.metrics(&self.events, &mut metrics);
             let request = self.encoder.encode(&metrics, now_nanos());
             // Cumulative totals sent twice count nothing twice; deltas would.
@@ -306,7 +323,12 @@ impl Pipeline {
     }
 }
 
-fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummary>) {
+fn run(
+    config: Config,
+    sources: &'static [Source],
+    rx: mpsc::Receiver<Command>,
+    summary: Option<SharedSummary>,
+) {
     let rt = match BackgroundRuntime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -325,24 +347,25 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
         eprintln!(
             "rtscope: cannot export to {shown}: {}; writing to {} instead",
             e.message,
-            crate::text::path(fallback)
+            crate::base::text::path(fallback)
         );
         Sink::file(fallback, config.file_max_bytes)
     });
     if config.signals.any()
         && let Some(path) = sink.file_path()
     {
-        let path = crate::text::path(path);
+        let path = crate::base::text::path(path);
         eprintln!(
             "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
              OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
             path,
             path,
-            crate::spike::context::bytes(config.file_max_bytes)
+            bytes(config.file_max_bytes)
         );
     }
     let mut p = Pipeline {
-        sampler: crate::sampling::Sampler::new(&config.sampling),
+        sources,
+        sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
         spikes: crate::spike::Detector::new(config.spikes.clone()),
         events: EventBuffer::default(),
         last_tick: Instant::now(),
@@ -366,7 +389,7 @@ fn run(config: Config, rx: mpsc::Receiver<Command>, summary: Option<SharedSummar
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
-                crate::sampling::disable();
+                crate::base::sampling::disable();
                 // After the final export, so the summary counts it with its result (unless the
                 // shutdown gave up waiting and printed it meanwhile).
                 if let Some(shared) = &p.summary {

@@ -3,18 +3,10 @@
 //! data went and what the agent cost. The words are the API's: allocations, deallocations,
 //! hits, misses, fired, samples, dropped.
 
-use super::collect::SelfStats;
-use crate::alloc::{AllocStats, agent_stats, stats};
-use crate::spike::context::bytes;
-use crate::sys::resident_bytes;
-use crate::time::HistogramSnapshot;
+use super::self_stats::SelfStats;
+use crate::alloc::agent_stats;
+use crate::model::{Source, bytes};
 use std::fmt::Write;
-use std::time::Duration;
-
-/// Size classes listed by name; the others are folded into one "other classes" entry.
-const TOP_CLASSES: usize = 5;
-/// Pools listed by name; the others are folded.
-const TOP_POOLS: usize = 3;
 
 /// What the export side knows at exit that the shards do not.
 #[derive(Debug)]
@@ -28,172 +20,22 @@ pub(crate) struct ExitFacts<'a> {
     pub(crate) backlog_dropped: u64,
 }
 
-/// Renders the summary (no I/O), so tests can read it.
-pub(crate) fn render(facts: &ExitFacts<'_>) -> String {
-    let s = stats();
+/// Renders the summary (no I/O), so tests can read it: each source's lines in order, then
+/// what the pipeline itself knows.
+pub(crate) fn render(sources: &[Source], facts: &ExitFacts<'_>) -> String {
     let mut out = String::from("rtscope summary\n");
-    heap(&mut out, &s);
-    classes(&mut out, &s);
-    pools(&mut out);
-    timers_and_scheduler(&mut out);
-    spikes(&mut out);
+    for source in sources {
+        (source.summary)(&mut out);
+    }
     sampling(&mut out, facts);
     agent(&mut out, facts);
     out
 }
 
-fn heap(out: &mut String, s: &AllocStats) {
-    let _ = write!(
-        out,
-        "  heap: live {} in {} objects, peak {}; {} allocations ({}), {} deallocations",
-        bytes(s.live_bytes),
-        s.live_objects,
-        bytes(s.peak_live_bytes),
-        s.allocations,
-        bytes(s.allocated_bytes),
-        s.deallocations,
-    );
-    if s.reallocations > 0 {
-        let _ = write!(out, ", {} reallocations", s.reallocations);
-    }
-    if s.failures > 0 {
-        let _ = write!(out, ", {} failures", s.failures);
-    }
-    if let Some(rss) = resident_bytes() {
-        let _ = write!(
-            out,
-            "; resident {} (live heap {:.0}% of it)",
-            bytes(rss),
-            100.0 * s.live_bytes as f64 / rss.max(1) as f64
-        );
-    }
-    out.push('\n');
-}
-
-fn class_label(size: u64) -> String {
-    if size == u64::MAX {
-        "over 1 TiB".into()
-    } else {
-        format!("<= {}", bytes(size))
-    }
-}
-
-/// The classes with the most allocations, each with its share of all allocations and its
-/// live bytes; the rest in one entry.
-fn classes(out: &mut String, s: &AllocStats) {
-    let mut used: Vec<_> = s.classes.iter().filter(|c| c.allocations > 0).collect();
-    if used.is_empty() {
-        return;
-    }
-    used.sort_by_key(|c| std::cmp::Reverse(c.allocations));
-    let share = |n: u64| 100.0 * n as f64 / s.allocations.max(1) as f64;
-    let mut parts: Vec<String> = used
-        .iter()
-        .take(TOP_CLASSES)
-        .map(|c| {
-            format!(
-                "{} {:.0}% ({} live)",
-                class_label(c.size),
-                share(c.allocations),
-                bytes(c.live_bytes())
-            )
-        })
-        .collect();
-    let rest = &used[used.len().min(TOP_CLASSES)..];
-    if !rest.is_empty() {
-        let allocations: u64 = rest.iter().map(|c| c.allocations).sum();
-        let live: u64 = rest.iter().map(|c| c.live_bytes()).sum();
-        parts.push(format!(
-            "{} other classes {:.0}% ({} live)",
-            rest.len(),
-            share(allocations),
-            bytes(live)
-        ));
-    }
-    let _ = writeln!(out, "  size classes by allocations: {}", parts.join(", "));
-}
-
-fn pools(out: &mut String) {
-    let mut all = crate::pool::all_stats();
-    all.retain(|(_, p)| p.gets() > 0 || p.puts() > 0);
-    if all.is_empty() {
-        return;
-    }
-    all.sort_by_key(|(_, p)| std::cmp::Reverse(p.gets()));
-    let mut parts: Vec<String> = all
-        .iter()
-        .take(TOP_POOLS)
-        .map(|(name, p)| {
-            format!(
-                "{name} {} hits, {} misses ({:.1}% hits)",
-                p.hits,
-                p.misses,
-                100.0 * p.hits as f64 / p.gets().max(1) as f64
-            )
-        })
-        .collect();
-    if all.len() > TOP_POOLS {
-        parts.push(format!("{} more", all.len() - TOP_POOLS));
-    }
-    let _ = writeln!(out, "  pools: {}", parts.join("; "));
-}
-
-/// `<= 2ms`, `> 10s`: the upper bound of the bucket holding the quantile.
-fn p99(h: &HistogramSnapshot) -> String {
-    match h.quantile_bound(0.99) {
-        Duration::MAX => format!("> {:?}", h.bounds()[h.bounds().len() - 1]),
-        d => format!("<= {d:?}"),
-    }
-}
-
-fn timers_and_scheduler(out: &mut String) {
-    let t = crate::time::stats();
-    if t.started > 0 || t.lateness.count > 0 {
-        let _ = writeln!(
-            out,
-            "  timers: {} fired, {} cancelled, {} pending; p99 lateness {}",
-            t.fired,
-            t.cancelled,
-            t.pending,
-            p99(&t.lateness)
-        );
-    }
-    let s = crate::task::stats();
-    let mut parts = Vec::new();
-    if s.task_delay.count > 0 {
-        parts.push(format!(
-            "tasks p99 {} over {} polls",
-            p99(&s.task_delay),
-            s.task_delay.count
-        ));
-    }
-    if s.probe_delay.count > 0 {
-        parts.push(format!("runtime probe p99 {}", p99(&s.probe_delay)));
-    }
-    if s.slow_polls > 0 {
-        parts.push(format!("{} slow polls", s.slow_polls));
-    }
-    if !parts.is_empty() {
-        let _ = writeln!(out, "  scheduler delay: {}", parts.join(", "));
-    }
-}
-
-fn spikes(out: &mut String) {
-    let (emitted, first) = crate::spike::emitted();
-    if emitted == 0 {
-        return;
-    }
-    let _ = write!(out, "  spikes: {emitted} emitted");
-    if let Some(first) = first {
-        let _ = write!(out, "; the first: {first}");
-    }
-    out.push('\n');
-}
-
 fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
     use std::sync::atomic::Ordering::Relaxed;
-    let taken = crate::sampling::TAKEN.load(Relaxed);
-    let dropped = crate::sampling::DROPPED.load(Relaxed);
+    let taken = crate::base::sampling::TAKEN.load(Relaxed);
+    let dropped = crate::base::sampling::DROPPED.load(Relaxed);
     if taken == 0 && dropped == 0 && facts.backlog_dropped == 0 {
         return;
     }

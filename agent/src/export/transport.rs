@@ -222,7 +222,7 @@ impl Sink {
             Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
             #[cfg(feature = "export-http")]
             Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
-            Kind::File(f) => format!("OTLP/JSON file {}", crate::text::path(&f.path)),
+            Kind::File(f) => format!("OTLP/JSON file {}", crate::base::text::path(&f.path)),
         }
     }
 
@@ -368,7 +368,7 @@ fn without_userinfo(url: &str) -> String {
 /// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
 /// after [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
-    crate::text::shown(text, ECHO_LIMIT, false)
+    crate::base::text::shown(text, ECHO_LIMIT, false)
 }
 
 /// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
@@ -1283,7 +1283,7 @@ impl FileSink {
         }
         .map_err(|e| SendError::new(format!("encode JSON: {e}")))?;
         line.push(b'\n');
-        let path = crate::text::path(&self.path);
+        let path = crate::base::text::path(&self.path);
         let len = line.len() as u64;
         // Each of the two files holds at most half the cap.
         let half = self.max_bytes / 2;
@@ -1329,7 +1329,7 @@ impl FileSink {
     }
 
     fn open_error(&self, e: std::io::Error) -> SendError {
-        let path = crate::text::path(&self.path);
+        let path = crate::base::text::path(&self.path);
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
             return SendError::new(format!(

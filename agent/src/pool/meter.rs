@@ -1,9 +1,11 @@
 //! [`PoolMeter`]: the counters of one pool name, for [`Pool`](super::Pool) and for pools
 //! rtscope does not own.
 
-use crate::export::model::{Data, Metric};
+use crate::base::counters::Counters;
+use crate::model::Source;
+use crate::model::series::{Data, Metric};
 use crate::names::{Entry, Interner};
-use crate::time::recorder::Counters;
+use std::fmt::Write;
 
 const HITS: usize = 0;
 const MISSES: usize = 1;
@@ -185,6 +187,16 @@ pub(crate) fn all_stats() -> Vec<(String, PoolStats)> {
         .collect()
 }
 
+/// The pools as a part: their series and their line of the exit summary.
+pub(crate) const SOURCE: Source = Source {
+    series: collect,
+    summary,
+    ..Source::NONE
+};
+
+/// Pools listed by name in the exit summary; the others are folded.
+const TOP_POOLS: usize = 3;
+
 /// Appends the series of every pool name.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
     for e in NAMES.iter() {
@@ -224,4 +236,30 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
             .with_attr("rust.pool.name", name()),
         );
     }
+}
+
+/// The pools line of the exit summary.
+fn summary(out: &mut String) {
+    let mut all = all_stats();
+    all.retain(|(_, p)| p.gets() > 0 || p.puts() > 0);
+    if all.is_empty() {
+        return;
+    }
+    all.sort_by_key(|(_, p)| std::cmp::Reverse(p.gets()));
+    let mut parts: Vec<String> = all
+        .iter()
+        .take(TOP_POOLS)
+        .map(|(name, p)| {
+            format!(
+                "{name} {} hits, {} misses ({:.1}% hits)",
+                p.hits,
+                p.misses,
+                100.0 * p.hits as f64 / p.gets().max(1) as f64
+            )
+        })
+        .collect();
+    if all.len() > TOP_POOLS {
+        parts.push(format!("{} more", all.len() - TOP_POOLS));
+    }
+    let _ = writeln!(out, "  pools: {}", parts.join("; "));
 }

@@ -60,7 +60,7 @@ mod reset;
 pub use meter::{MAX_POOL_NAMES, PoolMeter, PoolStats};
 pub use reset::Reset;
 
-pub(crate) use meter::{all_stats, collect};
+pub(crate) use meter::{SOURCE, all_stats};
 
 use crossbeam_queue::ArrayQueue;
 use std::cell::Cell;
@@ -495,7 +495,7 @@ fn thread_number() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::model::{Data, Metric, Value};
+    use crate::model::series::{Data, Metric, Value};
 
     fn series<'a>(out: &'a [Metric], name: &str, pool: &str, result: Option<&str>) -> &'a Data {
         let hit = out.iter().find(|m| {
@@ -521,7 +521,7 @@ mod tests {
         let again: Vec<_> = (0..3).map(|_| pool.get()).collect(); // 3 hits
         drop(again);
         let mut out = Vec::new();
-        crate::export::sources::collect(&mut out);
+        meter::collect(&mut out);
         let gets = |r| series(&out, "rust.pool.gets", "unit-collect", Some(r)).clone();
         let puts = |r| series(&out, "rust.pool.puts", "unit-collect", Some(r)).clone();
         assert_eq!(gets("miss"), Data::Counter(12u64.into()));
@@ -536,7 +536,7 @@ mod tests {
         assert_eq!((m.unit, m.attributes.len()), ("{get}", 2));
         drop(pool);
         let mut out = Vec::new();
-        crate::export::sources::collect(&mut out);
+        meter::collect(&mut out);
         assert_eq!(
             *series(&out, "rust.pool.idle", "unit-collect", None),
             Data::UpDown(0u64.into())

@@ -24,12 +24,12 @@ mod threads;
 pub use instrument::{Instrumented, instrument};
 #[cfg(feature = "tokio")]
 pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
-pub(crate) use threads::mark_agent_thread;
 pub use threads::{MAX_THREAD_NAMES, ThreadDelay, thread_delays};
 
-use crate::export::model::{Data, Metric};
-use crate::time::HistogramSnapshot;
-use crate::time::recorder::{Counters, DurationHistogram};
+use crate::base::counters::{Counters, DurationHistogram, HistogramSnapshot};
+use crate::model::series::{Data, Metric};
+use crate::model::{Source, p99};
+use std::fmt::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -143,6 +143,13 @@ pub fn stats() -> ScheduleStats {
 const SCHEDULE: &str = "rust.schedule.duration";
 const SCHEDULE_DESC: &str = "Time runnable work waited before it ran: wake to poll for tasks, lateness of the runtime probe, run-queue wait for threads.";
 
+/// The scheduler as a part: its series and its line of the exit summary.
+pub(crate) const SOURCE: Source = Source {
+    series: collect,
+    summary,
+    ..Source::NONE
+};
+
 /// Appends the scheduler series: task and probe (once used) and threads (always, where
 /// the kernel reports them).
 pub(crate) fn collect(out: &mut Vec<Metric>) {
@@ -189,10 +196,32 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
 
 const AGENT_SCHEDULE: &str = "rtscope.agent.schedule.duration";
 
+/// The scheduler-delay line of the exit summary.
+fn summary(out: &mut String) {
+    let s = stats();
+    let mut parts = Vec::new();
+    if s.task_delay.count > 0 {
+        parts.push(format!(
+            "tasks p99 {} over {} polls",
+            p99(&s.task_delay),
+            s.task_delay.count
+        ));
+    }
+    if s.probe_delay.count > 0 {
+        parts.push(format!("runtime probe p99 {}", p99(&s.probe_delay)));
+    }
+    if s.slow_polls > 0 {
+        parts.push(format!("{} slow polls", s.slow_polls));
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(out, "  scheduler delay: {}", parts.join(", "));
+    }
+}
+
 #[cfg(all(test, rtscope_linux))]
 mod tests {
     use super::*;
-    use crate::export::model::Value;
+    use crate::model::series::Value;
 
     #[test]
     fn collect_reports_task_and_thread_series() {
@@ -204,7 +233,7 @@ mod tests {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 let mut out = Vec::new();
-                crate::export::sources::collect(&mut out);
+                collect(&mut out);
                 out
             })
             .unwrap()

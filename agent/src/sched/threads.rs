@@ -10,11 +10,10 @@
 //! The agent's own threads (the export thread) are self-telemetry, not the application's:
 //! their waits go to one histogram of their own ([`agent_delay`]), never to a user series.
 
-use crate::alloc::agent_scope;
+use crate::base::agent_scope;
+use crate::base::agent_threads::{any_agent_thread, is_agent};
+use crate::base::counters::{HistogramSnapshot, PlainHistogram};
 use crate::names::Interner;
-use crate::time::HistogramSnapshot;
-use crate::time::recorder::PlainHistogram;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 /// Distinct thread names with their own series, [`OTHER`](crate::OTHER) included: later
@@ -64,28 +63,6 @@ static STATE: Mutex<State> = Mutex::new(State {
     delays: [const { PlainHistogram::new() }; MAX_THREAD_NAMES],
     agent: PlainHistogram::new(),
 });
-
-/// Kernel thread ids of the agent's own threads (0 = free). The agent runs one (the export
-/// thread); a few places leave room for tests that mark their own.
-static AGENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
-
-/// Marks the calling thread as the agent's: its run-queue wait is self-telemetry from now on.
-/// No allocation, no lock.
-pub(crate) fn mark_agent_thread() {
-    let tid = crate::sys::thread_id();
-    if tid == 0 || is_agent(tid) {
-        return;
-    }
-    for slot in &AGENT_TIDS {
-        if slot.compare_exchange(0, tid, Relaxed, Relaxed).is_ok() {
-            return;
-        }
-    }
-}
-
-fn is_agent(tid: u32) -> bool {
-    AGENT_TIDS.iter().any(|t| t.load(Relaxed) == tid)
-}
 
 impl State {
     /// The histogram of thread name `name` (ids are below `MAX_THREAD_NAMES`: always some).
@@ -156,7 +133,7 @@ pub fn thread_delays() -> Vec<ThreadDelay> {
 /// The run-queue delay of the agent's own threads so far (as of the last read of every
 /// thread), or `None` while no agent thread exists or where the system keeps no counts.
 pub(crate) fn agent_delay() -> Option<HistogramSnapshot> {
-    if !crate::sys::THREAD_SCHEDSTAT || AGENT_TIDS.iter().all(|t| t.load(Relaxed) == 0) {
+    if !crate::sys::THREAD_SCHEDSTAT || !any_agent_thread() {
         return None;
     }
     let st = STATE.lock().unwrap_or_else(PoisonError::into_inner);
@@ -170,7 +147,7 @@ mod tests {
     #[test]
     #[cfg(not(rtscope_linux))]
     fn no_thread_series_where_the_system_keeps_no_counts() {
-        mark_agent_thread();
+        crate::base::agent_threads::mark_agent_thread();
         assert_eq!(thread_delays(), Vec::new());
         assert_eq!(agent_delay(), None, "no empty self-telemetry series either");
     }

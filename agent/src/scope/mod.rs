@@ -40,39 +40,13 @@ mod future;
 
 pub use future::{ScopeExt, Scoped};
 
-use crate::OTHER;
-use crate::names::{Entry, Interner};
+pub use crate::base::attribution::MAX_SCOPE_NAMES;
+#[cfg(any(feature = "tracing", test))]
+pub(crate) use crate::base::attribution::replace_span_bytes;
+pub(crate) use crate::base::attribution::{current, replace};
+use crate::names::{Entry, Interner, OTHER};
 
-use std::cell::Cell;
 use std::marker::PhantomData;
-use std::ptr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-
-thread_local! {
-    /// The scope id in effect on this thread, 0 for none. `const` and without `Drop`: reading
-    /// it is one thread-pointer-relative load, valid at any point of the thread's life.
-    static CURRENT: Cell<u32> = const { Cell::new(0) };
-    /// The allocation counter of the span entered on this thread (set by the tracing layer),
-    /// null for none. Invariant: a non-null pointer points into an `Arc` a frame of this
-    /// thread's span stack holds (see `crate::tracing`), so it is valid while it is set.
-    static SPAN_BYTES: Cell<*const AtomicU64> = const { Cell::new(ptr::null()) };
-}
-
-/// The current scope id on this thread, 0 for none. No allocation, no lock.
-#[inline]
-pub(crate) fn current() -> u32 {
-    CURRENT.try_with(Cell::get).unwrap_or(0)
-}
-
-/// Sets the current scope id, returning the previous one.
-#[inline]
-pub(crate) fn replace(id: u32) -> u32 {
-    CURRENT.try_with(|c| c.replace(id)).unwrap_or(0)
-}
-
-/// Distinct scope names with an id of their own, [`OTHER`] included: later names all share
-/// the id of [`OTHER`], so names built at run time cannot grow memory or export without bound.
-pub const MAX_SCOPE_NAMES: usize = 1024;
 
 /// Scope ids are the table's ids plus one (0 is no scope): `1..=MAX_SCOPE_NAMES`, the last
 /// one [`OTHER`]'s.
@@ -81,27 +55,6 @@ static NAMES: Interner<(), MAX_SCOPE_NAMES> = Interner::new();
 /// The name of scope `id` (0 and unknown ids have none). Lock-free.
 pub(crate) fn name_of(id: u32) -> Option<&'static str> {
     NAMES.get(id.checked_sub(1)?).map(Entry::name)
-}
-
-/// Credits `bytes` (a sample's weight) to the span entered on this thread, if any: one
-/// relaxed atomic add, no allocation, no lock. Called by the sampler, inside the agent scope.
-#[inline]
-pub(crate) fn on_sample(bytes: u64) {
-    let p = SPAN_BYTES.try_with(Cell::get).unwrap_or(ptr::null());
-    if !p.is_null() {
-        // SAFETY: a non-null `SPAN_BYTES` points into an `Arc<AtomicU64>` held by the top
-        // frame of this thread's span stack (the invariant above); only this thread changes
-        // `SPAN_BYTES`, and it clears or replaces it before that frame drops its `Arc`.
-        unsafe { &*p }.fetch_add(bytes, Relaxed);
-    }
-}
-
-/// Sets the span allocation counter of this thread, returning the previous pointer. The
-/// caller keeps the invariant of `SPAN_BYTES`.
-#[cfg(any(feature = "tracing", test))]
-#[inline]
-pub(crate) fn replace_span_bytes(p: *const AtomicU64) -> *const AtomicU64 {
-    SPAN_BYTES.try_with(|c| c.replace(p)).unwrap_or(ptr::null())
 }
 
 /// An interned scope name: make it once and enter it many times without a lookup.
@@ -176,6 +129,11 @@ impl Scope {
     pub(crate) fn id(self) -> u32 {
         self.id
     }
+
+    /// The scope of id `id`, as [`id`](Self::id) gave it.
+    pub(crate) fn from_id(id: u32) -> Scope {
+        Scope { id }
+    }
 }
 
 /// Restores the previous scope when dropped. Returned by [`Scope::enter`].
@@ -207,42 +165,9 @@ pub fn scope<R>(name: &str, f: impl FnOnce() -> R) -> R {
     Scope::new(name).run(f)
 }
 
-/// A scope whose name is interned on first use: what `#[rtscope::scope]` puts in a `static`
-/// at each annotated function.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct LazyScope {
-    name: &'static str,
-    id: AtomicU32,
-}
-
-impl LazyScope {
-    /// Not interned yet.
-    pub const fn new(name: &'static str) -> LazyScope {
-        LazyScope {
-            name,
-            id: AtomicU32::new(0),
-        }
-    }
-
-    /// The interned scope.
-    #[inline]
-    pub fn get(&self) -> Scope {
-        match self.id.load(Relaxed) {
-            0 => {
-                let s = Scope::new(self.name);
-                self.id.store(s.id, Relaxed);
-                s
-            }
-            id => Scope { id },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn nests_and_restores() {
@@ -256,24 +181,5 @@ mod tests {
             assert_eq!(current(), outer);
         });
         assert_eq!(current(), 0);
-    }
-
-    #[test]
-    fn span_bytes_credit_only_when_set() {
-        on_sample(10); // nothing set: a no-op
-        let counter = Arc::new(AtomicU64::new(0));
-        let prev = replace_span_bytes(Arc::as_ptr(&counter));
-        on_sample(100);
-        on_sample(20);
-        replace_span_bytes(prev);
-        on_sample(5);
-        assert_eq!(counter.load(Relaxed), 120);
-    }
-
-    #[test]
-    fn lazy_scope_interns_once() {
-        static S: LazyScope = LazyScope::new("mod-lazy");
-        assert_eq!(S.get(), Scope::new("mod-lazy"));
-        assert_eq!(S.get().name(), "mod-lazy");
     }
 }

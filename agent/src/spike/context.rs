@@ -3,7 +3,8 @@
 //! the cumulative totals), and the top sampled allocation scopes.
 
 use crate::alloc::{AllocStats, NUM_CLASSES};
-use crate::export::model::Value;
+use crate::model::bytes;
+use crate::model::series::Value;
 use crate::pool::PoolStats;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -146,22 +147,6 @@ impl Baseline {
     }
 }
 
-/// `1.5 MiB`, `12 KiB`, `300 B`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 fn class_name(size: u64) -> String {
     if size == u64::MAX {
         "huge".to_owned()
@@ -269,23 +254,14 @@ impl Context {
     }
 }
 
-/// The top sampled scopes of the window (from the sampler).
-pub(crate) fn top_scopes() -> Vec<(String, u64)> {
-    let mut v = crate::sampling::recent_scope_bytes();
-    v.truncate(TOP_SCOPES);
-    v
+/// The top sampled scopes of the window, from the sampler's `recent` (largest first).
+pub(crate) fn top_scopes(recent: &[(String, u64)]) -> Vec<(String, u64)> {
+    recent[..recent.len().min(TOP_SCOPES)].to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_bytes() {
-        assert_eq!(bytes(300), "300 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(3 << 20), "3.0 MiB");
-    }
 
     #[test]
     fn attributes_and_description() {

@@ -3,8 +3,7 @@
 //! window went over it.
 
 use super::settings::SpikeKind;
-use crate::time::HistogramSnapshot;
-use crate::time::recorder::{BOUNDS_NS, BUCKETS};
+use crate::base::counters::{BOUNDS_NS, BUCKETS, HistogramSnapshot};
 use std::time::Duration;
 
 /// Weight of the past in the rolling histogram, per window: about the last 30 windows count.
@@ -165,7 +164,7 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::recorder::DurationHistogram;
+    use crate::base::counters::DurationHistogram;
 
     const MS: u64 = 1_000_000;
 

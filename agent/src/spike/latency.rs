@@ -4,9 +4,8 @@
 //! the first use of a name takes a lock, claims its histogram and allocates, as the agent's
 //! own.
 
+use crate::base::counters::{DurationHistogram, HistogramSnapshot};
 use crate::names::{Entry, Interner};
-use crate::time::HistogramSnapshot;
-use crate::time::recorder::DurationHistogram;
 use std::time::Duration;
 
 /// Distinct latency names with a histogram of their own, [`OTHER`](crate::OTHER) included:

@@ -59,15 +59,16 @@ pub use settings::{
     SpikeKind, SpikeSettings,
 };
 
-use crate::alloc::agent_scope;
-use crate::export::logs::LogEvent;
-use crate::export::model::{Data, Metric, Value};
+use crate::base::agent_scope;
+use crate::base::counters::{BOUNDS_NS, HistogramSnapshot};
+use crate::model::Source;
+use crate::model::events::LogEvent;
+use crate::model::series::{Data, Metric, Value};
 use crate::sys::realtime_nanos as now_nanos;
-use crate::time::HistogramSnapshot;
-use crate::time::recorder::BOUNDS_NS;
 use context::{Baseline, Totals};
 use detect::{Finding, Series};
 use limit::Limiter;
+use std::fmt::Write;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -89,6 +90,14 @@ static RATE: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn emitted() -> (u64, Option<&'static str>) {
     (EMITTED.load(Relaxed), FIRST.get().map(String::as_str))
 }
+
+/// Latencies and spikes as a part: the latency histograms, the spike counters and the
+/// spikes line of the exit summary.
+pub(crate) const SOURCE: Source = Source {
+    series: collect,
+    summary,
+    ..Source::NONE
+};
 
 /// Appends the user latency histograms and, once detection runs, the spike counters.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
@@ -190,15 +199,16 @@ impl Detector {
     }
 
     /// Appends the spike events of the window that just ended and publishes the counters.
-    /// Called on every collection tick on the export thread.
-    pub(crate) fn drain(&mut self, out: &mut Vec<LogEvent>) {
+    /// Called on every collection tick on the export thread, after the sampler's tick:
+    /// `recent` is its estimated bytes per scope in the window, largest first.
+    pub(crate) fn drain(&mut self, out: &mut Vec<LogEvent>, recent: &[(String, u64)]) {
         agent_scope(|| {
             let start = out.len();
             self.window(
                 out,
                 Totals::read(),
                 inputs(),
-                context::top_scopes,
+                || context::top_scopes(recent),
                 now_nanos(),
             );
             if let Some(e) = out.get(start) {
@@ -329,6 +339,19 @@ fn event(f: &Finding, ctx: &context::Context, suppressed: u64, time_unix_nano: u
         body,
         attributes,
     }
+}
+
+/// The spikes line of the exit summary.
+fn summary(out: &mut String) {
+    let (emitted, first) = emitted();
+    if emitted == 0 {
+        return;
+    }
+    let _ = write!(out, "  spikes: {emitted} emitted");
+    if let Some(first) = first {
+        let _ = write!(out, "; the first: {first}");
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]

@@ -31,14 +31,15 @@
 //! Recording is a few writes to the calling thread's own counters (no lock, no allocation,
 //! no shared cache line written), the same mechanism as the allocator counters.
 
-pub(crate) mod recorder;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-pub use recorder::HistogramSnapshot;
+pub use crate::base::counters::HistogramSnapshot;
 
-use crate::export::model::{Data, Metric};
-use recorder::{Counters, DurationHistogram};
+use crate::base::counters::{Counters, DurationHistogram};
+use crate::model::series::{Data, Metric};
+use crate::model::{Source, p99};
+use std::fmt::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -269,6 +270,13 @@ impl Interval {
     }
 }
 
+/// The timers as a part: their series and their line of the exit summary.
+pub(crate) const SOURCE: Source = Source {
+    series: collect,
+    summary,
+    ..Source::NONE
+};
+
 /// Appends the timer series (none until a timer was used).
 pub(crate) fn collect(out: &mut Vec<Metric>) {
     if METRICS.get().is_none() {
@@ -307,10 +315,25 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
     ));
 }
 
+/// The timers line of the exit summary.
+fn summary(out: &mut String) {
+    let t = stats();
+    if t.started > 0 || t.lateness.count > 0 {
+        let _ = writeln!(
+            out,
+            "  timers: {} fired, {} cancelled, {} pending; p99 lateness {}",
+            t.fired,
+            t.cancelled,
+            t.pending,
+            p99(&t.lateness)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::model::{Data, Number};
+    use crate::model::series::{Data, Number};
 
     fn counter(out: &[Metric], name: &str) -> u64 {
         match out.iter().find(|m| m.name == name).map(|m| &m.data) {
@@ -349,7 +372,7 @@ mod tests {
     fn collect_reports_every_timer() {
         metrics();
         let mut before = Vec::new();
-        crate::export::sources::collect(&mut before);
+        collect(&mut before);
         for _ in 0..3 {
             sleep(Duration::from_micros(200));
         }
@@ -357,7 +380,7 @@ mod tests {
         every.tick();
         every.tick();
         let mut after = Vec::new();
-        crate::export::sources::collect(&mut after);
+        collect(&mut after);
         let d = |name| counter(&after, name) - counter(&before, name);
         assert_eq!(d("rust.timer.started"), 5);
         assert_eq!(d("rust.timer.fired"), 5);

@@ -27,12 +27,13 @@ fn main() {
         let before = rtscope::alloc::stats();
         work(1000, 3000);
         let after = rtscope::alloc::stats();
-        rtscope::alloc::agent_scope(|| {
-            println!(
+        rtscope_integration::print_uncounted(|w| {
+            write!(
+                w,
                 r#"CHILD {{"allocations":{},"allocated_bytes":{}}}"#,
                 after.allocations - before.allocations,
                 after.allocated_bytes - before.allocated_bytes
-            );
+            )
         });
         std::process::exit(0);
     }
@@ -44,15 +45,19 @@ fn main() {
     let child_ms = forked.elapsed().as_millis();
     work(100, 20_000);
     let s = rtscope::alloc::stats();
-    rtscope::alloc::agent_scope(|| {
-        println!(
+    rtscope_integration::print_uncounted(|w| {
+        write!(
+            w,
             r#"FORK {{"child_ms":{child_ms},"child_exited":{},"child_status":{}}}"#,
             libc::WIFEXITED(status),
             libc::WEXITSTATUS(status)
-        );
-        println!(
+        )
+    });
+    rtscope_integration::print_uncounted(|w| {
+        write!(
+            w,
             r#"SNAPSHOT {{"allocations":{},"allocated_bytes":{}}}"#,
             s.allocations, s.allocated_bytes
-        );
+        )
     });
 }

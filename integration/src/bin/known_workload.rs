@@ -4,7 +4,7 @@
 //! Usage: `known_workload [PHASES] [PAUSE_MS]`. Each phase allocates and frees 100 blocks of
 //! 20 000 B and 10 of 200 000 B (classes nothing else in this process uses), then sleeps.
 //! At the end it prints one line, `SNAPSHOT {json}`, with the exact statistics the final
-//! export must carry; the line is built inside the agent scope so printing it changes
+//! export must carry; the line is printed without allocating so printing it changes
 //! nothing, and nothing allocates after it but the agent.
 
 use std::time::Duration;
@@ -29,17 +29,15 @@ fn main() {
         std::thread::sleep(pause);
     }
     let s = rtscope::alloc::stats();
-    rtscope::alloc::agent_scope(|| {
-        let classes: Vec<String> = s
-            .classes
-            .iter()
-            .map(|c| c.allocations.to_string())
-            .collect();
-        println!(
-            r#"SNAPSHOT {{"allocations":{},"allocated_bytes":{},"classes":[{}]}}"#,
-            s.allocations,
-            s.allocated_bytes,
-            classes.join(",")
-        );
+    rtscope_integration::print_uncounted(|w| {
+        write!(
+            w,
+            r#"SNAPSHOT {{"allocations":{},"allocated_bytes":{},"classes":["#,
+            s.allocations, s.allocated_bytes
+        )?;
+        for (i, c) in s.classes.iter().enumerate() {
+            write!(w, "{}{}", if i == 0 { "" } else { "," }, c.allocations)?;
+        }
+        write!(w, "]}}")
     });
 }

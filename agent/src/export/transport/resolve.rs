@@ -144,7 +144,7 @@ fn start(state: &mut State, host: &str) -> Result<watch::Receiver<Option<Answer>
     std::thread::Builder::new()
         .name("rtscope-lookup".into())
         .spawn(move || {
-            crate::alloc::enter_agent_thread();
+            crate::base::shard::enter_agent_thread();
             let answer: Answer = match (name.as_str(), 0).to_socket_addrs() {
                 Ok(found) => {
                     let found: Arc<[SocketAddr]> = found.take(MAX_ADDRESSES).collect();

@@ -1,15 +1,14 @@
 //! The recording primitives shared by pools, timers and the scheduler probes: groups of
 //! counters and duration histograms living in the allocator's per-thread counter slots.
 //!
-//! A [`Counters`] group claims `n` consecutive slots from [`crate::alloc::claim_slots`] for the
-//! life of the process. Recording is [`crate::alloc::add_to_slot`]: a relaxed load + store on a
+//! A [`Counters`] group claims `n` consecutive slots from [`super::shard::claim_slots`] for the
+//! life of the process. Recording is [`super::shard::add_to_slot`]: a relaxed load + store on a
 //! line only the calling thread writes (no lock, no allocation, no read-modify-write). Once the
 //! 2048 slots are all taken, a group falls back to shared atomics (`fetch_add`), which is
 //! correct but contended; groups are claimed per pool name, not per pool, so this takes
 //! hundreds of distinct names.
 
-use crate::alloc::{add_to_slot, agent_scope, claim_slots, read_slot};
-use crate::export::model::Data;
+use super::shard::{add_to_slot, agent_scope, claim_slots, read_slot};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -216,16 +215,6 @@ impl HistogramSnapshot {
         let sum = self.sum.saturating_sub(earlier.sum);
         HistogramSnapshot::from_parts(counts, u64::try_from(sum.as_nanos()).unwrap_or(u64::MAX))
     }
-
-    /// The export form: bounds and sum in seconds.
-    pub(crate) fn to_data(self) -> Data {
-        Data::Histogram {
-            bounds: BOUNDS_NS.iter().map(|&b| b as f64 / 1e9).collect(),
-            counts: self.counts.to_vec(),
-            count: self.count,
-            sum: self.sum.as_secs_f64(),
-        }
-    }
 }
 
 impl Default for HistogramSnapshot {
@@ -296,21 +285,6 @@ mod tests {
         assert_eq!(s.count_over(Duration::from_millis(5)), 2);
         assert_eq!(s.quantile_bound(0.5), Duration::from_micros(2));
         assert_eq!(s.quantile_bound(1.0), Duration::MAX);
-        match s.to_data() {
-            Data::Histogram {
-                bounds,
-                counts,
-                count,
-                sum,
-            } => {
-                assert_eq!(bounds.len() + 1, counts.len());
-                assert_eq!(bounds[0], 1e-6);
-                assert_eq!(bounds[21], 10.0);
-                assert_eq!(count, 5);
-                assert!((sum - 20.007_003_5).abs() < 1e-9);
-            }
-            other => panic!("not a histogram: {other:?}"),
-        }
     }
 
     #[test]

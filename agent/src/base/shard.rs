@@ -195,7 +195,7 @@ pub(crate) static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes a thread may allocate between two peak checks. The recorded peak is at most
 /// `threads * PEAK_STEP` below the true peak.
-pub const PEAK_STEP: i64 = 256 * 1024;
+pub(crate) const PEAK_STEP: i64 = 256 * 1024;
 
 const STATE_NEW: u8 = 0;
 const STATE_ACTIVE: u8 = 1;
@@ -222,7 +222,7 @@ struct Local {
     /// Bytes to the next sample point, as of the last arming (`crate::sampling`).
     to_sample: Cell<i64>,
     /// This thread's random stream and the mean its current sample distance was drawn with.
-    sampler: crate::sampling::PerThread,
+    sampler: super::sampling::PerThread,
     /// This thread's copy of the class table, addressed off the thread pointer the fast path
     /// already holds instead of through a global's address.
     classes: SmallTable,
@@ -238,7 +238,7 @@ thread_local! {
             armed: Cell::new(0),
             to_peak: Cell::new(0),
             to_sample: Cell::new(0),
-            sampler: crate::sampling::PerThread::new(),
+            sampler: super::sampling::PerThread::new(),
             classes: SIZE_TO_CLASS,
         }
     };
@@ -636,8 +636,8 @@ pub(crate) fn user_shards() -> impl Iterator<Item = &'static Shard> {
 /// user's. Nested calls are fine. Used around agent code whose blocks the agent also frees
 /// (inside an agent scope or on the export thread): a block allocated inside and freed
 /// outside, or the reverse, would move bytes between the two accounts (see the
-/// [module docs](super#whose-block-it-is-the-applications-or-the-agents)).
-pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
+/// [`crate::alloc`] docs, "Whose block it is").
+pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<(i64, *const Shard, u8)>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -671,8 +671,8 @@ pub fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
-pub fn enter_agent_thread() {
-    crate::sched::mark_agent_thread();
+pub(crate) fn enter_agent_thread() {
+    super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| {
         let node = l.owned.replace(ptr::null());
         if !node.is_null() {

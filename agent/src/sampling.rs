@@ -1,15 +1,16 @@
-//! The export side of sampling: drains the queue each collection tick, keeps per-scope
-//! estimates with bounded cardinality, runs the rate controller, and turns samples into log
-//! records.
+//! The export side of sampling: the [`Sampler`], owned by the export pipeline, drains the
+//! sample queue each collection tick, keeps per-scope estimates with bounded cardinality,
+//! runs the rate controller, and turns samples into log records. The hot side (per-thread
+//! streams, the mean, the budget, the queue) is `crate::base::sampling`.
 
-use super::{
+use crate::base::classes::CLASS_SIZES;
+use crate::base::sampling::{
     DROPPED, Sample, TAKEN, adjust, drain, mean, queue_depth, set_mean, take_dropped_weight,
 };
-use crate::alloc::CLASS_SIZES;
-use crate::export::logs::{EventBuffer, LogEvent};
-use crate::export::model::{Data, Metric, Value};
+use crate::model::events::{EventBuffer, LogEvent};
+use crate::model::series::{Data, Metric, Value};
+use crate::names::OTHER;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Scopes with their own `rust.memory.sampled.allocated` series; later ones fold into
@@ -17,16 +18,6 @@ use std::sync::atomic::Ordering::Relaxed;
 const MAX_SCOPES: usize = 100;
 /// Series of samples taken outside any scope.
 pub(crate) const NO_SCOPE: &str = "<none>";
-/// Series of scopes past [`MAX_SCOPES`]: the one overflow name of every bounded name set.
-pub(crate) use crate::OTHER;
-
-/// Estimated bytes per scope name in the last window, for spike context.
-static RECENT: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
-
-pub(super) fn recent_scope_bytes() -> Vec<(String, u64)> {
-    RECENT.lock().map(|r| r.clone()).unwrap_or_default()
-}
-
 /// Export-thread state of the sampler.
 #[derive(Debug)]
 pub(crate) struct Sampler {
@@ -36,16 +27,20 @@ pub(crate) struct Sampler {
     taken_at_last_tick: u64,
     achieved: f64,
     thread_names: HashMap<u32, String>,
+    /// Estimated bytes per scope name in the last window, largest first (spike context).
+    recent: Vec<(String, u64)>,
 }
 
 impl Sampler {
-    pub(crate) fn new(config: &crate::config::Sampling) -> Self {
+    /// A sampler aiming for `target_per_sec` samples per second.
+    pub(crate) fn new(target_per_sec: f64) -> Self {
         Sampler {
-            target: config.target_per_sec,
+            target: target_per_sec,
             per_scope: HashMap::new(),
             taken_at_last_tick: TAKEN.load(Relaxed),
             achieved: 0.0,
             thread_names: HashMap::new(),
+            recent: Vec::new(),
         }
     }
 
@@ -126,9 +121,12 @@ impl Sampler {
             .map(|(k, v)| (k, v.round() as u64))
             .collect();
         recent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if let Ok(mut r) = RECENT.lock() {
-            *r = recent;
-        }
+        self.recent = recent;
+    }
+
+    /// Estimated bytes per scope during the last collection window, largest first.
+    pub(crate) fn recent_scope_bytes(&self) -> &[(String, u64)] {
+        &self.recent
     }
 
     /// Cumulative estimated bytes per scope, largest first.

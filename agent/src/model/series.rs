@@ -3,6 +3,8 @@
 //! turns sums and histograms into deltas when delta temporality is configured, so no source
 //! keeps export state.
 
+use crate::base::counters::{BOUNDS_NS, HistogramSnapshot};
+
 /// An attribute value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Value {
@@ -99,5 +101,53 @@ impl Metric {
     pub(crate) fn with_attr(mut self, key: &'static str, value: impl Into<Value>) -> Self {
         self.attributes.push((key, value.into()));
         self
+    }
+}
+
+impl HistogramSnapshot {
+    /// The export form of a duration histogram: bounds and sum in seconds.
+    pub(crate) fn to_data(self) -> Data {
+        Data::Histogram {
+            bounds: BOUNDS_NS.iter().map(|&b| b as f64 / 1e9).collect(),
+            counts: self.counts.to_vec(),
+            count: self.count,
+            sum: self.sum.as_secs_f64(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::counters::DurationHistogram;
+    use std::time::Duration;
+
+    #[test]
+    fn a_duration_histogram_exports_in_seconds() {
+        let h = DurationHistogram::claim();
+        let before = h.snapshot();
+        for ns in [500, 1_500, 1_500, 7_000_000, 20_000_000_000] {
+            h.record_ns(ns);
+        }
+        let s = h.snapshot().since(&before);
+        assert_eq!(
+            s.sum,
+            Duration::from_nanos(500 + 3_000 + 7_000_000 + 20_000_000_000)
+        );
+        match s.to_data() {
+            Data::Histogram {
+                bounds,
+                counts,
+                count,
+                sum,
+            } => {
+                assert_eq!(bounds.len() + 1, counts.len());
+                assert_eq!(bounds[0], 1e-6);
+                assert_eq!(bounds[21], 10.0);
+                assert_eq!(count, 5);
+                assert!((sum - 20.007_003_5).abs() < 1e-9);
+            }
+            other => panic!("not a histogram: {other:?}"),
+        }
     }
 }

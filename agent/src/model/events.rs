@@ -1,6 +1,6 @@
 //! Event-like data (allocation samples, spike events) exported as OTLP log records.
 
-use super::model::Value;
+use super::series::Value;
 
 /// One event, exported as an OTLP log record whose `event_name` is `name` and whose
 /// attributes are `attributes`.

@@ -31,10 +31,6 @@
 //! Samples travel to the export thread through a bounded lock-free queue; when it is full a
 //! sample is dropped and counted (`rtscope.events.dropped`), never waited for.
 
-mod export;
-
-pub(crate) use export::Sampler;
-
 use crate::sys::{monotonic_nanos, realtime_nanos as now_nanos};
 use crossbeam_queue::ArrayQueue;
 use once_cell::sync::OnceCell;
@@ -62,14 +58,14 @@ pub(crate) static TAKEN: AtomicU64 = AtomicU64::new(0);
 /// Weight (estimated bytes) of dropped samples, per scope id: a burst that overflows the
 /// queue loses log records, never bytes from the estimates. Ids run from 0 (no scope) to
 /// `MAX_SCOPE_NAMES` (the shared `other` id).
-static DROPPED_WEIGHT: [AtomicU64; crate::scope::MAX_SCOPE_NAMES + 1] =
-    [const { AtomicU64::new(0) }; crate::scope::MAX_SCOPE_NAMES + 1];
+static DROPPED_WEIGHT: [AtomicU64; super::attribution::MAX_SCOPE_NAMES + 1] =
+    [const { AtomicU64::new(0) }; super::attribution::MAX_SCOPE_NAMES + 1];
 
 /// Capacity of the sample queue: a minute at the default target rate and then some.
 const QUEUE_CAPACITY: usize = 16 * 1024;
 /// How far a thread counts down while sampling is off before it looks again: the peak-check
 /// step, so turning sampling on misses at most this many bytes per thread.
-const OFF_RECHECK: u64 = crate::alloc::PEAK_STEP as u64;
+const OFF_RECHECK: u64 = super::shard::PEAK_STEP as u64;
 /// The most an allocating thread over budget multiplies the mean by at once.
 const MAX_RAISE: f64 = 64.0;
 /// The budget's sustained rate, as a multiple of the target.
@@ -97,23 +93,23 @@ pub(crate) struct Sample {
 }
 
 /// Starts sampling with the configured initial mean and applies a configured seed to every
-/// thread's stream. Called once when the agent installs, in the agent scope (it allocates the
-/// queue).
-pub(crate) fn enable(config: &crate::config::Sampling) {
-    if !config.enabled {
+/// thread's stream (the fields of `config::Sampling`). Called once when the agent installs, in
+/// the agent scope (it allocates the queue).
+pub(crate) fn enable(enabled: bool, target_per_sec: f64, initial_interval: u64, seed: Option<u64>) {
+    if !enabled {
         MEAN.store(0, Relaxed);
         return;
     }
-    if let Some(seed) = config.seed {
+    if let Some(seed) = seed {
         SEED.store(seed, Relaxed);
         STREAMS.store(1, Relaxed);
         GENERATION.fetch_add(1, Relaxed);
     }
-    let target = config.target_per_sec;
+    let target = target_per_sec;
     let target_ns = if target > 0.0 { 1e9 / target } else { 0.0 };
     TARGET_NS.store(target_ns.clamp(0.0, u64::MAX as f64) as u64, Relaxed);
     QUEUE.get_or_init(|| ArrayQueue::new(QUEUE_CAPACITY));
-    MEAN.store(config.initial_interval.max(1), Relaxed);
+    MEAN.store(initial_interval.max(1), Relaxed);
 }
 
 /// Stops sampling (agent shut down).
@@ -345,14 +341,14 @@ pub(crate) fn record(size: usize, class: usize, mean: u64) {
     let Some(queue) = QUEUE.get() else { return };
     TAKEN.fetch_add(1, Relaxed);
     let weight = weight(size as u64, mean);
-    crate::scope::on_sample(weight.round() as u64);
+    super::attribution::on_sample(weight.round() as u64);
     let sample = Sample {
         size: size as u64,
         class: class as u16,
         weight,
         time_unix_nano: now_nanos(),
         tid: crate::sys::thread_id(),
-        scope: crate::scope::current(),
+        scope: super::attribution::current(),
     };
     if queue.push(sample).is_err() {
         DROPPED.fetch_add(1, Relaxed);
@@ -403,11 +399,6 @@ pub(crate) fn adjust(mean: u64, achieved: f64, target: f64) -> u64 {
     };
     let next = (mean as f64 * factor.clamp(1.0 / 8.0, 8.0)).round() as u64;
     next.clamp(MIN_INTERVAL, MAX_INTERVAL)
-}
-
-/// Estimated bytes per scope during the last collection window, largest first.
-pub(crate) fn recent_scope_bytes() -> Vec<(String, u64)> {
-    export::recent_scope_bytes()
 }
 
 #[cfg(test)]

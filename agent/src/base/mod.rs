@@ -1,0 +1,33 @@
+//! The bottom of the house: what every measurement shares. Nothing here imports a module
+//! above it (only `crate::sys`); everything else builds on it.
+//!
+//! - [`shard`]: the per-thread state (`Local`: the fast-path countdown, the shard pointer,
+//!   the sampler's per-thread stream, the class table) and the per-thread shards of
+//!   counters it finds, with the generic counter slots, the agent's account
+//!   ([`agent_scope`]) and the allocator's record functions the `GlobalAlloc` wrapper in
+//!   `crate::alloc` calls.
+//! - [`registry`]: the lock-free, grow-only list of shards (checked with loom).
+//! - [`classes`]: the size classes the shards are indexed by.
+//! - [`counters`]: counter groups and duration histograms in the slots, and the
+//!   histogram snapshot type every part reports with.
+//! - [`sampling`]: the hot side of Poisson byte sampling (per-thread streams, the mean, the
+//!   budget, the sample queue); its controller is `crate::sampling::Sampler`, owned by the
+//!   export pipeline.
+//! - [`attribution`]: the scope current on each thread, which samples are attributed to.
+//! - [`agent_threads`]: which kernel threads are the agent's own.
+//! - [`text`]: outside text (environment values, paths, collector bodies) made safe for one
+//!   line of output.
+
+pub(crate) mod agent_threads;
+pub(crate) mod attribution;
+pub(crate) mod classes;
+pub(crate) mod counters;
+pub(crate) mod registry;
+pub(crate) mod sampling;
+pub(crate) mod shard;
+pub(crate) mod text;
+pub(crate) mod sync {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+}
+
+pub(crate) use shard::agent_scope;
