@@ -1,0 +1,571 @@
+//! Resolved agent configuration: builder settings over `OTEL_*` / `RTSCOPE_*` environment
+//! variables over defaults. See `docs/configuration.md`.
+//!
+//! Resolution never fails and never panics: a value that cannot be used is reported as one
+//! warning line on stderr (naming the variable, the bad value and what is used instead) and
+//! the application runs on. A value shown is escaped and cut after 64 characters; header
+//! values never appear, nor the userinfo or query of an endpoint URL.
+//!
+//! ```no_run
+//! let config = rtscope::config::Config::from_env();
+//! println!("exporting every {:?} to {:?}", config.export_interval, config.destination);
+//! ```
+
+use crate::base::text::quoted;
+use crate::spike::{SpikeBuilder, SpikeKind, SpikeSettings};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Environment variable names.
+// ---------------------------------------------------------------------------------------------
+
+/// `true` disables the agent: nothing is recorded to any destination. Default `false`.
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// The `service.name` resource attribute. Default `unknown_service:<executable name>`.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Resource attributes as `key=value,key2=value2` (values percent-decoded).
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Milliseconds between two exports. Default 60000.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `otlp` (default) or `none`: whether metrics are exported ([`Signals::metrics`]).
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `otlp` (default) or `none`: whether log records (samples, spikes) are exported
+/// ([`Signals::logs`]).
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+/// OTLP transport for all signals: `grpc` or `http/protobuf` (default).
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// OTLP transport for metrics; wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Base URL of the collector; for HTTP `/v1/metrics` and `/v1/logs` are appended.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Full URL metrics are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// Full URL logs are sent to, used as is.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// `true`: a gRPC endpoint written without a scheme is plaintext (`http://`) instead of TLS.
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the metrics endpoint.
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// Logs variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the logs endpoint.
+pub const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
+/// Request headers as `key=value,key2=value2` (values percent-decoded).
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Metrics request headers; when set, used instead of [`OTEL_EXPORTER_OTLP_HEADERS`].
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Milliseconds one export request may take. Default 10000.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_TIMEOUT`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// Payload compression: `gzip` or `none` (default).
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_COMPRESSION`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// `cumulative` (default), `delta` or `lowmemory` (treated as `delta`, see [`Temporality`]).
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured (any bytes
+/// the platform allows in a path, UTF-8 or not).
+pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
+/// Most bytes the file and its one rotated predecessor `<file>.1` hold together. Default
+/// 67108864 (64 MiB).
+pub const RTSCOPE_FILE_MAX_BYTES: &str = "RTSCOPE_FILE_MAX_BYTES";
+/// `on` (default) or `off`: print a human summary to stderr at exit.
+pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
+/// Milliseconds the final flush at shutdown may take. Default 2000.
+pub const RTSCOPE_SHUTDOWN_TIMEOUT: &str = "RTSCOPE_SHUTDOWN_TIMEOUT";
+/// `on` | `off`: Poisson byte sampling of allocations. Default on.
+pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
+/// Samples per second the adaptive controller aims for. Default 100.
+pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
+/// Initial mean number of bytes between two samples. Default 524288 (512 KiB).
+pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
+/// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
+pub const RTSCOPE_SPIKES: &str = "RTSCOPE_SPIKES";
+/// Milliseconds: one fixed spike threshold for every kind, instead of the rolling P99.
+pub const RTSCOPE_SPIKE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for scheduler delay (kind `schedule`); wins over
+/// [`RTSCOPE_SPIKE_THRESHOLD_MS`], as do the three below for their kinds.
+pub const RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for task poll duration (kind `poll`).
+pub const RTSCOPE_SPIKE_POLL_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_POLL_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for timer lateness (kind `timer`).
+pub const RTSCOPE_SPIKE_TIMER_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_TIMER_THRESHOLD_MS";
+/// Milliseconds: fixed spike threshold for latencies reported with
+/// [`latency`](crate::latency) (kind `latency`).
+pub const RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS";
+/// Milliseconds: the lowest spike threshold the rolling P99 may give. Default 5.
+pub const RTSCOPE_SPIKE_FLOOR_MS: &str = "RTSCOPE_SPIKE_FLOOR_MS";
+/// Spike events that may be emitted back to back before the rate limit applies. Default 5.
+pub const RTSCOPE_SPIKE_BURST: &str = "RTSCOPE_SPIKE_BURST";
+/// Spike events per minute in the long run, when there is no storm. Default 6.
+pub const RTSCOPE_SPIKE_RATE_PER_MIN: &str = "RTSCOPE_SPIKE_RATE_PER_MIN";
+/// Default of [`RTSCOPE_SAMPLING_TARGET`].
+pub const DEFAULT_SAMPLING_TARGET: f64 = 100.0;
+/// Default of [`RTSCOPE_SAMPLING_INTERVAL`].
+pub const DEFAULT_SAMPLING_INTERVAL: u64 = 512 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Defaults.
+// ---------------------------------------------------------------------------------------------
+
+/// Default of [`Config::export_interval`] (the OpenTelemetry default, 60 s).
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_millis(60_000);
+/// Default of [`OtlpTarget::timeout`] (the OpenTelemetry default, 10 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// Default of [`Config::shutdown_timeout`] (2 s).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// Default path of the [`Destination::File`] output.
+pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
+/// Default of [`Config::file_max_bytes`] (64 MiB).
+pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+
+// ---------------------------------------------------------------------------------------------
+// The resolved configuration.
+// ---------------------------------------------------------------------------------------------
+
+/// Everything the export pipeline needs, fully resolved and validated.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    /// `OTEL_SDK_DISABLED=true`: record nothing to any destination.
+    pub disabled: bool,
+    /// `service.name` resource attribute.
+    pub service_name: String,
+    /// Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES` plus builder ones).
+    pub resource_attributes: Vec<(String, String)>,
+    /// How often metrics are shipped (`OTEL_METRIC_EXPORT_INTERVAL`).
+    pub export_interval: Duration,
+    /// Cumulative (default) or delta sums and histograms.
+    pub temporality: Temporality,
+    /// Upper bound of the final flush at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Where the exported signals go (nowhere when [`signals`](Config::signals) has none).
+    pub destination: Destination,
+    /// Which signals are exported (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`).
+    pub signals: Signals,
+    /// Most bytes a [`Destination::File`] and its rotated predecessor `<file>.1` hold together
+    /// (`RTSCOPE_FILE_MAX_BYTES`); also bounds the fallback file.
+    pub file_max_bytes: u64,
+    /// The file written instead when the collector's sink cannot be built: the configured
+    /// file (`with_file`, `RTSCOPE_FILE`, else the default), whatever the destination.
+    pub(crate) fallback_file: PathBuf,
+    /// Print a human summary to stderr at shutdown.
+    pub summary_at_exit: bool,
+    /// Poisson byte sampling of allocations.
+    pub sampling: Sampling,
+    /// Spike detection (`RTSCOPE_SPIKE*`,
+    /// [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes)).
+    pub spikes: SpikeSettings,
+}
+
+/// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
+/// turns one off. With both off nothing is exported anywhere (no request, no file); the summary
+/// at exit (`RTSCOPE_SUMMARY`) is not an export and still prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signals {
+    /// Metrics (every `rust.*` and `rtscope.*` series) are exported.
+    pub metrics: bool,
+    /// Log records (allocation samples, spike events) are exported.
+    pub logs: bool,
+}
+
+impl Signals {
+    /// Whether anything is exported at all.
+    pub fn any(self) -> bool {
+        self.metrics || self.logs
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            metrics: true,
+            logs: true,
+        }
+    }
+}
+
+/// Allocation sampling settings (see `rtscope::sampling` in the docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Sampling {
+    /// `RTSCOPE_SAMPLING`: whether allocations are sampled at all.
+    pub enabled: bool,
+    /// `RTSCOPE_SAMPLING_TARGET`: samples per second the controller aims for.
+    pub target_per_sec: f64,
+    /// `RTSCOPE_SAMPLING_INTERVAL`: initial mean bytes between samples.
+    pub initial_interval: u64,
+    /// Fixed seed of the per-thread random streams (tests); `None`: random per process.
+    pub seed: Option<u64>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            enabled: true,
+            target_per_sec: DEFAULT_SAMPLING_TARGET,
+            initial_interval: DEFAULT_SAMPLING_INTERVAL,
+            seed: None,
+        }
+    }
+}
+
+/// Where exported data goes. Its `Debug` never shows header values or URL userinfo.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Destination {
+    /// An OTLP collector.
+    Otlp(OtlpTarget),
+    /// OTLP/JSON lines appended to a file (the OpenTelemetry file exporter format).
+    File(PathBuf),
+}
+
+/// A resolved OTLP collector target. Its `Debug` shows header names but never their values,
+/// and URLs without their userinfo (both often hold credentials).
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OtlpTarget {
+    /// Transport used for both signals.
+    pub protocol: Protocol,
+    /// Full URL metrics are sent to (for HTTP it includes `/v1/metrics`).
+    pub metrics_endpoint: String,
+    /// Full URL logs are sent to (for HTTP it includes `/v1/logs`).
+    pub logs_endpoint: String,
+    /// Request headers (gRPC metadata), names validated as HTTP tokens, values percent-decoded.
+    pub headers: Vec<(String, String)>,
+    /// Upper bound of one export request.
+    pub timeout: Duration,
+    /// Payload compression.
+    pub compression: Compression,
+}
+
+impl std::fmt::Debug for OtlpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpTarget")
+            .field("protocol", &self.protocol)
+            .field("metrics_endpoint", &redact_url(&self.metrics_endpoint))
+            .field("logs_endpoint", &redact_url(&self.logs_endpoint))
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .finish()
+    }
+}
+
+/// Header names with their values replaced, for `Debug`.
+fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, _)| (k.as_str(), "[redacted]"))
+        .collect()
+}
+
+/// OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `grpc`
+    Grpc,
+    /// `http/protobuf`
+    HttpProtobuf,
+}
+
+/// Payload compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// `none`: payloads are sent as they are (the default).
+    None,
+    /// `gzip`
+    Gzip,
+}
+
+/// Aggregation temporality of sums and histograms.
+///
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=lowmemory` resolves to [`Delta`]: the
+/// specification's `lowmemory` differs from `delta` only for asynchronous counters, which it
+/// keeps cumulative so an SDK need not remember the previous observation. rtscope keeps
+/// cumulative totals internally whatever the preference, so there is no memory to save, and
+/// a backend asking for `lowmemory` is a delta backend. Up/down counters and gauges (live bytes,
+/// live objects) are cumulative under every preference, as the specification says.
+///
+/// [`Delta`]: Temporality::Delta
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Temporality {
+    /// Every export carries the total since the start (the default).
+    Cumulative,
+    /// Every export carries what happened since the previous export.
+    Delta,
+}
+
+impl Protocol {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+impl Compression {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+impl Temporality {
+    /// The value's spelling in `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Temporality::Cumulative => "cumulative",
+            Temporality::Delta => "delta",
+        }
+    }
+}
+
+impl Config {
+    /// Resolves the configuration from the process environment and defaults alone (no
+    /// builder settings), printing each warning about an unusable value as one line on stderr.
+    ///
+    /// [`Agent::builder`](crate::Agent::builder) does the same with its settings on top; this
+    /// is for inspecting what the environment asks for.
+    ///
+    /// ```no_run
+    /// use rtscope::config::{Config, Destination};
+    ///
+    /// let config = Config::from_env();
+    /// if let Destination::File(path) = &config.destination {
+    ///     println!("no collector configured, writing to {}", path.display());
+    /// }
+    /// ```
+    pub fn from_env() -> Config {
+        resolve_from_process_env(&Overrides::default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings made in code.
+// ---------------------------------------------------------------------------------------------
+
+/// Settings made in code (the [`AgentBuilder`](crate::AgentBuilder) or `#[rtscope::main]`
+/// arguments). Every one that is set wins over its environment variables.
+#[derive(Clone, Default, PartialEq)]
+pub(crate) struct Overrides {
+    pub(crate) service_name: Option<String>,
+    /// Applied in order after the environment's; a later key replaces an earlier one.
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub(crate) export_interval: Option<Duration>,
+    pub(crate) temporality: Option<Temporality>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    /// Base URL, like `OTEL_EXPORTER_OTLP_ENDPOINT`; wins over all three endpoint variables.
+    pub(crate) endpoint: Option<String>,
+    pub(crate) protocol: Option<Protocol>,
+    /// Applied in order after the environment's; a later name replaces an earlier one.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<Compression>,
+    /// Selects the file destination (unless `endpoint` is set), winning over endpoint variables.
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) file_max_bytes: Option<u64>,
+    pub(crate) summary: Option<bool>,
+    pub(crate) sampling: Option<bool>,
+    pub(crate) sampling_target: Option<f64>,
+    pub(crate) sampling_interval: Option<u64>,
+    pub(crate) sampling_seed: Option<u64>,
+    pub(crate) spikes: SpikeBuilder,
+}
+
+/// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("service_name", &self.service_name)
+            .field("resource_attributes", &self.resource_attributes)
+            .field("export_interval", &self.export_interval)
+            .field("temporality", &self.temporality)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("protocol", &self.protocol)
+            .field("headers", &redacted_headers(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("file", &self.file)
+            .field("file_max_bytes", &self.file_max_bytes)
+            .field("summary", &self.summary)
+            .field("sampling", &self.sampling)
+            .field("sampling_target", &self.sampling_target)
+            .field("sampling_interval", &self.sampling_interval)
+            .field("sampling_seed", &self.sampling_seed)
+            .field("spikes", &self.spikes)
+            .finish()
+    }
+}
+
+/// A setting made in code that cannot be used. Returned by
+/// [`AgentBuilder::install`](crate::AgentBuilder::install) inside
+/// [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The builder method, e.g. `with_endpoint("localhost:4318")`.
+    pub setting: String,
+    /// What is wrong and how to fix it.
+    pub problem: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Overrides {
+    /// Checks the settings made in code. Unlike environment values (warned about and replaced),
+    /// a bad value written in code is a bug to report to the caller.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let err = |setting: String, problem: &str| {
+            Err(ConfigError {
+                setting,
+                problem: problem.to_owned(),
+            })
+        };
+        if let Some(name) = &self.service_name
+            && name.trim().is_empty()
+        {
+            return err(
+                format!("with_service_name({})", quoted(name)),
+                "the service name is empty; pass a name such as \"checkout\", or do not call it \
+                 to use OTEL_SERVICE_NAME",
+            );
+        }
+        for (key, _) in &self.resource_attributes {
+            if key.trim().is_empty() {
+                return err(
+                    format!("with_resource_attribute({}, ..)", quoted(key)),
+                    "the key is empty; pass a key such as \"deployment.environment\"",
+                );
+            }
+        }
+        if self.export_interval == Some(Duration::ZERO) {
+            return err(
+                "with_export_interval(0)".to_owned(),
+                "the interval must be greater than zero, e.g. Duration::from_secs(10)",
+            );
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return err(
+                "with_timeout(0)".to_owned(),
+                "the export timeout must be greater than zero, e.g. Duration::from_secs(10)",
+            );
+        }
+        if let Some(endpoint) = &self.endpoint
+            && let Err(problem) = check_url(endpoint)
+        {
+            return err(
+                format!("with_endpoint({})", quoted(&redact_url(endpoint))),
+                &format!(
+                    "not an http:// or https:// URL ({problem}); pass a full URL such as \
+                     \"http://127.0.0.1:4318\""
+                ),
+            );
+        }
+        for (name, value) in &self.headers {
+            if let Err(problem) = check_header(name, value) {
+                return err(format!("with_header({}, ..)", quoted(name)), &problem);
+            }
+        }
+        if self.file_max_bytes == Some(0) {
+            return err(
+                "with_file_max_bytes(0)".to_owned(),
+                "the cap must be greater than zero, e.g. 64 * 1024 * 1024",
+            );
+        }
+        self.validate_spikes()
+    }
+
+    /// The checks of [`validate`](Self::validate) for the `with_spikes` settings.
+    fn validate_spikes(&self) -> Result<(), ConfigError> {
+        let err = |setting: String, problem: &str| {
+            Err(ConfigError {
+                setting: format!("with_spikes(.. {setting})"),
+                problem: problem.to_owned(),
+            })
+        };
+        let s = &self.spikes;
+        const THRESHOLD: &str =
+            "a threshold must be greater than zero, e.g. Duration::from_millis(50)";
+        for (kind, t) in SpikeKind::ALL.iter().zip(&s.thresholds) {
+            if *t == Some(Duration::ZERO) {
+                return err(format!("with_threshold(SpikeKind::{kind:?}, 0)"), THRESHOLD);
+            }
+        }
+        for (name, t) in &s.latency_thresholds {
+            if t.is_zero() {
+                return err(
+                    format!("with_latency_threshold({}, 0)", quoted(name)),
+                    THRESHOLD,
+                );
+            }
+        }
+        if s.floor == Some(Duration::ZERO) {
+            return err(
+                "with_floor(0)".to_owned(),
+                "the floor must be greater than zero, e.g. Duration::from_millis(5)",
+            );
+        }
+        if let Some(f) = s.p99_factor
+            && !(f.is_finite() && f >= 1.0)
+        {
+            return err(
+                format!("with_p99_factor({f})"),
+                "the factor must be a finite number of at least 1, e.g. 2.0",
+            );
+        }
+        if s.burst == Some(0) {
+            return err(
+                "with_burst(0)".to_owned(),
+                "the burst must be at least 1 event; to turn spikes off use with_enabled(false)",
+            );
+        }
+        if let Some(r) = s.rate_per_minute
+            && !(r.is_finite() && r > 0.0)
+        {
+            return err(
+                format!("with_rate_per_minute({r})"),
+                "the rate must be a finite number of events per minute above 0, e.g. 6.0",
+            );
+        }
+        Ok(())
+    }
+}
+
+mod parse;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use parse::*;
+pub(crate) use resolve::*;
+
+/// An environment lookup over fixed pairs, for tests (the last pair for a name wins).
+#[cfg(test)]
+pub(crate) fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
