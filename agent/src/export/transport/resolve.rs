@@ -181,8 +181,13 @@ fn start(state: &mut State, host: &str) -> Result<watch::Receiver<Option<Answer>
 mod tests {
     use super::*;
 
+    /// The resolver is one per process: its tests take turns (one's lookup of a name would
+    /// be in flight while another checks that none is).
+    static TURN: Mutex<()> = Mutex::new(());
+
     #[test]
     fn ip_literals_are_never_looked_up() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -198,6 +203,7 @@ mod tests {
 
     #[test]
     fn an_answer_serves_every_port_of_its_host_from_the_cache() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
