@@ -969,7 +969,18 @@ impl HttpClient {
     > {
         if let Some(i) = self.idle.iter().position(|(o, ..)| o == origin) {
             let (_, mut sender, since) = self.idle.swap_remove(i);
-            if since.elapsed() < HTTP_IDLE_LIMIT && sender.ready().await.is_ok() {
+            // Nothing polled the connection since its last answer (this runtime runs only
+            // while the sink sends). The first yield lets tokio poll the I/O driver, the
+            // second lets the connection's task read what arrived meanwhile, so a close the
+            // collector sent long ago is seen here, before anything is written to the dead
+            // connection.
+            for _ in 0..2 {
+                tokio::task::yield_now().await;
+            }
+            if since.elapsed() < HTTP_IDLE_LIMIT
+                && !sender.is_closed()
+                && sender.ready().await.is_ok()
+            {
                 match sender.try_send_request(request()).await {
                     Ok(response) => return Ok((response, sender)),
                     Err(mut e) => {
