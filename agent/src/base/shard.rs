@@ -45,8 +45,8 @@ pub(crate) struct Shard {
     /// Requested bytes allocated into this shard, the sum of `alloc_bytes`, as of its owner's
     /// last slow path: the owner's countdown holds the bytes since (always less than
     /// [`PEAK_STEP`]), so the peak check reads one counter here instead of every class.
-    /// Written by the owner at each slow path and when it gives the shard back; on shared
-    /// shards, with every allocation.
+    /// Written by the owner at each slow path and when it gives the shard back (exactly:
+    /// the next owner starts from it); on shared shards, with every allocation.
     allocated: AtomicU64,
     /// Pages of counter slots, null until first written: zeroed memory from `System`,
     /// published with a release store and never freed (the shard outlives its threads).
@@ -124,6 +124,13 @@ fn bump(counter: &AtomicU64, by: u64, writer: Writer) {
     }
 }
 
+/// The sum of `counters` over every class.
+fn total(counters: &ByClass) -> u64 {
+    counters
+        .iter()
+        .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)))
+}
+
 /// Counter `class` of `counters`, where `class` comes from `small_class_in`/`class_of`.
 #[inline(always)]
 fn at(counters: &ByClass, class: usize) -> &AtomicU64 {
@@ -153,15 +160,11 @@ impl Shard {
         bump(&self.allocated, consumed as u64, Writer::Owner);
     }
 
-    /// The owner sets `allocated` to the exact sum of its class counters: when it gives the
-    /// shard back (whatever its countdown held then) and when it claims one, so a shard's
-    /// total never drifts from one owner to the next.
+    /// The owner sets `allocated` to the exact sum of its class counters when it gives the
+    /// shard back (whatever its countdown held then), so a shard's total never drifts from
+    /// one owner to the next.
     fn resync(&self) {
-        let sum = self
-            .alloc_bytes
-            .iter()
-            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Relaxed)));
-        self.allocated.store(sum, Relaxed);
+        self.allocated.store(total(&self.alloc_bytes), Relaxed);
     }
 
     #[inline(always)]
@@ -250,18 +253,7 @@ struct ReleaseOnExit;
 
 impl Drop for ReleaseOnExit {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(|l| {
-            let node = l.owned.replace(ptr::null());
-            l.shard.set(ptr::null());
-            l.countdown.set(-1);
-            l.state.set(STATE_EXITED);
-            if !node.is_null() {
-                // SAFETY: `owned` is a published node (never freed) that this thread claimed.
-                let node = unsafe { &*node };
-                node.value.resync();
-                node.release();
-            }
-        });
+        let _ = LOCAL.try_with(|l| give_back(l, STATE_EXITED));
     }
 }
 
@@ -567,7 +559,6 @@ fn ensure_claimed(l: &Local) {
             l.owned.set(node);
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
-            node.value.resync();
             l.shard.set(&node.value);
             l.to_sample.set(l.sampler.start());
             l.to_peak.set(PEAK_STEP);
@@ -603,10 +594,7 @@ pub(crate) fn check_peak() -> u64 {
     });
     std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
     let freed = user_shards().fold(0u64, |acc, shard| {
-        shard
-            .free_bytes
-            .iter()
-            .fold(acc, |acc, c| acc.wrapping_add(c.load(Relaxed)))
+        acc.wrapping_add(total(&shard.free_bytes))
     });
     let live = allocated.saturating_sub(freed);
     PEAK_LIVE.fetch_max(live, Relaxed);
@@ -673,18 +661,22 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// thread.
 pub(crate) fn enter_agent_thread() {
     super::agent_threads::mark_agent_thread();
-    let _ = LOCAL.try_with(|l| {
-        let node = l.owned.replace(ptr::null());
-        if !node.is_null() {
-            // SAFETY: `owned` is a published node (never freed) that this thread claimed.
-            let node = unsafe { &*node };
-            node.value.resync();
-            node.release();
-        }
-        l.countdown.set(-1);
-        l.shard.set(ptr::null());
-        l.state.set(STATE_AGENT);
-    });
+    let _ = LOCAL.try_with(|l| give_back(l, STATE_AGENT));
+}
+
+/// The thread gives its shard back for good (it exits, or becomes an agent thread) and moves
+/// to `state`, where it records into the shared fallback shards.
+fn give_back(l: &Local, state: u8) {
+    let node = l.owned.replace(ptr::null());
+    l.shard.set(ptr::null());
+    l.countdown.set(-1);
+    l.state.set(state);
+    if !node.is_null() {
+        // SAFETY: `owned` is a published node (never freed) that this thread claimed.
+        let node = unsafe { &*node };
+        node.value.resync();
+        node.release();
+    }
 }
 
 #[cfg(test)]

@@ -432,12 +432,19 @@ mod tests {
     }
 
     /// The point of series `name` in `req`.
-    fn point<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> &'a NumberDataPoint {
-        let m = req.resource_metrics[0].scope_metrics[0]
+    /// The metric `name` of the request, if it carries one.
+    fn sent_metric<'a>(
+        req: &'a ExportMetricsServiceRequest,
+        name: &str,
+    ) -> Option<&'a opentelemetry_proto::tonic::metrics::v1::Metric> {
+        req.resource_metrics[0].scope_metrics[0]
             .metrics
             .iter()
             .find(|m| m.name == name)
-            .unwrap_or_else(|| panic!("no {name}"));
+    }
+
+    fn point<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> &'a NumberDataPoint {
+        let m = sent_metric(req, name).unwrap_or_else(|| panic!("no {name}"));
         match &m.data {
             Some(metric::Data::Sum(s)) => &s.data_points[0],
             Some(metric::Data::Gauge(g)) => &g.data_points[0],
@@ -496,11 +503,7 @@ mod tests {
         assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t1, t2));
         assert_eq!(p.value, Some(number_data_point::Value::AsInt(15)));
         // What the unconfirmed request carried is reported, cumulative.
-        let lost = req.resource_metrics[0].scope_metrics[0]
-            .metrics
-            .iter()
-            .find(|m| m.name == LOST_METRIC)
-            .expect("lost series");
+        let lost = sent_metric(&req, LOST_METRIC).expect("lost series");
         let Some(metric::Data::Sum(sum)) = &lost.data else {
             panic!("{lost:?}")
         };
@@ -532,12 +535,7 @@ mod tests {
         let p = point(&req, "rust.memory.allocations");
         assert_eq!(p.value, Some(number_data_point::Value::AsInt(25)));
         assert!(enc.lost().is_empty());
-        assert!(
-            !req.resource_metrics[0].scope_metrics[0]
-                .metrics
-                .iter()
-                .any(|m| m.name == LOST_METRIC)
-        );
+        assert!(sent_metric(&req, LOST_METRIC).is_none());
     }
 
     #[test]
@@ -561,12 +559,7 @@ mod tests {
         enc.sent(Sent::Confirmed);
         assert!(enc.lost().is_empty());
         assert_eq!(enc.unconfirmed(), 0);
-        assert!(
-            !req.resource_metrics[0].scope_metrics[0]
-                .metrics
-                .iter()
-                .any(|m| m.name == LOST_METRIC)
-        );
+        assert!(sent_metric(&req, LOST_METRIC).is_none());
     }
 
     #[test]
@@ -581,11 +574,7 @@ mod tests {
         };
         enc.events_lost(&[event.clone(), event]);
         let req = enc.encode(&counter(1), enc.start_nanos + 1);
-        let lost = req.resource_metrics[0].scope_metrics[0]
-            .metrics
-            .iter()
-            .find(|m| m.name == LOST_METRIC)
-            .expect("lost series");
+        let lost = sent_metric(&req, LOST_METRIC).expect("lost series");
         let Some(metric::Data::Sum(sum)) = &lost.data else {
             panic!("{lost:?}")
         };
