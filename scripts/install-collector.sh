@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real OpenTelemetry collector that rtscope's integration tests
-# run against: rotel (a Rust OTLP collector shipped as a PyPI wheel), plus the
-# Python packages integration/receiver.py decodes OTLP with.
+# Installs the real consumers rtscope's tests run against: rotel (a Rust OTLP
+# collector shipped as a PyPI wheel), the Python packages integration/receiver.py
+# decodes OTLP with, and the Debian tools the tests drive: `go tool pprof`
+# (golang-go), Prometheus and promtool (prometheus), headless Chromium
+# (chromium) and a TLS terminator (stunnel4).
 #
 # Everything goes into <repo>/.venv (gitignored). Idempotent: when the venv
 # already holds exactly the pinned versions and rotel-agent runs, it only
@@ -128,6 +130,16 @@ if ! venv_ok; then
 		log "installed, but the check failed; try: $(find_rotel || echo rotel-agent) version"
 		exit 1
 	fi
+fi
+
+# 3. The Debian tools the tests drive, each installed only when its command is missing.
+missing=()
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || missing+=(stunnel4)
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt_install "${missing[@]}"
 fi
 
 rotel="$(find_rotel)"
