@@ -5,6 +5,8 @@
 //!   `RUSTFLAGS="--cfg rtscope_fallback"`, which builds the fallback on Linux so CI compiles
 //!   and tests what macOS and the BSDs run; `--cfg rtscope_fallback="bare"` also turns off
 //!   `rtscope_posix`, as on Windows.
+//! - `rtscope_frame_pointers`: the build keeps frame pointers (`-C force-frame-pointers=yes`
+//!   in `RUSTFLAGS`), so heap profiles walk them instead of unwinding with DWARF.
 //! - `rtscope_posix`: a libc with `CLOCK_THREAD_CPUTIME_ID` and `getentropy` (macOS, iOS,
 //!   FreeBSD, DragonFly, OpenBSD, illumos, Solaris, Linux with glibc).
 
@@ -42,4 +44,27 @@ fn main() {
     if posix {
         println!("cargo:rustc-cfg=rtscope_posix");
     }
+    println!("cargo:rustc-check-cfg=cfg(rtscope_frame_pointers)");
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    if frame_pointers(&var("CARGO_ENCODED_RUSTFLAGS")) {
+        println!("cargo:rustc-cfg=rtscope_frame_pointers");
+    }
+}
+
+/// Whether the rustc flags (separated by 0x1f) turn frame pointers on: the last
+/// `force-frame-pointers` flag wins, and a bare one means yes.
+fn frame_pointers(flags: &str) -> bool {
+    let mut on = false;
+    let mut args = flags.split('\x1f').peekable();
+    while let Some(a) = args.next() {
+        let a = if a == "-C" || a == "--codegen" {
+            args.next().unwrap_or_default()
+        } else {
+            a.strip_prefix("-C").unwrap_or(a)
+        };
+        if let Some(rest) = a.strip_prefix("force-frame-pointers") {
+            on = matches!(rest, "" | "=yes" | "=y" | "=on" | "=true" | "=always");
+        }
+    }
+    on
 }

@@ -65,6 +65,8 @@ pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]
     crate::tracing::SOURCE,
+    #[cfg(feature = "profiles")]
+    crate::profile::SOURCE,
 ];
 
 /// Entry point of the agent API: [`Agent::builder`].
@@ -238,6 +240,29 @@ impl AgentBuilder {
     /// Default 512 KiB.
     pub fn with_sampling_interval(mut self, bytes: u64) -> Self {
         self.overrides.sampling_interval = Some(bytes);
+        self
+    }
+
+    /// Heap profiles (a call stack per sampled allocation and the in-use set,
+    /// [`crate::profile`]). Wins over `RTSCOPE_HEAP_PROFILE`. Default on with the
+    /// `profiles` feature (and sampling on).
+    pub fn with_heap_profile(mut self, enabled: bool) -> Self {
+        self.overrides.heap_profile = Some(enabled);
+        self
+    }
+
+    /// Serves `GET /debug/pprof/heap` and `/debug/pprof/allocs` on `addr`, as Go's
+    /// `net/http/pprof` does, so `go tool pprof http://<addr>/debug/pprof/heap` works. Wins
+    /// over `RTSCOPE_PPROF_ADDR`. Off by default; binds only where told.
+    pub fn with_pprof_addr(mut self, addr: std::net::SocketAddr) -> Self {
+        self.overrides.pprof_addr = Some(addr);
+        self
+    }
+
+    /// Writes a gzipped pprof heap profile into `dir` every export interval and at exit,
+    /// keeping the newest ten. Wins over `RTSCOPE_PPROF_DIR`.
+    pub fn with_pprof_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.overrides.pprof_dir = Some(dir.into());
         self
     }
 

@@ -79,8 +79,9 @@ pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 #[allow(unused_imports)]
 pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
+use crate::base::profile;
 use crate::base::shard::{
-    self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure,
+    self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free,
     on_free_slow, on_realloc, try_alloc_small, try_free_small,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -119,7 +120,9 @@ impl<A: GlobalAlloc> Alloc<A> {
 
     /// Everything but the fast path: requests over 32 KiB (called first, so a failure is
     /// seen and counted as such), and small requests whose thread must claim a shard, check
-    /// the peak or take a sample. Out of line, so the fast path saves no registers.
+    /// the peak or take a sample. Out of line, so the fast path saves no registers. A
+    /// sampled block is tracked for the heap profile's in-use set: a small one is served
+    /// from the profile's arena, a large one is remembered by address.
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
@@ -135,6 +138,12 @@ impl<A: GlobalAlloc> Alloc<A> {
         };
         if layout.size() <= SMALL_MAX {
             on_alloc_slow(layout.size());
+            if let Some(s) = profile::take() {
+                match profile::arena_alloc(layout, zeroed, s) {
+                    Some(p) => return p,
+                    None => profile::untracked(s),
+                }
+            }
             return call();
         }
         let p = call();
@@ -142,6 +151,9 @@ impl<A: GlobalAlloc> Alloc<A> {
             on_failure();
         } else {
             on_alloc(layout.size());
+            if let Some(s) = profile::take() {
+                profile::track_large(p, s);
+            }
         }
         p
     }
@@ -149,15 +161,82 @@ impl<A: GlobalAlloc> Alloc<A> {
     #[cold]
     #[inline(never)]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
+        if profile::in_arena(ptr) {
+            on_free(layout.size());
+            return profile::arena_free(ptr);
+        }
         on_free_slow(layout.size());
+        if layout.size() > SMALL_MAX {
+            profile::forget_large(ptr);
+        }
         // SAFETY: forwarded from `dealloc`, whose contract the caller upholds.
         unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    /// `realloc` of a block served from the profile's arena: a new block (counted, and
+    /// sampled or not, as any allocation), a copy, and the arena block freed; counted as one
+    /// reallocation that moved.
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_arena(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `new_layout` has a non-zero size (`realloc`'s contract).
+        let p = unsafe { self.alloc(new_layout) };
+        if p.is_null() {
+            on_failure();
+            return p;
+        }
+        // SAFETY: both blocks are valid for the smaller of the two sizes and distinct (the
+        // arena block is still allocated); then the old one is freed, as `realloc` does.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+            self.dealloc(ptr, layout);
+        }
+        shard::on_realloc_counted();
+        p
+    }
+
+    /// A sampled `realloc` result of `new_size` bytes, tracked like a sampled allocation: a
+    /// small block moves into the arena (copied, the inner block freed), a large one is
+    /// remembered by address.
+    #[cfg(feature = "profiles")]
+    #[cold]
+    #[inline(never)]
+    unsafe fn track_realloc(&self, p: *mut u8, align: usize, new_size: usize) -> *mut u8 {
+        let Some(s) = profile::take() else { return p };
+        let Ok(layout) = Layout::from_size_align(new_size, align) else {
+            profile::untracked(s);
+            return p;
+        };
+        if new_size > SMALL_MAX {
+            profile::track_large(p, s);
+            return p;
+        }
+        match profile::arena_alloc(layout, false, s) {
+            Some(q) => {
+                // SAFETY: `p` holds `new_size` valid bytes and `q` as many, distinct; `p` was
+                // allocated by `inner` with `layout` and is freed once.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(p, q, new_size);
+                    self.inner.dealloc(p, layout);
+                }
+                q
+            }
+            None => {
+                profile::untracked(s);
+                p
+            }
+        }
     }
 }
 
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged and returns
-// its result unchanged; the accounting around it neither allocates through the global
-// allocator nor touches the memory.
+// its result unchanged, except for sampled blocks of the heap profile, which come from the
+// profile's arena (memory rtscope reserved, never handed out twice) or are copied there; the
+// accounting around it neither allocates through the global allocator nor touches the
+// memory.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -181,7 +260,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() <= SMALL_MAX && try_free_small(layout.size()) {
+        if layout.size() <= SMALL_MAX && !profile::in_arena(ptr) && try_free_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
@@ -191,12 +270,22 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if profile::in_arena(ptr) {
+            // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+            return unsafe { self.realloc_arena(ptr, layout, new_size) };
+        }
+        if layout.size() > SMALL_MAX {
+            profile::forget_large(ptr);
+        }
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if p.is_null() {
             on_failure();
         } else {
             on_realloc(layout.size(), new_size, p == ptr);
+            #[cfg(feature = "profiles")]
+            // SAFETY: `p` is the live block of `new_size` bytes `inner` just returned.
+            return unsafe { self.track_realloc(p, layout.align(), new_size) };
         }
         p
     }

@@ -13,6 +13,8 @@
 //! - [`sampling`]: the hot side of Poisson byte sampling (per-thread streams, the mean, the
 //!   budget, the sample queue); its controller is `crate::sampling::Sampler`, owned by the
 //!   export pipeline.
+//! - [`profile`]: the hot side of heap profiles: a stack per sample, the stack table and
+//!   the in-use set (the arena of sampled small blocks, the table of sampled large ones).
 //! - [`attribution`]: the scope current on each thread, which samples are attributed to.
 //! - [`agent_threads`]: which kernel threads are the agent's own.
 //! - [`text`]: outside text (environment values, paths, collector bodies) made safe for one
@@ -22,6 +24,7 @@ pub(crate) mod agent_threads;
 pub(crate) mod attribution;
 pub(crate) mod classes;
 pub(crate) mod counters;
+pub(crate) mod profile;
 pub(crate) mod registry;
 pub(crate) mod sampling;
 pub(crate) mod shard;

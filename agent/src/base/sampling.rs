@@ -90,6 +90,9 @@ pub(crate) struct Sample {
     pub(crate) tid: u32,
     /// Scope or span current when it was allocated (`crate::scope`), 0 for none.
     pub(crate) scope: u32,
+    /// Its call stack's entry in the heap profile's stack table (`base::profile`), 0 for
+    /// none (profiles off, or the table full).
+    pub(crate) stack: u32,
 }
 
 /// Starts sampling with the configured initial mean and applies a configured seed to every
@@ -342,7 +345,9 @@ pub(crate) fn record(size: usize, class: usize, mean: u64) {
     TAKEN.fetch_add(1, Relaxed);
     let weight = weight(size as u64, mean);
     super::attribution::on_sample(weight.round() as u64);
+    let stack = super::profile::on_sample(size as u64, weight);
     let sample = Sample {
+        stack,
         size: size as u64,
         class: class as u16,
         weight,
@@ -386,9 +391,12 @@ pub(crate) const MAX_INTERVAL: u64 = 1 << 36;
 
 /// The controller: the mean that would have given `target` samples per second for the bytes
 /// allocated in the last window (`achieved` samples per second under `mean`), moved at most
-/// 8x per tick and kept within [`MIN_INTERVAL`]..=[`MAX_INTERVAL`].
+/// 8x per tick and kept within [`MIN_INTERVAL`]..=[`MAX_INTERVAL`]; a mean below
+/// [`MIN_INTERVAL`] (configured so) stays as it is.
 pub(crate) fn adjust(mean: u64, achieved: f64, target: f64) -> u64 {
-    if target <= 0.0 || mean == 0 {
+    // A mean set below the floor (an initial interval under 4 KiB, down to 1: every
+    // allocation sampled) is a fixed choice the controller leaves alone.
+    if target <= 0.0 || mean < MIN_INTERVAL {
         return mean;
     }
     // No samples: the rate is too low to measure; halve the interval (within the bounds).
@@ -496,5 +504,7 @@ mod tests {
         assert_eq!(adjust(MIN_INTERVAL, 1.0, 1e9), MIN_INTERVAL);
         assert_eq!(adjust(MAX_INTERVAL, 1e12, 1.0), MAX_INTERVAL);
         assert_eq!(adjust(1 << 20, 0.0, 100.0), 1 << 19);
+        // Configured below the floor (every allocation sampled): left alone.
+        assert_eq!(adjust(1, 1e6, 100.0), 1);
     }
 }

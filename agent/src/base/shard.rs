@@ -422,6 +422,13 @@ fn slow_realloc(old: usize, new: usize, in_place: bool) {
     with_shard(|shard, writer| bump(shard.realloc_counter(in_place), 1, writer))
 }
 
+/// Counts one reallocation that moved, whose free and allocation were counted already (a
+/// heap-profile sample moved out of the arena).
+#[cold]
+pub(crate) fn on_realloc_counted() {
+    with_shard(|shard, writer| bump(shard.realloc_counter(false), 1, writer))
+}
+
 /// Records an allocation or reallocation the inner allocator refused.
 #[cold]
 pub(crate) fn on_failure() {

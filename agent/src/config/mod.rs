@@ -81,6 +81,17 @@ pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
 pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
 /// Initial mean number of bytes between two samples. Default 524288 (512 KiB).
 pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
+/// `on` (default with the `profiles` feature) or `off`: heap profiles, a call stack for every
+/// sampled allocation and the in-use set (`rtscope::profile`). Needs sampling on.
+pub const RTSCOPE_HEAP_PROFILE: &str = "RTSCOPE_HEAP_PROFILE";
+/// `host:port` to serve `GET /debug/pprof/heap` and `/debug/pprof/allocs` on, as Go's
+/// `net/http/pprof` does. Off by default.
+pub const RTSCOPE_PPROF_ADDR: &str = "RTSCOPE_PPROF_ADDR";
+/// Directory to write a gzipped pprof heap profile into every export interval and at exit
+/// (the newest [`PPROF_FILES_KEPT`] are kept). Off by default.
+pub const RTSCOPE_PPROF_DIR: &str = "RTSCOPE_PPROF_DIR";
+/// How many profile files [`RTSCOPE_PPROF_DIR`] keeps (the oldest are removed).
+pub const PPROF_FILES_KEPT: usize = 10;
 /// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
 pub const RTSCOPE_SPIKES: &str = "RTSCOPE_SPIKES";
 /// Milliseconds: one fixed spike threshold for every kind, instead of the rolling P99.
@@ -162,6 +173,21 @@ pub struct Config {
     /// Spike detection (`RTSCOPE_SPIKE*`,
     /// [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes)).
     pub spikes: SpikeSettings,
+    /// Heap profiles (`RTSCOPE_HEAP_PROFILE`, `RTSCOPE_PPROF_ADDR`, `RTSCOPE_PPROF_DIR`).
+    pub profiles: Profiles,
+}
+
+/// Heap profile settings (see `rtscope::profile`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Profiles {
+    /// `RTSCOPE_HEAP_PROFILE`: a stack per sample and the in-use set (needs sampling on, and
+    /// the `profiles` feature).
+    pub enabled: bool,
+    /// `RTSCOPE_PPROF_ADDR`: where `/debug/pprof/heap` and `/debug/pprof/allocs` are served.
+    pub pprof_addr: Option<std::net::SocketAddr>,
+    /// `RTSCOPE_PPROF_DIR`: where a profile file is written every export interval and at exit.
+    pub dir: Option<PathBuf>,
 }
 
 /// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
@@ -383,6 +409,9 @@ pub(crate) struct Overrides {
     pub(crate) sampling_interval: Option<u64>,
     pub(crate) sampling_seed: Option<u64>,
     pub(crate) spikes: SpikeBuilder,
+    pub(crate) heap_profile: Option<bool>,
+    pub(crate) pprof_addr: Option<std::net::SocketAddr>,
+    pub(crate) pprof_dir: Option<PathBuf>,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
@@ -407,6 +436,9 @@ impl std::fmt::Debug for Overrides {
             .field("sampling_interval", &self.sampling_interval)
             .field("sampling_seed", &self.sampling_seed)
             .field("spikes", &self.spikes)
+            .field("heap_profile", &self.heap_profile)
+            .field("pprof_addr", &self.pprof_addr)
+            .field("pprof_dir", &self.pprof_dir)
             .finish()
     }
 }

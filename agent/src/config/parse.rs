@@ -97,6 +97,13 @@ pub(super) fn parse_on_off(raw: &str) -> Result<bool, &'static str> {
     }
 }
 
+/// A `host:port` to listen on: an IP address and a port (`127.0.0.1:6060`, `[::1]:6060`).
+pub(super) fn parse_socket_addr(raw: &str) -> Result<Option<std::net::SocketAddr>, &'static str> {
+    raw.parse()
+        .map(Some)
+        .map_err(|_| "is not an IP address and port, like 127.0.0.1:6060")
+}
+
 pub(super) fn parse_protocol(raw: &str) -> Result<Protocol, &'static str> {
     match raw.to_ascii_lowercase().as_str() {
         "grpc" => Ok(Protocol::Grpc),

@@ -133,6 +133,24 @@ pub(crate) fn resolve<V: Into<OsString>>(
         seed: o.sampling_seed,
     };
     let spikes = r.spikes(&o.spikes);
+    let profiles = Profiles {
+        enabled: sampling.enabled
+            && cfg!(feature = "profiles")
+            && match o.heap_profile {
+                Some(b) => b,
+                None => r.pick(&[RTSCOPE_HEAP_PROFILE], parse_on_off, true, on_off_str),
+            },
+        pprof_addr: match o.pprof_addr {
+            Some(a) => Some(a),
+            None => r.pick(&[RTSCOPE_PPROF_ADDR], parse_socket_addr, None, |_| {
+                "off".into()
+            }),
+        },
+        dir: match &o.pprof_dir {
+            Some(d) => Some(d.clone()),
+            None => r.get_path(RTSCOPE_PPROF_DIR),
+        },
+    };
 
     let metrics = r.exporter(OTEL_METRICS_EXPORTER);
     let logs = r.exporter(OTEL_LOGS_EXPORTER);
@@ -170,6 +188,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         summary_at_exit,
         sampling,
         spikes,
+        profiles,
     };
     let mut warnings = r.warnings;
     if r.unshown > 0 {

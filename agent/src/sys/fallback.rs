@@ -60,6 +60,27 @@ pub(crate) fn random_u64() -> Option<u64> {
     None
 }
 
+/// Not known on this system: heap profiles capture stacks with the unwinder only.
+#[allow(dead_code)]
+pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
+    None
+}
+
+/// One executable segment of a loaded object (see the Linux version).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) file_offset: u64,
+    pub(crate) file: String,
+    pub(crate) build_id: String,
+}
+
+/// Not listed on this system: profiles carry no mappings.
+pub(crate) fn executable_segments() -> Vec<Segment> {
+    Vec::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,6 +137,118 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
     })
 }
 
+/// The calling thread's stack, as `(lowest, highest)` address. Allocates (glibc reads
+/// `/proc/self/maps` for the main thread): callers run it in the agent's account.
+#[cfg_attr(not(rtscope_frame_pointers), allow(dead_code))]
+pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
+    // SAFETY: `attr` is initialized by pthread_getattr_np before it is read, and destroyed
+    // once; `addr` and `size` are plain out-parameters.
+    unsafe {
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+        if libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) != 0 {
+            return None;
+        }
+        let mut addr = std::ptr::null_mut();
+        let mut size = 0usize;
+        let rc = libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size);
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        (rc == 0 && size > 0).then(|| (addr as usize, addr as usize + size))
+    }
+}
+
+/// One executable segment of a loaded object (the program or a shared library).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// First and one-past-last address of the segment in this process.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// Offset of the segment in its file.
+    pub(crate) file_offset: u64,
+    /// The object's file (the program's own path for the program).
+    pub(crate) file: String,
+    /// The GNU build id in hex, if the object has one.
+    pub(crate) build_id: String,
+}
+
+/// The executable segments of every loaded object, from `dl_iterate_phdr`. Allocates.
+pub(crate) fn executable_segments() -> Vec<Segment> {
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: usize,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: the loader passes a valid info record, and `data` is the vector below.
+        let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<Segment>>()) };
+        let file = if info.dlpi_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a non-null `dlpi_name` is a NUL-terminated string owned by the loader.
+            unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let file = if file.is_empty() && out.is_empty() {
+            std::fs::read_link("/proc/self/exe")
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            file
+        };
+        if file.is_empty() || file.starts_with("linux-vdso") {
+            return 0;
+        }
+        // SAFETY: the loader's program headers: `dlpi_phnum` entries at `dlpi_phdr`.
+        let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum.into()) };
+        let mut build_id = String::new();
+        for h in headers.iter().filter(|h| h.p_type == libc::PT_NOTE) {
+            let at = (info.dlpi_addr + h.p_vaddr) as *const u8;
+            // SAFETY: a PT_NOTE segment is mapped, `p_memsz` bytes at its address.
+            let notes = unsafe { std::slice::from_raw_parts(at, h.p_memsz as usize) };
+            if let Some(id) = gnu_build_id(notes) {
+                build_id = id;
+            }
+        }
+        for h in headers
+            .iter()
+            .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_X != 0)
+        {
+            let start = info.dlpi_addr + h.p_vaddr;
+            out.push(Segment {
+                start,
+                end: start + h.p_memsz,
+                file_offset: h.p_offset,
+                file: file.clone(),
+                build_id: build_id.clone(),
+            });
+        }
+        0
+    }
+    let mut out: Vec<Segment> = Vec::new();
+    // SAFETY: `each` only reads what the loader passes and writes to `out`, which outlives
+    // the call.
+    unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut out).cast()) };
+    out
+}
+
+/// The descriptor of the `NT_GNU_BUILD_ID` note in `notes` (ELF note records), as hex.
+fn gnu_build_id(mut notes: &[u8]) -> Option<String> {
+    let word = |b: &[u8], i: usize| -> Option<usize> {
+        Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
+    };
+    let pad = |n: usize| (n + 3) & !3;
+    while notes.len() >= 12 {
+        let (name_len, desc_len, kind) = (word(notes, 0)?, word(notes, 4)?, word(notes, 8)?);
+        let name = notes.get(12..12 + name_len)?;
+        let desc_at = 12 + pad(name_len);
+        let desc = notes.get(desc_at..desc_at + desc_len)?;
+        if kind == 3 && name == b"GNU\0" {
+            return Some(desc.iter().map(|b| format!("{b:02x}")).collect());
+        }
+        notes = notes.get(desc_at + pad(desc_len)..)?;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

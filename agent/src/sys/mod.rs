@@ -132,3 +132,52 @@ mod tests {
         assert_eq!(thread_cpu_seconds(), None);
     }
 }
+
+/// `len` bytes of zeroed, readable and writable memory that is never given back, reserved
+/// without committing swap (pages are backed as they are first touched), at an address
+/// aligned to `align` (a power of two no larger than 1 GiB). `None` where the system has no
+/// such call or refuses. No allocation: it runs inside the allocator.
+pub(crate) fn reserve(len: usize, align: usize) -> Option<*mut u8> {
+    #[cfg(all(unix, not(rtscope_fallback = "bare")))]
+    {
+        let total = len.checked_add(align)?;
+        #[cfg(target_os = "linux")]
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        #[cfg(not(target_os = "linux"))]
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANON;
+        // SAFETY: an anonymous private mapping at an address of the kernel's choosing touches
+        // no existing memory.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        let start = p as usize;
+        let aligned = start.checked_add(align - 1)? & !(align - 1);
+        // The unaligned head and the tail beyond `len` are given back at once.
+        // SAFETY: both ranges lie inside the mapping just made, which nothing else uses.
+        unsafe {
+            if aligned > start {
+                libc::munmap(p, aligned - start);
+            }
+            let end = aligned + len;
+            if start + total > end {
+                libc::munmap(end as *mut libc::c_void, start + total - end);
+            }
+        }
+        Some(aligned as *mut u8)
+    }
+    #[cfg(not(all(unix, not(rtscope_fallback = "bare"))))]
+    {
+        let _ = (len, align);
+        None
+    }
+}

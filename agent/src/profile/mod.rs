@@ -1,0 +1,306 @@
+//! Heap profiles: which code allocates, and which code holds the memory, by call stack.
+//!
+//! Every allocation the Poisson byte sampler picks (`rtscope::sampling`, mean 512 KiB by
+//! default, adapted to about 100 samples a second) also records its call stack, and a
+//! sampled block leaves the in-use profile when it is freed, on any thread, by `realloc`
+//! too, also after the thread that allocated it exited. So the profile holds Go's four
+//! estimates per stack, unbiased (each sample weighs `s / (1 - exp(-s/T))` bytes):
+//!
+//! | sample type | what |
+//! | --- | --- |
+//! | `alloc_objects/count`, `alloc_space/bytes` | allocated since the start |
+//! | `inuse_objects/count`, `inuse_space/bytes` | allocated and not freed: what each stack holds now |
+//!
+//! ```no_run
+//! # #[global_allocator] static A: rtscope::Alloc = rtscope::Alloc::system();
+//! let _agent = rtscope::Agent::builder().install()?;
+//! // ... work ...
+//! std::fs::write("heap.pb.gz", rtscope::profile::pprof_heap())?;
+//! // go tool pprof -top -sample_index=inuse_space heap.pb.gz
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Or serve it as Go's `net/http/pprof` does, with `RTSCOPE_PPROF_ADDR=127.0.0.1:6060`:
+//! `go tool pprof http://127.0.0.1:6060/debug/pprof/heap`. `RTSCOPE_PPROF_DIR` writes a file
+//! every export interval and at exit. See docs/profiles.md.
+//!
+//! - **Stacks** are captured on the allocating thread, in the sample path only (the fast path
+//!   gains nothing): by walking frame pointers when the build keeps them
+//!   (`RUSTFLAGS="-C force-frame-pointers=yes"`, detected at build time), else with the DWARF
+//!   unwinder. At most 64 frames per stack and 8192 distinct stacks (more fold into one
+//!   `[stacks past the table]` entry).
+//! - **Symbols** are resolved on the export side (or the thread calling [`pprof_heap`]), in
+//!   the agent's account, cached; frames inside rtscope and the allocator shims are dropped
+//!   from the top of each stack. Mappings carry each object's file and GNU build id, so a
+//!   backend can symbolize again.
+//! - **The in-use set**: small sampled blocks (up to 32 KiB) are served from an address range
+//!   rtscope reserves, so a free is checked with one range compare; larger ones are
+//!   remembered by address and looked up by frees over 32 KiB only. The range holds up to
+//!   32768 live sampled blocks of each power-of-two size; past that a sample counts as
+//!   allocated but not in use (`rtscope.profile.untracked`).
+//!
+//! Off with `RTSCOPE_HEAP_PROFILE=off` (or `with_heap_profile(false)`), or with sampling.
+
+mod pprof;
+mod symbols;
+
+use crate::base::profile::{self as hot, OBJECT_SCALE};
+use crate::model::Source;
+use crate::model::series::{Data, Metric, Number};
+use std::sync::atomic::Ordering::Relaxed;
+pub(crate) use symbols::leaf_function;
+
+/// The profile's part of the export: its own series and its summary lines.
+pub(crate) const SOURCE: Source = Source {
+    series,
+    summary,
+    ..Source::NONE
+};
+
+/// One stack of the heap profile with its four estimates.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct StackStats {
+    /// Return addresses, innermost first (empty for the entry of stacks past the table).
+    pub(crate) frames: Vec<usize>,
+    pub(crate) alloc_objects: i64,
+    pub(crate) alloc_bytes: i64,
+    pub(crate) inuse_objects: i64,
+    pub(crate) inuse_bytes: i64,
+}
+
+/// Every stack of the table with its estimates (the export side's read: allocates).
+pub(crate) fn snapshot() -> Vec<StackStats> {
+    let Some(table) = hot::stacks() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut frames = Vec::new();
+    for (i, e) in table.iter().enumerate() {
+        let written = e.frames(&mut frames);
+        if !written && i != 0 {
+            continue;
+        }
+        let objects = |v: u64| ((v as i64).max(0) as f64 / OBJECT_SCALE).round() as i64;
+        let s = StackStats {
+            frames: if written { frames.clone() } else { Vec::new() },
+            alloc_objects: objects(e.alloc_objects.load(Relaxed)),
+            alloc_bytes: (e.alloc_bytes.load(Relaxed) as i64).max(0),
+            inuse_objects: objects(e.inuse_objects.load(Relaxed)),
+            inuse_bytes: (e.inuse_bytes.load(Relaxed) as i64).max(0),
+        };
+        if s.alloc_bytes > 0 {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Which of Go's sample types a profile shows first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Default {
+    /// `inuse_space` (`/debug/pprof/heap`).
+    InUse,
+    /// `alloc_space` (`/debug/pprof/allocs`).
+    Allocs,
+}
+
+/// The current heap profile as gzipped pprof (`profile.proto`), as `go tool pprof`,
+/// Pyroscope and Grafana read it: the sample types `alloc_objects/count`,
+/// `alloc_space/bytes`, `inuse_objects/count`, `inuse_space/bytes` in that order, the
+/// period type `space/bytes` with the mean sampling interval as period, and `inuse_space`
+/// as the default sample type. Values are the unbiased estimates.
+///
+/// Empty profile (no samples) when profiles are off. Safe to call from any thread; costs a
+/// symbol lookup per new address (cached) and an encode, in the agent's account; the
+/// returned bytes are the caller's.
+pub fn pprof_heap() -> Vec<u8> {
+    encode_for_caller(Default::InUse)
+}
+
+/// The same data as [`pprof_heap`] with `alloc_space` as the default sample type, as Go's
+/// `/debug/pprof/allocs`.
+pub fn pprof_allocs() -> Vec<u8> {
+    encode_for_caller(Default::Allocs)
+}
+
+/// Encodes in the agent's account, then copies the bytes into a block of the caller's.
+fn encode_for_caller(default: Default) -> Vec<u8> {
+    let agent_bytes = crate::base::agent_scope(|| encode(default));
+    let out = agent_bytes.clone();
+    crate::base::agent_scope(|| drop(agent_bytes));
+    out
+}
+
+/// The profile, gzipped (agent account: call inside the agent scope or on the export
+/// thread).
+pub(crate) fn encode(default: Default) -> Vec<u8> {
+    pprof::gzipped(&build(&snapshot(), default))
+}
+
+fn build(stacks: &[StackStats], default: Default) -> pprof::Profile {
+    use pprof::{Function, Line, Location, Mapping, Profile, Sample, ValueType};
+    use std::collections::HashMap;
+    let mut strings = pprof::Strings::new();
+    let vt = |t: &str, u: &str, s: &mut pprof::Strings| ValueType {
+        r#type: s.id(t),
+        unit: s.id(u),
+    };
+    let sample_type = vec![
+        vt("alloc_objects", "count", &mut strings),
+        vt("alloc_space", "bytes", &mut strings),
+        vt("inuse_objects", "count", &mut strings),
+        vt("inuse_space", "bytes", &mut strings),
+    ];
+    let period_type = Some(vt("space", "bytes", &mut strings));
+    let segments = crate::sys::executable_segments();
+    let mapping: Vec<Mapping> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Mapping {
+            id: i as u64 + 1,
+            memory_start: s.start,
+            memory_limit: s.end,
+            file_offset: s.file_offset,
+            filename: strings.id(&s.file),
+            build_id: strings.id(&s.build_id),
+            has_functions: true,
+            has_filenames: true,
+            has_line_numbers: true,
+            has_inline_frames: true,
+        })
+        .collect();
+    let mapping_of = |addr: usize| {
+        segments
+            .iter()
+            .position(|s| (s.start..s.end).contains(&(addr as u64)))
+            .map_or(0, |i| i as u64 + 1)
+    };
+    let mut locations: Vec<Location> = Vec::new();
+    let mut location_ids: HashMap<usize, u64> = HashMap::new();
+    let mut functions: Vec<Function> = Vec::new();
+    let mut function_ids: HashMap<(String, String), u64> = HashMap::new();
+    let mut samples = Vec::new();
+    for stack in stacks {
+        let resolved = symbols::resolve_stack(&stack.frames);
+        let mut ids = Vec::with_capacity(resolved.len());
+        for (addr, frames) in &resolved {
+            let id = *location_ids.entry(*addr).or_insert_with(|| {
+                let line = frames
+                    .iter()
+                    .map(|f| {
+                        let key = (f.function.clone(), f.file.clone());
+                        let function_id = *function_ids.entry(key).or_insert_with(|| {
+                            let id = functions.len() as u64 + 1;
+                            let name = strings.id(&f.function);
+                            functions.push(Function {
+                                id,
+                                name,
+                                system_name: name,
+                                filename: strings.id(&f.file),
+                            });
+                            id
+                        });
+                        Line {
+                            function_id,
+                            line: i64::from(f.line),
+                        }
+                    })
+                    .collect();
+                let id = locations.len() as u64 + 1;
+                locations.push(Location {
+                    id,
+                    mapping_id: mapping_of(*addr),
+                    address: *addr as u64,
+                    line,
+                });
+                id
+            });
+            ids.push(id);
+        }
+        samples.push(Sample {
+            location_id: ids,
+            value: vec![
+                stack.alloc_objects,
+                stack.alloc_bytes,
+                stack.inuse_objects,
+                stack.inuse_bytes,
+            ],
+        });
+    }
+    let default_sample_type = match default {
+        Default::InUse => strings.id("inuse_space"),
+        Default::Allocs => strings.id("alloc_space"),
+    };
+    let mean = crate::base::sampling::mean();
+    let comment =
+        vec![strings.id("rtscope heap profile: unbiased estimates from Poisson byte sampling")];
+    Profile {
+        sample_type,
+        sample: samples,
+        mapping,
+        location: locations,
+        function: functions,
+        time_nanos: crate::sys::realtime_nanos().min(i64::MAX as u64) as i64,
+        period_type,
+        period: if mean == 0 {
+            512 * 1024
+        } else {
+            mean.min(i64::MAX as u64) as i64
+        },
+        comment,
+        default_sample_type,
+        string_table: strings.into_table(),
+    }
+}
+
+/// The `n` stacks holding the most bytes now: (leaf function outside the standard library,
+/// estimated bytes in use), largest first.
+pub(crate) fn top_inuse(n: usize) -> Vec<(String, i64)> {
+    let mut stacks = snapshot();
+    stacks.retain(|s| s.inuse_bytes > 0);
+    stacks.sort_by_key(|s| std::cmp::Reverse(s.inuse_bytes));
+    stacks
+        .iter()
+        .take(n)
+        .map(|s| (leaf_function(&s.frames), s.inuse_bytes))
+        .collect()
+}
+
+fn series(out: &mut Vec<Metric>) {
+    if !hot::enabled() {
+        return;
+    }
+    let stacks = hot::stacks().map_or(0, |t| {
+        t.iter().filter(|e| e.alloc_bytes.load(Relaxed) > 0).count()
+    });
+    out.push(Metric::new(
+        "rtscope.profile.stacks",
+        "{stack}",
+        "Distinct call stacks of sampled allocations in the heap profile's table (at most 8192; later ones are counted together)",
+        Data::Gauge(Number::Int(stacks as u64)),
+    ));
+    out.push(Metric::new(
+        "rtscope.profile.untracked",
+        "{sample}",
+        "Sampled allocations counted as allocated but not in use: the profile's arena or address table had no room for them",
+        Data::Counter(Number::Int(hot::UNTRACKED.load(Relaxed))),
+    ));
+}
+
+fn summary(out: &mut String) {
+    if !hot::enabled() {
+        return;
+    }
+    let top = top_inuse(3);
+    if top.is_empty() {
+        return;
+    }
+    let list: Vec<String> = top
+        .iter()
+        .map(|(f, b)| format!("{f} {}", crate::model::bytes(*b as u64)))
+        .collect();
+    out.push_str(&format!(
+        "  heap in use by stack (top 3): {}\n",
+        list.join(", ")
+    ));
+}

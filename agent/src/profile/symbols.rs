@@ -1,0 +1,123 @@
+//! Addresses to function names, files and lines, with `backtrace`'s resolver (gimli and
+//! addr2line over the loaded objects' debug info and symbol tables), cached per address.
+//! Runs on the export side only, in the agent's account.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// One frame of a location: the innermost function first, then those it was inlined into.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub(crate) function: String,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+}
+
+/// Addresses cached at most; the cache starts again past it.
+const MAX_CACHED: usize = 1 << 16;
+
+static CACHE: Mutex<Option<HashMap<usize, Vec<Frame>>>> = Mutex::new(None);
+
+/// Prefixes of the functions dropped from the top of a stack: rtscope itself, the capture,
+/// and the global allocator's shims.
+const INTERNAL: &[&str] = &[
+    "rtscope::",
+    "<rtscope::",
+    "backtrace::",
+    "<backtrace::",
+    "_Unwind_",
+    "__rust_",
+    "__rustc::",
+    "__rg_",
+    "__rdl_",
+    "alloc::alloc::",
+    "<alloc::alloc::Global",
+    "std::alloc::",
+];
+
+/// Prefixes of the standard library's functions, which a stack's leaf name skips.
+const STANDARD: &[&str] = &[
+    "alloc::",
+    "<alloc::",
+    "core::",
+    "<core::",
+    "std::",
+    "<std::",
+    "hashbrown::",
+    "<hashbrown::",
+];
+
+/// The frames of return address `addr` (looked up at `addr - 1`, inside the call).
+fn resolve(addr: usize, cache: &mut HashMap<usize, Vec<Frame>>) -> Vec<Frame> {
+    if let Some(f) = cache.get(&addr) {
+        return f.clone();
+    }
+    let mut frames = Vec::new();
+    backtrace::resolve(addr.saturating_sub(1) as *mut std::ffi::c_void, |sym| {
+        frames.push(Frame {
+            function: sym
+                .name()
+                .map_or_else(|| format!("{addr:#x}"), |n| format!("{n:#}")),
+            file: sym
+                .filename()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            line: sym.lineno().unwrap_or(0),
+        });
+    });
+    if frames.is_empty() {
+        frames.push(Frame {
+            function: format!("{addr:#x}"),
+            ..Frame::default()
+        });
+    }
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(addr, frames.clone());
+    frames
+}
+
+fn internal(frames: &[Frame]) -> bool {
+    frames
+        .iter()
+        .all(|f| INTERNAL.iter().any(|p| f.function.starts_with(p)))
+}
+
+/// The locations of a captured stack (innermost first), each with its frames, rtscope's own
+/// and the allocator shims dropped from the top. An empty stack is the table's overflow
+/// entry, shown as one `[stacks past the table]` location.
+pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
+    if addrs.is_empty() {
+        return vec![(
+            0,
+            vec![Frame {
+                function: "[stacks past the table]".into(),
+                ..Frame::default()
+            }],
+        )];
+    }
+    let mut guard = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    let cache = guard.get_or_insert_with(HashMap::new);
+    let resolved: Vec<(usize, Vec<Frame>)> =
+        addrs.iter().map(|&a| (a, resolve(a, cache))).collect();
+    drop(guard);
+    let skip = resolved.iter().take_while(|(_, f)| internal(f)).count();
+    if skip == resolved.len() {
+        resolved
+    } else {
+        resolved.into_iter().skip(skip).collect()
+    }
+}
+
+/// The name a person looks for in a stack: its innermost function outside rtscope and the
+/// standard library (the innermost one if all are).
+pub(crate) fn leaf_function(addrs: &[usize]) -> String {
+    let resolved = resolve_stack(addrs);
+    let all = || resolved.iter().flat_map(|(_, f)| f.iter());
+    all()
+        .find(|f| !STANDARD.iter().any(|p| f.function.starts_with(p)))
+        .or_else(|| all().next())
+        .map(|f| f.function.clone())
+        .unwrap_or_default()
+}
