@@ -253,6 +253,18 @@ pub enum Destination {
     File(PathBuf),
 }
 
+/// An address rtscope's own HTTP listener binds (the Prometheus exporter's `/metrics`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listen {
+    /// An IP address, `localhost` (its IPv4 and IPv6 loopback) or a host name.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// What to change when it cannot be bound (the variables or the builder method).
+    pub(crate) set_by: &'static str,
+}
+
 /// A resolved OTLP collector target. Its `Debug` shows header names but never their values,
 /// and URLs without their userinfo (both often hold credentials).
 #[derive(Clone, PartialEq)]

@@ -7,6 +7,8 @@
 //! list of sources the pipeline is given at start; this module names no part. Built only
 //! with an exporter feature (`export-file`, `export-http`, `export-grpc`).
 
+#[cfg(feature = "listen")]
+mod listen;
 mod otlp;
 mod pipeline;
 mod self_stats;

@@ -7,7 +7,7 @@ use super::transport::{self, Payload, Sink};
 use crate::config::{Config, Signals};
 use crate::model::events::EventBuffer;
 use crate::model::{Source, bytes};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,10 +64,50 @@ impl SummaryInputs {
     }
 }
 
+/// Wakes the export thread waiting for a command: while it serves listeners it waits inside
+/// its runtime (so connections are served meanwhile), where a channel's wait cannot reach it.
+#[derive(Clone, Debug, Default)]
+struct Wake {
+    #[cfg(feature = "listen")]
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Wake {
+    fn wake(&self) {
+        #[cfg(feature = "listen")]
+        self.notify.notify_one();
+    }
+
+    /// The next command, waiting at most `tick`; with `serving`, inside `rt`.
+    fn wait(
+        &self,
+        rx: &mpsc::Receiver<Command>,
+        rt: &BackgroundRuntime,
+        serving: bool,
+        tick: Duration,
+    ) -> Result<Command, RecvTimeoutError> {
+        if !serving {
+            return rx.recv_timeout(tick);
+        }
+        #[cfg(feature = "listen")]
+        rt.block_on(async {
+            // A wake sent before this wait began is kept by `Notify` (one permit): not lost.
+            let _ = tokio::time::timeout(tick, self.notify.notified()).await;
+        });
+        #[cfg(not(feature = "listen"))]
+        let _ = rt;
+        rx.try_recv().map_err(|e| match e {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+}
+
 /// Handle to the background export thread.
 #[derive(Debug)]
 pub(crate) struct Exporter {
     tx: Option<mpsc::Sender<Command>>,
+    wake: Wake,
     thread: Option<JoinHandle<()>>,
     /// Present when the summary is on.
     summary: Option<SharedSummary>,
@@ -92,12 +132,14 @@ impl Exporter {
             }))
         });
         let shared = summary.clone();
+        let wake = Wake::default();
+        let woken = wake.clone();
         let spawned = std::thread::Builder::new()
             .name("rtscope-export".into())
             .spawn(move || {
                 crate::base::shard::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
-                let run = std::panic::AssertUnwindSafe(|| run(config, sources, rx, shared));
+                let run = std::panic::AssertUnwindSafe(|| run(config, sources, rx, woken, shared));
                 if std::panic::catch_unwind(run).is_err() {
                     eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
                 }
@@ -105,6 +147,7 @@ impl Exporter {
         match spawned {
             Ok(thread) => Exporter {
                 tx: Some(tx),
+                wake,
                 thread: Some(thread),
                 summary,
             },
@@ -114,6 +157,7 @@ impl Exporter {
                 );
                 Exporter {
                     tx: None,
+                    wake,
                     thread: None,
                     summary: None,
                 }
@@ -131,6 +175,7 @@ impl Exporter {
         if tx.send(Command::Shutdown(done_tx)).is_err() {
             return;
         }
+        self.wake.wake();
         match done_rx.recv_timeout(timeout) {
             Ok(()) => {
                 if let Some(t) = self.thread.take() {
@@ -328,6 +373,7 @@ fn run(
     config: Config,
     sources: &'static [Source],
     rx: mpsc::Receiver<Command>,
+    wake: Wake,
     summary: Option<SharedSummary>,
 ) {
     let rt = match BackgroundRuntime::new() {
@@ -364,6 +410,7 @@ fn run(
             bytes(config.file_max_bytes)
         );
     }
+    let serving = serve(&config, &rt);
     let mut p = Pipeline {
         sources,
         sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
@@ -386,7 +433,7 @@ fn run(
     let tick = COLLECTION_TICK.min(config.export_interval);
     let mut next_export = Instant::now() + config.export_interval;
     loop {
-        match rx.recv_timeout(tick) {
+        match wake.wait(&rx, &p.rt, serving, tick) {
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
@@ -422,4 +469,23 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// Starts rtscope's HTTP listeners for what `config` asks to serve; whether any is serving.
+#[cfg(feature = "listen")]
+fn serve(config: &Config, rt: &BackgroundRuntime) -> bool {
+    let _ = config;
+    // Each exporter that serves over HTTP adds its routes here.
+    let routes = super::listen::Routes::default();
+    if routes.is_empty() {
+        return false;
+    }
+    let started = routes.start(rt);
+    started.report();
+    !started.bound.is_empty()
+}
+
+#[cfg(not(feature = "listen"))]
+fn serve(_: &Config, _: &BackgroundRuntime) -> bool {
+    false
 }
