@@ -22,6 +22,9 @@
 //!   Where the arena or the address table is full, a sample still counts as allocated but not
 //!   in use ([`UNTRACKED`]).
 
+// Without the `profiles` feature only the checks the allocator calls remain (always false).
+#![cfg_attr(not(feature = "profiles"), allow(dead_code))]
+
 use super::sync::{AtomicBool, AtomicU64, Ordering::*};
 use std::alloc::Layout;
 use std::cell::Cell;

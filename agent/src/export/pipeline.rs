@@ -283,6 +283,9 @@ struct Pipeline {
     last_tick: Instant,
     signals: Signals,
     summary: Option<SharedSummary>,
+    /// `RTSCOPE_PPROF_DIR`: a heap profile file each export and at exit.
+    #[cfg(feature = "profiles")]
+    profile_files: Option<crate::profile::Files>,
 }
 
 impl Pipeline {
@@ -321,6 +324,10 @@ impl Pipeline {
     /// with neither, nothing is sent and no export is counted. Events a disabled logs signal
     /// would carry are discarded here, so they do not pile up.
     fn export(&mut self) {
+        #[cfg(feature = "profiles")]
+        if let Some(files) = &mut self.profile_files {
+            files.write();
+        }
         if !self.signals.any() {
             self.events.take();
             return;
@@ -428,6 +435,13 @@ fn run(
         interval: config.export_interval,
         signals: config.signals,
         summary,
+        #[cfg(feature = "profiles")]
+        profile_files: config
+            .profiles
+            .dir
+            .clone()
+            .filter(|_| config.profiles.enabled)
+            .map(crate::profile::Files::new),
     };
     p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);
@@ -476,7 +490,26 @@ fn run(
 fn serve(config: &Config, rt: &BackgroundRuntime) -> bool {
     let _ = config;
     // Each exporter that serves over HTTP adds its routes here.
-    let routes = super::listen::Routes::default();
+    #[allow(unused_mut)]
+    let mut routes = super::listen::Routes::default();
+    #[cfg(feature = "profiles")]
+    if let Some(addr) = config.profiles.pprof_addr {
+        use super::listen::Reply;
+        use crate::profile::{Show, encode};
+        let at = crate::config::Listen {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            set_by: "RTSCOPE_PPROF_ADDR (or with_pprof_addr)",
+        };
+        let pprof = |default| {
+            move |_: &super::listen::Request<'_>| Reply {
+                content_type: "application/octet-stream",
+                body: encode(default),
+            }
+        };
+        routes.add(&at, "/debug/pprof/heap", pprof(Show::InUse));
+        routes.add(&at, "/debug/pprof/allocs", pprof(Show::Allocs));
+    }
     if routes.is_empty() {
         return false;
     }

@@ -97,7 +97,7 @@ pub(crate) fn snapshot() -> Vec<StackStats> {
 
 /// Which of Go's sample types a profile shows first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Default {
+pub(crate) enum Show {
     /// `inuse_space` (`/debug/pprof/heap`).
     InUse,
     /// `alloc_space` (`/debug/pprof/allocs`).
@@ -114,17 +114,17 @@ pub(crate) enum Default {
 /// symbol lookup per new address (cached) and an encode, in the agent's account; the
 /// returned bytes are the caller's.
 pub fn pprof_heap() -> Vec<u8> {
-    encode_for_caller(Default::InUse)
+    encode_for_caller(Show::InUse)
 }
 
 /// The same data as [`pprof_heap`] with `alloc_space` as the default sample type, as Go's
 /// `/debug/pprof/allocs`.
 pub fn pprof_allocs() -> Vec<u8> {
-    encode_for_caller(Default::Allocs)
+    encode_for_caller(Show::Allocs)
 }
 
 /// Encodes in the agent's account, then copies the bytes into a block of the caller's.
-fn encode_for_caller(default: Default) -> Vec<u8> {
+fn encode_for_caller(default: Show) -> Vec<u8> {
     let agent_bytes = crate::base::agent_scope(|| encode(default));
     let out = agent_bytes.clone();
     crate::base::agent_scope(|| drop(agent_bytes));
@@ -133,11 +133,11 @@ fn encode_for_caller(default: Default) -> Vec<u8> {
 
 /// The profile, gzipped (agent account: call inside the agent scope or on the export
 /// thread).
-pub(crate) fn encode(default: Default) -> Vec<u8> {
+pub(crate) fn encode(default: Show) -> Vec<u8> {
     pprof::gzipped(&build(&snapshot(), default))
 }
 
-fn build(stacks: &[StackStats], default: Default) -> pprof::Profile {
+fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
     use pprof::{Function, Line, Location, Mapping, Profile, Sample, ValueType};
     use std::collections::HashMap;
     let mut strings = pprof::Strings::new();
@@ -228,8 +228,8 @@ fn build(stacks: &[StackStats], default: Default) -> pprof::Profile {
         });
     }
     let default_sample_type = match default {
-        Default::InUse => strings.id("inuse_space"),
-        Default::Allocs => strings.id("alloc_space"),
+        Show::InUse => strings.id("inuse_space"),
+        Show::Allocs => strings.id("alloc_space"),
     };
     let mean = crate::base::sampling::mean();
     let comment =
@@ -303,4 +303,74 @@ fn summary(out: &mut String) {
         "  heap in use by stack (top 3): {}\n",
         list.join(", ")
     ));
+}
+
+/// The profile files of `RTSCOPE_PPROF_DIR`: one `heap-<unix ms>.pb.gz` per write, the
+/// newest [`KEPT`](Files::KEPT) kept. A write that fails is one line, once per kind of failure
+/// in a row; the application never waits on it beyond the write itself.
+#[derive(Debug)]
+pub(crate) struct Files {
+    dir: std::path::PathBuf,
+    failing: bool,
+}
+
+impl Files {
+    /// Files kept in the directory (the oldest removed first).
+    pub(crate) const KEPT: usize = 10;
+
+    pub(crate) fn new(dir: std::path::PathBuf) -> Self {
+        Files {
+            dir,
+            failing: false,
+        }
+    }
+
+    /// Writes the current heap profile (agent account) and removes the oldest files past
+    /// [`Files::KEPT`].
+    pub(crate) fn write(&mut self) {
+        let name = format!(
+            "heap-{:013}.pb.gz",
+            crate::sys::realtime_nanos() / 1_000_000
+        );
+        let path = self.dir.join(name);
+        let result = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&path, encode(Show::InUse)));
+        match result {
+            Ok(()) => {
+                self.failing = false;
+                self.prune();
+            }
+            Err(e) if !self.failing => {
+                self.failing = true;
+                let shown = crate::base::text::shown(
+                    &self.dir.to_string_lossy(),
+                    crate::base::text::PATH_CHARS,
+                    true,
+                );
+                eprintln!(
+                    "rtscope: cannot write a heap profile into {shown} ({e}); set RTSCOPE_PPROF_DIR to a writable directory"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut ours: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("heap-") && n.ends_with(".pb.gz"))
+            })
+            .collect();
+        ours.sort();
+        let excess = ours.len().saturating_sub(Self::KEPT);
+        for old in &ours[..excess] {
+            let _ = std::fs::remove_file(old);
+        }
+    }
 }

@@ -67,6 +67,7 @@ pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
 }
 
 /// One executable segment of a loaded object (see the Linux version).
+#[allow(dead_code)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Segment {
     pub(crate) start: u64,
@@ -77,6 +78,7 @@ pub(crate) struct Segment {
 }
 
 /// Not listed on this system: profiles carry no mappings.
+#[allow(dead_code)]
 pub(crate) fn executable_segments() -> Vec<Segment> {
     Vec::new()
 }

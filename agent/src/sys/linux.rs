@@ -157,6 +157,7 @@ pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
 }
 
 /// One executable segment of a loaded object (the program or a shared library).
+#[cfg_attr(not(feature = "profiles"), allow(dead_code))]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Segment {
     /// First and one-past-last address of the segment in this process.
@@ -171,6 +172,7 @@ pub(crate) struct Segment {
 }
 
 /// The executable segments of every loaded object, from `dl_iterate_phdr`. Allocates.
+#[cfg_attr(not(feature = "profiles"), allow(dead_code))]
 pub(crate) fn executable_segments() -> Vec<Segment> {
     unsafe extern "C" fn each(
         info: *mut libc::dl_phdr_info,
@@ -230,6 +232,7 @@ pub(crate) fn executable_segments() -> Vec<Segment> {
     out
 }
 
+#[cfg_attr(not(feature = "profiles"), allow(dead_code))]
 /// The descriptor of the `NT_GNU_BUILD_ID` note in `notes` (ELF note records), as hex.
 fn gnu_build_id(mut notes: &[u8]) -> Option<String> {
     let word = |b: &[u8], i: usize| -> Option<usize> {

@@ -67,6 +67,12 @@ fn main() {
     if out != "-" {
         std::fs::write(&out, rtscope::profile::pprof_heap()).expect("write the profile");
     }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "ready");
+        let _ = stdout.flush();
+    }
     std::thread::sleep(std::time::Duration::from_secs(serve_secs));
     let held: usize = sixty.iter().chain(&twenty).map(Vec::capacity).sum();
     println!("held {held} bytes");
