@@ -260,7 +260,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() <= SMALL_MAX && !profile::in_arena(ptr) && try_free_small(layout.size()) {
+        if layout.size() <= SMALL_MAX && try_free_small(ptr, layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }

@@ -12,7 +12,8 @@
 //! - **The in-use set.** A sampled block must leave the in-use estimate when it is freed, on
 //!   whatever thread, by `realloc` too, after its thread exited. Small sampled blocks (up to
 //!   32 KiB) are served from an agent-owned address range, the arena: a free is checked with
-//!   one range compare ([`in_arena`]) and a sampled one goes out of line. The arena has
+//!   one range compare against the arena's base in the thread's own state (a subtraction
+//!   and a compare, no global read), and a sampled one goes out of line. The arena has
 //!   [`ARENA_SLOTS`] slots per power-of-two size from 16 B to 32 KiB; a slot remembers its
 //!   sample (stack and estimates). Larger sampled blocks keep their inner allocator's memory
 //!   and are remembered in a table keyed by address, looked up only by frees over 32 KiB,
@@ -45,10 +46,10 @@ pub(crate) const ARENA_SLOTS: usize = 1 << 15;
 const SIZES: usize = 12;
 const LARGEST: usize = 16 << (SIZES - 1);
 /// Bytes of the arena's address range (about 2 GiB, reserved, touched as slots are used).
-const ARENA_LEN: usize = ARENA_SLOTS * 16 * ((1 << SIZES) - 1);
+pub(crate) const ARENA_LEN: usize = ARENA_SLOTS * 16 * ((1 << SIZES) - 1);
 /// The arena's base until it is reserved: an address no user block has, so [`in_arena`]
 /// reads false without a second test.
-const NOWHERE: usize = usize::MAX - ARENA_LEN;
+pub(crate) const NOWHERE: usize = usize::MAX - ARENA_LEN;
 /// Entries of the address table of sampled blocks over 32 KiB.
 const LARGE: usize = 1 << 14;
 
@@ -140,19 +141,61 @@ fn reserve_tables() -> bool {
         return STACKS.load(Acquire) != 0;
     }
     let page = 4096;
-    let (Some(stacks), Some(meta), Some(large), Some(arena)) = (
+    let (Some(stacks), Some(large)) = (
         reserve(MAX_STACKS * size_of::<Stack>(), page),
-        reserve(SIZES * ARENA_SLOTS * size_of::<Meta>(), page),
         reserve(LARGE * size_of::<LargeEntry>(), page),
-        reserve(ARENA_LEN, LARGEST),
     ) else {
         return false;
     };
-    META.store(meta as usize, Release);
     LARGE_TABLE.store(large as usize, Release);
-    ARENA.store(arena as usize, Release);
     STACKS.store(stacks as usize, Release);
     true
+}
+
+/// The arena's base, reserved (with its slot records) the first time a thread claims its
+/// shard, so every thread on the allocation fast path holds it in its own state and the free
+/// check reads no global; [`NOWHERE`] where it cannot be had (small samples are then not
+/// tracked in use). About 2 GiB of address space and 9 MiB of records, reserved without
+/// swap and touched only as sampled blocks use them. No allocation.
+pub(crate) fn arena_base() -> usize {
+    #[cfg(feature = "profiles")]
+    {
+        let base = ARENA.load(Acquire);
+        if base != NOWHERE {
+            return base;
+        }
+        reserve_arena()
+    }
+    #[cfg(not(feature = "profiles"))]
+    NOWHERE
+}
+
+#[cold]
+fn reserve_arena() -> usize {
+    use std::sync::atomic::AtomicU8;
+    const UNTRIED: u8 = 0;
+    const RESERVING: u8 = 1;
+    const DONE: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
+    // One thread reserves. Every other waits for its answer (one `mmap` away): a thread
+    // must never record a base other than the one every arena block comes from.
+    if STATE
+        .compare_exchange(UNTRIED, RESERVING, AcqRel, Acquire)
+        .is_err()
+    {
+        while STATE.load(Acquire) != DONE {
+            std::hint::spin_loop();
+        }
+        return ARENA.load(Acquire);
+    }
+    let records = crate::sys::reserve(SIZES * ARENA_SLOTS * size_of::<Meta>(), 4096);
+    let arena = records.and_then(|_| crate::sys::reserve(ARENA_LEN, LARGEST));
+    if let (Some(records), Some(arena)) = (records, arena) {
+        META.store(records as usize, Release);
+        ARENA.store(arena as usize, Release);
+    }
+    STATE.store(DONE, Release);
+    ARENA.load(Acquire)
 }
 
 /// The stack table, once reserved.
@@ -371,8 +414,8 @@ impl Meta {
     }
 }
 
-/// Whether `ptr` lies in the arena of sampled small blocks: the one check every small free
-/// pays, a subtraction and a compare.
+/// Whether `ptr` lies in the arena of sampled small blocks (the slow paths' check, through
+/// the global; the free fast path checks the copy in its thread's state).
 #[inline(always)]
 pub(crate) fn in_arena(ptr: *mut u8) -> bool {
     #[cfg(feature = "profiles")]

@@ -229,6 +229,9 @@ struct Local {
     /// This thread's copy of the class table, addressed off the thread pointer the fast path
     /// already holds instead of through a global's address.
     classes: SmallTable,
+    /// The heap profile's arena base (`super::profile`), set at claim: a free in
+    /// `[arena, arena + ARENA_LEN)` is a sampled block and takes the slow path.
+    arena: Cell<usize>,
 }
 
 thread_local! {
@@ -243,6 +246,7 @@ thread_local! {
             to_sample: Cell::new(0),
             sampler: super::sampling::PerThread::new(),
             classes: SIZE_TO_CLASS,
+            arena: Cell::new(super::profile::NOWHERE),
         }
     };
     /// Its destructor gives the shard back when the thread exits. Touched once, at claim.
@@ -295,19 +299,20 @@ fn try_alloc(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     true
 }
 
-/// The fast path of a free of `size <= SMALL_MAX` bytes: false, having recorded nothing,
-/// when the thread has no usable shard and [`on_free_slow`] must run instead.
+/// The fast path of a free of the block `ptr` of `size <= SMALL_MAX` bytes: false, having
+/// recorded nothing, when the thread has no usable shard or the block is a heap-profile
+/// sample, and the slow path must run instead.
 #[inline(always)]
-pub(crate) fn try_free_small(size: usize) -> bool {
-    try_free(size, |l, size| small_class_in(&l.classes, size))
+pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
+    try_free(ptr, size, |l, size| small_class_in(&l.classes, size))
 }
 
 /// The free fast path, with the class lookup of the caller's size range.
 #[inline(always)]
-fn try_free(size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
+fn try_free(ptr: *mut u8, size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     let l = local();
     let shard = l.shard.get();
-    if shard.is_null() {
+    if shard.is_null() || (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN {
         return false;
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
@@ -335,10 +340,11 @@ pub(crate) fn on_alloc(size: usize) {
     }
 }
 
-/// Records a free of a block of `size` bytes.
+/// Records a free of a block of `size` bytes (not a heap-profile sample's: those go through
+/// the allocator's slow path, which counts them here as freed).
 #[inline(always)]
 pub(crate) fn on_free(size: usize) {
-    if !try_free(size, |_, size| class_of(size)) {
+    if !try_free(ptr::null_mut(), size, |_, size| class_of(size)) {
         on_free_slow(size);
     }
 }
@@ -564,6 +570,7 @@ fn ensure_claimed(l: &Local) {
     match node {
         Some(node) => {
             l.owned.set(node);
+            l.arena.set(super::profile::arena_base());
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
             l.shard.set(&node.value);

@@ -24,8 +24,9 @@ use std::process::Command;
 type Worker = &'static [&'static str];
 
 /// Workers of a family, in this order: bare, rtscope, fetch_add peer; bare with a second
-/// thread, the agent installed before the warm-up, the agent installed right before timing.
-const VARIANTS: usize = 6;
+/// thread, the agent installed before the warm-up, the agent installed right before timing,
+/// and the agent installed before the warm-up with heap profiles off.
+const VARIANTS: usize = 7;
 
 /// (label, workers)
 const FAMILIES: [(&str, [Worker; VARIANTS]); 3] = [
@@ -38,6 +39,7 @@ const FAMILIES: [(&str, [Worker; VARIANTS]); 3] = [
             &["bench_system", "--thread"],
             &["bench_rtscope", "--agent"],
             &["bench_rtscope", "--agent-new"],
+            &["bench_rtscope", "--agent", "RTSCOPE_HEAP_PROFILE=off"],
         ],
     ),
     (
@@ -49,6 +51,11 @@ const FAMILIES: [(&str, [Worker; VARIANTS]); 3] = [
             &["bench_mimalloc", "--thread"],
             &["bench_rtscope_mimalloc", "--agent"],
             &["bench_rtscope_mimalloc", "--agent-new"],
+            &[
+                "bench_rtscope_mimalloc",
+                "--agent",
+                "RTSCOPE_HEAP_PROFILE=off",
+            ],
         ],
     ),
     // One executable for all (see bench_switch.rs): same code at the same addresses.
@@ -61,6 +68,12 @@ const FAMILIES: [(&str, [Worker; VARIANTS]); 3] = [
             &["bench_switch", "system", "--thread"],
             &["bench_switch", "rtscope", "--agent"],
             &["bench_switch", "rtscope", "--agent-new"],
+            &[
+                "bench_switch",
+                "rtscope",
+                "--agent",
+                "RTSCOPE_HEAP_PROFILE=off",
+            ],
         ],
     ),
 ];
@@ -110,8 +123,11 @@ fn worker(name: &str) -> PathBuf {
 }
 
 fn measure(cmd: Worker, workload: &str) -> f64 {
+    // `=off` in a worker's arguments is an environment setting for it, not an argument.
+    let (env, args): (Vec<&str>, Vec<&str>) = cmd[1..].iter().partition(|a| a.contains('='));
     let out = Command::new(worker(cmd[0]))
-        .args(&cmd[1..])
+        .envs(env.iter().filter_map(|kv| kv.split_once('=')))
+        .args(&args)
         .args([workload, &iterations(workload).to_string()])
         .output()
         .expect("run worker");
@@ -150,10 +166,13 @@ fn main() {
         "ratio = workload time under the wrapper / under the bare allocator, same round; median over rounds"
     );
     println!(
-        "agent, agent new = the agent installed (sampling on; before the warm-up, or right before timing) / bare with a second thread\n"
+        "agent, agent new = the agent installed (sampling and heap profiles on; before the warm-up, or right before timing) / bare with a second thread"
     );
     println!(
-        "{:<12} {:<12} {:>12} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10}",
+        "no prof = the agent with heap profiles off / bare with a second thread; prof/off = agent / no prof\n"
+    );
+    println!(
+        "{:<12} {:<12} {:>12} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10}",
         "inner",
         "workload",
         "bare ns/op",
@@ -162,7 +181,9 @@ fn main() {
         "rtscope ns/op",
         "2-thr ns/op",
         "agent",
-        "agent new"
+        "agent new",
+        "no prof",
+        "prof/off"
     );
     for (label, workers) in FAMILIES {
         if !picked(label, &families) {
@@ -174,6 +195,7 @@ fn main() {
             }
             let mut times: [Vec<f64>; VARIANTS] = Default::default();
             let mut ratios: [Vec<f64>; VARIANTS] = Default::default();
+            let mut prof_vs_off = Vec::new();
             for round in 0..rounds {
                 // Rotate the order each round so drift does not favour one variant.
                 let mut t = [0.0f64; VARIANTS];
@@ -181,17 +203,28 @@ fn main() {
                     let idx = (round + k) % VARIANTS;
                     t[idx] = measure(workers[idx], workload);
                 }
+                prof_vs_off.push(t[4] / t[6]);
                 for (i, &ti) in t.iter().enumerate() {
                     times[i].push(ti);
                     // The agent columns against bare with a second thread, the rest against bare.
                     ratios[i].push(ti / if i >= 4 { t[3] } else { t[0] });
                 }
             }
-            let [bare, ours, _, bare2, _, _] = times.map(median);
-            let [_, r_ours, r_peer, _, r_agent, r_agent_new] = ratios.map(median);
+            let [bare, ours, _, bare2, _, _, _] = times.map(median);
+            let [_, r_ours, r_peer, _, r_agent, r_agent_new, r_noprof] = ratios.map(median);
             println!(
-                "{:<12} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2} {:>14.2} {:>9.3}x {:>9.3}x",
-                label, workload, bare, r_ours, r_peer, ours, bare2, r_agent, r_agent_new
+                "{:<12} {:<12} {:>12.2} {:>11.3}x {:>11.3}x {:>14.2} {:>14.2} {:>9.3}x {:>9.3}x {:>9.3}x {:>9.3}x",
+                label,
+                workload,
+                bare,
+                r_ours,
+                r_peer,
+                ours,
+                bare2,
+                r_agent,
+                r_agent_new,
+                r_noprof,
+                median(prof_vs_off)
             );
         }
     }
