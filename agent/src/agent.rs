@@ -266,6 +266,14 @@ impl AgentBuilder {
         self
     }
 
+    /// Pushes heap profiles to the collector as OTLP Profiles (the in-development
+    /// `v1development` signal, experimental) with every export, next to metrics and logs.
+    /// Wins over `OTEL_PROFILES_EXPORTER`. Default off.
+    pub fn with_profiles(mut self, enabled: bool) -> Self {
+        self.overrides.profiles_otlp = Some(enabled);
+        self
+    }
+
     /// Fixes the seed of the sampler's per-thread random streams, so a run samples the same
     /// allocations every time (for tests and reproductions). Without it the seed is random
     /// per process. It applies at install to every thread: the installing one at once, so

@@ -295,6 +295,13 @@ impl Collector {
         self.requests("metrics")
     }
 
+    /// Every OTLP Profiles request (`v1development`) the receiver got so far, as OTLP/JSON
+    /// `ExportProfilesServiceRequest` objects, in arrival order. rotel does not forward
+    /// profiles: send them to [`Collector::receiver_endpoint`].
+    pub fn profile_requests(&self) -> Vec<Value> {
+        self.requests("profiles")
+    }
+
     /// Every logs request the receiver got so far, as OTLP/JSON
     /// `ExportLogsServiceRequest` objects, in arrival order.
     pub fn log_requests(&self) -> Vec<Value> {

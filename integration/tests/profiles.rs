@@ -183,3 +183,119 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Sums the values of the OTLP profile of `kind` per holder function of the workload:
+/// (hold_sixty, hold_twenty, churn, total), decoded from the receiver's OTLP/JSON.
+fn otlp_attribution(request: &serde_json::Value, kind: &str) -> (f64, f64, f64, f64) {
+    let d = &request["dictionary"];
+    let strings: Vec<&str> = d["stringTable"]
+        .as_array()
+        .expect("string table")
+        .iter()
+        .map(|s| s.as_str().unwrap_or(""))
+        .collect();
+    let index = |v: &serde_json::Value, key: &str| {
+        v.get(key).and_then(|x| x.as_i64()).unwrap_or(0) as usize
+    };
+    let table = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+    let (stacks, locations, functions) = (
+        table("stackTable"),
+        table("locationTable"),
+        table("functionTable"),
+    );
+    let names = |stack: usize| -> Vec<String> {
+        let Some(s) = stacks.get(stack) else {
+            return Vec::new();
+        };
+        s["locationIndices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|li| locations.get(li.as_i64().unwrap_or(0) as usize))
+            .flat_map(|l| l["lines"].as_array().cloned().unwrap_or_default())
+            .filter_map(|line| functions.get(index(&line, "functionIndex")))
+            .map(|f| strings[index(f, "nameStrindex")].to_owned())
+            .collect()
+    };
+    let profiles = request["resourceProfiles"][0]["scopeProfiles"][0]["profiles"]
+        .as_array()
+        .expect("profiles");
+    let profile = profiles
+        .iter()
+        .find(|p| strings[index(&p["sampleType"], "typeStrindex")] == kind)
+        .unwrap_or_else(|| panic!("no {kind} profile"));
+    let (mut sixty, mut twenty, mut churn, mut total) = (0.0, 0.0, 0.0, 0.0);
+    for s in profile["samples"].as_array().into_iter().flatten() {
+        let v: f64 = s["values"][0]
+            .as_str()
+            .and_then(|x| x.parse().ok())
+            .or_else(|| s["values"][0].as_f64())
+            .unwrap_or(0.0);
+        let names = names(index(s, "stackIndex"));
+        let has = |f: &str| names.iter().any(|n| n.starts_with(f));
+        total += v;
+        if has("heap_holders::hold_sixty") {
+            sixty += v;
+        }
+        if has("heap_holders::hold_twenty") {
+            twenty += v;
+        }
+        if has("heap_holders::churn") {
+            churn += v;
+        }
+    }
+    (sixty, twenty, churn, total)
+}
+
+#[test]
+fn otlp_profiles_reach_the_receiver_with_the_same_attribution() {
+    let collector = rtscope_integration::Collector::start();
+    let mut cmd = Command::new(cargo_bin("heap_holders"));
+    // Two seconds with the holders alive, exporting every 500 ms (the final export at exit
+    // comes after they are freed).
+    cmd.args(["-", "2"])
+        .envs(ENV.iter().copied())
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_PROFILES_EXPORTER", "otlp")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.receiver_endpoint());
+    let out = rtscope_integration::run_bounded(cmd, Duration::from_secs(120)).unwrap();
+    assert!(out.success(), "heap_holders failed: {}", out.stderr);
+    let requests = collector.profile_requests();
+    assert!(
+        !requests.is_empty(),
+        "no profiles request arrived; receiver log: {}",
+        collector.receiver_log()
+    );
+    // The last export while the holders were alive.
+    let last = requests
+        .iter()
+        .rev()
+        .find(|r| otlp_attribution(r, "inuse_space").0 > 0.0)
+        .expect("a profile with the holders in use");
+    let service = &last["resourceProfiles"][0]["resource"]["attributes"];
+    assert!(
+        service.to_string().contains("heap-holders"),
+        "resource: {service}"
+    );
+    let (sixty, twenty, churn, total) = otlp_attribution(last, "inuse_space");
+    let pct = |v: f64| 100.0 * v / total;
+    assert!(
+        (pct(sixty) - 75.0).abs() <= 5.0,
+        "hold_sixty {}% of in-use",
+        pct(sixty)
+    );
+    assert!(
+        (pct(twenty) - 25.0).abs() <= 5.0,
+        "hold_twenty {}% of in-use",
+        pct(twenty)
+    );
+    assert!(pct(churn) <= 1.0, "churn {}% of in-use", pct(churn));
+    let (_, _, churn, total) = otlp_attribution(last, "alloc_space");
+    assert!(
+        100.0 * churn / total > 85.0,
+        "churn {}% of alloc_space",
+        100.0 * churn / total
+    );
+}

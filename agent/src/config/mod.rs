@@ -90,6 +90,11 @@ pub const RTSCOPE_PPROF_ADDR: &str = "RTSCOPE_PPROF_ADDR";
 /// Directory to write a gzipped pprof heap profile into every export interval and at exit
 /// (the newest [`PPROF_FILES_KEPT`] are kept). Off by default.
 pub const RTSCOPE_PPROF_DIR: &str = "RTSCOPE_PPROF_DIR";
+/// `otlp` or `none` (default): heap profiles pushed to the collector as OTLP Profiles (the
+/// in-development `v1development` signal) every export interval, to the metrics collector
+/// (over HTTP at `/v1development/profiles` of the metrics endpoint's origin). Needs the
+/// `profiles` feature.
+pub const OTEL_PROFILES_EXPORTER: &str = "OTEL_PROFILES_EXPORTER";
 /// How many profile files [`RTSCOPE_PPROF_DIR`] keeps (the oldest are removed).
 pub const PPROF_FILES_KEPT: usize = 10;
 /// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
@@ -188,6 +193,8 @@ pub struct Profiles {
     pub pprof_addr: Option<std::net::SocketAddr>,
     /// `RTSCOPE_PPROF_DIR`: where a profile file is written every export interval and at exit.
     pub dir: Option<PathBuf>,
+    /// `OTEL_PROFILES_EXPORTER=otlp`: profiles are pushed to the collector (experimental).
+    pub otlp: bool,
 }
 
 /// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
@@ -424,6 +431,7 @@ pub(crate) struct Overrides {
     pub(crate) heap_profile: Option<bool>,
     pub(crate) pprof_addr: Option<std::net::SocketAddr>,
     pub(crate) pprof_dir: Option<PathBuf>,
+    pub(crate) profiles_otlp: Option<bool>,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
@@ -451,6 +459,7 @@ impl std::fmt::Debug for Overrides {
             .field("heap_profile", &self.heap_profile)
             .field("pprof_addr", &self.pprof_addr)
             .field("pprof_dir", &self.pprof_dir)
+            .field("profiles_otlp", &self.profiles_otlp)
             .finish()
     }
 }

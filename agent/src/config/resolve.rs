@@ -150,6 +150,11 @@ pub(crate) fn resolve<V: Into<OsString>>(
             Some(d) => Some(d.clone()),
             None => r.get_path(RTSCOPE_PPROF_DIR),
         },
+        otlp: cfg!(feature = "profiles")
+            && match o.profiles_otlp {
+                Some(b) => b,
+                None => r.exporter(OTEL_PROFILES_EXPORTER) == Choice::Otlp,
+            },
     };
 
     let metrics = r.exporter(OTEL_METRICS_EXPORTER);

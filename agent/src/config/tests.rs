@@ -20,6 +20,10 @@ fn defaults() -> Config {
         summary_at_exit: true,
         sampling: Sampling::default(),
         spikes: SpikeSettings::default(),
+        profiles: Profiles {
+            enabled: cfg!(feature = "profiles"),
+            ..Profiles::default()
+        },
     }
 }
 
@@ -110,6 +114,7 @@ fn every_plain_setting_from_the_environment() {
         summary_at_exit: false,
         sampling: Sampling::default(),
         spikes: SpikeSettings::default(),
+        profiles: defaults().profiles,
     };
     assert_eq!(warned(&vars, &[]), expected);
 }
@@ -1405,4 +1410,66 @@ fn file_max_bytes_from_code_then_environment_then_default() {
         zero.validate().unwrap_err().setting,
         "with_file_max_bytes(0)"
     );
+}
+
+#[test]
+fn heap_profile_settings() {
+    let c = warned(
+        &[
+            (RTSCOPE_PPROF_ADDR, "127.0.0.1:6060"),
+            (RTSCOPE_PPROF_DIR, "/tmp/heap"),
+            (OTEL_PROFILES_EXPORTER, "otlp"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        c.profiles.pprof_addr,
+        Some("127.0.0.1:6060".parse().unwrap())
+    );
+    assert_eq!(c.profiles.dir.as_deref(), Some(Path::new("/tmp/heap")));
+    assert_eq!(c.profiles.otlp, cfg!(feature = "profiles"));
+    assert_eq!(c.profiles.enabled, cfg!(feature = "profiles"));
+    // Off by itself, and with sampling.
+    assert!(
+        !warned(&[(RTSCOPE_HEAP_PROFILE, "off")], &[])
+            .profiles
+            .enabled
+    );
+    assert!(!warned(&[(RTSCOPE_SAMPLING, "off")], &[]).profiles.enabled);
+    // Code wins.
+    let o = Overrides {
+        heap_profile: Some(false),
+        pprof_addr: Some("127.0.0.1:7070".parse().unwrap()),
+        ..Overrides::default()
+    };
+    let (c, _) = run(&o, &[(RTSCOPE_PPROF_ADDR, "127.0.0.1:6060")]);
+    assert!(!c.profiles.enabled);
+    assert_eq!(
+        c.profiles.pprof_addr,
+        Some("127.0.0.1:7070".parse().unwrap())
+    );
+}
+
+#[test]
+fn bad_heap_profile_values_are_named_and_ignored() {
+    let (c, warnings) = run(
+        &Overrides::default(),
+        &[
+            (RTSCOPE_PPROF_ADDR, "localhost:6060\u{1b}[2J"),
+            (RTSCOPE_HEAP_PROFILE, "maybe"),
+            (OTEL_PROFILES_EXPORTER, "zipkin"),
+        ],
+    );
+    assert_eq!(c.profiles.pprof_addr, None);
+    assert_eq!(c.profiles.enabled, cfg!(feature = "profiles"));
+    assert!(!c.profiles.otlp);
+    let text = warnings.join("\n");
+    for var in [
+        RTSCOPE_PPROF_ADDR,
+        RTSCOPE_HEAP_PROFILE,
+        OTEL_PROFILES_EXPORTER,
+    ] {
+        assert!(text.contains(var), "{var} not named: {text}");
+    }
+    assert!(!text.contains('\u{1b}'), "control characters shown: {text}");
 }

@@ -197,6 +197,30 @@ impl Encoder {
     }
 
     /// Events as one logs request with the same resource and scope as the metrics.
+    /// The heap profile as an OTLP Profiles request (`v1development`), on this resource.
+    #[cfg(feature = "profiles")]
+    pub(crate) fn encode_profiles(
+        &self,
+    ) -> opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceRequest
+    {
+        use opentelemetry_proto::tonic::profiles::v1development::{
+            ResourceProfiles, ScopeProfiles,
+        };
+        let (dictionary, profiles) = crate::profile::otlp_profiles();
+        opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceRequest {
+            resource_profiles: vec![ResourceProfiles {
+                resource: Some(self.resource.clone()),
+                scope_profiles: vec![ScopeProfiles {
+                    scope: Some(scope()),
+                    profiles,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+            dictionary: Some(dictionary),
+        }
+    }
+
     pub(crate) fn encode_logs(&self, events: &[LogEvent]) -> ExportLogsServiceRequest {
         let records = events
             .iter()

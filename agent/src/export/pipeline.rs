@@ -286,6 +286,9 @@ struct Pipeline {
     /// `RTSCOPE_PPROF_DIR`: a heap profile file each export and at exit.
     #[cfg(feature = "profiles")]
     profile_files: Option<crate::profile::Files>,
+    /// `OTEL_PROFILES_EXPORTER=otlp`: profiles pushed with every export.
+    #[cfg(feature = "profiles")]
+    profiles_otlp: bool,
 }
 
 impl Pipeline {
@@ -328,7 +331,11 @@ impl Pipeline {
         if let Some(files) = &mut self.profile_files {
             files.write();
         }
-        if !self.signals.any() {
+        #[cfg(feature = "profiles")]
+        let profiles = self.profiles_otlp;
+        #[cfg(not(feature = "profiles"))]
+        let profiles = false;
+        if !self.signals.any() && !profiles {
             self.events.take();
             return;
         }
@@ -364,6 +371,12 @@ impl Pipeline {
                     Ok(()) => {}
                 }
             }
+        }
+        // Profiles are cumulative, like the metrics: sending one twice counts nothing twice.
+        #[cfg(feature = "profiles")]
+        if result.is_ok() && self.profiles_otlp {
+            let profiles = self.encoder.encode_profiles();
+            result = self.sink.send(&self.rt, Payload::Profiles(profiles), true);
         }
         let ok = result.is_ok();
         match result {
@@ -442,6 +455,8 @@ fn run(
             .clone()
             .filter(|_| config.profiles.enabled)
             .map(crate::profile::Files::new),
+        #[cfg(feature = "profiles")]
+        profiles_otlp: config.profiles.otlp && config.profiles.enabled,
     };
     p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);

@@ -93,6 +93,9 @@ const MIN_SECRET_LEN: usize = 4;
 pub(crate) enum Payload {
     Metrics(ExportMetricsServiceRequest),
     Logs(ExportLogsServiceRequest),
+    /// OTLP Profiles (`v1development`), to the metrics collector.
+    #[cfg(feature = "profiles")]
+    Profiles(opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceRequest),
 }
 
 /// A delivery that failed, with a message fit for one log line.
@@ -128,11 +131,21 @@ pub(crate) struct Sink {
 
 // One per process: the size of a variant does not matter.
 #[allow(clippy::large_enum_variant)]
+/// The gRPC client of OTLP Profiles (nothing without the `profiles` feature).
+#[cfg(all(feature = "export-grpc", feature = "profiles"))]
+type ProfilesClient = Box<
+    opentelemetry_proto::tonic::collector::profiles::v1development::profiles_service_client::ProfilesServiceClient<Channel>,
+>;
+#[cfg(all(feature = "export-grpc", not(feature = "profiles")))]
+type ProfilesClient = ();
+
 enum Kind {
     #[cfg(feature = "export-grpc")]
     Grpc {
         client: Box<MetricsServiceClient<Channel>>,
         logs: Box<LogsServiceClient<Channel>>,
+        /// On the metrics channel.
+        profiles: ProfilesClient,
         metadata: MetadataMap,
         timeout: Duration,
         /// For log lines, userinfo redacted.
@@ -144,6 +157,8 @@ enum Kind {
         url: String,
         metrics: Route,
         logs: Route,
+        /// `/v1development/profiles` of the metrics endpoint's origin.
+        profiles: Route,
         headers: Vec<(HeaderName, HeaderValue)>,
         gzip: bool,
         timeout: Duration,
@@ -289,14 +304,15 @@ fn send_to_collector(
         Kind::Grpc {
             client,
             logs,
+            profiles,
             metadata,
             timeout,
             ..
         } => {
             let deadline = now + *timeout;
             rt.block_on(with_retries(deadline, *timeout, resend_safe, |left| {
-                let (client, logs) = (client.clone(), logs.clone());
-                grpc_attempt(client, logs, &payload, metadata, left, secrets)
+                let (client, logs, profiles) = (client.clone(), logs.clone(), profiles.clone());
+                grpc_attempt(client, logs, profiles, &payload, metadata, left, secrets)
             }))
         }
         #[cfg(feature = "export-http")]
@@ -304,14 +320,18 @@ fn send_to_collector(
             client,
             metrics,
             logs,
+            profiles,
             headers,
             gzip,
             timeout,
             ..
         } => {
+            let _ = &profiles;
             let (route, body, signal) = match &payload {
                 Payload::Metrics(req) => (&*metrics, req.encode_to_vec(), Signal::Metrics),
                 Payload::Logs(req) => (&*logs, req.encode_to_vec(), Signal::Logs),
+                #[cfg(feature = "profiles")]
+                Payload::Profiles(req) => (&*profiles, req.encode_to_vec(), Signal::Profiles),
             };
             let body = if *gzip {
                 gzip_bytes(&body).map_err(|e| Failure::not_delivered(e.message, Retry::No))?
@@ -685,6 +705,7 @@ fn grpc_retry(status: &tonic::Status) -> Retry {
 async fn grpc_attempt(
     mut client: Box<MetricsServiceClient<Channel>>,
     mut logs: Box<LogsServiceClient<Channel>>,
+    #[allow(unused_mut, unused_variables)] mut profiles: ProfilesClient,
     payload: &Payload,
     metadata: &MetadataMap,
     left: Duration,
@@ -710,6 +731,14 @@ async fn grpc_attempt(
             .into_inner()
             .partial_success
             .map(|p| (p.rejected_log_records, "log records", p.error_message)),
+        #[cfg(feature = "profiles")]
+        Payload::Profiles(req) => profiles
+            .export(grpc_request(req.clone(), metadata, left))
+            .await
+            .map_err(failed)?
+            .into_inner()
+            .partial_success
+            .map(|p| (p.rejected_profiles, "profiles", p.error_message)),
     };
     check_rejected(rejected, secrets)
 }
@@ -819,12 +848,25 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
         grpc_channel(&t.logs_endpoint, t, rt)?
     };
     let mut client =
-        MetricsServiceClient::new(channel).max_decoding_message_size(GRPC_MESSAGE_LIMIT);
+        MetricsServiceClient::new(channel.clone()).max_decoding_message_size(GRPC_MESSAGE_LIMIT);
     let mut logs =
         LogsServiceClient::new(logs_channel).max_decoding_message_size(GRPC_MESSAGE_LIMIT);
+    #[cfg(feature = "profiles")]
+    let mut profiles = Box::new(
+        opentelemetry_proto::tonic::collector::profiles::v1development::profiles_service_client::ProfilesServiceClient::new(
+            channel.clone(),
+        )
+        .max_decoding_message_size(GRPC_MESSAGE_LIMIT),
+    );
+    #[cfg(not(feature = "profiles"))]
+    let profiles = ();
     if t.compression == Compression::Gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
         logs = logs.send_compressed(CompressionEncoding::Gzip);
+        #[cfg(feature = "profiles")]
+        {
+            profiles = Box::new(profiles.send_compressed(CompressionEncoding::Gzip));
+        }
     }
     let mut metadata = MetadataMap::new();
     for (k, v) in &t.headers {
@@ -844,6 +886,7 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
     Ok(Kind::Grpc {
         client: Box::new(client),
         logs: Box::new(logs),
+        profiles,
         metadata,
         timeout: t.timeout,
         shown,
@@ -859,6 +902,8 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
 enum Signal {
     Metrics,
     Logs,
+    #[cfg(feature = "profiles")]
+    Profiles,
 }
 
 /// One URL of the HTTP sink, split for hyper's connection-level client.
@@ -1132,6 +1177,11 @@ async fn http_attempt(
                 .ok()
                 .and_then(|r| r.partial_success)
                 .map(|p| (p.rejected_log_records, "log records", p.error_message)),
+            #[cfg(feature = "profiles")]
+            Signal::Profiles => opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceResponse::decode(body.as_slice())
+                .ok()
+                .and_then(|r| r.partial_success)
+                .map(|p| (p.rejected_profiles, "profiles", p.error_message)),
         };
         return check_rejected(rejected, secrets);
     }
@@ -1224,10 +1274,26 @@ fn tls_config() -> Result<rustls::ClientConfig, SendError> {
     Ok(config)
 }
 
+/// Where OTLP/HTTP profiles go: `/v1development/profiles` in place of the metrics URL's
+/// `/v1/metrics`, else at the metrics URL's origin.
+#[cfg(feature = "export-http")]
+fn profiles_url(metrics: &str) -> String {
+    const PATH: &str = "/v1development/profiles";
+    if let Some(base) = metrics.strip_suffix("/v1/metrics") {
+        return format!("{base}{PATH}");
+    }
+    let after_scheme = metrics.find("://").map_or(0, |i| i + 3);
+    let origin_end = metrics[after_scheme..]
+        .find('/')
+        .map_or(metrics.len(), |i| after_scheme + i);
+    format!("{}{PATH}", &metrics[..origin_end])
+}
+
 #[cfg(feature = "export-http")]
 fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
     let metrics = Route::new(&t.metrics_endpoint)?;
     let logs = Route::new(&t.logs_endpoint)?;
+    let profiles = Route::new(&profiles_url(&t.metrics_endpoint))?;
     let mut headers = Vec::with_capacity(t.headers.len());
     for (k, v) in &t.headers {
         let name = HeaderName::try_from(k.as_str())
@@ -1254,6 +1320,7 @@ fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
         url: t.metrics_endpoint.clone(),
         metrics,
         logs,
+        profiles,
         headers,
         gzip: t.compression == Compression::Gzip,
         timeout: t.timeout,
@@ -1291,6 +1358,8 @@ impl FileSink {
         match payload {
             Payload::Metrics(req) => serde_json::to_writer(&mut line, req),
             Payload::Logs(req) => serde_json::to_writer(&mut line, req),
+            #[cfg(feature = "profiles")]
+            Payload::Profiles(req) => serde_json::to_writer(&mut line, req),
         }
         .map_err(|e| SendError::new(format!("encode JSON: {e}")))?;
         line.push(b'\n');

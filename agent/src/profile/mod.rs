@@ -41,6 +41,7 @@
 //!
 //! Off with `RTSCOPE_HEAP_PROFILE=off` (or `with_heap_profile(false)`), or with sampling.
 
+mod otlp;
 mod pprof;
 mod symbols;
 
@@ -231,7 +232,6 @@ fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
         Show::InUse => strings.id("inuse_space"),
         Show::Allocs => strings.id("alloc_space"),
     };
-    let mean = crate::base::sampling::mean();
     let comment =
         vec![strings.id("rtscope heap profile: unbiased estimates from Poisson byte sampling")];
     Profile {
@@ -242,14 +242,27 @@ fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
         function: functions,
         time_nanos: crate::sys::realtime_nanos().min(i64::MAX as u64) as i64,
         period_type,
-        period: if mean == 0 {
-            512 * 1024
-        } else {
-            mean.min(i64::MAX as u64) as i64
-        },
+        period: period(),
         comment,
         default_sample_type,
         string_table: strings.into_table(),
+    }
+}
+
+/// The heap profile as OTLP Profiles: the dictionary and one profile per sample type (Go's
+/// four, in order), for the export pipeline to wrap with its resource. Agent account.
+pub(crate) fn otlp_profiles() -> (
+    opentelemetry_proto::tonic::profiles::v1development::ProfilesDictionary,
+    Vec<opentelemetry_proto::tonic::profiles::v1development::Profile>,
+) {
+    otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period())
+}
+
+/// The mean sampling interval now, the profiles' period (the start value while off).
+fn period() -> i64 {
+    match crate::base::sampling::mean() {
+        0 => 512 * 1024,
+        mean => mean.min(i64::MAX as u64) as i64,
     }
 }
 
