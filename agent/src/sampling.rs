@@ -29,6 +29,9 @@ pub(crate) struct Sampler {
     thread_names: HashMap<u32, String>,
     /// Estimated bytes per scope name in the last window, largest first (spike context).
     recent: Vec<(String, u64)>,
+    /// The heap profile's stack entry that allocated the most sampled bytes in the last
+    /// window, with those bytes (spike context; none without stacks).
+    recent_stack: Option<(u32, u64)>,
 }
 
 impl Sampler {
@@ -41,6 +44,7 @@ impl Sampler {
             achieved: 0.0,
             thread_names: HashMap::new(),
             recent: Vec::new(),
+            recent_stack: None,
         }
     }
 
@@ -87,6 +91,16 @@ impl Sampler {
             *self.per_scope.entry(scope.clone()).or_insert(0.0) += weight as f64;
             *window.entry(scope).or_insert(0.0) += weight as f64;
         }
+        let mut stacks: HashMap<u32, f64> = HashMap::new();
+        for s in &samples {
+            if s.stack != 0 {
+                *stacks.entry(s.stack).or_insert(0.0) += s.weight;
+            }
+        }
+        self.recent_stack = stacks
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(id, w)| (id, w.round() as u64));
         for s in samples {
             let scope = self.series_name(s.scope);
             *self.per_scope.entry(scope.clone()).or_insert(0.0) += s.weight;
@@ -122,6 +136,12 @@ impl Sampler {
             .collect();
         recent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         self.recent = recent;
+    }
+
+    /// The heap profile's stack entry that allocated the most sampled bytes in the last
+    /// window, and those bytes.
+    pub(crate) fn recent_top_stack(&self) -> Option<(u32, u64)> {
+        self.recent_stack
     }
 
     /// Estimated bytes per scope during the last collection window, largest first.

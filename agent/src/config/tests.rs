@@ -1426,7 +1426,10 @@ fn heap_profile_settings() {
         c.profiles.pprof_addr,
         Some("127.0.0.1:6060".parse().unwrap())
     );
-    assert_eq!(c.profiles.dir.as_deref(), Some(Path::new("/tmp/heap")));
+    assert_eq!(
+        c.profiles.dir.as_deref(),
+        Some(std::path::Path::new("/tmp/heap"))
+    );
     assert_eq!(c.profiles.otlp, cfg!(feature = "profiles"));
     assert_eq!(c.profiles.enabled, cfg!(feature = "profiles"));
     // Off by itself, and with sampling.

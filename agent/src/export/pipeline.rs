@@ -302,8 +302,18 @@ impl Pipeline {
         }
         self.sampler.tick(seconds, &mut self.events);
         let mut spikes = Vec::new();
+        let top_stack = self.sampler.recent_top_stack();
+        let stack_name = move || {
+            #[cfg(feature = "profiles")]
+            return top_stack.map(|(id, b)| (crate::profile::leaf_of(id), b));
+            #[cfg(not(feature = "profiles"))]
+            {
+                let _ = top_stack;
+                None
+            }
+        };
         self.spikes
-            .drain(&mut spikes, self.sampler.recent_scope_bytes());
+            .drain(&mut spikes, self.sampler.recent_scope_bytes(), stack_name);
         for e in spikes {
             self.events.push(e);
         }

@@ -266,6 +266,15 @@ fn period() -> i64 {
     }
 }
 
+/// The leaf function (outside the standard library) of stack-table entry `id`.
+pub(crate) fn leaf_of(id: u32) -> String {
+    let mut frames = Vec::new();
+    match hot::stacks().and_then(|t| t.get(id as usize)) {
+        Some(e) if e.frames(&mut frames) => leaf_function(&frames),
+        _ => "[stacks past the table]".to_owned(),
+    }
+}
+
 /// The `n` stacks holding the most bytes now: (leaf function outside the standard library,
 /// estimated bytes in use), largest first.
 pub(crate) fn top_inuse(n: usize) -> Vec<(String, i64)> {

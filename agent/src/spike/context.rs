@@ -74,6 +74,9 @@ pub(crate) struct Context {
     pub(crate) timers_fired: u64,
     /// Estimated bytes per scope, largest first, at most [`TOP_SCOPES`].
     pub(crate) scopes: Vec<(String, u64)>,
+    /// The stack that allocated the most sampled bytes in the window (heap profiles): its
+    /// leaf function outside the standard library, and its estimated bytes.
+    pub(crate) stack: Option<(String, u64)>,
 }
 
 impl Baseline {
@@ -141,6 +144,7 @@ impl Baseline {
             pool_misses,
             timers_fired: now.timers_fired.wrapping_sub(self.timers_fired),
             scopes: Vec::new(),
+            stack: None,
         };
         *self = Baseline::new(now);
         ctx
@@ -208,6 +212,10 @@ impl Context {
                 .join(",");
             push("rust.scope.top", Value::Str(s));
         }
+        if let Some((function, b)) = &self.stack {
+            push("rust.spike.top_stack", Value::Str(function.clone()));
+            push("rust.spike.top_stack.bytes", int(*b));
+        }
     }
 
     /// One sentence for the log body: `in the same 1.0 s: ...`.
@@ -233,6 +241,9 @@ impl Context {
             for (n, b) in self.scopes.iter().skip(1) {
                 let _ = write!(s, ", {n}: ~{}", bytes(*b));
             }
+        }
+        if let Some((function, b)) = &self.stack {
+            let _ = write!(s, "; top allocating stack {function}: ~{}", bytes(*b));
         }
         if self.pool_gets > 0 {
             let _ = write!(
@@ -283,6 +294,7 @@ mod tests {
             pool_misses: 2,
             timers_fired: 3,
             scopes: vec![("parse".into(), 4000), ("db".into(), 96)],
+            stack: Some(("myapp::render".into(), 3000)),
         };
         let mut attrs = Vec::new();
         ctx.attributes(&mut attrs);
@@ -301,8 +313,17 @@ mod tests {
             get("rust.scope.top"),
             Some(Value::Str("parse:4000,db:96".into()))
         );
+        assert_eq!(
+            get("rust.spike.top_stack"),
+            Some(Value::Str("myapp::render".into()))
+        );
+        assert_eq!(get("rust.spike.top_stack.bytes"), Some(Value::Int(3000)));
         let d = ctx.describe();
         assert!(d.contains("top sampled scope parse"), "{d}");
+        assert!(
+            d.contains("top allocating stack myapp::render: ~2.9 KiB"),
+            "{d}"
+        );
         assert!(d.contains("(most in conns: 50%)"), "{d}");
     }
 }

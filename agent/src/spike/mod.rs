@@ -200,15 +200,22 @@ impl Detector {
 
     /// Appends the spike events of the window that just ended and publishes the counters.
     /// Called on every collection tick on the export thread, after the sampler's tick:
-    /// `recent` is its estimated bytes per scope in the window, largest first.
-    pub(crate) fn drain(&mut self, out: &mut Vec<LogEvent>, recent: &[(String, u64)]) {
+    /// `recent` is its estimated bytes per scope in the window, largest first; `stack` names
+    /// the window's top allocating stack (its leaf function and estimated bytes), asked only
+    /// when an event is emitted.
+    pub(crate) fn drain(
+        &mut self,
+        out: &mut Vec<LogEvent>,
+        recent: &[(String, u64)],
+        stack: impl FnOnce() -> Option<(String, u64)>,
+    ) {
         agent_scope(|| {
             let start = out.len();
             self.window(
                 out,
                 Totals::read(),
                 inputs(),
-                || context::top_scopes(recent),
+                || (context::top_scopes(recent), stack()),
                 now_nanos(),
             );
             if let Some(e) = out.get(start) {
@@ -222,14 +229,15 @@ impl Detector {
     }
 
     /// Ends a window: `totals` and `inputs` are the cumulative values now. Appends at most
-    /// one event per series that went over its threshold, within the rate limit. `scopes`
-    /// is asked for the top sampled scopes only when an event is emitted.
+    /// one event per series that went over its threshold, within the rate limit. `sampled`
+    /// is asked for the top sampled scopes and the top allocating stack only when an event
+    /// is emitted.
     pub(crate) fn window(
         &mut self,
         out: &mut Vec<LogEvent>,
         totals: Totals,
         inputs: Vec<(SpikeKind, String, HistogramSnapshot)>,
-        scopes: impl FnOnce() -> Vec<(String, u64)>,
+        sampled: impl FnOnce() -> (Vec<(String, u64)>, Option<(String, u64)>),
         time_unix_nano: u64,
     ) {
         if !self.settings.enabled {
@@ -276,14 +284,14 @@ impl Detector {
         // The most severe first: they get the tokens.
         findings.sort_by(|a, b| b.severity().total_cmp(&a.severity()));
         let mut suppressed = 0;
-        let mut scopes = Some(scopes);
+        let mut sampled = Some(sampled);
         for f in findings {
             let Some(before) = self.limiter.admit() else {
                 suppressed += 1;
                 continue;
             };
-            if let Some(get) = scopes.take() {
-                ctx.scopes = get();
+            if let Some(get) = sampled.take() {
+                (ctx.scopes, ctx.stack) = get();
             }
             out.push(event(&f, &ctx, before, time_unix_nano));
         }
@@ -379,7 +387,12 @@ mod tests {
             &mut out,
             Totals::read(),
             inputs(),
-            || vec![("parse".to_owned(), 4096), ("db".to_owned(), 10)],
+            || {
+                (
+                    vec![("parse".to_owned(), 4096), ("db".to_owned(), 10)],
+                    Some(("myapp::render".to_owned(), 2048)),
+                )
+            },
             1,
         );
         out
@@ -486,7 +499,7 @@ mod tests {
         let mut later = Totals::read();
         later.at += Duration::from_secs(600);
         let mut out = Vec::new();
-        d.window(&mut out, later, inputs(), Vec::new, 1);
+        d.window(&mut out, later, inputs(), Default::default, 1);
         let e = named(&out, &names[1]);
         assert_eq!(e.len(), 1);
         assert_eq!(attr(e[0], "rust.spike.suppressed"), Some(&Value::Int(4)));
