@@ -76,6 +76,17 @@ fn spike_events_arrive_as_log_records() {
     assert_eq!(s("rust.scope"), Some("it-burst"));
     let body = r["body"]["stringValue"].as_str().unwrap_or_default();
     assert!(body.contains("top sampled scope it-burst"), "{body}");
+    // The heap profile's stacks name the code that allocated the burst.
+    let stack = s("rust.spike.top_stack").unwrap_or_default();
+    assert!(
+        stack.starts_with("spikes::spike_events_arrive_as_log_records"),
+        "top stack {stack:?}; body {body}"
+    );
+    assert!(i("rust.spike.top_stack.bytes").unwrap_or(0) >= 8 << 20);
+    assert!(
+        body.contains(&format!("top allocating stack {stack}")),
+        "{body}"
+    );
     // The latency histogram and the spike counters are metrics.
     let emitted = c.wait_for_metric("rtscope.spikes.emitted", WAIT);
     assert!(

@@ -35,17 +35,28 @@ const INTERNAL: &[&str] = &[
     "std::alloc::",
 ];
 
-/// Prefixes of the standard library's functions, which a stack's leaf name skips.
-const STANDARD: &[&str] = &[
-    "alloc::",
-    "<alloc::",
-    "core::",
-    "<core::",
-    "std::",
-    "<std::",
-    "hashbrown::",
-    "<hashbrown::",
-];
+/// Crates of the standard library (and its hash map), whose functions a stack's leaf name
+/// skips.
+const STANDARD: &[&str] = &["alloc::", "core::", "std::", "hashbrown::"];
+
+/// Whether `path` (a type or function path) is in the standard library.
+fn std_path(path: &str) -> bool {
+    let path = path.trim_start_matches(['&', '*', '[', '(', ' ']);
+    let path = path.strip_prefix("mut ").unwrap_or(path);
+    let path = path.strip_prefix("dyn ").unwrap_or(path);
+    STANDARD.iter().any(|p| path.starts_with(p))
+}
+
+/// Whether function `name` is the standard library's: a std path, or an impl of a std type,
+/// or of a std trait for a type without a path (`<u8 as alloc::..::SpecFromElem>`). An impl
+/// of a std trait for the application's type (`<myapp::Row as core::fmt::Display>::fmt`) is
+/// the application's.
+fn standard(name: &str) -> bool {
+    match name.strip_prefix('<').and_then(|n| n.split_once(" as ")) {
+        Some((ty, tr)) => std_path(ty) || (!ty.contains("::") && std_path(tr)),
+        None => std_path(name.strip_prefix('<').unwrap_or(name)),
+    }
+}
 
 /// The frames of return address `addr` (looked up at `addr - 1`, inside the call).
 fn resolve(addr: usize, cache: &mut HashMap<usize, Vec<Frame>>) -> Vec<Frame> {
@@ -116,8 +127,35 @@ pub(crate) fn leaf_function(addrs: &[usize]) -> String {
     let resolved = resolve_stack(addrs);
     let all = || resolved.iter().flat_map(|(_, f)| f.iter());
     all()
-        .find(|f| !STANDARD.iter().any(|p| f.function.starts_with(p)))
+        .find(|f| !standard(&f.function))
         .or_else(|| all().next())
         .map(|f| f.function.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::standard;
+
+    #[test]
+    fn standard_library_frames_are_told_from_the_applications() {
+        for name in [
+            "alloc::raw_vec::RawVecInner<A>::finish_grow",
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone",
+            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem",
+            "<&str as core::fmt::Display>::fmt",
+            "std::collections::hash::map::HashMap<K,V,S>::insert",
+            "hashbrown::raw::RawTable<T,A>::reserve_rehash",
+        ] {
+            assert!(standard(name), "{name}");
+        }
+        for name in [
+            "myapp::cache::Cache::insert",
+            "<myapp::Row as core::fmt::Display>::fmt",
+            "<myapp::Pool<T> as alloc::borrow::ToOwned>::to_owned",
+            "spikes::spike_events_arrive_as_log_records::{{closure}}",
+        ] {
+            assert!(!standard(name), "{name}");
+        }
+    }
 }
