@@ -278,13 +278,18 @@ pub(crate) fn leaf_of(id: u32) -> String {
 /// The `n` stacks holding the most bytes now: (leaf function outside the standard library,
 /// estimated bytes in use), largest first.
 pub(crate) fn top_inuse(n: usize) -> Vec<(String, i64)> {
+    top(n, |s| s.inuse_bytes)
+}
+
+/// The `n` stacks with the largest `value`, by leaf function, largest first.
+fn top(n: usize, value: fn(&StackStats) -> i64) -> Vec<(String, i64)> {
     let mut stacks = snapshot();
-    stacks.retain(|s| s.inuse_bytes > 0);
-    stacks.sort_by_key(|s| std::cmp::Reverse(s.inuse_bytes));
+    stacks.retain(|s| value(s) > 0);
+    stacks.sort_by_key(|s| std::cmp::Reverse(value(s)));
     stacks
         .iter()
         .take(n)
-        .map(|s| (leaf_function(&s.frames), s.inuse_bytes))
+        .map(|s| (leaf_function(&s.frames), value(s)))
         .collect()
 }
 
@@ -313,17 +318,25 @@ fn summary(out: &mut String) {
     if !hot::enabled() {
         return;
     }
-    let top = top_inuse(3);
-    if top.is_empty() {
+    let list = |v: Vec<(String, i64)>| {
+        v.iter()
+            .map(|(f, b)| format!("{f} {}", crate::model::bytes(*b as u64)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let allocating = top(3, |s| s.alloc_bytes);
+    if allocating.is_empty() {
         return;
     }
-    let list: Vec<String> = top
-        .iter()
-        .map(|(f, b)| format!("{f} {}", crate::model::bytes(*b as u64)))
-        .collect();
+    let holding = top_inuse(3);
+    let holding = if holding.is_empty() {
+        "nothing sampled".to_owned()
+    } else {
+        list(holding)
+    };
     out.push_str(&format!(
-        "  heap in use by stack (top 3): {}\n",
-        list.join(", ")
+        "  heap profile: in use by stack (top 3): {holding}; allocated most: {}\n",
+        list(allocating)
     ));
 }
 

@@ -18,6 +18,17 @@ const MAX_CACHED: usize = 1 << 16;
 
 static CACHE: Mutex<Option<HashMap<usize, Vec<Frame>>>> = Mutex::new(None);
 
+/// The global allocator's entry points: where a captured stack leaves the application.
+const ENTRY: &[&str] = &[
+    "__rust_alloc",
+    "__rust_realloc",
+    "__rust_alloc_zeroed",
+    "__rustc::__rust_alloc",
+    "__rustc::__rust_realloc",
+    "__rustc::__rust_alloc_zeroed",
+    "<rtscope::alloc::Alloc",
+];
+
 /// Prefixes of the functions dropped from the top of a stack: rtscope itself, the capture,
 /// and the global allocator's shims.
 const INTERNAL: &[&str] = &[
@@ -113,7 +124,20 @@ pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
     let resolved: Vec<(usize, Vec<Frame>)> =
         addrs.iter().map(|&a| (a, resolve(a, cache))).collect();
     drop(guard);
-    let skip = resolved.iter().take_while(|(_, f)| internal(f)).count();
+    // Every capture starts inside the global allocator: everything up to its entry (the last
+    // allocator frame) is rtscope's, then the allocator shims.
+    let entry = resolved
+        .iter()
+        .rposition(|(_, f)| {
+            f.iter()
+                .any(|f| ENTRY.iter().any(|p| f.function.starts_with(p)))
+        })
+        .map_or(0, |i| i + 1);
+    let skip = entry
+        + resolved[entry..]
+            .iter()
+            .take_while(|(_, f)| internal(f))
+            .count();
     if skip == resolved.len() {
         resolved
     } else {
