@@ -8,10 +8,12 @@
 #   core      rtscope with default-features = false: the allocator and stats()
 #   file      rtscope with only `export-file`, the agent installed (OTLP/JSON file)
 #   default   rtscope's default features, the agent installed (exports to a file or OTLP/HTTP)
+#   profiles  the default features and `profiles` (heap profiles, the pprof endpoint)
 #   tls       the default features and `tls` (https:// endpoints)
 #   all       every feature (adds tls, export-grpc and tokio), the agent installed
 #
-# Usage: scripts/footprint.sh [JOBS]   (JOBS: cargo -j, default 2). Runs under nice; offline,
+# Usage: scripts/footprint.sh [JOBS]   (JOBS: cargo -j, default 2; RTSCOPE_FOOTPRINT_VARIANTS
+# picks some of the variants, space-separated). Runs under nice; offline,
 # from the crates the workspace's Cargo.lock already pins. Figures go in docs/performance.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,6 +30,7 @@ service() { # $1 variant
     core) dep="rtscope = { path = \"$root/agent\", default-features = false }" ;;
     file) dep="rtscope = { path = \"$root/agent\", default-features = false, features = [\"export-file\"] }" ;;
     default) dep="rtscope = { path = \"$root/agent\" }" ;;
+    profiles) dep="rtscope = { path = \"$root/agent\", features = [\"profiles\"] }" ;;
     tls) dep="rtscope = { path = \"$root/agent\", features = [\"tls\"] }" ;;
     all) dep="rtscope = { path = \"$root/agent\", features = [\"tls\", \"export-grpc\", \"tokio\"] }" ;;
     esac
@@ -52,7 +55,7 @@ EOF
         echo 'use std::io::{Read, Write};'
         echo 'fn main() {'
         case "$1" in
-        file | default | tls | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
+        file | default | profiles | tls | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
         esac
         echo '    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");'
         echo '    let addr = listener.local_addr().expect("addr");'
@@ -84,7 +87,7 @@ crates() { # $1 dir: distinct normal-dependency packages, the service itself exc
 }
 
 printf '%-8s %7s %14s %12s\n' variant crates stripped_bytes build_s
-for v in none core file default tls all; do
+for v in ${RTSCOPE_FOOTPRINT_VARIANTS:-none core file default profiles tls all}; do
     service "$v"
     dir="$work/$v"
     n=$(crates "$dir")

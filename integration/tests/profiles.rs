@@ -299,3 +299,61 @@ fn otlp_profiles_reach_the_receiver_with_the_same_attribution() {
         100.0 * churn / total
     );
 }
+
+#[test]
+fn the_profile_directory_keeps_the_newest_ten_files_and_a_bad_one_is_one_line() {
+    let Some(go) = go() else { return };
+    let dir = tempdir("rtscope-pprof-dir");
+    let profiles = dir.join("heap");
+    // Exports every 100 ms for 2 s: about 20 files written, the newest 10 kept.
+    let mut cmd = Command::new(cargo_bin("heap_holders"));
+    cmd.args(["-", "2"])
+        .envs(ENV.iter().copied())
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .env("RTSCOPE_FILE", dir.join("otlp.jsonl"))
+        .env("RTSCOPE_PPROF_DIR", &profiles);
+    let out = rtscope_integration::run_bounded(cmd, Duration::from_secs(120)).unwrap();
+    assert!(out.success(), "heap_holders failed: {}", out.stderr);
+    let mut files: Vec<_> = std::fs::read_dir(&profiles)
+        .expect("the profile directory")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 10, "{files:?}");
+    assert!(files.iter().all(|f| {
+        let n = f.file_name().unwrap().to_string_lossy().into_owned();
+        n.starts_with("heap-") && n.ends_with(".pb.gz")
+    }));
+    // The last one is the exit's (everything freed); one written while the holders were
+    // alive shows them.
+    let alive = files
+        .iter()
+        .rev()
+        .map(|f| pprof_top(go, f.to_str().unwrap(), "inuse_space", &dir))
+        .find(|top| cum(top, "heap_holders::hold_sixty") > 0.0)
+        .expect("a profile with the holders in use");
+    assert!(
+        (cum(&alive, "heap_holders::hold_sixty") - 75.0).abs() <= 5.0,
+        "{alive:?}"
+    );
+
+    // A directory that cannot be made: one line naming the variable, and the run goes on.
+    let mut cmd = Command::new(cargo_bin("heap_holders"));
+    cmd.args(["-", "1"])
+        .envs(ENV.iter().copied())
+        .env("OTEL_METRICS_EXPORTER", "otlp")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .env("RTSCOPE_FILE", dir.join("otlp.jsonl"))
+        .env("RTSCOPE_PPROF_DIR", "/proc/self/no\u{1b}[31mwhere");
+    let out = rtscope_integration::run_bounded(cmd, Duration::from_secs(120)).unwrap();
+    assert!(out.success(), "heap_holders failed: {}", out.stderr);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("heap profile"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("RTSCOPE_PPROF_DIR"), "{}", lines[0]);
+    rtscope_integration::assert_no_control_chars(&out.stderr);
+}
