@@ -87,6 +87,19 @@ fn in_use_is_exact_across_threads_realloc_and_thread_exit() {
         "inuse_space"
     );
 
+    // Building the profile (symbols, encoding) is the agent's: this thread's account gains
+    // exactly the one block of bytes handed back.
+    let before = rtscope::alloc::thread_stats();
+    let bytes = rtscope::profile::pprof_heap();
+    let after = rtscope::alloc::thread_stats();
+    assert_eq!(after.allocations - before.allocations, 1);
+    assert_eq!(
+        after.allocated_bytes - before.allocated_bytes,
+        bytes.len() as u64
+    );
+    assert_eq!(after.deallocations, before.deallocations);
+    drop(bytes);
+
     let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(1000);
     for round in 0..10 {
         for &s in &SIZES {

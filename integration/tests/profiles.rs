@@ -63,6 +63,8 @@ fn pprof_top(go: &str, source: &str, sample_index: &str, tmp: &Path) -> Vec<(Str
         "go tool pprof failed: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The mappings name the program and its GNU build id.
+    assert!(text.contains("Build ID: "), "{text}");
     // Rows: flat flat% sum% cum cum% name...
     text.lines()
         .filter_map(|l| {
