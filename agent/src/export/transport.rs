@@ -139,6 +139,8 @@ type ProfilesClient = Box<
 #[cfg(all(feature = "export-grpc", not(feature = "profiles")))]
 type ProfilesClient = ();
 
+// One per sink, made once and never moved on a hot path: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     #[cfg(feature = "export-grpc")]
     Grpc {

@@ -81,7 +81,7 @@ pub(crate) fn profiles(
         d.stack_table.push(Stack { location_indices });
         stack_index.push((d.stack_table.len() - 1) as i32);
     }
-    let kinds: [(&str, &str, fn(&StackStats) -> i64); 4] = [
+    let kinds: [Kind; 4] = [
         ("alloc_objects", "count", |s| s.alloc_objects),
         ("alloc_space", "bytes", |s| s.alloc_bytes),
         ("inuse_objects", "count", |s| s.inuse_objects),
@@ -117,6 +117,9 @@ pub(crate) fn profiles(
     d.string_table = strings.table;
     (d, profiles)
 }
+
+/// A sample type: its name, its unit and its value of a stack.
+type Kind = (&'static str, &'static str, fn(&StackStats) -> i64);
 
 #[derive(Default)]
 struct Strings {

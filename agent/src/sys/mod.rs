@@ -92,47 +92,6 @@ pub(crate) unsafe fn at_fork_child(f: extern "C" fn()) {
     let _ = f;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clocks_move_forward() {
-        let (m, r) = (monotonic_nanos(), realtime_nanos());
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(monotonic_nanos() >= m + 1_000_000);
-        // 2020-01-01 in ns: the wall clock is a real date.
-        assert!(r > 1_577_836_800_000_000_000);
-    }
-
-    #[test]
-    fn thread_ids_differ_between_live_threads_and_are_never_zero() {
-        let here = thread_id();
-        assert_ne!(here, 0);
-        assert_eq!(thread_id(), here, "stable on one thread");
-        let there = std::thread::spawn(thread_id).join().unwrap();
-        assert_ne!(there, 0);
-        assert_ne!(there, here);
-    }
-
-    #[test]
-    #[cfg(any(rtscope_linux, rtscope_posix))]
-    fn thread_cpu_time_counts_work() {
-        let before = thread_cpu_seconds().expect("a thread CPU clock");
-        let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-        }
-        assert!(thread_cpu_seconds().unwrap() > before);
-    }
-
-    #[test]
-    #[cfg(not(any(rtscope_linux, rtscope_posix)))]
-    fn no_thread_cpu_time_without_a_clock() {
-        assert_eq!(thread_cpu_seconds(), None);
-    }
-}
-
 /// `len` bytes of zeroed, readable and writable memory that is never given back, reserved
 /// without committing swap (pages are backed as they are first touched), at an address
 /// aligned to `align` (a power of two no larger than 1 GiB). `None` where the system has no
@@ -179,5 +138,57 @@ pub(crate) fn reserve(len: usize, align: usize) -> Option<*mut u8> {
     {
         let _ = (len, align);
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_move_forward() {
+        let (m, r) = (monotonic_nanos(), realtime_nanos());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(monotonic_nanos() >= m + 1_000_000);
+        // 2020-01-01 in ns: the wall clock is a real date.
+        assert!(r > 1_577_836_800_000_000_000);
+    }
+
+    #[test]
+    fn thread_ids_differ_between_live_threads_and_are_never_zero() {
+        let here = thread_id();
+        assert_ne!(here, 0);
+        assert_eq!(thread_id(), here, "stable on one thread");
+        let there = std::thread::spawn(thread_id).join().unwrap();
+        assert_ne!(there, 0);
+        assert_ne!(there, here);
+    }
+
+    #[test]
+    #[cfg(any(rtscope_linux, rtscope_posix))]
+    fn thread_cpu_time_counts_work() {
+        let before = thread_cpu_seconds().expect("a thread CPU clock");
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(thread_cpu_seconds().unwrap() > before);
+    }
+
+    #[test]
+    #[cfg(not(any(rtscope_linux, rtscope_posix)))]
+    fn no_thread_cpu_time_without_a_clock() {
+        assert_eq!(thread_cpu_seconds(), None);
+    }
+
+    #[test]
+    #[cfg(all(unix, not(rtscope_fallback = "bare")))]
+    fn reserves_aligned_zeroed_memory() {
+        let p = super::reserve(1 << 20, 1 << 16).expect("mmap");
+        assert_eq!(p as usize % (1 << 16), 0);
+        // SAFETY: the reservation is 1 MiB of readable, writable, zeroed memory.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(p, 1 << 20) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        bytes[(1 << 20) - 1] = 7;
     }
 }
