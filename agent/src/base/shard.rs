@@ -312,7 +312,11 @@ pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
 fn try_free(ptr: *mut u8, size: usize, class: impl Fn(&Local, usize) -> usize) -> bool {
     let l = local();
     let shard = l.shard.get();
-    if shard.is_null() || (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN {
+    // Without heap profiles no block is ever in the arena: the check compiles away.
+    if shard.is_null()
+        || (cfg!(feature = "profiles")
+            && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
+    {
         return false;
     }
     // SAFETY: a non-null `shard` is this thread's claimed, never-freed shard.
