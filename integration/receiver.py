@@ -18,7 +18,12 @@ It binds 127.0.0.1 on the given port (0 picks a free one) and, once it is
 listening, writes the bound port to ``--port-file`` (atomically, by rename)
 and prints ``LISTENING <port>`` on stdout.
 
-Usage: receiver.py --out FILE [--port 0] [--port-file FILE]
+With ``--grpc-port-file`` it also serves OTLP/gRPC profiles
+(``opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export``,
+which rotel does not carry) on a port of its own, written to that file, and
+records them the same way.
+
+Usage: receiver.py --out FILE [--port 0] [--port-file FILE] [--grpc-port-file FILE]
 """
 
 import argparse
@@ -54,6 +59,59 @@ ROUTES = {
 }
 
 
+def record(kind, request):
+    """Appends one JSON line for a decoded request."""
+    line = json.dumps(
+        {
+            "kind": kind,
+            "request": json_format.MessageToDict(
+                request,
+                preserving_proto_field_name=False,
+                use_integers_for_enums=True,
+            ),
+        },
+        separators=(",", ":"),
+    )
+    with Handler.out_lock:
+        Handler.out.write(line + "\n")
+        Handler.out.flush()
+
+
+def write_port(path, port):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def serve_grpc_profiles(port_file):
+    """OTLP/gRPC ProfilesService/Export on 127.0.0.1, any port."""
+    from concurrent import futures
+
+    import grpc
+
+    def export(request, _context):
+        record("profiles", request)
+        return profiles_service_pb2.ExportProfilesServiceResponse()
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.profiles.v1development.ProfilesService",
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=profiles_service_pb2.ExportProfilesServiceRequest.FromString,
+                response_serializer=profiles_service_pb2.ExportProfilesServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    write_port(port_file, port)
+    return server
+
+
 def decode_body(raw, encoding):
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -85,20 +143,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as err:  # noqa: BLE001 - any decode failure is a 400
             self.reply(400, f"cannot decode: {err}\n".encode(), "text/plain")
             return
-        line = json.dumps(
-            {
-                "kind": kind,
-                "request": json_format.MessageToDict(
-                    request,
-                    preserving_proto_field_name=False,
-                    use_integers_for_enums=True,
-                ),
-            },
-            separators=(",", ":"),
-        )
-        with Handler.out_lock:
-            Handler.out.write(line + "\n")
-            Handler.out.flush()
+        record(kind, request)
         self.reply(200, response_type().SerializeToString(), "application/x-protobuf")
 
     def read_body(self):
@@ -132,22 +177,23 @@ def main():
     parser.add_argument("--out", required=True, help="JSON-lines output file")
     parser.add_argument("--port", type=int, default=0, help="port to bind, 0 = any")
     parser.add_argument("--port-file", help="write the bound port here")
+    parser.add_argument("--grpc-port-file", help="also serve gRPC profiles; write its port here")
     args = parser.parse_args()
 
     Handler.out = open(args.out, "a", encoding="utf-8")
+    grpc_server = serve_grpc_profiles(args.grpc_port_file) if args.grpc_port_file else None
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     port = server.server_address[1]
     if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{port}\n")
-        os.replace(tmp, args.port_file)
+        write_port(args.port_file, port)
     print(f"LISTENING {port}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    if grpc_server is not None:
+        grpc_server.stop(0)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,13 @@ set -euo pipefail
 ROTEL_VERSION="0.0.1a15"
 OTEL_PROTO_VERSION="1.45.2"
 PROTOBUF_VERSION="7.36.2"
+# The receiver's OTLP/gRPC profiles endpoint (rotel does not carry profiles).
+GRPCIO_VERSION="1.85.3"
 REQUIREMENTS=(
 	"rotel==${ROTEL_VERSION}"
 	"opentelemetry-proto==${OTEL_PROTO_VERSION}"
 	"protobuf==${PROTOBUF_VERSION}"
+	"grpcio==${GRPCIO_VERSION}"
 )
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,7 +84,7 @@ find_rotel() {
 venv_ok() {
 	[ -x "${venv}/bin/python" ] || return 1
 	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ] || return 1
-	"${venv}/bin/python" -c 'import google.protobuf, opentelemetry.proto.metrics.v1.metrics_pb2' \
+	"${venv}/bin/python" -c 'import grpc, google.protobuf, opentelemetry.proto.metrics.v1.metrics_pb2' \
 		>/dev/null 2>&1 || return 1
 	local rotel
 	rotel="$(find_rotel)" || return 1

@@ -164,6 +164,11 @@ impl CollectorBuilder {
         File::create(&out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
 
         let (receiver, receiver_port) = start_receiver(&python, &dir, &out, self.ready_timeout)?;
+        // Written before the HTTP port, so present now.
+        let receiver_grpc_port = fs::read_to_string(dir.join("receiver-grpc.port"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u16>().ok())
+            .unwrap_or(0);
         let mut collector = Collector {
             keep_dir: self.debug_log,
             config: self,
@@ -172,6 +177,7 @@ impl CollectorBuilder {
             out,
             receiver,
             receiver_port,
+            receiver_grpc_port,
             rotel: None,
             grpc_port: 0,
             http_port: 0,
@@ -214,6 +220,7 @@ pub struct Collector {
     out: PathBuf,
     receiver: Child,
     receiver_port: u16,
+    receiver_grpc_port: u16,
     rotel: Option<Child>,
     grpc_port: u16,
     http_port: u16,
@@ -271,6 +278,12 @@ impl Collector {
     /// The receiver's base URL, where rotel forwards to.
     pub fn receiver_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.receiver_port)
+    }
+
+    /// The receiver's own OTLP/gRPC endpoint, which takes profiles only (rotel does not
+    /// carry them), e.g. `http://127.0.0.1:41236`.
+    pub fn receiver_grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.receiver_grpc_port)
     }
 
     /// The directory holding `received.jsonl`, `rotel.log` and
@@ -569,6 +582,7 @@ fn start_receiver(
 ) -> Result<(Child, u16), Error> {
     let log_path = dir.join("receiver.log");
     let port_file = dir.join("receiver.port");
+    let grpc_port_file = dir.join("receiver-grpc.port");
     let log = File::create(&log_path)
         .map_err(|e| Error::io(format!("create {}", log_path.display()), e))?;
     let log_err = log
@@ -582,6 +596,8 @@ fn start_receiver(
         .args(["--port", "0"])
         .arg("--port-file")
         .arg(&port_file)
+        .arg("--grpc-port-file")
+        .arg(&grpc_port_file)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);

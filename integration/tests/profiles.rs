@@ -249,26 +249,30 @@ fn otlp_attribution(request: &serde_json::Value, kind: &str) -> (f64, f64, f64, 
     (sixty, twenty, churn, total)
 }
 
-#[test]
-fn otlp_profiles_reach_the_receiver_with_the_same_attribution() {
-    let collector = rtscope_integration::Collector::start();
+/// Runs the workload exporting profiles over `protocol` to `endpoint` (with metrics and
+/// logs off), two seconds with the holders alive, and checks what the receiver decoded.
+fn otlp_profiles_arrive(
+    collector: &rtscope_integration::Collector,
+    protocol: &str,
+    endpoint: &str,
+) {
     let mut cmd = Command::new(cargo_bin("heap_holders"));
-    // Two seconds with the holders alive, exporting every 500 ms (the final export at exit
-    // comes after they are freed).
+    // Exports every 500 ms while the holders are alive (the final export at exit comes
+    // after they are freed).
     cmd.args(["-", "2"])
         .envs(ENV.iter().copied())
         .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
-        .env("OTEL_METRICS_EXPORTER", "otlp")
         .env("OTEL_PROFILES_EXPORTER", "otlp")
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.receiver_endpoint());
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
     let out = rtscope_integration::run_bounded(cmd, Duration::from_secs(120)).unwrap();
     assert!(out.success(), "heap_holders failed: {}", out.stderr);
     let requests = collector.profile_requests();
     assert!(
         !requests.is_empty(),
-        "no profiles request arrived; receiver log: {}",
-        collector.receiver_log()
+        "no profiles request arrived over {protocol}; receiver log: {}\n{}",
+        collector.receiver_log(),
+        out.stderr
     );
     // The last export while the holders were alive.
     let last = requests
@@ -300,6 +304,18 @@ fn otlp_profiles_reach_the_receiver_with_the_same_attribution() {
         "churn {}% of alloc_space",
         100.0 * churn / total
     );
+}
+
+#[test]
+fn otlp_profiles_reach_the_receiver_over_http_with_the_same_attribution() {
+    let collector = rtscope_integration::Collector::start();
+    otlp_profiles_arrive(&collector, "http/protobuf", &collector.receiver_endpoint());
+}
+
+#[test]
+fn otlp_profiles_reach_the_receiver_over_grpc_with_the_same_attribution() {
+    let collector = rtscope_integration::Collector::start();
+    otlp_profiles_arrive(&collector, "grpc", &collector.receiver_grpc_endpoint());
 }
 
 #[test]

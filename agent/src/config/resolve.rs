@@ -176,8 +176,13 @@ pub(crate) fn resolve<V: Into<OsString>>(
     let asked = [(OTEL_METRICS_EXPORTER, metrics), (OTEL_LOGS_EXPORTER, logs)]
         .into_iter()
         .find(|&(_, choice)| choice == Choice::Otlp)
-        .map(|(var, _)| format!("{var}=otlp"));
-    let destination = r.destination(o, signals, asked);
+        .map(|(var, _)| format!("{var}=otlp"))
+        .or_else(|| {
+            profiles
+                .otlp
+                .then(|| "heap profiles are exported".to_owned())
+        });
+    let destination = r.destination(o, signals, profiles.otlp, asked);
 
     let config = Config {
         disabled,
@@ -602,6 +607,7 @@ impl Reader<'_> {
         &mut self,
         o: &Overrides,
         signals: Signals,
+        profiles: bool,
         asked: Option<String>,
     ) -> Destination {
         if o.endpoint.is_none()
@@ -617,7 +623,7 @@ impl Reader<'_> {
             }
         }
         let shared = self.shared(o);
-        if !signals.any() {
+        if !signals.any() && !profiles {
             // Nothing goes anywhere: the endpoints do not matter.
             return Destination::File(self.file(o));
         }
