@@ -133,29 +133,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         seed: o.sampling_seed,
     };
     let spikes = r.spikes(&o.spikes);
-    let profiles = Profiles {
-        enabled: sampling.enabled
-            && cfg!(feature = "profiles")
-            && match o.heap_profile {
-                Some(b) => b,
-                None => r.pick(&[RTSCOPE_HEAP_PROFILE], parse_on_off, true, on_off_str),
-            },
-        pprof_addr: match o.pprof_addr {
-            Some(a) => Some(a),
-            None => r.pick(&[RTSCOPE_PPROF_ADDR], parse_socket_addr, None, |_| {
-                "off".into()
-            }),
-        },
-        dir: match &o.pprof_dir {
-            Some(d) => Some(d.clone()),
-            None => r.get_path(RTSCOPE_PPROF_DIR),
-        },
-        otlp: cfg!(feature = "profiles")
-            && match o.profiles_otlp {
-                Some(b) => b,
-                None => r.exporter(OTEL_PROFILES_EXPORTER) == Choice::Otlp,
-            },
-    };
+    let profiles = r.profiles(o, sampling.enabled);
 
     let metrics = r.exporter(OTEL_METRICS_EXPORTER);
     let logs = r.exporter(OTEL_LOGS_EXPORTER);
@@ -178,9 +156,10 @@ pub(crate) fn resolve<V: Into<OsString>>(
         .find(|&(_, choice)| choice == Choice::Otlp)
         .map(|(var, _)| format!("{var}=otlp"))
         .or_else(|| {
-            profiles
-                .otlp
-                .then(|| "heap profiles are exported".to_owned())
+            profiles.otlp.then(|| match o.profiles_otlp {
+                Some(_) => "with_profiles(true) is set".to_owned(),
+                None => format!("{OTEL_PROFILES_EXPORTER}=otlp"),
+            })
         });
     let destination = r.destination(o, signals, profiles.otlp, asked);
 
@@ -495,6 +474,48 @@ impl Reader<'_> {
 
     /// `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`: a comma-separated list, of which rtscope
     /// understands `otlp` and `none`; every other entry is warned about and ignored.
+    /// The heap profile settings. Without the `profiles` feature they are all off, and a
+    /// variable asking for them is one line naming the feature.
+    fn profiles(&mut self, o: &Overrides, sampling: bool) -> Profiles {
+        if !cfg!(feature = "profiles") {
+            for var in [
+                RTSCOPE_HEAP_PROFILE,
+                RTSCOPE_PPROF_ADDR,
+                RTSCOPE_PPROF_DIR,
+                OTEL_PROFILES_EXPORTER,
+            ] {
+                if self.get(var).is_some() {
+                    self.warn(format!(
+                        "{var} is set but this build of rtscope has no heap profiles; add the \
+                         `profiles` feature to the rtscope dependency; ignoring it"
+                    ));
+                }
+            }
+            return Profiles::default();
+        }
+        let enabled = match o.heap_profile {
+            Some(b) => b,
+            None => self.pick(&[RTSCOPE_HEAP_PROFILE], parse_on_off, true, on_off_str),
+        };
+        Profiles {
+            enabled: enabled && sampling,
+            pprof_addr: match o.pprof_addr {
+                Some(a) => Some(a),
+                None => self.pick(&[RTSCOPE_PPROF_ADDR], parse_socket_addr, None, |_| {
+                    "off".into()
+                }),
+            },
+            dir: match &o.pprof_dir {
+                Some(d) => Some(d.clone()),
+                None => self.get_path(RTSCOPE_PPROF_DIR),
+            },
+            otlp: match o.profiles_otlp {
+                Some(b) => b,
+                None => self.exporter(OTEL_PROFILES_EXPORTER) == Choice::Otlp,
+            },
+        }
+    }
+
     fn exporter(&mut self, var: &'static str) -> Choice {
         let Some(raw) = self.get(var) else {
             return Choice::Unset;
