@@ -135,7 +135,9 @@ fn encode_for_caller(default: Show) -> Vec<u8> {
 /// The profile, gzipped (agent account: call inside the agent scope or on the export
 /// thread).
 pub(crate) fn encode(default: Show) -> Vec<u8> {
-    pprof::gzipped(&build(&snapshot(), default))
+    let profile = build(&snapshot(), default);
+    symbols::done();
+    pprof::gzipped(&profile)
 }
 
 fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
@@ -255,7 +257,9 @@ pub(crate) fn otlp_profiles() -> (
     opentelemetry_proto::tonic::profiles::v1development::ProfilesDictionary,
     Vec<opentelemetry_proto::tonic::profiles::v1development::Profile>,
 ) {
-    otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period())
+    let profiles = otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period());
+    symbols::done();
+    profiles
 }
 
 /// The mean sampling interval now, the profiles' period (the start value while off).
@@ -269,10 +273,12 @@ fn period() -> i64 {
 /// The leaf function (outside the standard library) of stack-table entry `id`.
 pub(crate) fn leaf_of(id: u32) -> String {
     let mut frames = Vec::new();
-    match hot::stacks().and_then(|t| t.get(id as usize)) {
+    let name = match hot::stacks().and_then(|t| t.get(id as usize)) {
         Some(e) if e.frames(&mut frames) => leaf_function(&frames),
         _ => "[stacks past the table]".to_owned(),
-    }
+    };
+    symbols::done();
+    name
 }
 
 /// The `n` stacks holding the most bytes now: (leaf function outside the standard library,
@@ -281,16 +287,20 @@ pub(crate) fn top_inuse(n: usize) -> Vec<(String, i64)> {
     top(n, |s| s.inuse_bytes)
 }
 
-/// The `n` stacks with the largest `value`, by leaf function, largest first.
+/// The `n` leaf functions whose stacks have the largest `value` together, largest first.
 fn top(n: usize, value: fn(&StackStats) -> i64) -> Vec<(String, i64)> {
-    let mut stacks = snapshot();
-    stacks.retain(|s| value(s) > 0);
-    stacks.sort_by_key(|s| std::cmp::Reverse(value(s)));
-    stacks
-        .iter()
-        .take(n)
-        .map(|s| (leaf_function(&s.frames), value(s)))
-        .collect()
+    let mut by_leaf: Vec<(String, i64)> = Vec::new();
+    for s in snapshot().iter().filter(|s| value(s) > 0) {
+        let leaf = leaf_function(&s.frames);
+        match by_leaf.iter_mut().find(|(f, _)| *f == leaf) {
+            Some((_, v)) => *v += value(s),
+            None => by_leaf.push((leaf, value(s))),
+        }
+    }
+    symbols::done();
+    by_leaf.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
+    by_leaf.truncate(n);
+    by_leaf
 }
 
 fn series(out: &mut Vec<Metric>) {

@@ -3,6 +3,7 @@
 //! Runs on the export side only, in the agent's account.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 /// One frame of a location: the innermost function first, then those it was inlined into.
@@ -17,6 +18,18 @@ pub(crate) struct Frame {
 const MAX_CACHED: usize = 1 << 16;
 
 static CACHE: Mutex<Option<HashMap<usize, Vec<Frame>>>> = Mutex::new(None);
+/// Whether the resolver parsed debug info since [`done`] last let it go.
+static RESOLVER_HOLDS: AtomicBool = AtomicBool::new(false);
+
+/// Lets the resolver's parsed debug info go (tens of MiB for a binary with line tables)
+/// once a profile, a summary or an event is built: the names stay cached here per address,
+/// so only new addresses parse again. Call at the end of every batch of lookups.
+pub(crate) fn done() {
+    if RESOLVER_HOLDS.swap(false, Relaxed) {
+        let _guard = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        backtrace::clear_symbol_cache();
+    }
+}
 
 /// The global allocator's entry points: where a captured stack leaves the application.
 const ENTRY: &[&str] = &[
@@ -121,6 +134,9 @@ pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
     }
     let mut guard = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     let cache = guard.get_or_insert_with(HashMap::new);
+    if addrs.iter().any(|a| !cache.contains_key(a)) {
+        RESOLVER_HOLDS.store(true, Relaxed);
+    }
     let resolved: Vec<(usize, Vec<Frame>)> =
         addrs.iter().map(|&a| (a, resolve(a, cache))).collect();
     drop(guard);
