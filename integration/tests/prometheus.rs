@@ -7,35 +7,19 @@
 //!
 //! A missing tool skips a test with a line saying so, except under `CI=true`, where it fails.
 
-use rtscope_integration::{Service, TempDir, cargo_bin, json_line, run_bounded, workspace_dir};
+use rtscope_integration::{
+    Service, TempDir, cargo_bin, json_line, run_bounded, tool, workspace_dir,
+};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const JOB: &str = "prom-workload";
 /// What the dashboard's `$__rate_interval` becomes here (five scrapes).
 const RATE_INTERVAL: &str = "5s";
-
-/// `/usr/bin/<name>` (or `<name>` on `PATH`); `None`, said on stderr, when it is not installed,
-/// unless `CI=true`: then a missing tool fails the test.
-fn tool(name: &str) -> Option<PathBuf> {
-    let mut candidates = vec![PathBuf::from("/usr/bin").join(name)];
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join(name)));
-    }
-    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
-        return Some(found);
-    }
-    let fix = "run `bash scripts/install-collector.sh` (it installs Debian's prometheus)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{name} is not installed and CI=true: {fix}");
-    }
-    eprintln!("skipping: {name} is not installed ({fix})");
-    None
-}
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -81,7 +65,7 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    fn start(binary: &PathBuf, target: SocketAddr) -> Prometheus {
+    fn start(binary: &Path, target: SocketAddr) -> Prometheus {
         let dir = TempDir::new("prometheus");
         let rules = workspace_dir().join("docs/prometheus/rtscope-rules.yml");
         let config = dir.path().join("prometheus.yml");
