@@ -242,3 +242,41 @@ fn openmetrics_is_answered_when_the_scraper_prefers_it() {
         Format::OpenMetrics
     );
 }
+
+#[test]
+fn the_prometheus_names_in_metrics_md_are_the_exporters() {
+    let doc = include_str!("../../../../docs/metrics.md");
+    let mut checked = 0;
+    for row in doc.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let (Some(name), Some(prom), Some(instrument), Some(unit)) = (
+            cells[0]
+                .strip_prefix("| `")
+                .and_then(|c| c.strip_suffix('`')),
+            cells.get(1),
+            cells.get(2),
+            cells.get(3).map(|u| u.trim_matches('`')),
+        ) else {
+            continue;
+        };
+        let data = match *instrument {
+            "Counter" => Data::Counter(0.into()),
+            "UpDownCounter" => Data::UpDown(0.into()),
+            "Gauge" => Data::Gauge(0.into()),
+            "Histogram" => histogram(&[1.0], &[0, 0], 0.0),
+            _ => continue,
+        };
+        // `name` lives for the test only; Metric wants a static name.
+        let name: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        let unit: &'static str = Box::leak(unit.to_owned().into_boxed_str());
+        let family = Family::of(&Metric::new(name, unit, "", data));
+        let want = match *instrument {
+            "Counter" => format!("`{}_total`", family.name),
+            "Histogram" => format!("`{}_bucket`, `_sum`, `_count`", family.name),
+            _ => format!("`{}`", family.name),
+        };
+        assert_eq!(*prom, want, "docs/metrics.md row of {name}");
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} rows checked");
+}
