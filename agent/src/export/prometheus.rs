@@ -174,17 +174,17 @@ impl Exposition {
         }
         let _ = writeln!(out, "target_info{} 1", self.target_labels);
 
-        // Families in order of first appearance, each with its series.
-        let mut families: Vec<(Family, Vec<&Metric>)> = Vec::new();
+        // Families in order of first appearance, each with its series (rtscope's names map
+        // one to one to Prometheus names, so grouping by the OTLP name groups the families).
+        let mut families: Vec<(&str, Vec<&Metric>)> = Vec::with_capacity(64);
         for m in metrics {
-            let family = Family::of(m);
-            match families.iter_mut().find(|(f, _)| f.name == family.name) {
+            match families.iter_mut().find(|(name, _)| *name == m.name) {
                 Some((_, series)) => series.push(m),
-                None => families.push((family, vec![m])),
+                None => families.push((m.name, vec![m])),
             }
         }
-        for (family, series) in &families {
-            self.family(&mut out, family, series, om);
+        for (_, series) in &families {
+            self.family(&mut out, &Family::of(series[0]), series, om);
         }
         if om {
             out.push_str("# EOF\n");

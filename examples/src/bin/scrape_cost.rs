@@ -65,7 +65,7 @@ fn main() {
         .expect("free port")
         .port();
     let dir = std::env::temp_dir().join(format!("rtscope-scrape-cost-{}", std::process::id()));
-    let _guard = rtscope::Agent::builder()
+    let guard = rtscope::Agent::builder()
         .with_service_name("scrape-cost")
         .with_prometheus("127.0.0.1", port)
         .with_file(dir.join("logs.jsonl"))
@@ -146,6 +146,7 @@ fn main() {
         median(&mut allocs),
         median(&mut agent_bytes) / 1024.0
     );
+    drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
