@@ -352,3 +352,47 @@ fn every_dashboard_expression_selects_the_service_variable() {
         assert!(expr.contains("job=~\"$service\""), "{title}: {expr}");
     }
 }
+
+#[test]
+fn a_taken_port_is_one_line_naming_the_variable_and_the_application_runs_on() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = TempDir::new("prom-taken");
+    let file = dir.path().join("out.jsonl");
+    let out = rtscope_integration::run_bin(
+        "known_workload",
+        &[
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"),
+            ("OTEL_EXPORTER_PROMETHEUS_PORT", &port),
+            ("RTSCOPE_FILE", file.to_str().unwrap()),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(out.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("SNAPSHOT "),
+        "the workload did not finish: {out:?}"
+    );
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot listen"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with(&format!(
+            "rtscope: cannot listen on 127.0.0.1:{port} for /metrics ("
+        )),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(
+            "set OTEL_EXPORTER_PROMETHEUS_PORT (or OTEL_EXPORTER_PROMETHEUS_HOST) to an address"
+        ),
+        "{}",
+        lines[0]
+    );
+    drop(taken);
+}

@@ -456,12 +456,14 @@ mod tests {
         });
         let (started, _rt) = start(routes);
         assert!(started.bound.is_empty());
+        // The system's own words for it (they differ between systems).
+        let in_use = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_err();
         assert_eq!(
             started.problems,
             [format!(
-                "rtscope: cannot listen on 127.0.0.1:{port} for /hello (Address already \
-                 in use (os error 98)); set TEST_PORT to an address this process may \
-                 bind; not serving it, the application goes on"
+                "rtscope: cannot listen on 127.0.0.1:{port} for /hello ({in_use}); set \
+                 TEST_PORT to an address this process may bind; not serving it, the \
+                 application goes on"
             )]
         );
         let mut unresolvable = Routes::default();
