@@ -98,12 +98,14 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    // Response buffers, put back by the writer thread once written.
+    // Response buffers, put back by the writer thread once written: room for every buffer
+    // in flight (the channel's 256 and one per worker).
     let buffers = Pool::builder("responses", Vec::new)
-        .with_capacity(64)
+        .with_capacity(512)
         .build();
     let (handled, written) = std::thread::scope(|s| {
-        let (tx, rx) = mpsc::channel::<Response<'_>>();
+        // Bounded: a writer that falls behind slows the workers instead of queueing memory.
+        let (tx, rx) = mpsc::sync_channel::<Response<'_>>(256);
         let workers: Vec<_> = (0..4u64)
             .map(|w| {
                 let tx = tx.clone();

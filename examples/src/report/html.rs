@@ -422,10 +422,10 @@ fn line_chart(
         let x = x_max * i as f64 / 4.0;
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1} s</text>",
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{} s</text>",
             sx(x),
             H - BOTTOM + 16.0,
-            x
+            seconds(x)
         );
     }
     for (i, (name, points)) in series.iter().enumerate() {
@@ -602,9 +602,10 @@ fn timeline(out: &mut String, id: &str, run: &Run) {
         let t = span * i as f64 / 4.0;
         let _ = write!(
             out,
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{t:.1} s</text>",
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{} s</text>",
             sx(t),
-            axis_y + 16.0
+            axis_y + 16.0,
+            seconds(t)
         );
     }
     svg_close(out);
@@ -677,6 +678,12 @@ pub fn duration(s: f64) -> String {
     } else {
         format!("{}ns", trim(s * 1e9))
     }
+}
+
+/// `0.75`, `1.5`, `3`: seconds on an axis, at most two decimals.
+fn seconds(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn trim(v: f64) -> String {
