@@ -285,7 +285,7 @@ struct Pipeline {
     summary: Option<SharedSummary>,
     /// The pipeline's own series for `/metrics` to add to the parts' (refreshed every tick),
     /// and where it is served, when it is.
-    scraped: Option<(Arc<Mutex<Vec<Metric>>>, String)>,
+    scraped: Scraped,
 }
 
 impl Pipeline {
