@@ -9,6 +9,15 @@
 //! [`CONNECTION_LIFETIME`]. Only `GET` and `HEAD` of a listed path are answered (404 for any
 //! other path, 405 for another method). Binding only where configured; a bind failure is one
 //! line naming the setting to fix, and the application goes on.
+//!
+//! Adding a route is one call in `pipeline::serve`, before the listeners start:
+//!
+//! ```ignore
+//! routes.add(&listen_addr, "/debug/pprof/heap", move |_request| Reply {
+//!     content_type: "application/octet-stream",
+//!     body: heap_profile_bytes(),
+//! });
+//! ```
 
 use crate::base::text::{VALUE_CHARS, shown};
 use crate::config::Listen;
