@@ -362,6 +362,12 @@ mod tests {
             assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{path}: {r}");
             assert!(r.ends_with("serves /hello\n"), "{r}");
         }
+        let head = exchange(
+            bound[0],
+            b"HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "a body came with HEAD: {head}");
         let post = exchange(
             bound[0],
             b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
