@@ -1403,10 +1403,12 @@ fn file_max_bytes_from_code_then_environment_then_default() {
     );
 }
 
+#[cfg(feature = "export-prometheus")]
 fn sig(metrics: bool, logs: bool) -> Signals {
     Signals { metrics, logs }
 }
 
+#[cfg(feature = "export-prometheus")]
 fn prometheus_at(host: &str, port: u16) -> Option<Listen> {
     Some(Listen {
         host: host.to_owned(),
@@ -1415,6 +1417,7 @@ fn prometheus_at(host: &str, port: u16) -> Option<Listen> {
     })
 }
 
+#[cfg(feature = "export-prometheus")]
 #[test]
 fn prometheus_serves_metrics_alone_or_beside_otlp() {
     // Alone: metrics are served, not sent; logs go where they went (the default file).
@@ -1455,6 +1458,7 @@ fn prometheus_serves_metrics_alone_or_beside_otlp() {
     assert_eq!(c.prometheus, None);
 }
 
+#[cfg(feature = "export-prometheus")]
 #[test]
 fn bad_prometheus_settings_are_named_and_the_defaults_used() {
     let c = warned(
@@ -1480,6 +1484,7 @@ fn bad_prometheus_settings_are_named_and_the_defaults_used() {
     assert_eq!(c, defaults());
 }
 
+#[cfg(feature = "export-prometheus")]
 #[test]
 fn with_prometheus_wins_and_alone_means_prometheus_only() {
     let code = Overrides {
@@ -1498,6 +1503,10 @@ fn with_prometheus_wins_and_alone_means_prometheus_only() {
     // With the variable naming otlp as well, both.
     let (c, _) = run(&code, &[(OTEL_METRICS_EXPORTER, "otlp")]);
     assert!(c.signals.metrics && c.prometheus.is_some());
+}
+
+#[test]
+fn with_prometheus_of_an_unusable_address_is_refused() {
     for (host, port, problem) in [
         (
             "",
@@ -1523,4 +1532,29 @@ fn with_prometheus_wins_and_alone_means_prometheus_only() {
         assert_eq!(e.setting, format!("with_prometheus(\"{host}\", {port})"));
         assert_eq!(e.problem, problem);
     }
+}
+
+#[cfg(not(feature = "export-prometheus"))]
+#[test]
+fn prometheus_without_its_feature_is_named_and_metrics_go_as_if_unset() {
+    let c = warned(
+        &[(OTEL_METRICS_EXPORTER, "prometheus")],
+        &[
+            r#"rtscope: OTEL_METRICS_EXPORTER="prometheus" needs rtscope's export-prometheus feature, which this build does not have (add it to rtscope's features); ignoring it"#,
+        ],
+    );
+    assert_eq!(c, defaults());
+    let code = Overrides {
+        prometheus: Some(("127.0.0.1".to_owned(), 9200)),
+        ..Overrides::default()
+    };
+    let (c, warnings) = run(&code, &[]);
+    assert_eq!(
+        warnings,
+        [
+            r#"rtscope: with_prometheus("127.0.0.1", 9200) needs rtscope's export-prometheus feature, which this build does not have (add it to rtscope's features); not serving /metrics"#
+        ]
+    );
+    assert_eq!(c.prometheus, None);
+    assert!(c.signals.metrics);
 }
