@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What rtscope costs a small service to carry (a measurement, not a test): builds one fixed
-# tiny service six ways, each a clean release build in its own target directory, and prints
+# tiny service seven ways, each a clean release build in its own target directory, and prints
 # the crates it adds (`cargo tree`, normal dependencies), the stripped binary size and the
 # build's wall-clock time.
 #
@@ -10,10 +10,11 @@
 #   default   rtscope's default features, the agent installed (exports to a file or OTLP/HTTP)
 #   profiles  the default features and `profiles` (heap profiles, the pprof endpoint)
 #   tls       the default features and `tls` (https:// endpoints)
-#   all       every feature (adds tls, export-grpc and tokio), the agent installed
+#   prom      the default features and `export-prometheus` (GET /metrics, hyper's server)
+#   all       every feature (adds tls, export-grpc, export-prometheus and tokio), the agent installed
 #
-# Usage: scripts/footprint.sh [JOBS]   (JOBS: cargo -j, default 2; RTSCOPE_FOOTPRINT_VARIANTS
-# picks some of the variants, space-separated). Runs under nice; offline,
+# Usage: scripts/footprint.sh [JOBS]   (JOBS: cargo -j, default 2; VARIANTS="default prom" picks
+# some of the variants, space-separated). Runs under nice; offline,
 # from the crates the workspace's Cargo.lock already pins. Figures go in docs/performance.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,7 +33,8 @@ service() { # $1 variant
     default) dep="rtscope = { path = \"$root/agent\" }" ;;
     profiles) dep="rtscope = { path = \"$root/agent\", features = [\"profiles\"] }" ;;
     tls) dep="rtscope = { path = \"$root/agent\", features = [\"tls\"] }" ;;
-    all) dep="rtscope = { path = \"$root/agent\", features = [\"tls\", \"export-grpc\", \"tokio\"] }" ;;
+    prom) dep="rtscope = { path = \"$root/agent\", features = [\"export-prometheus\"] }" ;;
+    all) dep="rtscope = { path = \"$root/agent\", features = [\"tls\", \"export-grpc\", \"export-prometheus\", \"tokio\"] }" ;;
     esac
     cat >"$dir/Cargo.toml" <<EOF
 [package]
@@ -55,7 +57,7 @@ EOF
         echo 'use std::io::{Read, Write};'
         echo 'fn main() {'
         case "$1" in
-        file | default | profiles | tls | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
+        file | default | profiles | tls | prom | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
         esac
         echo '    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");'
         echo '    let addr = listener.local_addr().expect("addr");'
@@ -87,7 +89,7 @@ crates() { # $1 dir: distinct normal-dependency packages, the service itself exc
 }
 
 printf '%-8s %7s %14s %12s\n' variant crates stripped_bytes build_s
-for v in ${RTSCOPE_FOOTPRINT_VARIANTS:-none core file default profiles tls all}; do
+for v in ${VARIANTS:-none core file default profiles tls prom all}; do
     service "$v"
     dir="$work/$v"
     n=$(crates "$dir")

@@ -197,6 +197,20 @@ impl AgentBuilder {
         self
     }
 
+    /// Serves the metrics for Prometheus to scrape at `http://host:port/metrics` (the
+    /// Prometheus text format, or OpenMetrics when the scraper asks for it), like
+    /// `OTEL_METRICS_EXPORTER=prometheus` with `OTEL_EXPORTER_PROMETHEUS_HOST` and
+    /// `OTEL_EXPORTER_PROMETHEUS_PORT`, which it wins over. Metrics then go to OTLP (or the
+    /// file) only when `OTEL_METRICS_EXPORTER` also names `otlp`; log records (samples,
+    /// spikes) go there as before. `host` is an IP address (`0.0.0.0` for every interface),
+    /// `localhost` or a host name. Needs the `export-prometheus` feature (without it the
+    /// install says so in one line and metrics are not served). An empty host or port 0 is
+    /// an [`InstallError::InvalidConfig`](crate::InstallError::InvalidConfig).
+    pub fn with_prometheus(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.overrides.prometheus = Some((host.into(), port));
+        self
+    }
+
     /// Writes OTLP/JSON lines to `path` instead of sending to a collector: wins over the
     /// endpoint variables and over `RTSCOPE_FILE`, but not over
     /// [`with_endpoint`](Self::with_endpoint). Without it, the file

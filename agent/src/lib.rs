@@ -27,6 +27,10 @@
 //! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
 //!   default protocol (adds hyper's HTTP/1.1 client and flate2).
 //! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about 1 MB).
+//! - `export-prometheus`: `OTEL_METRICS_EXPORTER=prometheus` (or
+//!   [`AgentBuilder::with_prometheus`]): `GET /metrics` for Prometheus to scrape, in the text
+//!   format or OpenMetrics, on rtscope's own small HTTP/1.1 listener (hyper's server side) on
+//!   the export thread.
 //! - `tls`: `https://` endpoints for the HTTP and gRPC exporters (rustls with ring, the
 //!   platform's verifier; about 1.6 MB, so not a default: without it an `https://` endpoint
 //!   falls back to the file, saying which feature to add).

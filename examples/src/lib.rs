@@ -5,3 +5,4 @@
 //! differs between workers.
 
 pub mod bench;
+pub mod report;

@@ -31,6 +31,7 @@
 //! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
 //! | [`Gate`] | a proxy in front of rotel that misbehaves like [`hostile`] until opened, then passes through (recovery) |
 //! | [`settle`] | wait until a collector stops receiving late requests |
+//! | [`tool`] | a system tool a test drives (prometheus, promtool, chromium): skip when missing, fail under `CI=true` |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //!
@@ -48,6 +49,7 @@ mod process;
 mod proxy;
 mod service;
 mod settle;
+mod tools;
 mod uncounted;
 mod watch;
 
@@ -64,5 +66,6 @@ pub use process::{
 pub use proxy::SlowProxy;
 pub use service::{HttpClient, HttpResponse, LISTENING_PREFIX, Service, TempDir};
 pub use settle::settle;
+pub use tools::tool;
 pub use uncounted::print_uncounted;
 pub use watch::{WatchedRun, build_preload, run_watched};

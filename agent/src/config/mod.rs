@@ -29,8 +29,15 @@ pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Milliseconds between two exports. Default 60000.
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-/// `otlp` (default) or `none`: whether metrics are exported ([`Signals::metrics`]).
+/// `otlp` (default), `prometheus`, `otlp,prometheus` or `none`: whether metrics are exported
+/// over OTLP ([`Signals::metrics`]) and whether they are served for Prometheus to scrape
+/// ([`Config::prometheus`]).
 pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Host (an IP address or a name) the Prometheus exporter's `/metrics` listens on. Default
+/// `localhost` (its IPv4 and IPv6 loopback).
+pub const OTEL_EXPORTER_PROMETHEUS_HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
+/// Port the Prometheus exporter's `/metrics` listens on. Default 9464.
+pub const OTEL_EXPORTER_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
 /// `otlp` (default) or `none`: whether log records (samples, spikes) are exported
 /// ([`Signals::logs`]).
 pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
@@ -138,6 +145,10 @@ pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
 pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Default of [`OTEL_EXPORTER_PROMETHEUS_HOST`].
+pub const DEFAULT_PROMETHEUS_HOST: &str = "localhost";
+/// Default of [`OTEL_EXPORTER_PROMETHEUS_PORT`].
+pub const DEFAULT_PROMETHEUS_PORT: u16 = 9464;
 /// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 
@@ -165,6 +176,10 @@ pub struct Config {
     pub destination: Destination,
     /// Which signals are exported (`OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`).
     pub signals: Signals,
+    /// Where metrics are served for Prometheus to scrape (`GET /metrics`), if anywhere:
+    /// `OTEL_METRICS_EXPORTER` naming `prometheus`, or
+    /// [`AgentBuilder::with_prometheus`](crate::AgentBuilder::with_prometheus).
+    pub prometheus: Option<Listen>,
     /// Most bytes a [`Destination::File`] and its rotated predecessor `<file>.1` hold together
     /// (`RTSCOPE_FILE_MAX_BYTES`); also bounds the fallback file.
     pub file_max_bytes: u64,
@@ -197,13 +212,14 @@ pub struct Profiles {
     pub otlp: bool,
 }
 
-/// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
-/// turns one off. With both off nothing is exported anywhere (no request, no file); the summary
+/// Which signals are exported over OTLP (or to the file): `OTEL_METRICS_EXPORTER` /
+/// `OTEL_LOGS_EXPORTER` set to `none` turns one off, and so does `OTEL_METRICS_EXPORTER`
+/// naming only `prometheus` for metrics ([`Config::prometheus`]). With both off nothing is exported anywhere (no request, no file); the summary
 /// at exit (`RTSCOPE_SUMMARY`) is not an export and still prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Signals {
-    /// Metrics (every `rust.*` and `rtscope.*` series) are exported.
+    /// Metrics (every `rust.*` and `rtscope.*` series) are exported over OTLP or to the file.
     pub metrics: bool,
     /// Log records (allocation samples, spike events) are exported.
     pub logs: bool,
@@ -432,6 +448,8 @@ pub(crate) struct Overrides {
     pub(crate) pprof_addr: Option<std::net::SocketAddr>,
     pub(crate) pprof_dir: Option<PathBuf>,
     pub(crate) profiles_otlp: Option<bool>,
+    /// `with_prometheus(host, port)`: serve `/metrics` there.
+    pub(crate) prometheus: Option<(String, u16)>,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
@@ -460,6 +478,7 @@ impl std::fmt::Debug for Overrides {
             .field("pprof_addr", &self.pprof_addr)
             .field("pprof_dir", &self.pprof_dir)
             .field("profiles_otlp", &self.profiles_otlp)
+            .field("prometheus", &self.prometheus)
             .finish()
     }
 }
@@ -537,6 +556,21 @@ impl Overrides {
         for (name, value) in &self.headers {
             if let Err(problem) = check_header(name, value) {
                 return err(format!("with_header({}, ..)", quoted(name)), &problem);
+            }
+        }
+        if let Some((host, port)) = &self.prometheus {
+            let problem = if let Err(problem) = check_listen_host(host) {
+                Some(problem)
+            } else if *port == 0 {
+                Some("the port must be between 1 and 65535, e.g. 9464")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return err(
+                    format!("with_prometheus({}, {port})", quoted(host)),
+                    problem,
+                );
             }
         }
         if self.file_max_bytes == Some(0) {

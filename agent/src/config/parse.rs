@@ -328,3 +328,26 @@ pub(super) fn join_base(base: &str, path: &str, protocol: Protocol) -> String {
         }
     }
 }
+
+/// A host to listen on: an IP address (IPv6 in brackets or not) or a host name.
+pub(super) fn check_listen_host(host: &str) -> Result<(), &'static str> {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%');
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.is_empty() {
+        Err("the host is empty; use an IP address such as 0.0.0.0, or localhost")
+    } else if bare.len() > 253 || !bare.bytes().all(ok) {
+        Err("is not an IP address or host name; use one such as 0.0.0.0, or localhost")
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn parse_listen_port(raw: &str) -> Result<u16, &'static str> {
+    match raw.parse::<u16>() {
+        Ok(0) | Err(_) => Err("is not a port (1 to 65535)"),
+        Ok(p) => Ok(p),
+    }
+}

@@ -135,8 +135,13 @@ pub(crate) fn resolve<V: Into<OsString>>(
     let spikes = r.spikes(&o.spikes);
     let profiles = r.profiles(o, sampling.enabled);
 
-    let metrics = r.exporter(OTEL_METRICS_EXPORTER);
-    let logs = r.exporter(OTEL_LOGS_EXPORTER);
+    let (mut metrics, prometheus_asked) = r.exporter(OTEL_METRICS_EXPORTER);
+    let (logs, _) = r.exporter(OTEL_LOGS_EXPORTER);
+    let prometheus = r.prometheus(o, prometheus_asked);
+    if prometheus.is_some() && metrics == Choice::Unset {
+        // `with_prometheus` with the variable unset: Prometheus alone, as if it said so.
+        metrics = Choice::Off;
+    }
     let signals = Signals {
         metrics: metrics != Choice::Off,
         logs: logs != Choice::Off,
@@ -172,6 +177,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         shutdown_timeout,
         destination,
         signals,
+        prometheus,
         file_max_bytes,
         fallback_file: file,
         summary_at_exit,
@@ -472,8 +478,6 @@ impl Reader<'_> {
         }
     }
 
-    /// `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`: a comma-separated list, of which rtscope
-    /// understands `otlp` and `none`; every other entry is warned about and ignored.
     /// The heap profile settings. Without the `profiles` feature they are all off, and a
     /// variable asking for them is one line naming the feature.
     fn profiles(&mut self, o: &Overrides, sampling: bool) -> Profiles {
@@ -511,17 +515,25 @@ impl Reader<'_> {
             },
             otlp: match o.profiles_otlp {
                 Some(b) => b,
-                None => self.exporter(OTEL_PROFILES_EXPORTER) == Choice::Otlp,
+                None => self.exporter(OTEL_PROFILES_EXPORTER).0 == Choice::Otlp,
             },
         }
     }
 
-    fn exporter(&mut self, var: &'static str) -> Choice {
+    /// `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`: a comma-separated list, of which rtscope
+    /// understands `otlp`, `none` and (for metrics) `prometheus`; every other entry is warned
+    /// about and ignored. Returns the OTLP choice and whether `prometheus` is named.
+    fn exporter(&mut self, var: &'static str) -> (Choice, bool) {
         let Some(raw) = self.get(var) else {
-            return Choice::Unset;
+            return (Choice::Unset, false);
         };
-        let (mut otlp, mut none) = (false, false);
+        let (mut otlp, mut none, mut prometheus) = (false, false, false);
         let list = split_list(&raw).count() > 1;
+        let known = if var == OTEL_METRICS_EXPORTER {
+            "otlp, prometheus or none"
+        } else {
+            "otlp or none"
+        };
         for entry in split_list(&raw) {
             let what = if list {
                 format!("{var} entry {}", quoted(entry))
@@ -531,33 +543,106 @@ impl Reader<'_> {
             match entry.to_ascii_lowercase().as_str() {
                 "otlp" => otlp = true,
                 "none" => none = true,
+                "prometheus" if var == OTEL_METRICS_EXPORTER => {
+                    if cfg!(feature = "export-prometheus") {
+                        prometheus = true;
+                    } else {
+                        self.warn(format!(
+                            "{what} needs rtscope's export-prometheus feature, which this build \
+                             does not have (add it to rtscope's features); ignoring it"
+                        ));
+                    }
+                }
                 "console" | "logging" => self.warn(format!(
-                    "{what} is a standard exporter rtscope does not support (use otlp or \
-                     none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); \
+                    "{what} is a standard exporter rtscope does not support (use {known}; \
+                     rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); \
                      ignoring it"
                 )),
-                "prometheus" if var == OTEL_METRICS_EXPORTER => self.warn(format!(
-                    "{what} is a standard exporter rtscope does not support (use otlp or \
-                     none; for Prometheus, send OTLP to a collector that exposes a Prometheus \
-                     endpoint); ignoring it"
-                )),
                 _ => self.warn(format!(
-                    "{what} is not a known exporter (use otlp or none); ignoring it"
+                    "{what} is not a known exporter (use {known}); ignoring it"
                 )),
             }
         }
-        match (otlp, none) {
-            (true, true) => {
+        let other = match (otlp, prometheus) {
+            (true, true) => Some("otlp,prometheus"),
+            (true, false) => Some("otlp"),
+            (false, true) => Some("prometheus"),
+            (false, false) => None,
+        };
+        match (other, none) {
+            (Some(used), true) => {
                 self.warn(format!(
-                    "{var}={}: none cannot be combined with another exporter; using otlp",
+                    "{var}={}: none cannot be combined with another exporter; using {used}",
                     quoted(&raw)
                 ));
-                Choice::Otlp
             }
-            (true, false) => Choice::Otlp,
+            (None, true) => return (Choice::Off, false),
+            _ => {}
+        }
+        let choice = match (otlp, prometheus) {
+            (true, _) => Choice::Otlp,
+            // Prometheus alone: metrics are not sent over OTLP.
             (false, true) => Choice::Off,
             (false, false) => Choice::Unset,
+        };
+        (choice, prometheus)
+    }
+
+    /// Where `/metrics` is served: `with_prometheus`, else the two variables (read, and a bad
+    /// value warned about, only when Prometheus is asked for; set otherwise, they are named).
+    fn prometheus(&mut self, o: &Overrides, asked: bool) -> Option<Listen> {
+        let vars = [OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT];
+        if let Some((host, port)) = &o.prometheus {
+            if !cfg!(feature = "export-prometheus") {
+                self.warn(format!(
+                    "with_prometheus({}, {port}) needs rtscope's export-prometheus feature, which \
+                     this build does not have (add it to rtscope's features); not serving /metrics",
+                    quoted(host)
+                ));
+                return None;
+            }
+            return Some(Listen {
+                host: host.clone(),
+                port: *port,
+                set_by: "the address given to with_prometheus(host, port)",
+            });
         }
+        if !asked {
+            for var in vars {
+                if self.get(var).is_some() {
+                    self.warn(format!(
+                        "{var} is set but {OTEL_METRICS_EXPORTER} does not name prometheus \
+                         (set it to prometheus or otlp,prometheus to serve /metrics); ignoring it"
+                    ));
+                }
+            }
+            return None;
+        }
+        let host = match self.get(OTEL_EXPORTER_PROMETHEUS_HOST) {
+            Some(h) => match check_listen_host(&h) {
+                Ok(()) => h,
+                Err(problem) => {
+                    self.warn(format!(
+                        "{OTEL_EXPORTER_PROMETHEUS_HOST}={} {problem}; using \
+                         {DEFAULT_PROMETHEUS_HOST}",
+                        quoted(&h)
+                    ));
+                    DEFAULT_PROMETHEUS_HOST.to_owned()
+                }
+            },
+            None => DEFAULT_PROMETHEUS_HOST.to_owned(),
+        };
+        let port = self.pick(
+            &[OTEL_EXPORTER_PROMETHEUS_PORT],
+            parse_listen_port,
+            DEFAULT_PROMETHEUS_PORT,
+            |p| p.to_string(),
+        );
+        Some(Listen {
+            host,
+            port,
+            set_by: "OTEL_EXPORTER_PROMETHEUS_PORT (or OTEL_EXPORTER_PROMETHEUS_HOST)",
+        })
     }
 
     /// `OTEL_RESOURCE_ATTRIBUTES`, malformed entries warned about and skipped.

@@ -15,6 +15,7 @@ fn defaults() -> Config {
         shutdown_timeout: Duration::from_secs(2),
         destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
         signals: Signals::default(),
+        prometheus: None,
         file_max_bytes: DEFAULT_FILE_MAX_BYTES,
         fallback_file: PathBuf::from(DEFAULT_FILE),
         summary_at_exit: true,
@@ -109,6 +110,7 @@ fn every_plain_setting_from_the_environment() {
         shutdown_timeout: Duration::ZERO,
         destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
         signals: Signals::default(),
+        prometheus: None,
         file_max_bytes: 1 << 20,
         fallback_file: PathBuf::from("/tmp/out.jsonl"),
         summary_at_exit: false,
@@ -615,15 +617,9 @@ fn exporter_otlp_without_an_endpoint_uses_the_spec_default() {
 
 #[test]
 fn unsupported_and_unknown_exporters_are_named() {
-    let console = r#"rtscope: OTEL_METRICS_EXPORTER="console" is a standard exporter rtscope does not support (use otlp or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#;
+    let console = r#"rtscope: OTEL_METRICS_EXPORTER="console" is a standard exporter rtscope does not support (use otlp, prometheus or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#;
     let c = warned(&[(OTEL_METRICS_EXPORTER, "console")], &[console]);
     assert_eq!(c, defaults());
-    warned(
-        &[(OTEL_METRICS_EXPORTER, "prometheus")],
-        &[
-            r#"rtscope: OTEL_METRICS_EXPORTER="prometheus" is a standard exporter rtscope does not support (use otlp or none; for Prometheus, send OTLP to a collector that exposes a Prometheus endpoint); ignoring it"#,
-        ],
-    );
     // `prometheus` is no logs exporter; unknown values say what is known.
     warned(
         &[(OTEL_LOGS_EXPORTER, "prometheus")],
@@ -638,7 +634,7 @@ fn unsupported_and_unknown_exporters_are_named() {
             (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
         ],
         &[
-            r#"rtscope: OTEL_METRICS_EXPORTER entry "logging" is a standard exporter rtscope does not support (use otlp or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#,
+            r#"rtscope: OTEL_METRICS_EXPORTER entry "logging" is a standard exporter rtscope does not support (use otlp, prometheus or none; rtscope's console output is its summary at exit, RTSCOPE_SUMMARY); ignoring it"#,
         ],
     );
     assert!(!c.signals.metrics);
@@ -1482,4 +1478,160 @@ fn bad_heap_profile_values_are_named_and_ignored() {
         assert!(text.contains(var), "{var} not named: {text}");
     }
     assert!(!text.contains('\u{1b}'), "control characters shown: {text}");
+}
+
+#[cfg(feature = "export-prometheus")]
+fn sig(metrics: bool, logs: bool) -> Signals {
+    Signals { metrics, logs }
+}
+
+#[cfg(feature = "export-prometheus")]
+fn prometheus_at(host: &str, port: u16) -> Option<Listen> {
+    Some(Listen {
+        host: host.to_owned(),
+        port,
+        set_by: "OTEL_EXPORTER_PROMETHEUS_PORT (or OTEL_EXPORTER_PROMETHEUS_HOST)",
+    })
+}
+
+#[cfg(feature = "export-prometheus")]
+#[test]
+fn prometheus_serves_metrics_alone_or_beside_otlp() {
+    // Alone: metrics are served, not sent; logs go where they went (the default file).
+    let c = warned(&[(OTEL_METRICS_EXPORTER, "prometheus")], &[]);
+    assert_eq!(c.prometheus, prometheus_at("localhost", 9464));
+    assert_eq!(c.signals, sig(false, true));
+    assert_eq!(c.destination, defaults().destination);
+    // Both, with the host and port of the variables.
+    let c = warned(
+        &[
+            (OTEL_METRICS_EXPORTER, "otlp, Prometheus"),
+            (OTEL_EXPORTER_PROMETHEUS_HOST, "0.0.0.0"),
+            (OTEL_EXPORTER_PROMETHEUS_PORT, "9100"),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+        ],
+        &[],
+    );
+    assert_eq!(c.prometheus, prometheus_at("0.0.0.0", 9100));
+    assert_eq!(c.signals, Signals::default());
+    assert!(matches!(c.destination, Destination::Otlp(_)));
+    // Logs off too: nothing goes to OTLP or the file, /metrics is still served.
+    let c = warned(
+        &[
+            (OTEL_METRICS_EXPORTER, "prometheus"),
+            (OTEL_LOGS_EXPORTER, "none"),
+        ],
+        &[],
+    );
+    assert!(!c.signals.any());
+    assert!(c.prometheus.is_some());
+    // `prometheus` is no logs exporter.
+    let c = warned(
+        &[(OTEL_LOGS_EXPORTER, "prometheus")],
+        &[
+            r#"rtscope: OTEL_LOGS_EXPORTER="prometheus" is not a known exporter (use otlp or none); ignoring it"#,
+        ],
+    );
+    assert_eq!(c.prometheus, None);
+}
+
+#[cfg(feature = "export-prometheus")]
+#[test]
+fn bad_prometheus_settings_are_named_and_the_defaults_used() {
+    let c = warned(
+        &[
+            (OTEL_METRICS_EXPORTER, "prometheus,none"),
+            (OTEL_EXPORTER_PROMETHEUS_HOST, "evil\u{1b}[2Jhost"),
+            (OTEL_EXPORTER_PROMETHEUS_PORT, "99999"),
+        ],
+        &[
+            r#"rtscope: OTEL_METRICS_EXPORTER="prometheus,none": none cannot be combined with another exporter; using prometheus"#,
+            r#"rtscope: OTEL_EXPORTER_PROMETHEUS_HOST="evil\u{1b}[2Jhost" is not an IP address or host name; use one such as 0.0.0.0, or localhost; using localhost"#,
+            r#"rtscope: OTEL_EXPORTER_PROMETHEUS_PORT="99999" is not a port (1 to 65535); using 9464"#,
+        ],
+    );
+    assert_eq!(c.prometheus, prometheus_at("localhost", 9464));
+    // Host and port without the exporter: named, not served.
+    let c = warned(
+        &[(OTEL_EXPORTER_PROMETHEUS_PORT, "9100")],
+        &[
+            r#"rtscope: OTEL_EXPORTER_PROMETHEUS_PORT is set but OTEL_METRICS_EXPORTER does not name prometheus (set it to prometheus or otlp,prometheus to serve /metrics); ignoring it"#,
+        ],
+    );
+    assert_eq!(c, defaults());
+}
+
+#[cfg(feature = "export-prometheus")]
+#[test]
+fn with_prometheus_wins_and_alone_means_prometheus_only() {
+    let code = Overrides {
+        prometheus: Some(("127.0.0.1".to_owned(), 9200)),
+        ..Overrides::default()
+    };
+    let (c, warnings) = run(&code, &[(OTEL_EXPORTER_PROMETHEUS_PORT, "9100")]);
+    assert_eq!(warnings, Vec::<String>::new());
+    let at = c.prometheus.unwrap();
+    assert_eq!((at.host.as_str(), at.port), ("127.0.0.1", 9200));
+    assert_eq!(
+        at.set_by,
+        "the address given to with_prometheus(host, port)"
+    );
+    assert_eq!(c.signals, sig(false, true));
+    // With the variable naming otlp as well, both.
+    let (c, _) = run(&code, &[(OTEL_METRICS_EXPORTER, "otlp")]);
+    assert!(c.signals.metrics && c.prometheus.is_some());
+}
+
+#[test]
+fn with_prometheus_of_an_unusable_address_is_refused() {
+    for (host, port, problem) in [
+        (
+            "",
+            9464,
+            "the host is empty; use an IP address such as 0.0.0.0, or localhost",
+        ),
+        (
+            "a b",
+            9464,
+            "is not an IP address or host name; use one such as 0.0.0.0, or localhost",
+        ),
+        (
+            "localhost",
+            0,
+            "the port must be between 1 and 65535, e.g. 9464",
+        ),
+    ] {
+        let code = Overrides {
+            prometheus: Some((host.to_owned(), port)),
+            ..Overrides::default()
+        };
+        let e = code.validate().unwrap_err();
+        assert_eq!(e.setting, format!("with_prometheus(\"{host}\", {port})"));
+        assert_eq!(e.problem, problem);
+    }
+}
+
+#[cfg(not(feature = "export-prometheus"))]
+#[test]
+fn prometheus_without_its_feature_is_named_and_metrics_go_as_if_unset() {
+    let c = warned(
+        &[(OTEL_METRICS_EXPORTER, "prometheus")],
+        &[
+            r#"rtscope: OTEL_METRICS_EXPORTER="prometheus" needs rtscope's export-prometheus feature, which this build does not have (add it to rtscope's features); ignoring it"#,
+        ],
+    );
+    assert_eq!(c, defaults());
+    let code = Overrides {
+        prometheus: Some(("127.0.0.1".to_owned(), 9200)),
+        ..Overrides::default()
+    };
+    let (c, warnings) = run(&code, &[]);
+    assert_eq!(
+        warnings,
+        [
+            r#"rtscope: with_prometheus("127.0.0.1", 9200) needs rtscope's export-prometheus feature, which this build does not have (add it to rtscope's features); not serving /metrics"#
+        ]
+    );
+    assert_eq!(c.prometheus, None);
+    assert!(c.signals.metrics);
 }

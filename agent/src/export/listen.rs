@@ -9,6 +9,15 @@
 //! [`CONNECTION_LIFETIME`]. Only `GET` and `HEAD` of a listed path are answered (404 for any
 //! other path, 405 for another method). Binding only where configured; a bind failure is one
 //! line naming the setting to fix, and the application goes on.
+//!
+//! Adding a route is one call in `pipeline::serve`, before the listeners start:
+//!
+//! ```ignore
+//! routes.add(&listen_addr, "/debug/pprof/heap", move |_request| Reply {
+//!     content_type: "application/octet-stream",
+//!     body: heap_profile_bytes(),
+//! });
+//! ```
 
 use crate::base::text::{VALUE_CHARS, shown};
 use crate::config::Listen;
@@ -35,8 +44,7 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a handler is told about the request.
 #[derive(Debug)]
-// Until the first exporter adds its route (the next commit), only the tests read it.
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(not(any(test, feature = "export-prometheus")), allow(dead_code))]
 pub(crate) struct Request<'a> {
     /// The `Accept` header (empty when absent or not visible ASCII), for content negotiation.
     pub(crate) accept: &'a str,
@@ -70,8 +78,8 @@ impl std::fmt::Debug for Routes {
     }
 }
 
-// Until the first exporter adds its route (the next commit), only the tests add one.
-#[cfg_attr(not(test), allow(dead_code))]
+// With no exporter serving over HTTP in the build, only the tests add a route.
+#[cfg_attr(not(any(test, feature = "export-prometheus")), allow(dead_code))]
 impl Routes {
     /// Serves `path` (exact, e.g. `/metrics`) at `at`. Routes for the same host and port share
     /// one listener; adding a path twice there keeps the first handler.
@@ -354,6 +362,12 @@ mod tests {
             assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{path}: {r}");
             assert!(r.ends_with("serves /hello\n"), "{r}");
         }
+        let head = exchange(
+            bound[0],
+            b"HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.ends_with("\r\n\r\n"), "a body came with HEAD: {head}");
         let post = exchange(
             bound[0],
             b"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
@@ -457,12 +471,14 @@ mod tests {
         });
         let (started, _rt) = start(routes);
         assert!(started.bound.is_empty());
+        // The system's own words for it (they differ between systems).
+        let in_use = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap_err();
         assert_eq!(
             started.problems,
             [format!(
-                "rtscope: cannot listen on 127.0.0.1:{port} for /hello (Address already \
-                 in use (os error 98)); set TEST_PORT to an address this process may \
-                 bind; not serving it, the application goes on"
+                "rtscope: cannot listen on 127.0.0.1:{port} for /hello ({in_use}); set \
+                 TEST_PORT to an address this process may bind; not serving it, the \
+                 application goes on"
             )]
         );
         let mut unresolvable = Routes::default();

@@ -11,6 +11,8 @@
 mod listen;
 mod otlp;
 mod pipeline;
+#[cfg(feature = "export-prometheus")]
+mod prometheus;
 mod self_stats;
 mod summary;
 mod transport;

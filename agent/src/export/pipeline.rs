@@ -6,6 +6,7 @@ use super::summary;
 use super::transport::{self, Payload, Sink};
 use crate::config::{Config, Signals};
 use crate::model::events::EventBuffer;
+use crate::model::series::Metric;
 use crate::model::{Source, bytes};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -289,6 +290,9 @@ struct Pipeline {
     /// `OTEL_PROFILES_EXPORTER=otlp`: profiles pushed with every export.
     #[cfg(feature = "profiles")]
     profiles_otlp: bool,
+    /// The pipeline's own series for `/metrics` to add to the parts' (refreshed every tick),
+    /// and where it is served, when it is.
+    scraped: Scraped,
 }
 
 impl Pipeline {
@@ -317,16 +321,33 @@ impl Pipeline {
         for e in spikes {
             self.events.push(e);
         }
+        self.publish_own_series();
+    }
+
+    /// The self-telemetry and the sampler's series, for the next scrapes (only this thread
+    /// can compute them: its CPU time, the sampler it owns).
+    fn publish_own_series(&self) {
+        let Some((shared, _)) = &self.scraped else {
+            return;
+        };
+        let mut own = Vec::with_capacity(16);
+        self.self_stats.metrics(&mut own);
+        self.sampler.metrics(&self.events, &mut own);
+        *shared.lock().unwrap_or_else(PoisonError::into_inner) = own;
     }
 
     /// Refreshes what the shutting-down thread needs to print the summary without us.
     fn share_summary(&self) {
         let Some(shared) = &self.summary else { return };
         let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        inputs.destination = if self.signals.any() {
-            self.sink.describe()
-        } else {
-            "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
+        let served = self.scraped.as_ref().map(|(_, at)| at.as_str());
+        inputs.destination = match (self.signals.any(), served) {
+            (true, None) => self.sink.describe(),
+            (true, Some(at)) => format!("{}, metrics served on {at}", self.sink.describe()),
+            (false, Some(at)) => format!("nowhere, metrics served on {at}"),
+            (false, None) => {
+                "nowhere (OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER are none)".to_owned()
+            }
         };
         inputs.self_stats = self.self_stats.clone();
         inputs.top_scopes = self.sampler.top_scopes(5);
@@ -395,6 +416,7 @@ impl Pipeline {
         }
         self.self_stats
             .record_export(started.elapsed().as_secs_f64(), ok);
+        self.publish_own_series();
         self.share_summary();
     }
 }
@@ -432,15 +454,20 @@ fn run(
         && let Some(path) = sink.file_path()
     {
         let path = crate::base::text::path(path);
+        let what = if config.signals.metrics {
+            "metrics"
+        } else {
+            "log records"
+        };
         eprintln!(
-            "rtscope: writing metrics as OTLP/JSON lines to {} (with {}.1 at most {}); set \
+            "rtscope: writing {what} as OTLP/JSON lines to {} (with {}.1 at most {}); set \
              OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
             path,
             path,
             bytes(config.file_max_bytes)
         );
     }
-    let serving = serve(&config, &rt);
+    let (serving, scraped) = serve(&config, sources, &rt);
     let mut p = Pipeline {
         sources,
         sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
@@ -467,7 +494,9 @@ fn run(
             .map(crate::profile::Files::new),
         #[cfg(feature = "profiles")]
         profiles_otlp: config.profiles.otlp && config.profiles.enabled,
+        scraped,
     };
+    p.publish_own_series();
     p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);
     let mut next_export = Instant::now() + config.export_interval;
@@ -510,13 +539,19 @@ fn run(
     }
 }
 
-/// Starts rtscope's HTTP listeners for what `config` asks to serve; whether any is serving.
+/// The pipeline's own series shared with `/metrics`, and where it is served.
+type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, String)>;
+
+/// Starts rtscope's HTTP listeners for what `config` asks to serve: whether any is serving,
+/// and what the Prometheus exporter reads from the pipeline.
 #[cfg(feature = "listen")]
-fn serve(config: &Config, rt: &BackgroundRuntime) -> bool {
-    let _ = config;
-    // Each exporter that serves over HTTP adds its routes here.
-    #[allow(unused_mut)]
+fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) -> (bool, Scraped) {
+    #[cfg_attr(
+        not(any(feature = "export-prometheus", feature = "profiles")),
+        allow(unused_mut)
+    )]
     let mut routes = super::listen::Routes::default();
+    // Each exporter that serves over HTTP adds its routes here.
     #[cfg(feature = "profiles")]
     if let Some(addr) = config.profiles.pprof_addr {
         use super::listen::Reply;
@@ -535,15 +570,33 @@ fn serve(config: &Config, rt: &BackgroundRuntime) -> bool {
         routes.add(&at, "/debug/pprof/heap", pprof(Show::InUse));
         routes.add(&at, "/debug/pprof/allocs", pprof(Show::Allocs));
     }
+    #[cfg(feature = "export-prometheus")]
+    let own = config.prometheus.as_ref().map(|at| {
+        let own = Arc::new(Mutex::new(Vec::new()));
+        let scrape = super::prometheus::Scrape::new(config, sources, own.clone());
+        routes.add(at, "/metrics", move |request| scrape.answer(request));
+        own
+    });
+    #[cfg(not(feature = "export-prometheus"))]
+    let own: Option<Arc<Mutex<Vec<Metric>>>> = {
+        let _ = (config, sources);
+        None
+    };
     if routes.is_empty() {
-        return false;
+        return (false, None);
     }
     let started = routes.start(rt);
     started.report();
-    !started.bound.is_empty()
+    let at = started
+        .bound
+        .iter()
+        .find(|(_, paths)| paths.split(", ").any(|p| p == "/metrics"))
+        .map(|(addr, _)| format!("http://{addr}/metrics"));
+    let scraped = own.zip(at);
+    (!started.bound.is_empty(), scraped)
 }
 
 #[cfg(not(feature = "listen"))]
-fn serve(_: &Config, _: &BackgroundRuntime) -> bool {
-    false
+fn serve(_: &Config, _: &'static [Source], _: &BackgroundRuntime) -> (bool, Scraped) {
+    (false, None)
 }

@@ -1,8 +1,12 @@
 //! A small service under the agent: worker threads handle "requests" that parse JSON, build
-//! responses, cache results and stream large buffers, so every part of the size-class table
-//! fills, each step in a scope (`parse`, `cache`, `render`, `stream`) so the sampled estimates
-//! say where the bytes go. With no collector configured, rtscope writes OTLP/JSON lines to
-//! `./rtscope-otlp.jsonl` and prints a summary at exit.
+//! responses into pooled buffers, cache results and stream large buffers, so every part of
+//! the size-class table fills, each step in a scope (`parse`, `cache`, `render`, `stream`,
+//! `downstream`) so the sampled estimates say where the bytes go. Each request's latency is
+//! reported (`rtscope::latency("request", ..)`); every 256th request waits on a short timer
+//! (backpressure) and every 10000th on a slow downstream (15 ms), whose latency spikes are
+//! explained by `rust.spike` events. With no collector configured, rtscope writes OTLP/JSON
+//! lines to `./rtscope-otlp.jsonl`, prints a summary at exit and then the command that turns
+//! the file into a report page.
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin demo [-- SECONDS]
@@ -10,6 +14,7 @@
 //! Point it at a collector with the standard variables, e.g.
 //! `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318`.
 
+use rtscope::pool::{Pool, Pooled};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -17,8 +22,27 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 
+/// A response: a pooled buffer, or a large one of its own.
+enum Response<'p> {
+    Pooled(Pooled<'p, Vec<u8>>),
+    Owned(Vec<u8>),
+}
+
+impl Response<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Response::Pooled(b) => b.len(),
+            Response::Owned(b) => b.len(),
+        }
+    }
+}
+
 /// One request: decode, work on it, encode a response.
-fn handle(id: u64, cache: &mut HashMap<u64, String>) -> Vec<u8> {
+fn handle<'p>(
+    id: u64,
+    cache: &mut HashMap<u64, String>,
+    buffers: &'p Pool<Vec<u8>>,
+) -> Response<'p> {
     let body = format!(
         r#"{{"id":{id},"user":"user-{}","items":[{}],"note":"{}"}}"#,
         id % 1000,
@@ -38,61 +62,113 @@ fn handle(id: u64, cache: &mut HashMap<u64, String>) -> Vec<u8> {
             cache.retain(|k, _| k % 2 == 0);
         }
     });
+    // Backpressure: a short timer now and then; a slow downstream call rarely.
+    if id.is_multiple_of(256) {
+        rtscope::time::sleep(Duration::from_micros(200));
+    }
+    if id.is_multiple_of(10_000) {
+        rtscope::scope("downstream", || {
+            rtscope::time::sleep(Duration::from_millis(15))
+        });
+    }
     // Every 64th request streams a large payload (64 KiB to 1 MiB).
     if id.is_multiple_of(64) {
         return rtscope::scope("stream", || {
             let mut big = Vec::with_capacity(64 * 1024);
             big.resize((64 * 1024) << (id / 64 % 5), (id & 0xff) as u8);
-            big
+            Response::Owned(big)
         });
     }
     rtscope::scope("render", || {
-        let mut out = Vec::new();
-        serde_json::to_writer(&mut out, &v).expect("serialize");
-        out
+        let mut out = buffers.get();
+        serde_json::to_writer(&mut *out, &v).expect("serialize");
+        Response::Pooled(out)
     })
 }
 
-#[rtscope::main(service_name = "rtscope-demo", export_interval_ms = 1000)]
 fn main() {
+    let guard = rtscope::Agent::builder()
+        .with_service_name("rtscope-demo")
+        .with_export_interval(Duration::from_secs(1))
+        .install()
+        .map_err(|e| eprintln!("running without rtscope: {e}"))
+        .ok();
     let seconds: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let workers: Vec<_> = (0..4u64)
-        .map(|w| {
-            let tx = tx.clone();
-            std::thread::Builder::new()
-                .name(format!("worker-{w}"))
-                .spawn(move || {
-                    let mut cache = HashMap::new();
-                    let mut handled = 0u64;
-                    let mut id = w;
-                    while Instant::now() < deadline {
-                        let response = handle(id, &mut cache);
-                        // Responses are freed on the writer thread, not here.
-                        if tx.send(response).is_err() {
-                            break;
+    // Response buffers, put back by the writer thread once written: room for every buffer
+    // in flight (the channel's 256 and one per worker).
+    let buffers = Pool::builder("responses", Vec::new)
+        .with_capacity(512)
+        .build();
+    let (handled, written) = std::thread::scope(|s| {
+        // Bounded: a writer that falls behind slows the workers instead of queueing memory.
+        let (tx, rx) = mpsc::sync_channel::<Response<'_>>(256);
+        let workers: Vec<_> = (0..4u64)
+            .map(|w| {
+                let tx = tx.clone();
+                let buffers = &buffers;
+                std::thread::Builder::new()
+                    .name(format!("worker-{w}"))
+                    .spawn_scoped(s, move || {
+                        let mut cache = HashMap::new();
+                        let mut handled = 0u64;
+                        let mut id = w;
+                        while Instant::now() < deadline {
+                            let started = Instant::now();
+                            let response = handle(id, &mut cache, buffers);
+                            rtscope::latency("request", started.elapsed());
+                            // Responses are freed (or put back) on the writer thread.
+                            if tx.send(response).is_err() {
+                                break;
+                            }
+                            id += 4;
+                            handled += 1;
                         }
-                        id += 4;
-                        handled += 1;
-                    }
-                    handled
-                })
-                .expect("spawn worker")
-        })
-        .collect();
-    drop(tx);
-    let writer = std::thread::spawn(move || rx.into_iter().map(|r| r.len() as u64).sum::<u64>());
-    let handled: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
-    let written = writer.join().expect("writer");
-    let s = rtscope::alloc::stats();
+                        handled
+                    })
+                    .expect("spawn worker")
+            })
+            .collect();
+        drop(tx);
+        let writer = s.spawn(move || rx.into_iter().map(|r| r.len() as u64).sum::<u64>());
+        let handled: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+        (handled, writer.join().expect("writer"))
+    });
+    let st = rtscope::alloc::stats();
     println!(
         "demo: {handled} requests in {seconds} s, {} MiB of responses; {} allocations, {} MiB live at exit",
         written >> 20,
-        s.allocations,
-        s.live_bytes >> 20
+        st.allocations,
+        st.live_bytes >> 20
     );
+    drop(buffers);
+    let Some(guard) = guard else { return };
+    let file = match &guard.config().destination {
+        rtscope::config::Destination::File(path) if guard.config().signals.any() => {
+            Some(path.clone())
+        }
+        _ => None,
+    };
+    // The summary prints here, on stderr; the way to the report page ends it.
+    guard.shutdown();
+    if let Some(file) = file {
+        eprintln!(
+            "  report: cargo run -p rtscope-examples --bin report -- {} > rtscope-report.html \
+             && xdg-open rtscope-report.html",
+            shell_word(&file.display().to_string())
+        );
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when plain, else in single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
