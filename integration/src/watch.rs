@@ -85,15 +85,18 @@ pub fn run_watched(mut cmd: Command, marker: &str, timeout: Duration) -> Result<
     .map_err(|e| Error::io(format!("wait for {program}"), e))?;
     let timed_out = status.is_none();
     let ended = Instant::now();
+    let join =
+        |h: Option<thread::JoinHandle<String>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
+    // Read after the reader thread is done: a child that prints the marker and exits at once
+    // can be reaped before its last line is read (then the exit took no measurable time).
+    let stdout = join(stdout);
     let exit_after_marker = marker_rx
         .try_recv()
         .ok()
         .map(|at| ended.saturating_duration_since(at));
-    let join =
-        |h: Option<thread::JoinHandle<String>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
     Ok(WatchedRun {
         status,
-        stdout: join(stdout),
+        stdout,
         stderr: join(stderr),
         timed_out,
         max_threads,

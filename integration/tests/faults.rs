@@ -596,7 +596,14 @@ fn fault_case(what: &str, fault: &Fault, delta: bool) -> (u64, u64) {
     let base = beside.join().unwrap();
     settle(&c);
     let (received, lost) = received_and_lost(&c, delta);
-    let exit = t.run.exit_after_marker.expect("SNAPSHOT line");
+    let exit = t.run.exit_after_marker.unwrap_or_else(|| {
+        panic!(
+            "{what}: no SNAPSHOT line; status {:?}, stdout {:?}, stderr {}",
+            t.run.status,
+            t.run.stdout.lines().last(),
+            t.run.stderr
+        )
+    });
     eprintln!(
         "{what} ({temporality}): loop p99 {} us (no agent {} us), peak RSS {} MiB, exit {exit:?} \
          after the loop, truth {} allocations, received {received}, reported lost {lost}{}",

@@ -112,6 +112,7 @@ fn the_demo_report_renders_its_charts_in_chromium() {
         "chart-latency-request",
         "chart-pools",
         "chart-scopes",
+        "chart-stacks-allocated",
     ] {
         let size = attribute(&dom, &format!("id=\"{id}\""), "data-drawn")
             .unwrap_or_else(|| panic!("no {id} in the DOM"));

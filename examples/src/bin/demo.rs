@@ -90,6 +90,8 @@ fn main() {
     let guard = rtscope::Agent::builder()
         .with_service_name("rtscope-demo")
         .with_export_interval(Duration::from_secs(1))
+        // Heap profiles into the file too, for the report's top stacks.
+        .with_profiles(cfg!(feature = "profiles"))
         .install()
         .map_err(|e| eprintln!("running without rtscope: {e}"))
         .ok();

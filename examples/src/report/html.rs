@@ -229,6 +229,38 @@ pub fn page(run: &Run, sources: &[String]) -> String {
         );
     });
 
+    section(&mut out, "stacks", "Top stacks (heap profile)", |out| {
+        if run.stacks_allocated.is_empty() {
+            return empty(
+                out,
+                "no heap profile in the file (build with rtscope's profiles feature and set \
+                 OTEL_PROFILES_EXPORTER=otlp)",
+            );
+        }
+        for (id, title, stacks) in [
+            ("chart-stacks-inuse", "In use now", &run.stacks_inuse),
+            ("chart-stacks-allocated", "Allocated", &run.stacks_allocated),
+        ] {
+            let _ = write!(out, "<h3>{}</h3>", esc(title));
+            let rows: Vec<(String, f64, String)> = stacks
+                .iter()
+                .map(|(f, b)| (f.clone(), *b as f64, bytes(*b as f64)))
+                .collect();
+            if rows.is_empty() {
+                empty(out, "nothing sampled");
+                continue;
+            }
+            let max = rows[0].1;
+            hbar_chart(out, id, &rows, max);
+        }
+        caption(
+            out,
+            "Estimated bytes by the innermost function outside the standard library of each \
+             sampled allocation's stack, from the last heap profile (go tool pprof on \
+             RTSCOPE_PPROF_DIR or /debug/pprof/heap shows the whole stacks).",
+        );
+    });
+
     out.push_str(
         "<footer>Made by rtscope's report from an OTLP/JSON file; nothing here is loaded from \
          the network.</footer>\n",

@@ -85,6 +85,10 @@ pub struct Run {
     pub pools: BTreeMap<String, PoolCounts>,
     /// Estimated bytes allocated per scope.
     pub scopes: BTreeMap<String, u64>,
+    /// The last heap profile's stacks by leaf function (outside the standard library):
+    /// estimated bytes in use and allocated (OTLP Profiles lines, `OTEL_PROFILES_EXPORTER`).
+    pub stacks_inuse: Vec<(String, u64)>,
+    pub stacks_allocated: Vec<(String, u64)>,
     pub spikes: Vec<Spike>,
     pub spikes_not_kept: usize,
     pub allocations: u64,
@@ -219,6 +223,11 @@ impl Partial {
         if let Some(rl) = line.get("resourceLogs") {
             logs_line(rl, run, self.first_ns.unwrap_or(0));
         }
+        if line.get("resourceProfiles").is_some() {
+            // Cumulative: the last profile has everything.
+            run.stacks_inuse = profile_by_leaf(line, "inuse_space");
+            run.stacks_allocated = profile_by_leaf(line, "alloc_space");
+        }
     }
 
     fn finish(self) -> Run {
@@ -235,7 +244,8 @@ impl Partial {
 fn identity(line: &Value) -> Option<(String, String)> {
     let resource = line
         .get("resourceMetrics")
-        .or_else(|| line.get("resourceLogs"))?
+        .or_else(|| line.get("resourceLogs"))
+        .or_else(|| line.get("resourceProfiles"))?
         .get(0)?
         .get("resource")?;
     let attrs = resource.get("attributes")?;
@@ -314,6 +324,78 @@ fn metrics_line(rm: &Value, state: &mut HashMap<Key, Point>) -> Option<(u64, Opt
         }
     }
     time.map(|t| (t, start))
+}
+
+/// The values of the profile of sample type `kind` in an OTLP Profiles line, summed per
+/// stack's leaf function (its innermost frame outside the standard library), largest first.
+fn profile_by_leaf(line: &Value, kind: &str) -> Vec<(String, u64)> {
+    let d = &line["dictionary"];
+    let strings: Vec<&str> = d["stringTable"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s.as_str().unwrap_or(""))
+        .collect();
+    let string = |i: Option<u64>| strings.get(i.unwrap_or(0) as usize).copied().unwrap_or("");
+    let index = |v: &Value, key: &str| int(&v[key]).unwrap_or(0) as usize;
+    let table = |key: &str| d[key].as_array().cloned().unwrap_or_default();
+    let (stacks, locations, functions) = (
+        table("stackTable"),
+        table("locationTable"),
+        table("functionTable"),
+    );
+    // As rtscope's own summary: a std path, or a std trait's impl for a type without a path.
+    let standard = |name: &str| {
+        let std_path = |p: &str| {
+            let p = p.trim_start_matches(['<', '&', '*', '[', '(', ' ']);
+            ["alloc::", "core::", "std::", "hashbrown::"]
+                .iter()
+                .any(|s| p.starts_with(s))
+        };
+        match name.strip_prefix('<').and_then(|n| n.split_once(" as ")) {
+            Some((ty, tr)) => std_path(ty) || (!ty.contains("::") && std_path(tr)),
+            None => std_path(name),
+        }
+    };
+    let leaf = |stack: usize| -> String {
+        let names: Vec<&str> = stacks
+            .get(stack)
+            .and_then(|s| s["locationIndices"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|li| locations.get(int(li).unwrap_or(0) as usize))
+            .flat_map(|l| l["lines"].as_array().cloned().unwrap_or_default())
+            .filter_map(|line| functions.get(index(&line, "functionIndex")))
+            .map(|f| string(int(&f["nameStrindex"])))
+            .collect();
+        names
+            .iter()
+            .find(|n| !standard(n))
+            .or(names.first())
+            .map_or_else(String::new, |n| (*n).to_owned())
+    };
+    let profiles = line["resourceProfiles"][0]["scopeProfiles"][0]["profiles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let Some(profile) = profiles
+        .iter()
+        .find(|p| string(int(&p["sampleType"]["typeStrindex"])) == kind)
+    else {
+        return Vec::new();
+    };
+    let mut by_leaf: Vec<(String, u64)> = Vec::new();
+    for s in profile["samples"].as_array().into_iter().flatten() {
+        let v = s["values"].get(0).and_then(int).unwrap_or(0);
+        let name = leaf(index(s, "stackIndex"));
+        match by_leaf.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += v,
+            None => by_leaf.push((name, v)),
+        }
+    }
+    by_leaf.retain(|(_, v)| *v > 0);
+    by_leaf.sort_by(|a, b| b.1.cmp(&a.1));
+    by_leaf
 }
 
 fn logs_line(rl: &Value, run: &mut Run, start: u64) {
