@@ -159,13 +159,9 @@ pub(crate) fn resolve<V: Into<OsString>>(
     let asked = [(OTEL_METRICS_EXPORTER, metrics), (OTEL_LOGS_EXPORTER, logs)]
         .into_iter()
         .find(|&(_, choice)| choice == Choice::Otlp)
-        .map(|(var, _)| format!("{var}=otlp"))
-        .or_else(|| {
-            profiles.otlp.then(|| match o.profiles_otlp {
-                Some(_) => "with_profiles(true) is set".to_owned(),
-                None => format!("{OTEL_PROFILES_EXPORTER}=otlp"),
-            })
-        });
+        .map(|(var, _)| format!("{var}=otlp"));
+    // Profiles go where the other signals go (the file without an endpoint): asking for
+    // them does not pick a collector by itself.
     let destination = r.destination(o, signals, profiles.otlp, asked);
 
     let config = Config {

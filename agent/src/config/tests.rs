@@ -1419,12 +1419,10 @@ fn heap_profile_settings() {
             (RTSCOPE_PPROF_DIR, "/tmp/heap"),
             (OTEL_PROFILES_EXPORTER, "otlp"),
         ],
-        &[
-            "rtscope: no OTLP endpoint is set but OTEL_PROFILES_EXPORTER=otlp; sending to the \
-             specification's default http://localhost:4318 (set OTEL_EXPORTER_OTLP_ENDPOINT to \
-             choose the collector)",
-        ],
+        &[],
     );
+    // Without an endpoint they go where the rest goes: the file.
+    assert_eq!(c.destination, defaults().destination);
     assert_eq!(
         c.profiles.pprof_addr,
         Some("127.0.0.1:6060".parse().unwrap())
@@ -1450,6 +1448,16 @@ fn heap_profile_settings() {
     };
     let (c, _) = run(&o, &[(RTSCOPE_PPROF_ADDR, "127.0.0.1:6060")]);
     assert!(!c.profiles.enabled);
+    // `with_profiles(true)` without an endpoint keeps the file (the demo's case: it once
+    // switched to the specification's default collector and exported nowhere).
+    let o = Overrides {
+        profiles_otlp: Some(true),
+        ..Overrides::default()
+    };
+    let (c, warnings) = run(&o, &[]);
+    assert!(c.profiles.otlp);
+    assert_eq!(c.destination, defaults().destination);
+    assert_eq!(warnings, Vec::<String>::new());
     assert_eq!(
         c.profiles.pprof_addr,
         Some("127.0.0.1:7070".parse().unwrap())
