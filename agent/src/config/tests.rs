@@ -1448,6 +1448,10 @@ fn heap_profile_settings() {
     };
     let (c, _) = run(&o, &[(RTSCOPE_PPROF_ADDR, "127.0.0.1:6060")]);
     assert!(!c.profiles.enabled);
+    assert_eq!(
+        c.profiles.pprof_addr,
+        Some("127.0.0.1:7070".parse().unwrap())
+    );
     // `with_profiles(true)` without an endpoint keeps the file (the demo's case: it once
     // switched to the specification's default collector and exported nowhere).
     let o = Overrides {
@@ -1458,10 +1462,6 @@ fn heap_profile_settings() {
     assert!(c.profiles.otlp);
     assert_eq!(c.destination, defaults().destination);
     assert_eq!(warnings, Vec::<String>::new());
-    assert_eq!(
-        c.profiles.pprof_addr,
-        Some("127.0.0.1:7070".parse().unwrap())
-    );
 }
 
 #[test]
