@@ -30,9 +30,11 @@
 //!   unwinder. At most 64 frames per stack and 8192 distinct stacks (more fold into one
 //!   `[stacks past the table]` entry).
 //! - **Symbols** are resolved on the export side (or the thread calling [`pprof_heap`]), in
-//!   the agent's account, cached; frames inside rtscope and the allocator shims are dropped
-//!   from the top of each stack. Mappings carry each object's file and GNU build id, so a
-//!   backend can symbolize again.
+//!   the agent's account, from the loaded objects' symbol tables (a few MiB, read once; debug
+//!   info is never parsed, so locations have functions but no lines, and an inlined call
+//!   shows as its caller); frames inside rtscope and the allocator shims are dropped from the
+//!   top of each stack. Mappings carry each object's file and GNU build id, so a backend can
+//!   symbolize again with lines.
 //! - **The in-use set**: small sampled blocks (up to 32 KiB) are served from an address range
 //!   rtscope reserves, so a free is checked with one range compare; larger ones are
 //!   remembered by address and looked up by frees over 32 KiB only. The range holds up to
@@ -136,7 +138,7 @@ fn encode_for_caller(default: Show) -> Vec<u8> {
 /// thread).
 pub(crate) fn encode(default: Show) -> Vec<u8> {
     let profile = build(&snapshot(), default);
-    symbols::done();
+    symbols::done(false);
     pprof::gzipped(&profile)
 }
 
@@ -258,7 +260,7 @@ pub(crate) fn otlp_profiles() -> (
     Vec<opentelemetry_proto::tonic::profiles::v1development::Profile>,
 ) {
     let profiles = otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period());
-    symbols::done();
+    symbols::done(false);
     profiles
 }
 
@@ -277,7 +279,7 @@ pub(crate) fn leaf_of(id: u32) -> String {
         Some(e) if e.frames(&mut frames) => leaf_function(&frames),
         _ => "[stacks past the table]".to_owned(),
     };
-    symbols::done();
+    symbols::done(false);
     name
 }
 
@@ -297,7 +299,7 @@ fn top(n: usize, value: fn(&StackStats) -> i64) -> Vec<(String, i64)> {
             None => by_leaf.push((leaf, value(s))),
         }
     }
-    symbols::done();
+    symbols::done(false);
     by_leaf.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
     by_leaf.truncate(n);
     by_leaf
@@ -339,6 +341,7 @@ fn summary(out: &mut String) {
         return;
     }
     let holding = top_inuse(3);
+    symbols::done(true);
     let holding = if holding.is_empty() {
         "nothing sampled".to_owned()
     } else {

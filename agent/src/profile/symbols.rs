@@ -1,9 +1,12 @@
-//! Addresses to function names, files and lines, with `backtrace`'s resolver (gimli and
-//! addr2line over the loaded objects' debug info and symbol tables), cached per address.
-//! Runs on the export side only, in the agent's account.
+//! Addresses to function names from the loaded objects' own symbol tables (`.symtab`, else
+//! `.dynsym`, read with the `object` crate from the files `dl_iterate_phdr` names, mapped
+//! read-only), demangled, cached per address. A few MiB for a large binary, kept for the
+//! process: debug info is never parsed (a binary's line tables cost tens of MiB to read), so
+//! a location has its function but no file or line, and an inlined call shows as the function
+//! it was inlined into; the mappings carry each object's build id for tools that symbolize
+//! again. Runs on the export side only, in the agent's account.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 /// One frame of a location: the innermost function first, then those it was inlined into.
@@ -16,19 +19,153 @@ pub(crate) struct Frame {
 
 /// Addresses cached at most; the cache starts again past it.
 const MAX_CACHED: usize = 1 << 16;
+/// Largest object file read for its symbols (a larger one is left unsymbolized).
+const MAX_OBJECT_BYTES: u64 = 4 << 30;
 
-static CACHE: Mutex<Option<HashMap<usize, Vec<Frame>>>> = Mutex::new(None);
-/// Whether the resolver parsed debug info since [`done`] last let it go.
-static RESOLVER_HOLDS: AtomicBool = AtomicBool::new(false);
+/// The function symbols of one loaded object.
+struct Table {
+    /// Its executable segments' range in this process.
+    start: u64,
+    end: u64,
+    /// Process address minus file address.
+    bias: u64,
+    /// (file address, size, mangled name), sorted by address.
+    functions: Vec<(u64, u64, &'static [u8])>,
+}
 
-/// Lets the resolver's parsed debug info go (tens of MiB for a binary with line tables)
-/// once a profile, a summary or an event is built: the names stay cached here per address,
-/// so only new addresses parse again. Call at the end of every batch of lookups.
-pub(crate) fn done() {
-    if RESOLVER_HOLDS.swap(false, Relaxed) {
-        let _guard = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-        backtrace::clear_symbol_cache();
+#[derive(Default)]
+struct State {
+    tables: Option<Vec<Table>>,
+    cache: HashMap<usize, Vec<Frame>>,
+}
+
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+
+/// Nothing to let go any more (the tables are small and kept); kept as the end of a batch.
+pub(crate) fn done(_now: bool) {}
+
+/// The tables of every loaded object, read once.
+fn load() -> Vec<Table> {
+    let mut by_file: Vec<(String, u64, u64, u64)> = Vec::new();
+    for s in crate::sys::executable_segments() {
+        match by_file.iter_mut().find(|(f, ..)| *f == s.file) {
+            Some((_, start, end, _)) => {
+                *start = (*start).min(s.start);
+                *end = (*end).max(s.end);
+            }
+            None => by_file.push((s.file, s.start, s.end, s.bias)),
+        }
     }
+    by_file
+        .into_iter()
+        .filter_map(|(file, start, end, bias)| {
+            let data = map_file(&file)?;
+            Some(Table {
+                start,
+                end,
+                bias,
+                functions: functions(data),
+            })
+        })
+        .collect()
+}
+
+/// `path` mapped read-only for the rest of the process (clean, file-backed pages the kernel
+/// may drop), or `None`.
+fn map_file(path: &str) -> Option<&'static [u8]> {
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    if len == 0 || len > MAX_OBJECT_BYTES {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: a private read-only mapping of a file we opened; it is never unmapped, so the
+        // slice below stays valid for the process. The file changing under it would change
+        // what is read, never memory safety (the parser reads bytes, bounds-checked).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len as usize,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: `len` readable bytes at `p`, mapped for the rest of the process.
+        Some(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// The function symbols of an object file, sorted by address; symbols without a size reach
+/// to the next one.
+fn functions(data: &'static [u8]) -> Vec<(u64, u64, &'static [u8])> {
+    use object::{Object as _, ObjectSymbol as _, SymbolKind};
+    let Ok(file) = object::File::parse(data) else {
+        return Vec::new();
+    };
+    let pick = |symbols: object::SymbolIterator<'static, 'static, &'static [u8]>| {
+        symbols
+            .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name_bytes().ok()?)))
+            .filter(|(_, _, name)| !name.is_empty())
+            .collect::<Vec<_>>()
+    };
+    // The file lives for the process: `file` borrows `data` only.
+    let file: &'static object::File<'static, &'static [u8]> = Box::leak(Box::new(file));
+    let mut out = pick(file.symbols());
+    if out.is_empty() {
+        out = pick(file.dynamic_symbols());
+    }
+    out.sort_by_key(|f| f.0);
+    out.dedup_by_key(|f| f.0);
+    out
+}
+
+/// The function at process address `addr`, demangled without its hash.
+fn name_at(tables: &[Table], addr: u64) -> Option<String> {
+    let t = tables.iter().find(|t| (t.start..t.end).contains(&addr))?;
+    let at = addr.wrapping_sub(t.bias);
+    let i = t.functions.partition_point(|f| f.0 <= at).checked_sub(1)?;
+    let (start, size, name) = t.functions[i];
+    let next = t.functions.get(i + 1).map_or(u64::MAX, |f| f.0);
+    if (size > 0 && at >= start + size) || at >= next {
+        return None;
+    }
+    let name = std::str::from_utf8(name).ok()?;
+    Some(match rustc_demangle::try_demangle(name) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => name.to_owned(),
+    })
+}
+
+/// The frames of return address `addr` (looked up at `addr - 1`, inside the call).
+fn resolve(addr: usize, state: &mut State) -> Vec<Frame> {
+    if let Some(f) = state.cache.get(&addr) {
+        return f.clone();
+    }
+    let tables = state.tables.get_or_insert_with(load);
+    let function =
+        name_at(tables, addr.saturating_sub(1) as u64).unwrap_or_else(|| format!("{addr:#x}"));
+    let frames = vec![Frame {
+        function,
+        ..Frame::default()
+    }];
+    if state.cache.len() >= MAX_CACHED {
+        state.cache.clear();
+    }
+    state.cache.insert(addr, frames.clone());
+    frames
 }
 
 /// The global allocator's entry points: where a captured stack leaves the application.
@@ -82,37 +219,6 @@ fn standard(name: &str) -> bool {
     }
 }
 
-/// The frames of return address `addr` (looked up at `addr - 1`, inside the call).
-fn resolve(addr: usize, cache: &mut HashMap<usize, Vec<Frame>>) -> Vec<Frame> {
-    if let Some(f) = cache.get(&addr) {
-        return f.clone();
-    }
-    let mut frames = Vec::new();
-    backtrace::resolve(addr.saturating_sub(1) as *mut std::ffi::c_void, |sym| {
-        frames.push(Frame {
-            function: sym
-                .name()
-                .map_or_else(|| format!("{addr:#x}"), |n| format!("{n:#}")),
-            file: sym
-                .filename()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            line: sym.lineno().unwrap_or(0),
-        });
-    });
-    if frames.is_empty() {
-        frames.push(Frame {
-            function: format!("{addr:#x}"),
-            ..Frame::default()
-        });
-    }
-    if cache.len() >= MAX_CACHED {
-        cache.clear();
-    }
-    cache.insert(addr, frames.clone());
-    frames
-}
-
 fn internal(frames: &[Frame]) -> bool {
     frames
         .iter()
@@ -132,13 +238,10 @@ pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
             }],
         )];
     }
-    let mut guard = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-    let cache = guard.get_or_insert_with(HashMap::new);
-    if addrs.iter().any(|a| !cache.contains_key(a)) {
-        RESOLVER_HOLDS.store(true, Relaxed);
-    }
+    let mut guard = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let state = guard.get_or_insert_with(State::default);
     let resolved: Vec<(usize, Vec<Frame>)> =
-        addrs.iter().map(|&a| (a, resolve(a, cache))).collect();
+        addrs.iter().map(|&a| (a, resolve(a, state))).collect();
     drop(guard);
     // Every capture starts inside the global allocator: everything up to its entry (the last
     // allocator frame) is rtscope's, then the allocator shims.
@@ -166,8 +269,9 @@ pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
 pub(crate) fn leaf_function(addrs: &[usize]) -> String {
     let resolved = resolve_stack(addrs);
     let all = || resolved.iter().flat_map(|(_, f)| f.iter());
+    let ours = |name: &str| name.starts_with("rtscope::") || name.starts_with("<rtscope::");
     all()
-        .find(|f| !standard(&f.function))
+        .find(|f| !standard(&f.function) && !ours(&f.function))
         .or_else(|| all().next())
         .map(|f| f.function.clone())
         .unwrap_or_default()

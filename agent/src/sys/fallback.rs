@@ -73,6 +73,7 @@ pub(crate) struct Segment {
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) file_offset: u64,
+    pub(crate) bias: u64,
     pub(crate) file: String,
     pub(crate) build_id: String,
 }

@@ -165,6 +165,8 @@ pub(crate) struct Segment {
     pub(crate) end: u64,
     /// Offset of the segment in its file.
     pub(crate) file_offset: u64,
+    /// What the object's addresses in its file are moved by in this process.
+    pub(crate) bias: u64,
     /// The object's file (the program's own path for the program).
     pub(crate) file: String,
     /// The GNU build id in hex, if the object has one.
@@ -219,6 +221,7 @@ pub(crate) fn executable_segments() -> Vec<Segment> {
                 start,
                 end: start + h.p_memsz,
                 file_offset: h.p_offset,
+                bias: info.dlpi_addr,
                 file: file.clone(),
                 build_id: build_id.clone(),
             });

@@ -29,14 +29,20 @@ fn blocks(bytes: usize) -> Vec<Vec<u8>> {
     out
 }
 
+// Each holder keeps a frame of its own (no tail call into `blocks`), so its name is on the
+// stacks of what it holds however `blocks` is compiled.
 #[inline(never)]
 fn hold_sixty() -> Vec<Vec<u8>> {
-    blocks(60 * MIB)
+    let held = blocks(60 * MIB);
+    black_box(&held);
+    held
 }
 
 #[inline(never)]
 fn hold_twenty() -> Vec<Vec<u8>> {
-    blocks(20 * MIB)
+    let held = blocks(20 * MIB);
+    black_box(&held);
+    held
 }
 
 #[inline(never)]
