@@ -43,8 +43,12 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000);
+    // A run of a fraction of a second: sample finer than a service's default (512 KiB, about
+    // 100 samples a second), so its one profile has a few thousand samples.
     let _agent = rtscope::Agent::builder()
         .with_service_name("retention-leak")
+        .with_sampling_interval(64 * 1024)
+        .with_sampling_target(10_000.0)
         .install()
         .expect("install rtscope");
     let mut cache = ResponseCache {
