@@ -375,3 +375,29 @@ fn the_profile_directory_keeps_the_newest_ten_files_and_a_bad_one_is_one_line() 
     assert!(lines[0].contains("RTSCOPE_PPROF_DIR"), "{}", lines[0]);
     rtscope_integration::assert_no_control_chars(&out.stderr);
 }
+
+/// The retention-leak example: the in-use profile names the cache that never evicts as the
+/// holder of (nearly) everything, and the allocated one shows the request work too.
+#[test]
+fn the_retention_leak_example_shows_the_cache_holding_the_heap() {
+    let Some(go) = go() else { return };
+    let dir = tempdir("rtscope-retention-leak");
+    let mut cmd = Command::new(cargo_bin("retention_leak"));
+    cmd.arg("20000")
+        .current_dir(&dir)
+        .env("OTEL_METRICS_EXPORTER", "none")
+        .env("OTEL_LOGS_EXPORTER", "none");
+    let out = rtscope_integration::run_bounded(cmd, Duration::from_secs(120)).unwrap();
+    assert!(out.success(), "retention_leak failed: {}", out.stderr);
+    assert!(out.stderr.contains("heap profile:"), "{}", out.stderr);
+    let file = dir.join("retention-leak.pb.gz");
+    let inuse = pprof_top(go, file.to_str().unwrap(), "inuse_space", &dir);
+    let cache = cum(&inuse, "retention_leak::ResponseCache::remember");
+    assert!(
+        cache >= 90.0,
+        "the cache holds {cache}% of in-use: {inuse:?}"
+    );
+    assert!(cum(&inuse, "retention_leak::handle") <= 5.0, "{inuse:?}");
+    let alloc = pprof_top(go, file.to_str().unwrap(), "alloc_space", &dir);
+    assert!(cum(&alloc, "retention_leak::handle") > 50.0, "{alloc:?}");
+}
