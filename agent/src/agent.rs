@@ -61,6 +61,8 @@ pub(crate) const SOURCES: &[Source] = &[
     crate::pool::SOURCE,
     crate::time::SOURCE,
     crate::sched::SOURCE,
+    #[cfg(feature = "tokio")]
+    crate::runtime::SOURCE,
     crate::spike::SOURCE,
     crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]

@@ -61,6 +61,8 @@ pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
 pub mod pool;
+#[cfg(feature = "tokio")]
+mod runtime;
 mod sched;
 pub mod spike;
 mod sys;

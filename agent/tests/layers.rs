@@ -16,7 +16,9 @@ const LAYERS: &[&[&str]] = &[
     &["model"],
     &["names"],
     &["scope"],
-    &["alloc", "pool", "time", "sched", "sampling", "tracing"],
+    &[
+        "alloc", "pool", "time", "sched", "sampling", "tracing", "runtime",
+    ],
     &["task", "spike"],
     &["config"],
     &["export"],
