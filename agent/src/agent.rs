@@ -58,11 +58,13 @@ use std::time::Duration;
 /// summary's lines: the one list that names them (the pipeline only iterates it).
 pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::SOURCE,
+    crate::alloc::RETENTION_SOURCE,
     crate::pool::SOURCE,
     crate::time::SOURCE,
     crate::sched::SOURCE,
     #[cfg(feature = "tokio")]
     crate::runtime::SOURCE,
+    crate::process::SOURCE,
     crate::spike::SOURCE,
     crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]

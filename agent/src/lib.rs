@@ -61,6 +61,7 @@ pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
 pub mod pool;
+mod process;
 #[cfg(feature = "tokio")]
 mod runtime;
 mod sched;
