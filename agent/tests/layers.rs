@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["names"],
     &["scope"],
     &[
-        "alloc", "pool", "time", "sched", "sampling", "tracing", "runtime",
+        "alloc", "pool", "time", "sched", "sampling", "tracing", "runtime", "process",
     ],
     &["task", "spike"],
     &["config"],

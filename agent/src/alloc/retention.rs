@@ -87,7 +87,7 @@ impl AllocatorStats for System {
     }
 }
 
-impl<A: GlobalAlloc + AllocatorStats> AllocatorStats for crate::Alloc<A> {
+impl<A: GlobalAlloc + AllocatorStats> AllocatorStats for super::Alloc<A> {
     fn name(&self) -> &'static str {
         self.inner().name()
     }

@@ -58,6 +58,25 @@ pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// Metrics variant of [`OTEL_EXPORTER_OTLP_TIMEOUT`]; wins over it.
 pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// PEM file of the CA certificates an `https://` collector's certificate is verified against,
+/// instead of the system's trust store.
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CERTIFICATE`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// PEM file of the client certificate (chain) sent to the collector (mutual TLS); needs
+/// [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+/// PEM file of the private key of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`] (PKCS#8, PKCS#1
+/// or SEC1).
+pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_KEY`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
+/// Milliseconds one export may take: caps [`OtlpTarget::timeout`] (the lower of the two
+/// bounds each request). Default: no cap beyond [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
 /// Payload compression: `gzip` or `none` (default).
 pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 /// Metrics variant of [`OTEL_EXPORTER_OTLP_COMPRESSION`]; wins over it.
@@ -244,6 +263,33 @@ pub struct OtlpTarget {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Compression,
+    /// The TLS files of `https://` endpoints (the system's trust store and no client
+    /// certificate when none is set).
+    pub tls: TlsFiles,
+}
+
+/// The files of `OTEL_EXPORTER_OTLP_{,METRICS_}{CERTIFICATE,CLIENT_CERTIFICATE,CLIENT_KEY}`,
+/// each with the variable it came from (an error names the one to fix). The client
+/// certificate and key are both set or both `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFiles {
+    /// The CA certificates the collector's certificate is verified against.
+    pub certificate: Option<TlsFile>,
+    /// The client certificate chain sent to the collector.
+    pub client_certificate: Option<TlsFile>,
+    /// The private key of `client_certificate`.
+    pub client_key: Option<TlsFile>,
+}
+
+/// One TLS file and the variable that named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFile {
+    /// The path, as given.
+    pub path: PathBuf,
+    /// The variable it came from, e.g. `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+    pub var: &'static str,
 }
 
 impl std::fmt::Debug for OtlpTarget {
@@ -255,6 +301,7 @@ impl std::fmt::Debug for OtlpTarget {
             .field("headers", &redacted_headers(&self.headers))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
+            .field("tls", &self.tls)
             .finish()
     }
 }
