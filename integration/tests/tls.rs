@@ -13,7 +13,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_runtime_workload");
-const STUNNEL: &str = "/usr/bin/stunnel4";
+/// Debian's name for stunnel 5, else the upstream one (`scripts/install-collector.sh`).
+fn stunnel() -> &'static str {
+    let found = |name: &str| {
+        Command::new(name)
+            .arg("-version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if found("stunnel4") {
+        "stunnel4"
+    } else {
+        "stunnel"
+    }
+}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -117,7 +132,7 @@ impl Stunnel {
             }
         }
         std::fs::write(dir.join("stunnel.conf"), conf).unwrap();
-        let child = Command::new(STUNNEL)
+        let child = Command::new(stunnel())
             .arg("stunnel.conf")
             .current_dir(dir)
             .stdin(Stdio::null())
