@@ -17,7 +17,7 @@ RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-feat
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
 # depends on nothing but libc, crossbeam-queue and once_cell.
-for features in "" tokio tracing export-file export-http export-grpc tls; do
+for features in "" tokio tracing export-file export-http export-grpc tls opentelemetry; do
     cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
 done
 cargo test -p rtscope --lib --no-default-features

@@ -181,6 +181,11 @@ pub struct Config {
     /// Spike detection (`RTSCOPE_SPIKE*`,
     /// [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes)).
     pub spikes: SpikeSettings,
+    /// The application's own resource
+    /// ([`AgentBuilder::with_resource`](crate::AgentBuilder::with_resource)): when set, every
+    /// request carries exactly it, instead of the resource rtscope makes.
+    #[cfg(feature = "opentelemetry")]
+    pub resource: Option<opentelemetry_sdk::Resource>,
 }
 
 /// Which signals are exported: `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` set to `none`
@@ -430,13 +435,15 @@ pub(crate) struct Overrides {
     pub(crate) sampling_interval: Option<u64>,
     pub(crate) sampling_seed: Option<u64>,
     pub(crate) spikes: SpikeBuilder,
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) resource: Option<opentelemetry_sdk::Resource>,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
 impl std::fmt::Debug for Overrides {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Overrides")
-            .field("service_name", &self.service_name)
+        let mut f = f.debug_struct("Overrides");
+        f.field("service_name", &self.service_name)
             .field("resource_attributes", &self.resource_attributes)
             .field("export_interval", &self.export_interval)
             .field("temporality", &self.temporality)
@@ -453,8 +460,10 @@ impl std::fmt::Debug for Overrides {
             .field("sampling_target", &self.sampling_target)
             .field("sampling_interval", &self.sampling_interval)
             .field("sampling_seed", &self.sampling_seed)
-            .field("spikes", &self.spikes)
-            .finish()
+            .field("spikes", &self.spikes);
+        #[cfg(feature = "opentelemetry")]
+        f.field("resource", &self.resource);
+        f.finish()
     }
 }
 

@@ -63,6 +63,11 @@ pub(crate) fn resolve<V: Into<OsString>>(
             upsert(&mut attributes, key, value, |a, b| a == b);
         }
     }
+    #[cfg(feature = "opentelemetry")]
+    let code_attr_service = code_attr_service.or_else(|| {
+        let key = opentelemetry::Key::from_static_str("service.name");
+        Some(o.resource.as_ref()?.get(&key)?.to_string())
+    });
     let service_name = match o
         .service_name
         .clone()
@@ -170,6 +175,8 @@ pub(crate) fn resolve<V: Into<OsString>>(
         summary_at_exit,
         sampling,
         spikes,
+        #[cfg(feature = "opentelemetry")]
+        resource: o.resource.clone(),
     };
     let mut warnings = r.warnings;
     if r.unshown > 0 {

@@ -20,6 +20,8 @@ fn defaults() -> Config {
         summary_at_exit: true,
         sampling: Sampling::default(),
         spikes: SpikeSettings::default(),
+        #[cfg(feature = "opentelemetry")]
+        resource: None,
     }
 }
 
@@ -111,6 +113,8 @@ fn every_plain_setting_from_the_environment() {
         summary_at_exit: false,
         sampling: Sampling::default(),
         spikes: SpikeSettings::default(),
+        #[cfg(feature = "opentelemetry")]
+        resource: None,
     };
     assert_eq!(warned(&vars, &[]), expected);
 }

@@ -33,6 +33,21 @@ pub(crate) fn kv(key: &str, value: Value) -> KeyValue {
 
 /// The resource every request carries: the service, the process and the user's attributes.
 pub(crate) fn resource(config: &Config) -> Resource {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(app) = &config.resource {
+        // The application's resource, exactly: its data and rtscope's are one resource.
+        return Resource {
+            attributes: app
+                .iter()
+                .map(|(k, v)| KeyValue {
+                    key: k.as_str().to_owned(),
+                    value: Some(v.clone().into()),
+                    key_strindex: 0,
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
