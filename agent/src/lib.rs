@@ -35,8 +35,9 @@
 //!   [`time`], `task::spawn`, the scheduling-delay probe and the `tokio.*` runtime metrics
 //!   ([`task::register_runtime`]).
 //! - `opentelemetry`: [`AgentBuilder::with_resource`], the application's OpenTelemetry SDK
-//!   resource on rtscope's data (the `opentelemetry` and `opentelemetry_sdk` crates, already
-//!   in the tree of every exporter build).
+//!   resource on rtscope's data, and exemplars with trace ids on `rust.latency` (the
+//!   `opentelemetry` and `opentelemetry_sdk` crates, already in the tree of every exporter
+//!   build).
 //!
 //! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
 //! is off writes to the fallback file instead, saying so in one line; without any exporter

@@ -187,6 +187,11 @@ impl Encoder {
                 }
             };
             push_point(pm, attributes, start, now, data);
+            if let Some(metric::Data::Histogram(h)) = pm.data.as_mut()
+                && let Some(point) = h.data_points.last_mut()
+            {
+                point.exemplars = m.exemplars.iter().map(exemplar).collect();
+            }
         }
         if !self.lost.is_empty() {
             out.push(self.lost_metric(now));
@@ -385,6 +390,19 @@ fn empty_metric(m: &Metric, delta: bool) -> PMetric {
         description: m.description.into(),
         unit: m.unit.into(),
         data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn exemplar(
+    e: &crate::model::series::Exemplar,
+) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
+    use opentelemetry_proto::tonic::metrics::v1::exemplar;
+    opentelemetry_proto::tonic::metrics::v1::Exemplar {
+        time_unix_nano: e.time_unix_nano,
+        trace_id: e.trace_id.to_vec(),
+        span_id: e.span_id.to_vec(),
+        value: Some(exemplar::Value::AsDouble(e.value)),
         ..Default::default()
     }
 }

@@ -49,6 +49,7 @@
 
 pub(crate) mod context;
 mod detect;
+mod exemplar;
 mod latency;
 mod limit;
 mod settings;
@@ -101,16 +102,16 @@ pub(crate) const SOURCE: Source = Source {
 
 /// Appends the user latency histograms and, once detection runs, the spike counters.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
-    for (name, h) in latency::all() {
-        out.push(
-            Metric::new(
-                "rust.latency",
-                "s",
-                "Durations reported with rtscope::latency, by name.",
-                h.to_data(),
-            )
-            .with_attr("rust.latency.name", name),
-        );
+    for (id, name, h) in latency::all() {
+        let mut m = Metric::new(
+            "rust.latency",
+            "s",
+            "Durations reported with rtscope::latency, by name.",
+            h.to_data(),
+        )
+        .with_attr("rust.latency.name", name);
+        m.exemplars = exemplar::take(id);
+        out.push(m);
     }
     if !STARTED.load(Relaxed) {
         return;
@@ -148,7 +149,7 @@ fn inputs() -> Vec<(SpikeKind, String, HistogramSnapshot)> {
             crate::time::stats().lateness,
         ),
     ];
-    for (name, h) in latency::all() {
+    for (_, name, h) in latency::all() {
         v.push((SpikeKind::Latency, name.to_owned(), h));
     }
     v

@@ -3,7 +3,9 @@
 //! with a tokio runtime of 2 workers registered, glibc's allocator reported, and the heap in
 //! two states: after a burst freed again (few large free chunks) and fragmented (every other
 //! block of the burst freed: many small free chunks, `mallinfo2`'s worst case). Then one
-//! `rtscope::alloc::trim()` of the freed burst. Figures in docs/performance.md.
+//! `rtscope::alloc::trim()` of the freed burst. Last, what `rtscope::latency` costs the
+//! calling thread outside any span and inside a sampled OpenTelemetry span (which keeps an
+//! exemplar). Figures in docs/performance.md.
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin collect_cost [-- ROUNDS]
@@ -68,4 +70,20 @@ fn main() {
     );
     drop(kept);
     rt.shutdown_background();
+
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    const CALLS: u32 = 1_000_000;
+    let per_call = || {
+        let start = Instant::now();
+        for i in 0..CALLS {
+            rtscope::latency("request", Duration::from_nanos(u64::from(i % 1000) * 1000));
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS)
+    };
+    let outside = per_call();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let inside = provider.tracer("cost").in_span("request", |_| per_call());
+    println!(
+        "rtscope::latency: {outside:.1} ns outside a span, {inside:.1} ns inside a sampled span"
+    );
 }

@@ -3,10 +3,14 @@
 //! export to the same collector, the SDK over OTLP/gRPC to `RTSCOPE_TEST_SDK_ENDPOINT`
 //! (a minimal push exporter: the SDK's data converted by opentelemetry-proto, sent by
 //! tonic), rtscope as the `OTEL_*` variables say. The SDK counter `app.requests` is 7.
-//! Prints `DONE`.
+//!
+//! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)`; outside any
+//! span, `rtscope::latency("request", 200 µs)`. Prints `TRACE <trace id> <span id>` (hex) of
+//! that span, then `DONE`.
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_sdk::Resource;
@@ -81,7 +85,13 @@ fn main() {
         .u64_counter("app.requests")
         .build()
         .add(7, &[]);
-    let _: Vec<u8> = (0..100u8).collect();
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    tracer_provider.tracer("app").in_span("request", |cx| {
+        let sc = cx.span().span_context().clone();
+        rtscope::latency("request", Duration::from_millis(7));
+        println!("TRACE {} {}", sc.trace_id(), sc.span_id());
+    });
+    rtscope::latency("request", Duration::from_micros(200));
     provider.shutdown().expect("the SDK's final export");
     drop(guard);
     println!("DONE");
