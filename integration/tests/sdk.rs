@@ -1,7 +1,8 @@
 //! The application's OpenTelemetry SDK and rtscope on one resource, read back from a real
 //! collector (rotel): `sdk_workload` builds one SDK `Resource`, gives it to its own
 //! `MeterProvider` and to rtscope (`AgentBuilder::with_resource`), and both export; a
-//! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids.
+//! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
+//! and the spike event it makes carries them as the log record's trace and span ids.
 
 use rtscope_integration::{Collector, DataPoint, run_bounded, settle};
 use serde_json::Value;
@@ -83,12 +84,14 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_with_its_trace() {
+fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trace() {
     let c = Collector::start();
     let mut cmd = Command::new(BIN);
     cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
         .env("RTSCOPE_TEST_SDK_ENDPOINT", c.grpc_endpoint())
         .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
+        .env("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5")
+        .env("RTSCOPE_TEST_HOLD_MS", "1500")
         .env("RTSCOPE_SUMMARY", "off");
     let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
     assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");

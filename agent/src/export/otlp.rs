@@ -230,6 +230,8 @@ impl Encoder {
                 }),
                 attributes: e.attributes.iter().map(|(k, v)| kv(k, v.clone())).collect(),
                 event_name: e.name.into(),
+                trace_id: e.trace.map_or_else(Vec::new, |(t, _)| t.to_vec()),
+                span_id: e.trace.map_or_else(Vec::new, |(_, s)| s.to_vec()),
                 ..Default::default()
             })
             .collect();
@@ -604,6 +606,7 @@ mod tests {
             severity: 9,
             body: String::new(),
             attributes: Vec::new(),
+            trace: None,
         };
         enc.events_lost(&[event.clone(), event]);
         let req = enc.encode(&counter(1), enc.start_nanos + 1);

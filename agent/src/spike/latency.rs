@@ -81,6 +81,11 @@ impl Latency {
     }
 }
 
+/// The id of latency name `name`, if it was used.
+pub(crate) fn id_of(name: &str) -> Option<u32> {
+    NAMES.iter().find(|e| e.name() == name).map(|e| e.id())
+}
+
 /// Every latency name so far with its id and totals, in order of first use,
 /// [`OTHER`](crate::OTHER) last.
 pub(crate) fn all() -> Vec<(u32, &'static str, HistogramSnapshot)> {

@@ -6,7 +6,8 @@
 //!
 //! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)`; outside any
 //! span, `rtscope::latency("request", 200 µs)`. Prints `TRACE <trace id> <span id>` (hex) of
-//! that span, then `DONE`.
+//! that span, waits `RTSCOPE_TEST_HOLD_MS` (default 0: spike detection runs every second),
+//! then prints `DONE`.
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
@@ -92,6 +93,11 @@ fn main() {
         println!("TRACE {} {}", sc.trace_id(), sc.span_id());
     });
     rtscope::latency("request", Duration::from_micros(200));
+    let hold = std::env::var("RTSCOPE_TEST_HOLD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(hold));
     provider.shutdown().expect("the SDK's final export");
     drop(guard);
     println!("DONE");
