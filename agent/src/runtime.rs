@@ -137,6 +137,81 @@ fn series(out: &mut Vec<Metric>) {
             )));
         }
         r.last_at = now;
+        #[cfg(tokio_unstable)]
+        unstable::histograms(&m, workers, rt, out);
+    }
+}
+
+/// Built with `--cfg tokio_unstable`: tokio's poll-time and schedule-latency histograms of
+/// a runtime that enables them (`Builder::enable_metrics_poll_time_histogram`,
+/// `enable_metrics_schedule_latency_histogram`), summed over its workers, with tokio's own
+/// buckets: exact counts, no sum (tokio keeps none).
+#[cfg(tokio_unstable)]
+mod unstable {
+    use super::*;
+    use std::ops::Range;
+    use tokio::runtime::RuntimeMetrics;
+
+    pub(super) const POLL_TIME: &str = "tokio.worker.poll_time";
+    pub(super) const SCHEDULE_LATENCY: &str = "tokio.worker.schedule_latency";
+
+    fn histogram(
+        buckets: usize,
+        range: impl Fn(usize) -> Range<Duration>,
+        count: impl Fn(usize) -> u64,
+    ) -> Data {
+        let bounds: Vec<f64> = (0..buckets.saturating_sub(1))
+            .map(|b| range(b).end.as_secs_f64())
+            .collect();
+        let counts: Vec<u64> = (0..buckets).map(count).collect();
+        Data::Histogram {
+            bounds,
+            count: counts.iter().sum(),
+            counts,
+            sum: f64::NAN,
+        }
+    }
+
+    pub(super) fn histograms(
+        m: &RuntimeMetrics,
+        workers: usize,
+        rt: impl Fn(Metric) -> Metric,
+        out: &mut Vec<Metric>,
+    ) {
+        if m.poll_time_histogram_enabled() {
+            let data = histogram(
+                m.poll_time_histogram_num_buckets(),
+                |b| m.poll_time_histogram_bucket_range(b),
+                |b| {
+                    (0..workers)
+                        .map(|w| m.poll_time_histogram_bucket_count(w, b))
+                        .sum()
+                },
+            );
+            out.push(rt(Metric::new(
+                POLL_TIME,
+                "s",
+                "Durations of task polls on the runtime's workers (tokio's buckets)",
+                data,
+            )));
+        }
+        if m.schedule_latency_histogram_enabled() {
+            let data = histogram(
+                m.schedule_latency_histogram_num_buckets(),
+                |b| m.schedule_latency_histogram_bucket_range(b),
+                |b| {
+                    (0..workers)
+                        .map(|w| m.schedule_latency_histogram_bucket_count(w, b))
+                        .sum()
+                },
+            );
+            out.push(rt(Metric::new(
+                SCHEDULE_LATENCY,
+                "s",
+                "Time tasks waited from being scheduled to being polled (tokio's buckets)",
+                data,
+            )));
+        }
     }
 }
 
@@ -194,6 +269,57 @@ mod tests {
             .sum();
         assert!(busy >= 0.05, "busy {busy}");
         assert!(value(&out, PARKS, &id, Some(1)).is_some());
+        rt.shutdown_background();
+    }
+
+    #[test]
+    #[cfg(tokio_unstable)]
+    fn tokio_histograms_count_every_poll_exactly() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_metrics_poll_time_histogram()
+            .enable_metrics_schedule_latency_histogram()
+            .build()
+            .unwrap();
+        assert!(register(rt.handle()));
+        let id = rt.handle().id().to_string();
+        // 6 tasks of one poll each, 3 of them 2 ms long.
+        for i in 0..6u64 {
+            rt.block_on(rt.spawn(async move {
+                if i % 2 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }))
+            .unwrap();
+        }
+        let mut out = Vec::new();
+        series(&mut out);
+        let Some(Data::Histogram {
+            bounds,
+            counts,
+            count,
+            sum,
+        }) = value(&out, unstable::POLL_TIME, &id, None)
+        else {
+            panic!("no poll-time histogram: {out:?}");
+        };
+        assert_eq!(count, 6);
+        assert_eq!(counts.len(), bounds.len() + 1);
+        assert!(sum.is_nan(), "tokio keeps no sum");
+        // Bucket i holds polls up to bounds[i] (the last one: any longer).
+        let upper = |i: usize| bounds.get(i).copied().unwrap_or(f64::INFINITY);
+        let polls = |keep: &dyn Fn(f64) -> bool| -> u64 {
+            (0..counts.len())
+                .filter(|&i| keep(upper(i)))
+                .map(|i| counts[i])
+                .sum()
+        };
+        assert_eq!(polls(&|u| u > 0.002), 3, "{bounds:?} {counts:?}");
+        assert_eq!(polls(&|u| u <= 0.001), 3, "{bounds:?} {counts:?}");
+        match value(&out, unstable::SCHEDULE_LATENCY, &id, None) {
+            Some(Data::Histogram { count, .. }) => assert_eq!(count, 6),
+            other => panic!("{other:?}"),
+        }
         rt.shutdown_background();
     }
 }

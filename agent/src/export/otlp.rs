@@ -355,7 +355,12 @@ fn subtract(now: &Data, prev: Option<&Data>) -> Data {
                 .map(|(a, b)| a.saturating_sub(*b))
                 .collect(),
             count: count.saturating_sub(*pn),
-            sum: (sum - ps).max(0.0),
+            // NaN (a sum not known) stays NaN.
+            sum: if sum.is_nan() {
+                *sum
+            } else {
+                (sum - ps).max(0.0)
+            },
         },
         (d, _) => d.clone(),
     }
@@ -438,7 +443,7 @@ fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64,
             start_time_unix_nano: start,
             time_unix_nano: now,
             count,
-            sum: Some(sum),
+            sum: (!sum.is_nan()).then_some(sum),
             bucket_counts: counts,
             explicit_bounds: bounds,
             ..Default::default()
@@ -520,6 +525,41 @@ mod tests {
             "",
             Data::Counter(v.into()),
         )]
+    }
+
+    #[test]
+    fn a_histogram_without_a_known_sum_is_sent_without_one_in_either_temporality() {
+        let histogram = |count: u64| {
+            vec![Metric::new(
+                "tokio.worker.poll_time",
+                "s",
+                "",
+                Data::Histogram {
+                    bounds: vec![0.001],
+                    counts: vec![count, 1],
+                    count: count + 1,
+                    sum: f64::NAN,
+                },
+            )]
+        };
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut enc = Encoder::new(&config(temporality));
+            for (i, count) in [4, 9].into_iter().enumerate() {
+                let req = enc.encode(&histogram(count), enc.start_nanos + 10 * (i as u64 + 1));
+                enc.sent(Sent::Confirmed);
+                let m = sent_metric(&req, "tokio.worker.poll_time").unwrap();
+                let Some(metric::Data::Histogram(h)) = &m.data else {
+                    panic!("{m:?}")
+                };
+                let p = &h.data_points[0];
+                assert_eq!(p.sum, None, "{temporality:?}");
+                let want = match (temporality, i) {
+                    (Temporality::Delta, 1) => vec![5, 0],
+                    _ => vec![count, 1],
+                };
+                assert_eq!(p.bucket_counts, want, "{temporality:?}");
+            }
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub(crate) enum Data {
         bounds: Vec<f64>,
         counts: Vec<u64>,
         count: u64,
+        /// NaN when the source does not know it (tokio's histograms): sent without a sum.
         sum: f64,
     },
 }
