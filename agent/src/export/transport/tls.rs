@@ -169,15 +169,21 @@ pub(super) fn hint(message: &str, files: &TlsFiles) -> Option<String> {
         });
     }
     if message.contains("alert") && refused.iter().any(|s| message.contains(s)) {
-        return Some(match &files.client_certificate {
-            Some(cert) => format!(
+        // A TLS 1.2 server says HandshakeFailure for more than a missing certificate.
+        let maybe = message.contains("HandshakeFailure");
+        return Some(match (&files.client_certificate, maybe) {
+            (Some(cert), _) => format!(
                 "the collector refused the client certificate {}: check that its CA is one \
                  the collector trusts",
                 shown(cert)
             ),
-            None => format!(
+            (None, false) => format!(
                 "the collector asks for a client certificate: set \
                  {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} and {OTEL_EXPORTER_OTLP_CLIENT_KEY}"
+            ),
+            (None, true) => format!(
+                "the collector refused the handshake; if it asks for a client certificate, \
+                 set {OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE} and {OTEL_EXPORTER_OTLP_CLIENT_KEY}"
             ),
         });
     }
