@@ -251,8 +251,29 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         }))
         .unwrap();
-        let mut out = Vec::new();
-        series(&mut out);
+        // The finished task is released, and a worker publishes its busy time when it
+        // parks, a moment after the join: wait for both, bounded.
+        let collect = || {
+            let mut out = Vec::new();
+            series(&mut out);
+            let busy: f64 = (0..2)
+                .map(|w| match value(&out, BUSY, &id, Some(w)) {
+                    Some(Data::Counter(Number::Real(s))) => s,
+                    other => panic!("{other:?}"),
+                })
+                .sum();
+            (out, busy)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let (out, busy) = loop {
+            let (out, busy) = collect();
+            let settled =
+                busy >= 0.05 && value(&out, ALIVE, &id, None) == Some(Data::Gauge(Number::Int(3)));
+            if settled || std::time::Instant::now() > deadline {
+                break (out, busy);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         assert_eq!(
             value(&out, WORKERS, &id, None),
             Some(Data::Gauge(Number::Int(2)))
@@ -261,12 +282,6 @@ mod tests {
             value(&out, ALIVE, &id, None),
             Some(Data::Gauge(Number::Int(3)))
         );
-        let busy: f64 = (0..2)
-            .map(|w| match value(&out, BUSY, &id, Some(w)) {
-                Some(Data::Counter(Number::Real(s))) => s,
-                other => panic!("{other:?}"),
-            })
-            .sum();
         assert!(busy >= 0.05, "busy {busy}");
         assert!(value(&out, PARKS, &id, Some(1)).is_some());
         rt.shutdown_background();
@@ -292,17 +307,27 @@ mod tests {
             }))
             .unwrap();
         }
-        let mut out = Vec::new();
-        series(&mut out);
-        let Some(Data::Histogram {
-            bounds,
-            counts,
-            count,
-            sum,
-        }) = value(&out, unstable::POLL_TIME, &id, None)
-        else {
-            panic!("no poll-time histogram: {out:?}");
+        // A worker publishes its counts when it parks: wait for that, bounded.
+        let histogram = |name| {
+            let mut out = Vec::new();
+            series(&mut out);
+            match value(&out, name, &id, None) {
+                Some(Data::Histogram {
+                    bounds,
+                    counts,
+                    count,
+                    sum,
+                }) => (bounds, counts, count, sum),
+                other => panic!("no {name} histogram: {other:?}"),
+            }
         };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while (histogram(unstable::POLL_TIME).2 < 6 || histogram(unstable::SCHEDULE_LATENCY).2 < 6)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (bounds, counts, count, sum) = histogram(unstable::POLL_TIME);
         assert_eq!(count, 6);
         assert_eq!(counts.len(), bounds.len() + 1);
         assert!(sum.is_nan(), "tokio keeps no sum");
@@ -316,10 +341,7 @@ mod tests {
         };
         assert_eq!(polls(&|u| u > 0.002), 3, "{bounds:?} {counts:?}");
         assert_eq!(polls(&|u| u <= 0.001), 3, "{bounds:?} {counts:?}");
-        match value(&out, unstable::SCHEDULE_LATENCY, &id, None) {
-            Some(Data::Histogram { count, .. }) => assert_eq!(count, 6),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(histogram(unstable::SCHEDULE_LATENCY).2, 6);
         rt.shutdown_background();
     }
 }

@@ -3,25 +3,19 @@
 //! late but arrive; with `OTEL_METRIC_EXPORT_TIMEOUT=300` as well, each one gives up after
 //! 300 ms and says so.
 
-use rtscope_integration::{Collector, SlowProxy, run_bounded};
-use std::process::Command;
+use rtscope_integration::{Collector, SlowProxy, run_exporting};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_runtime_workload");
 
-fn run(endpoint: &str, export_timeout: Option<&str>) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        .env("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_SHUTDOWN_TIMEOUT", "3000")
-        .env("RTSCOPE_SUMMARY", "off");
-    if let Some(ms) = export_timeout {
-        cmd.env("OTEL_METRIC_EXPORT_TIMEOUT", ms);
-    }
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");
-    out.stderr
+fn run(c: &Collector, endpoint: &str, export_timeout: Option<&str>) -> String {
+    let mut env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
+        ("RTSCOPE_SHUTDOWN_TIMEOUT", "3000"),
+    ];
+    env.extend(export_timeout.map(|ms| ("OTEL_METRIC_EXPORT_TIMEOUT", ms)));
+    run_exporting(BIN, c, &env).stderr
 }
 
 #[test]
@@ -30,9 +24,9 @@ fn the_metric_export_timeout_caps_each_request() {
     let proxy = SlowProxy::start(c.http_addr()).unwrap();
     proxy.set_delay(Duration::from_millis(1500));
 
-    let stderr = run(&proxy.endpoint(), None);
+    let stderr = run(&c, &proxy.endpoint(), None);
     assert!(!stderr.contains("no answer within"), "{stderr}");
 
-    let stderr = run(&proxy.endpoint(), Some("300"));
+    let stderr = run(&c, &proxy.endpoint(), Some("300"));
     assert!(stderr.contains("no answer within 300ms"), "{stderr}");
 }

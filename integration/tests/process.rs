@@ -2,9 +2,8 @@
 //! collector (rotel): `process_workload` makes known process state (see its docs).
 #![cfg(target_os = "linux")]
 
-use rtscope_integration::{Collector, DataPoint, run_bounded, settle};
+use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_process_workload");
@@ -38,12 +37,7 @@ fn last(c: &Collector, name: &str, attr: Option<(&str, &str)>) -> f64 {
 #[test]
 fn process_cpu_memory_threads_descriptors_switches_and_faults_arrive() {
     let c = Collector::start();
-    let mut cmd = Command::new(BIN);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_SUMMARY", "off");
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");
+    let out = run_exporting(BIN, &c, &[]);
     let holds: Vec<_> = out
         .stdout
         .lines()

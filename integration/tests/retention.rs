@@ -4,9 +4,8 @@
 //! gives them back, counted exactly in `rust.memory.allocator.released`.
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 
-use rtscope_integration::{Collector, DataPoint, cargo_bin, run_bounded, settle};
+use rtscope_integration::{Collector, DataPoint, cargo_bin, run_exporting, settle};
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 /// 500 000 objects of 200 bytes (glibc chunks of 208).
@@ -37,13 +36,7 @@ fn glibc(c: &Collector, name: &str) -> Vec<DataPoint> {
 #[test]
 fn a_freed_burst_stays_resident_shows_as_held_free_and_trim_returns_it() {
     let c = Collector::start();
-    let mut cmd = Command::new(cargo_bin("retention"));
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_HOLD_MS", "1000")
-        .env("RTSCOPE_SUMMARY", "off");
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success(), "{out:?}");
+    let out = run_exporting(cargo_bin("retention"), &c, &[("RTSCOPE_HOLD_MS", "1000")]);
     let (burst, freed, trimmed, after) = (
         figures(&out.stdout, "burst"),
         figures(&out.stdout, "freed"),

@@ -4,9 +4,8 @@
 //! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
 //! and the spike event it makes carries them as the log record's trace and span ids.
 
-use rtscope_integration::{Collector, DataPoint, run_bounded, settle};
+use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sdk_workload");
@@ -26,13 +25,11 @@ fn attributes(p: &DataPoint) -> Vec<(String, Value)> {
 #[test]
 fn rtscope_data_carries_the_applications_sdk_resource_exactly() {
     let c = Collector::start();
-    let mut cmd = Command::new(BIN);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
-        .env("RTSCOPE_TEST_SDK_ENDPOINT", c.grpc_endpoint())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_SUMMARY", "off");
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");
+    run_exporting(
+        BIN,
+        &c,
+        &[("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint())],
+    );
     let sdk = c.wait_for_metric("app.requests", Duration::from_secs(15));
     let ours = c.wait_for_metric("rust.memory.allocations", Duration::from_secs(15));
     settle(&c);
@@ -86,15 +83,15 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 #[test]
 fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trace() {
     let c = Collector::start();
-    let mut cmd = Command::new(BIN);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
-        .env("RTSCOPE_TEST_SDK_ENDPOINT", c.grpc_endpoint())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5")
-        .env("RTSCOPE_TEST_HOLD_MS", "1500")
-        .env("RTSCOPE_SUMMARY", "off");
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");
+    let out = run_exporting(
+        BIN,
+        &c,
+        &[
+            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
+            ("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5"),
+            ("RTSCOPE_TEST_HOLD_MS", "1500"),
+        ],
+    );
     let ids: Vec<&str> = out
         .stdout
         .lines()

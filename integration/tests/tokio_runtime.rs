@@ -1,8 +1,7 @@
 //! tokio runtime metrics, read back from a real collector (rotel): `tokio_workload` builds
 //! known runtime state (see its docs) and every `tokio.*` series must arrive with it.
 
-use rtscope_integration::{Collector, DataPoint, otlp::any_value_i64, run_bounded, settle};
-use std::process::Command;
+use rtscope_integration::{Collector, DataPoint, otlp::any_value_i64, run_exporting, settle};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokio_workload");
@@ -30,12 +29,7 @@ fn last(c: &Collector, name: &str, id: &str, worker: Option<i64>) -> DataPoint {
 #[test]
 fn runtime_metrics_of_the_main_and_a_registered_runtime_arrive_with_known_values() {
     let c = Collector::start();
-    let mut cmd = Command::new(BIN);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", c.http_endpoint())
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
-        .env("RTSCOPE_SUMMARY", "off");
-    let out = run_bounded(cmd, Duration::from_secs(60)).unwrap();
-    assert!(out.success() && out.stdout.contains("DONE"), "{out:?}");
+    let out = run_exporting(BIN, &c, &[]);
     let word = |tag: &str, i: usize| {
         out.stdout
             .lines()
