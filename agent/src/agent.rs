@@ -58,9 +58,13 @@ use std::time::Duration;
 /// summary's lines: the one list that names them (the pipeline only iterates it).
 pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::SOURCE,
+    crate::alloc::RETENTION_SOURCE,
     crate::pool::SOURCE,
     crate::time::SOURCE,
     crate::sched::SOURCE,
+    #[cfg(feature = "tokio")]
+    crate::runtime::SOURCE,
+    crate::process::SOURCE,
     crate::spike::SOURCE,
     crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]
@@ -139,6 +143,30 @@ impl AgentBuilder {
         self.overrides
             .resource_attributes
             .push((key.into(), value.into()));
+        self
+    }
+
+    /// The application's own OpenTelemetry resource (feature `opentelemetry`): every request
+    /// carries exactly its attributes (typed as they are), instead of the resource rtscope
+    /// makes, so rtscope's data and the SDK's land as one resource in the backend. rtscope
+    /// adds nothing to it: `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` reach it
+    /// through the SDK's own detectors ([`Resource::builder`](opentelemetry_sdk::Resource::builder)),
+    /// and [`with_resource_attribute`](Self::with_resource_attribute) is not applied to it.
+    /// Its `service.name` names the service in the exit summary (below
+    /// [`with_service_name`](Self::with_service_name)).
+    ///
+    /// ```no_run
+    /// let resource = opentelemetry_sdk::Resource::builder()
+    ///     .with_service_name("checkout")
+    ///     .with_attribute(opentelemetry::KeyValue::new("service.version", "1.2.3"))
+    ///     .build();
+    /// // The same resource for the SDK's MeterProvider and for rtscope:
+    /// let _guard = rtscope::Agent::builder().with_resource(&resource).install()?;
+    /// # Ok::<(), rtscope::InstallError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn with_resource(mut self, resource: &opentelemetry_sdk::Resource) -> Self {
+        self.overrides.resource = Some(resource.clone());
         self
     }
 

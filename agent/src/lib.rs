@@ -36,7 +36,12 @@
 //!   falls back to the file, saying which feature to add).
 //! - `tracing` (default): the `rtscope::tracing` layer, entered spans as attribution scopes.
 //! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
-//!   [`time`], `task::spawn` and the scheduling-delay probe.
+//!   [`time`], `task::spawn`, the scheduling-delay probe and the `tokio.*` runtime metrics
+//!   ([`task::register_runtime`]).
+//! - `opentelemetry`: [`AgentBuilder::with_resource`], the application's OpenTelemetry SDK
+//!   resource on rtscope's data, and exemplars with trace ids on `rust.latency` (the
+//!   `opentelemetry` and `opentelemetry_sdk` crates, already in the tree of every exporter
+//!   build).
 //!
 //! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
 //! is off writes to the fallback file instead, saying so in one line; without any exporter
@@ -65,8 +70,11 @@ pub(crate) mod sampling;
 pub mod scope;
 pub use scope::scope;
 pub mod pool;
+mod process;
 #[cfg(feature = "profiles")]
 pub mod profile;
+#[cfg(feature = "tokio")]
+mod runtime;
 mod sched;
 pub mod spike;
 mod sys;

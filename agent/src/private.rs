@@ -89,10 +89,40 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         Ok(runtime) => {
             // The runtime-wide scheduling-delay probe (`rust.schedule.duration`, kind `probe`).
             let _probe = crate::sched::start_probe(runtime.handle());
+            // Its `tokio.*` runtime metrics.
+            crate::runtime::register(runtime.handle());
             runtime.block_on(future)
         }
         Err(e) => panic!("rtscope: failed to build the tokio runtime for #[rtscope::main]: {e}"),
     }
+}
+
+/// The median time one collection of each part's series takes, over `rounds` collections,
+/// named by the part's first series (`examples/src/bin/collect_cost.rs` prints them; not an
+/// API). Runs on the calling thread, in the agent's account as on the export thread.
+pub fn series_costs(rounds: usize) -> Vec<(&'static str, Duration)> {
+    crate::base::agent_scope(|| {
+        crate::agent::SOURCES
+            .iter()
+            .map(|source| {
+                let mut out = Vec::new();
+                (source.series)(&mut out);
+                let name = out
+                    .first()
+                    .map_or("(a part with no series yet)", |m| m.name);
+                let mut times: Vec<Duration> = (0..rounds.max(1))
+                    .map(|_| {
+                        out.clear();
+                        let start = std::time::Instant::now();
+                        (source.series)(&mut out);
+                        start.elapsed()
+                    })
+                    .collect();
+                times.sort();
+                (name, times[times.len() / 2])
+            })
+            .collect()
+    })
 }
 
 /// `async_main!(future)`: runs the future to completion on a tokio runtime.

@@ -67,3 +67,26 @@ where
 {
     tokio::spawn(instrument(future))
 }
+
+/// Reports `handle`'s runtime as `tokio.*` series (workers, alive tasks, global queue depth,
+/// and per worker busy time, busy ratio, parks): read from tokio's stable `RuntimeMetrics`
+/// on the export thread when the series are collected, never on a worker. The runtime
+/// `#[rtscope::main]` builds is registered already.
+///
+/// Returns `false` when [`MAX_RUNTIMES`] runtimes are registered already (this one is not
+/// reported); registering a runtime again is a no-op that returns `true`. A registered
+/// runtime is reported for the rest of the process: after it shuts down its series keep
+/// their last values.
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// assert!(rtscope::task::register_runtime(rt.handle()));
+/// ```
+#[cfg(feature = "tokio")]
+pub fn register_runtime(handle: &tokio::runtime::Handle) -> bool {
+    crate::runtime::register(handle)
+}
+
+/// How many runtimes [`register_runtime`] accepts.
+#[cfg(feature = "tokio")]
+pub const MAX_RUNTIMES: usize = crate::runtime::MAX_RUNTIMES;

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["names"],
     &["scope"],
     &[
-        "alloc", "pool", "time", "sched", "sampling", "tracing", "profile",
+        "alloc", "pool", "time", "sched", "sampling", "tracing", "profile", "runtime", "process",
     ],
     &["task", "spike"],
     &["config"],

@@ -27,6 +27,7 @@
 //! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
 //! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
+//! | [`run_exporting`] | run one exporting to a [`Collector`] every 200 ms, bounded, success asserted |
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
 //! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
 //! | [`Gate`] | a proxy in front of rotel that misbehaves like [`hostile`] until opened, then passes through (recovery) |
@@ -42,6 +43,7 @@
 
 mod collector;
 mod error;
+mod exporting;
 mod gate;
 pub mod hostile;
 pub mod otlp;
@@ -57,6 +59,7 @@ pub use collector::{
     Collector, CollectorBuilder, DEBUG_ENV, VENV_ENV, rotel_agent_path, venv_dir, workspace_dir,
 };
 pub use error::Error;
+pub use exporting::run_exporting;
 pub use gate::Gate;
 pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
 pub use process::{

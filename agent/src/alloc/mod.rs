@@ -42,6 +42,13 @@
 //! every free count so that a block moving between threads is never counted live twice:
 //! the peak never reads above a value the live heap really had).
 //!
+//! # Memory the allocator holds beyond the live heap
+//!
+//! [`report_allocator`] makes the agent export what the inner allocator holds but does not
+//! use ([`HeldMemory`], `rust.memory.allocator.*`), for an inner allocator implementing
+//! [`AllocatorStats`] (rtscope implements it for [`System`] on glibc); [`trim`] asks it to give
+//! free memory back and counts the bytes that went.
+//!
 //! # Whose block it is: the application's or the agent's
 //!
 //! There are two accounts: the user's ([`stats`], [`thread_stats`], `rust.memory.*`) and the
@@ -69,8 +76,11 @@
 //! and allocates a copy of the thread's name (14 bytes, freed as the agent's when the thread
 //! exits). About 40 bytes cross between the accounts once per process, never more.
 
+mod retention;
 mod series;
 
+pub(crate) use retention::SOURCE as RETENTION_SOURCE;
+pub use retention::{AllocatorStats, HeldMemory, held_memory, report_allocator, trim};
 #[cfg(test)]
 pub(crate) use series::alloc_metrics;
 pub(crate) use series::{AGENT_SOURCE, SOURCE};

@@ -65,6 +65,25 @@ pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS
 pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 /// Metrics variant of [`OTEL_EXPORTER_OTLP_TIMEOUT`]; wins over it.
 pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// PEM file of the CA certificates an `https://` collector's certificate is verified against,
+/// instead of the system's trust store.
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CERTIFICATE`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// PEM file of the client certificate (chain) sent to the collector (mutual TLS); needs
+/// [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+/// PEM file of the private key of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`] (PKCS#8, PKCS#1
+/// or SEC1).
+pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_KEY`]; wins over it.
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
+/// Milliseconds one export may take: caps [`OtlpTarget::timeout`] (the lower of the two
+/// bounds each request). Default: no cap beyond [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
 /// Payload compression: `gzip` or `none` (default).
 pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 /// Metrics variant of [`OTEL_EXPORTER_OTLP_COMPRESSION`]; wins over it.
@@ -195,6 +214,11 @@ pub struct Config {
     pub spikes: SpikeSettings,
     /// Heap profiles (`RTSCOPE_HEAP_PROFILE`, `RTSCOPE_PPROF_ADDR`, `RTSCOPE_PPROF_DIR`).
     pub profiles: Profiles,
+    /// The application's own resource
+    /// ([`AgentBuilder::with_resource`](crate::AgentBuilder::with_resource)): when set, every
+    /// request carries exactly it, instead of the resource rtscope makes.
+    #[cfg(feature = "opentelemetry")]
+    pub resource: Option<opentelemetry_sdk::Resource>,
 }
 
 /// Heap profile settings (see `rtscope::profile`).
@@ -305,6 +329,33 @@ pub struct OtlpTarget {
     pub timeout: Duration,
     /// Payload compression.
     pub compression: Compression,
+    /// The TLS files of `https://` endpoints (the system's trust store and no client
+    /// certificate when none is set).
+    pub tls: TlsFiles,
+}
+
+/// The files of `OTEL_EXPORTER_OTLP_{,METRICS_}{CERTIFICATE,CLIENT_CERTIFICATE,CLIENT_KEY}`,
+/// each with the variable it came from (an error names the one to fix). The client
+/// certificate and key are both set or both `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFiles {
+    /// The CA certificates the collector's certificate is verified against.
+    pub certificate: Option<TlsFile>,
+    /// The client certificate chain sent to the collector.
+    pub client_certificate: Option<TlsFile>,
+    /// The private key of `client_certificate`.
+    pub client_key: Option<TlsFile>,
+}
+
+/// One TLS file and the variable that named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFile {
+    /// The path, as given.
+    pub path: PathBuf,
+    /// The variable it came from, e.g. `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+    pub var: &'static str,
 }
 
 impl std::fmt::Debug for OtlpTarget {
@@ -316,6 +367,7 @@ impl std::fmt::Debug for OtlpTarget {
             .field("headers", &redacted_headers(&self.headers))
             .field("timeout", &self.timeout)
             .field("compression", &self.compression)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -450,13 +502,15 @@ pub(crate) struct Overrides {
     pub(crate) profiles_otlp: Option<bool>,
     /// `with_prometheus(host, port)`: serve `/metrics` there.
     pub(crate) prometheus: Option<(String, u16)>,
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) resource: Option<opentelemetry_sdk::Resource>,
 }
 
 /// Shows everything but header values and endpoint userinfo (an `AgentBuilder`'s `Debug`).
 impl std::fmt::Debug for Overrides {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Overrides")
-            .field("service_name", &self.service_name)
+        let mut f = f.debug_struct("Overrides");
+        f.field("service_name", &self.service_name)
             .field("resource_attributes", &self.resource_attributes)
             .field("export_interval", &self.export_interval)
             .field("temporality", &self.temporality)
@@ -478,8 +532,10 @@ impl std::fmt::Debug for Overrides {
             .field("pprof_addr", &self.pprof_addr)
             .field("pprof_dir", &self.pprof_dir)
             .field("profiles_otlp", &self.profiles_otlp)
-            .field("prometheus", &self.prometheus)
-            .finish()
+            .field("prometheus", &self.prometheus);
+        #[cfg(feature = "opentelemetry")]
+        f.field("resource", &self.resource);
+        f.finish()
     }
 }
 

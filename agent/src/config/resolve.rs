@@ -63,6 +63,11 @@ pub(crate) fn resolve<V: Into<OsString>>(
             upsert(&mut attributes, key, value, |a, b| a == b);
         }
     }
+    #[cfg(feature = "opentelemetry")]
+    let code_attr_service = code_attr_service.or_else(|| {
+        let key = opentelemetry::Key::from_static_str("service.name");
+        Some(o.resource.as_ref()?.get(&key)?.to_string())
+    });
     let service_name = match o
         .service_name
         .clone()
@@ -180,6 +185,8 @@ pub(crate) fn resolve<V: Into<OsString>>(
         sampling,
         spikes,
         profiles,
+        #[cfg(feature = "opentelemetry")]
+        resource: o.resource.clone(),
     };
     let mut warnings = r.warnings;
     if r.unshown > 0 {
@@ -232,7 +239,7 @@ pub(super) const ENDPOINT_VARS: [&str; 3] = [
 
 /// OTLP exporter variables other than endpoints and temporality (which also shapes the file):
 /// setting one asks for OTLP, so without an endpoint the specification's default is used.
-pub(super) const OTLP_SETTING_VARS: [&str; 15] = [
+pub(super) const OTLP_SETTING_VARS: [&str; 24] = [
     OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
     OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
@@ -248,6 +255,15 @@ pub(super) const OTLP_SETTING_VARS: [&str; 15] = [
     OTEL_EXPORTER_OTLP_INSECURE,
     OTEL_EXPORTER_OTLP_METRICS_INSECURE,
     OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+    OTEL_EXPORTER_OTLP_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+    OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+    OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
 ];
 
 // The logs variants of settings rtscope shares between its two signals: read only to say,
@@ -257,50 +273,12 @@ pub(super) const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOG
 pub(super) const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
 pub(super) const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
 
-/// Standard variables rtscope does not support, with what it does instead; each one set is
-/// warned about once.
-pub(super) const UNSUPPORTED_VARS: &[(&str, &str)] = &[
-    (
-        "OTEL_EXPORTER_OTLP_CERTIFICATE",
-        "servers are verified against the system's trust store",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
-        "servers are verified against the system's trust store",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
-        "servers are verified against the system's trust store",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
-        "no client certificate is sent",
-    ),
-    (
-        "OTEL_METRIC_EXPORT_TIMEOUT",
-        "each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT",
-    ),
-];
+// The logs variants of the TLS files: read only to say, when one names another file, that it
+// is not used.
+pub(super) const OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE";
+pub(super) const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
+pub(super) const OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
 
 /// What an `OTEL_*_EXPORTER` variable asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,6 +304,7 @@ pub(super) struct Shared {
     headers: Vec<(String, String)>,
     timeout: Duration,
     compression: Compression,
+    tls: TlsFiles,
 }
 
 pub(super) struct Reader<'a> {
@@ -717,13 +696,6 @@ impl Reader<'_> {
         {
             return Destination::File(file.clone());
         }
-        for (var, instead) in UNSUPPORTED_VARS {
-            if self.get(var).is_some() {
-                self.warn(format!(
-                    "{var} is set but rtscope does not support it ({instead}); ignoring it"
-                ));
-            }
-        }
         let shared = self.shared(o);
         if !signals.any() && !profiles {
             // Nothing goes anywhere: the endpoints do not matter.
@@ -841,6 +813,13 @@ impl Reader<'_> {
             |v| parse_ms(v, false) == Ok(timeout),
             &ms_str(&timeout),
         );
+        let cap = self.pick(
+            &[OTEL_METRIC_EXPORT_TIMEOUT],
+            |v| parse_ms(v, false).map(Some),
+            None,
+            |d| d.map_or_else(|| "no cap".to_owned(), |d| ms_str(&d)),
+        );
+        let timeout = cap.map_or(timeout, |cap| timeout.min(cap));
         let compression = match o.compression {
             Some(c) => c,
             None => self.pick(
@@ -859,11 +838,88 @@ impl Reader<'_> {
             |v| parse_compression(v) == Ok(compression),
             compression.as_str(),
         );
+        let tls = self.tls_files();
         Shared {
             protocol,
             headers,
             timeout,
             compression,
+            tls,
+        }
+    }
+
+    /// The TLS files: the metrics variable, else the generic one; a logs variable naming
+    /// another file is warned about. A client certificate without its key (or the reverse)
+    /// is warned about and neither is used.
+    fn tls_files(&mut self) -> TlsFiles {
+        let file = |r: &mut Self, [metrics, generic, logs]: [&'static str; 3]| {
+            let chosen = [metrics, generic].into_iter().find_map(|var| {
+                Some(TlsFile {
+                    path: r.get_path(var)?,
+                    var,
+                })
+            });
+            if let Some(other) = r.get_path(logs)
+                && chosen.as_ref().is_none_or(|c| c.path != other)
+            {
+                let used = chosen.as_ref().map_or("none".to_owned(), |c| {
+                    format!("{} from {}", crate::base::text::path(&c.path), c.var)
+                });
+                r.warn(format!(
+                    "{logs}={} is not used: rtscope sends logs with the metrics TLS files \
+                     ({metrics}, else {generic}); using {used}",
+                    crate::base::text::path(&other)
+                ));
+            }
+            chosen
+        };
+        let certificate = file(
+            self,
+            [
+                OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+                OTEL_EXPORTER_OTLP_CERTIFICATE,
+                OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+            ],
+        );
+        let cert = file(
+            self,
+            [
+                OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+                OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+                OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+            ],
+        );
+        let key = file(
+            self,
+            [
+                OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+                OTEL_EXPORTER_OTLP_CLIENT_KEY,
+                OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+            ],
+        );
+        let (client_certificate, client_key) = match (cert, key) {
+            (Some(c), None) => {
+                self.warn(format!(
+                    "{} is set but no client key ({OTEL_EXPORTER_OTLP_CLIENT_KEY}): no client \
+                     certificate is sent; set both",
+                    c.var
+                ));
+                (None, None)
+            }
+            (None, Some(k)) => {
+                self.warn(format!(
+                    "{} is set but no client certificate ({OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE}): \
+                     no client certificate is sent; set both",
+                    k.var
+                ));
+                (None, None)
+            }
+            both => both,
+        };
+        TlsFiles {
+            certificate,
+            client_certificate,
+            client_key,
         }
     }
 
@@ -917,6 +973,7 @@ impl Reader<'_> {
             headers: shared.headers,
             timeout: shared.timeout,
             compression: shared.compression,
+            tls: shared.tls,
         })
     }
 

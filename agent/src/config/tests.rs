@@ -25,6 +25,8 @@ fn defaults() -> Config {
             enabled: cfg!(feature = "profiles"),
             ..Profiles::default()
         },
+        #[cfg(feature = "opentelemetry")]
+        resource: None,
     }
 }
 
@@ -36,6 +38,7 @@ fn http_target(metrics: &str, logs: &str) -> OtlpTarget {
         headers: vec![],
         timeout: Duration::from_secs(10),
         compression: Compression::None,
+        tls: TlsFiles::default(),
     }
 }
 
@@ -117,6 +120,8 @@ fn every_plain_setting_from_the_environment() {
         sampling: Sampling::default(),
         spikes: SpikeSettings::default(),
         profiles: defaults().profiles,
+        #[cfg(feature = "opentelemetry")]
+        resource: None,
     };
     assert_eq!(warned(&vars, &[]), expected);
 }
@@ -702,18 +707,92 @@ fn logs_variants_of_shared_settings_are_used_or_named() {
 }
 
 #[test]
-fn unsupported_variables_are_named_when_set() {
-    warned(
+fn tls_files_come_from_the_metrics_variables_then_the_generic_ones() {
+    let c = warned(
         &[
             (OTEL_EXPORTER_OTLP_ENDPOINT, "https://c:4318"),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
-            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/key.pem"),
-            ("OTEL_METRIC_EXPORT_TIMEOUT", "30000"),
+            (OTEL_EXPORTER_OTLP_CERTIFICATE, "/etc/ca.pem"),
+            (
+                OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+                "/etc/metrics-ca.pem",
+            ),
+            (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, "/etc/client.pem"),
+            (OTEL_EXPORTER_OTLP_CLIENT_KEY, " /etc/client.key "),
+            // The same file as the metrics use: nothing to say.
+            ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/etc/metrics-ca.pem"),
+        ],
+        &[],
+    );
+    let file = |path: &str, var| {
+        Some(TlsFile {
+            path: path.into(),
+            var,
+        })
+    };
+    assert_eq!(
+        c,
+        otlp(OtlpTarget {
+            tls: TlsFiles {
+                certificate: file(
+                    "/etc/metrics-ca.pem",
+                    OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE
+                ),
+                client_certificate: file("/etc/client.pem", OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE),
+                client_key: file("/etc/client.key", OTEL_EXPORTER_OTLP_CLIENT_KEY),
+            },
+            ..http_target("https://c:4318/v1/metrics", "https://c:4318/v1/logs")
+        })
+    );
+}
+
+#[test]
+fn a_client_certificate_without_its_key_and_another_logs_ca_are_named() {
+    let c = warned(
+        &[
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "https://c:4318"),
+            (
+                OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+                "/etc/client.pem",
+            ),
+            ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/etc/logs-ca.pem"),
         ],
         &[
-            r#"rtscope: OTEL_EXPORTER_OTLP_CERTIFICATE is set but rtscope does not support it (servers are verified against the system's trust store); ignoring it"#,
-            r#"rtscope: OTEL_EXPORTER_OTLP_CLIENT_KEY is set but rtscope does not support it (no client certificate is sent); ignoring it"#,
-            r#"rtscope: OTEL_METRIC_EXPORT_TIMEOUT is set but rtscope does not support it (each request is bounded by OTEL_EXPORTER_OTLP_TIMEOUT); ignoring it"#,
+            r#"rtscope: OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE=/etc/logs-ca.pem is not used: rtscope sends logs with the metrics TLS files (OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE, else OTEL_EXPORTER_OTLP_CERTIFICATE); using none"#,
+            r#"rtscope: OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE is set but no client key (OTEL_EXPORTER_OTLP_CLIENT_KEY): no client certificate is sent; set both"#,
+        ],
+    );
+    assert_eq!(
+        c,
+        otlp(http_target(
+            "https://c:4318/v1/metrics",
+            "https://c:4318/v1/logs"
+        ))
+    );
+}
+
+#[test]
+fn the_export_timeout_caps_the_request_timeout() {
+    let timeout = |vars: &[(&str, &str)]| match warned(vars, &[]).destination {
+        Destination::Otlp(t) => t.timeout,
+        other => panic!("{other:?}"),
+    };
+    let endpoint = (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318");
+    assert_eq!(
+        timeout(&[endpoint, (OTEL_METRIC_EXPORT_TIMEOUT, "300")]),
+        Duration::from_millis(300)
+    );
+    assert_eq!(
+        timeout(&[
+            endpoint,
+            (OTEL_EXPORTER_OTLP_TIMEOUT, "5000"),
+            (OTEL_METRIC_EXPORT_TIMEOUT, "30000")
+        ]),
+        Duration::from_secs(5)
+    );
+    warned(
+        &[endpoint, (OTEL_METRIC_EXPORT_TIMEOUT, "0")],
+        &[
+            r#"rtscope: OTEL_METRIC_EXPORT_TIMEOUT="0" must be greater than 0 milliseconds; using no cap"#,
         ],
     );
 }
@@ -897,6 +976,7 @@ fn metrics_variables_win_and_bad_ones_fall_through_to_the_generic_ones() {
             headers: pairs(&[("b", "metrics")]),
             timeout: Duration::from_secs(2),
             compression: Compression::Gzip,
+            tls: TlsFiles::default(),
         })
     );
     let c = warned(
@@ -924,6 +1004,7 @@ fn metrics_variables_win_and_bad_ones_fall_through_to_the_generic_ones() {
             headers: vec![],
             timeout: Duration::from_secs(1),
             compression: Compression::Gzip,
+            tls: TlsFiles::default(),
         })
     );
     // Both bad: the default, and one warning each.
@@ -1014,6 +1095,7 @@ fn code_settings_win_over_the_environment() {
                 headers: pairs(&[("X-Key", "code"), ("other", "1")]),
                 timeout: Duration::from_secs(3),
                 compression: Compression::None,
+                tls: TlsFiles::default(),
             }),
             ..defaults()
         }

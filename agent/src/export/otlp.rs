@@ -33,6 +33,21 @@ pub(crate) fn kv(key: &str, value: Value) -> KeyValue {
 
 /// The resource every request carries: the service, the process and the user's attributes.
 pub(crate) fn resource(config: &Config) -> Resource {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(app) = &config.resource {
+        // The application's resource, exactly: its data and rtscope's are one resource.
+        return Resource {
+            attributes: app
+                .iter()
+                .map(|(k, v)| KeyValue {
+                    key: k.as_str().to_owned(),
+                    value: Some(v.clone().into()),
+                    key_strindex: 0,
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -172,6 +187,11 @@ impl Encoder {
                 }
             };
             push_point(pm, attributes, start, now, data);
+            if let Some(metric::Data::Histogram(h)) = pm.data.as_mut()
+                && let Some(point) = h.data_points.last_mut()
+            {
+                point.exemplars = m.exemplars.iter().map(exemplar).collect();
+            }
         }
         if !self.lost.is_empty() {
             out.push(self.lost_metric(now));
@@ -234,6 +254,8 @@ impl Encoder {
                 }),
                 attributes: e.attributes.iter().map(|(k, v)| kv(k, v.clone())).collect(),
                 event_name: e.name.into(),
+                trace_id: e.trace.map_or_else(Vec::new, |(t, _)| t.to_vec()),
+                span_id: e.trace.map_or_else(Vec::new, |(_, s)| s.to_vec()),
                 ..Default::default()
             })
             .collect();
@@ -357,7 +379,12 @@ fn subtract(now: &Data, prev: Option<&Data>) -> Data {
                 .map(|(a, b)| a.saturating_sub(*b))
                 .collect(),
             count: count.saturating_sub(*pn),
-            sum: (sum - ps).max(0.0),
+            // NaN (a sum not known) stays NaN.
+            sum: if sum.is_nan() {
+                *sum
+            } else {
+                (sum - ps).max(0.0)
+            },
         },
         (d, _) => d.clone(),
     }
@@ -398,6 +425,19 @@ fn empty_metric(m: &Metric, delta: bool) -> PMetric {
     }
 }
 
+fn exemplar(
+    e: &crate::model::series::Exemplar,
+) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
+    use opentelemetry_proto::tonic::metrics::v1::exemplar;
+    opentelemetry_proto::tonic::metrics::v1::Exemplar {
+        time_unix_nano: e.time_unix_nano,
+        trace_id: e.trace_id.to_vec(),
+        span_id: e.span_id.to_vec(),
+        value: Some(exemplar::Value::AsDouble(e.value)),
+        ..Default::default()
+    }
+}
+
 fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64, data: Data) {
     let number = |v: Number| NumberDataPoint {
         attributes: attributes.clone(),
@@ -427,7 +467,7 @@ fn push_point(pm: &mut PMetric, attributes: Vec<KeyValue>, start: u64, now: u64,
             start_time_unix_nano: start,
             time_unix_nano: now,
             count,
-            sum: Some(sum),
+            sum: (!sum.is_nan()).then_some(sum),
             bucket_counts: counts,
             explicit_bounds: bounds,
             ..Default::default()
@@ -509,6 +549,41 @@ mod tests {
             "",
             Data::Counter(v.into()),
         )]
+    }
+
+    #[test]
+    fn a_histogram_without_a_known_sum_is_sent_without_one_in_either_temporality() {
+        let histogram = |count: u64| {
+            vec![Metric::new(
+                "tokio.worker.poll_time",
+                "s",
+                "",
+                Data::Histogram {
+                    bounds: vec![0.001],
+                    counts: vec![count, 1],
+                    count: count + 1,
+                    sum: f64::NAN,
+                },
+            )]
+        };
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut enc = Encoder::new(&config(temporality));
+            for (i, count) in [4, 9].into_iter().enumerate() {
+                let req = enc.encode(&histogram(count), enc.start_nanos + 10 * (i as u64 + 1));
+                enc.sent(Sent::Confirmed);
+                let m = sent_metric(&req, "tokio.worker.poll_time").unwrap();
+                let Some(metric::Data::Histogram(h)) = &m.data else {
+                    panic!("{m:?}")
+                };
+                let p = &h.data_points[0];
+                assert_eq!(p.sum, None, "{temporality:?}");
+                let want = match (temporality, i) {
+                    (Temporality::Delta, 1) => vec![5, 0],
+                    _ => vec![count, 1],
+                };
+                assert_eq!(p.bucket_counts, want, "{temporality:?}");
+            }
+        }
     }
 
     #[test]
@@ -595,6 +670,7 @@ mod tests {
             severity: 9,
             body: String::new(),
             attributes: Vec::new(),
+            trace: None,
         };
         enc.events_lost(&[event.clone(), event]);
         let req = enc.encode(&counter(1), enc.start_nanos + 1);

@@ -21,6 +21,8 @@
 
 #[cfg(feature = "collector")]
 mod resolve;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+mod tls;
 
 use crate::config::Destination;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
@@ -59,8 +61,6 @@ use tokio::runtime::Runtime;
 use tonic::codec::CompressionEncoding;
 #[cfg(feature = "export-grpc")]
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-#[cfg(all(feature = "export-grpc", feature = "tls"))]
-use tonic::transport::ClientTlsConfig;
 #[cfg(feature = "export-grpc")]
 use tonic::transport::{Channel, Endpoint};
 
@@ -127,6 +127,8 @@ pub(crate) struct Sink {
     kind: Kind,
     secrets: Vec<String>,
     not_before: Option<Instant>,
+    /// The TLS files in use, for the hint of a certificate failure.
+    tls: crate::config::TlsFiles,
 }
 
 // One per process: the size of a variant does not matter.
@@ -176,6 +178,10 @@ impl Sink {
         file_max_bytes: u64,
         rt: &Runtime,
     ) -> Result<Sink, SendError> {
+        let tls = match destination {
+            Destination::Otlp(t) => t.tls.clone(),
+            Destination::File(_) => crate::config::TlsFiles::default(),
+        };
         let (kind, secrets) = match destination {
             Destination::File(path) => (Kind::File(FileSink::new(path, file_max_bytes)), vec![]),
             #[cfg(not(any(feature = "export-http", feature = "export-grpc")))]
@@ -211,6 +217,7 @@ impl Sink {
             kind,
             secrets,
             not_before: None,
+            tls,
         })
     }
 
@@ -220,6 +227,7 @@ impl Sink {
             kind: Kind::File(FileSink::new(path, max_bytes)),
             secrets: vec![],
             not_before: None,
+            tls: crate::config::TlsFiles::default(),
         }
     }
 
@@ -277,6 +285,10 @@ impl Sink {
     /// Holds later requests back as the collector asked and scrubs the message.
     #[cfg(any(feature = "export-http", feature = "export-grpc"))]
     fn failed(&mut self, mut failure: Failure) -> SendError {
+        #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+        if let Some(hint) = tls::hint(&failure.message, &self.tls) {
+            failure.message = format!("{}; {hint}", failure.message);
+        }
         if let Retry::After(wait) = failure.retry {
             self.not_before = Some(Instant::now() + wait);
             failure.message = format!(
@@ -793,7 +805,7 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
     if url.starts_with("https://") {
         // tonic uses ring here (or a provider the application installed); it installs none.
         endpoint = endpoint
-            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .tls_config(tls::tonic_config(&t.tls)?)
             .map_err(|e| SendError::new(format!("TLS: {e}")))?;
     }
     let _enter = rt.enter();
@@ -1259,23 +1271,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     echo(&s)
 }
 
-/// rustls with an explicit ring provider and the platform's verifier: the process-wide
-/// default provider is the application's to set, never a library's.
-#[cfg(all(feature = "export-http", feature = "tls"))]
-fn tls_config() -> Result<rustls::ClientConfig, SendError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| SendError::new(format!("TLS: {e}")))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SendError::new(format!("TLS: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
 /// Where OTLP/HTTP profiles go: `/v1development/profiles` in place of the metrics URL's
 /// `/v1/metrics`, else at the metrics URL's origin.
 #[cfg(feature = "export-http")]
@@ -1308,7 +1303,9 @@ fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
     }
     #[cfg(feature = "tls")]
     let tls = if metrics.origin.tls || logs.origin.tls {
-        Some(tokio_rustls::TlsConnector::from(Arc::new(tls_config()?)))
+        Some(tokio_rustls::TlsConnector::from(Arc::new(
+            tls::rustls_config(&t.tls)?,
+        )))
     } else {
         None
     };

@@ -15,6 +15,8 @@ pub(crate) struct LogEvent {
     /// Human-readable body.
     pub(crate) body: String,
     pub(crate) attributes: Vec<(String, Value)>,
+    /// The trace id and span id of the OpenTelemetry span it belongs to, if any.
+    pub(crate) trace: Option<([u8; 16], [u8; 8])>,
 }
 
 /// Events waiting for the next export, bounded: past `MAX_PENDING` the oldest are dropped
@@ -68,6 +70,7 @@ mod tests {
             severity: 9,
             body: String::new(),
             attributes: Vec::new(),
+            trace: None,
         }
     }
 

@@ -68,8 +68,19 @@ pub(crate) enum Data {
         bounds: Vec<f64>,
         counts: Vec<u64>,
         count: u64,
+        /// NaN when the source does not know it (tokio's histograms): sent without a sum.
         sum: f64,
     },
+}
+
+/// One measurement of a histogram with the trace it was made in (an OTLP exemplar).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Exemplar {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) span_id: [u8; 8],
+    /// The measurement, in the histogram's unit.
+    pub(crate) value: f64,
+    pub(crate) time_unix_nano: u64,
 }
 
 /// One series of one metric.
@@ -80,6 +91,8 @@ pub(crate) struct Metric {
     pub(crate) unit: &'static str,
     pub(crate) attributes: Vec<(&'static str, Value)>,
     pub(crate) data: Data,
+    /// Measurements of a histogram point made in a trace, sent with it once.
+    pub(crate) exemplars: Vec<Exemplar>,
 }
 
 impl Metric {
@@ -95,6 +108,7 @@ impl Metric {
             unit,
             attributes: Vec::new(),
             data,
+            exemplars: Vec::new(),
         }
     }
 

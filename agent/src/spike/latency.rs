@@ -30,7 +30,9 @@ static NAMES: Interner<DurationHistogram, MAX_LATENCY_NAMES> = Interner::new();
 /// ```
 ///
 /// The name is looked up in a lock-free table (a [`Latency`] made once skips even that);
-/// recording is two writes to the calling thread's own counters.
+/// recording is two writes to the calling thread's own counters. With the `opentelemetry`
+/// feature, a duration recorded inside a sampled OpenTelemetry span is also kept as an
+/// exemplar of its bucket, with the span's trace and span ids (docs/metrics.md).
 #[inline]
 pub fn latency(name: &str, duration: Duration) {
     Latency::new(name).record(duration);
@@ -64,6 +66,8 @@ impl Latency {
     #[inline]
     pub fn record(&self, duration: Duration) {
         self.entry.value().record(duration);
+        #[cfg(feature = "opentelemetry")]
+        super::exemplar::offer(self.entry.id(), duration);
     }
 
     /// The name exported.
@@ -77,11 +81,16 @@ impl Latency {
     }
 }
 
-/// Every latency name so far with its totals, in order of first use, [`OTHER`](crate::OTHER)
-/// last.
-pub(crate) fn all() -> Vec<(&'static str, HistogramSnapshot)> {
+/// The id of latency name `name`, if it was used.
+pub(crate) fn id_of(name: &str) -> Option<u32> {
+    NAMES.iter().find(|e| e.name() == name).map(|e| e.id())
+}
+
+/// Every latency name so far with its id and totals, in order of first use,
+/// [`OTHER`](crate::OTHER) last.
+pub(crate) fn all() -> Vec<(u32, &'static str, HistogramSnapshot)> {
     NAMES
         .iter()
-        .map(|e| (e.name(), e.value().snapshot()))
+        .map(|e| (e.id(), e.name(), e.value().snapshot()))
         .collect()
 }

@@ -49,6 +49,7 @@
 
 pub(crate) mod context;
 mod detect;
+mod exemplar;
 mod latency;
 mod limit;
 mod settings;
@@ -101,16 +102,16 @@ pub(crate) const SOURCE: Source = Source {
 
 /// Appends the user latency histograms and, once detection runs, the spike counters.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
-    for (name, h) in latency::all() {
-        out.push(
-            Metric::new(
-                "rust.latency",
-                "s",
-                "Durations reported with rtscope::latency, by name.",
-                h.to_data(),
-            )
-            .with_attr("rust.latency.name", name),
-        );
+    for (id, name, h) in latency::all() {
+        let mut m = Metric::new(
+            "rust.latency",
+            "s",
+            "Durations reported with rtscope::latency, by name.",
+            h.to_data(),
+        )
+        .with_attr("rust.latency.name", name);
+        m.exemplars = exemplar::take(id);
+        out.push(m);
     }
     if !STARTED.load(Relaxed) {
         return;
@@ -148,7 +149,7 @@ fn inputs() -> Vec<(SpikeKind, String, HistogramSnapshot)> {
             crate::time::stats().lateness,
         ),
     ];
-    for (name, h) in latency::all() {
+    for (_, name, h) in latency::all() {
         v.push((SpikeKind::Latency, name.to_owned(), h));
     }
     v
@@ -346,8 +347,26 @@ fn event(f: &Finding, ctx: &context::Context, suppressed: u64, time_unix_nano: u
         severity: SEVERITY_WARN,
         body,
         attributes,
+        trace: trace_of(f, time_unix_nano),
     }
 }
+
+/// A latency spike's trace: that of the exemplar of its highest bucket, when one was
+/// recorded in the last [`EXEMPLAR_AGE`] (the measurement that made the spike, or one as
+/// slow, inside an OpenTelemetry span).
+fn trace_of(f: &Finding, now_unix_nano: u64) -> Option<([u8; 16], [u8; 8])> {
+    if f.kind != SpikeKind::Latency {
+        return None;
+    }
+    let e = exemplar::in_bucket(latency::id_of(&f.name)?, f.max_bucket)?;
+    (e.time_unix_nano
+        .saturating_add(EXEMPLAR_AGE.as_nanos() as u64)
+        >= now_unix_nano)
+        .then_some((e.trace_id, e.span_id))
+}
+
+/// How old an exemplar a spike event may carry: two collection ticks.
+const EXEMPLAR_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The spikes line of the exit summary.
 fn summary(out: &mut String) {

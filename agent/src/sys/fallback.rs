@@ -83,6 +83,21 @@ pub(crate) struct Segment {
 pub(crate) fn executable_segments() -> Vec<Segment> {
     Vec::new()
 }
+/// No C allocator accounting is read here.
+pub(crate) const MALLOC_NAME: &str = "libc";
+
+/// No C allocator accounting on this system.
+pub(crate) fn malloc_info() -> Option<super::MallocInfo> {
+    None
+}
+
+/// Nothing to ask the C allocator on this system.
+pub(crate) fn malloc_trim() -> bool {
+    false
+}
+
+/// No thread count, virtual size or descriptor count on this system.
+pub(crate) fn process_details(_s: &mut super::ProcessStats) {}
 
 #[cfg(test)]
 mod tests {

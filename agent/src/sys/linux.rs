@@ -255,6 +255,93 @@ fn gnu_build_id(mut notes: &[u8]) -> Option<String> {
     None
 }
 
+/// The C allocator whose accounting [`malloc_info`] reads (`rust.allocator.name`).
+pub(crate) const MALLOC_NAME: &str = if cfg!(target_env = "gnu") {
+    "glibc"
+} else {
+    "libc"
+};
+
+/// glibc malloc's own accounting, summed over its arenas (`mallinfo2`, glibc 2.33 and
+/// later): `None` on another libc. It takes each arena's lock while it walks that arena's
+/// free lists, so it costs in proportion to the free chunks. No allocation.
+pub(crate) fn malloc_info() -> Option<super::MallocInfo> {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: mallinfo2 has no preconditions; it returns a plain struct by value.
+        let m = unsafe { libc::mallinfo2() };
+        let n = |v: usize| v as u64;
+        Some(super::MallocInfo {
+            heap: n(m.arena),
+            mmapped: n(m.hblkhd),
+            in_use: n(m.uordblks),
+            free: n(m.fordblks),
+            top_releasable: n(m.keepcost),
+        })
+    }
+    #[cfg(not(target_env = "gnu"))]
+    None
+}
+
+/// Asks glibc malloc to give free memory back to the kernel (`malloc_trim(0)`: the top of
+/// each heap and the whole free pages inside free chunks, with `MADV_DONTNEED`). `false`
+/// on another libc, where nothing is asked.
+pub(crate) fn malloc_trim() -> bool {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: malloc_trim has no preconditions; 0 keeps no pad at the top.
+        unsafe { libc::malloc_trim(0) };
+        true
+    }
+    #[cfg(not(target_env = "gnu"))]
+    false
+}
+
+/// Threads and virtual size from `/proc/self/stat` (fields 20 and 23), open descriptors
+/// from `/proc/self/fd`, into `s`. No allocation through Rust's allocator (`opendir` takes
+/// its buffer from the C allocator).
+pub(crate) fn process_details(s: &mut super::ProcessStats) {
+    let mut buf = [0u8; 1024];
+    // SAFETY: a valid NUL-terminated path; the fd is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is open.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { libc::close(fd) };
+        let stat = buf.get(..usize::try_from(n).unwrap_or(0)).unwrap_or(&[]);
+        // The command name (field 2) may hold spaces and parentheses: count after the last ')'.
+        if let Some(close) = stat.iter().rposition(|&b| b == b')') {
+            let mut fields = stat[close + 1..]
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|f| !f.is_empty());
+            // Field 3 (state) is the first after ')': field k is at index k - 3.
+            let threads = fields.nth(20 - 3).and_then(parse_u64);
+            let vsize = fields.nth(23 - 20 - 1).and_then(parse_u64);
+            s.threads = threads;
+            s.virtual_bytes = vsize;
+        }
+    }
+    // SAFETY: a valid NUL-terminated path; the stream is closed below.
+    let dir = unsafe { libc::opendir(c"/proc/self/fd".as_ptr()) };
+    if !dir.is_null() {
+        let mut n = 0u64;
+        // SAFETY: `dir` is an open stream used by this thread only.
+        while !unsafe { libc::readdir(dir) }.is_null() {
+            n += 1;
+        }
+        // SAFETY: `dir` was opened above and is closed once.
+        unsafe { libc::closedir(dir) };
+        // Not ".", "..", nor the stream's own descriptor.
+        s.open_fds = Some(n.saturating_sub(3));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,9 @@
 //! | [`thread_name`] (of a sampled thread) | `/proc/self/task/<tid>/comm` | none | none |
 //! | [`resident_bytes`] | `/proc/self/statm` | none | none |
 //! | [`thread_cpu_seconds`] | `CLOCK_THREAD_CPUTIME_ID` | `CLOCK_THREAD_CPUTIME_ID` | none |
+//! | [`malloc_info`], [`malloc_trim`] | glibc's `mallinfo2`, `malloc_trim` (none on musl) | none | none |
+//! | [`process_stats`]: CPU time, faults, context switches | `getrusage` | `getrusage` | none |
+//! | [`process_stats`]: threads, virtual size, open descriptors | `/proc/self/stat`, `/proc/self/fd` | none | none |
 //! | [`random_u64`] | `getrandom` | `getentropy` | none (the caller mixes clock, pid, address) |
 //! | [`at_exit`] | `atexit` | `atexit` | `atexit` |
 //! | [`at_fork_child`] | `pthread_atfork` | `pthread_atfork` (unix) | nothing (Windows has no fork) |
@@ -31,6 +34,21 @@ pub(crate) use fallback::*;
 pub(crate) use linux::*;
 
 use std::sync::OnceLock;
+
+/// What the C allocator says it holds ([`malloc_info`]), in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MallocInfo {
+    /// Heap arenas obtained with `sbrk`/`mmap` (glibc `arena`).
+    pub(crate) heap: u64,
+    /// Blocks mapped on their own (glibc `hblkhd`), all in use.
+    pub(crate) mmapped: u64,
+    /// Bytes of heap chunks in use (glibc `uordblks`).
+    pub(crate) in_use: u64,
+    /// Bytes of free heap chunks the allocator keeps (glibc `fordblks`).
+    pub(crate) free: u64,
+    /// Of `free`, the top chunk a trim can cut off (glibc `keepcost`).
+    pub(crate) top_releasable: u64,
+}
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch (0 before it).
@@ -61,6 +79,41 @@ pub(crate) fn thread_cpu_seconds() -> Option<f64> {
     }
     #[cfg(not(any(rtscope_linux, rtscope_posix)))]
     None
+}
+
+/// What the operating system says about the whole process; `None` where it does not say.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct ProcessStats {
+    /// CPU seconds in user and in system mode.
+    pub(crate) cpu: Option<(f64, f64)>,
+    /// Minor and major page faults.
+    pub(crate) faults: Option<(u64, u64)>,
+    /// Voluntary and involuntary context switches.
+    pub(crate) switches: Option<(u64, u64)>,
+    pub(crate) threads: Option<u64>,
+    pub(crate) virtual_bytes: Option<u64>,
+    pub(crate) open_fds: Option<u64>,
+}
+
+/// The process's totals now: `getrusage` where the libc has it, the rest from the system's
+/// own sources (see the table above). No allocation.
+pub(crate) fn process_stats() -> ProcessStats {
+    let mut s = ProcessStats::default();
+    #[cfg(any(rtscope_linux, rtscope_posix))]
+    {
+        // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a valid, writable rusage.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let n = |v: libc::c_long| u64::try_from(v).unwrap_or(0);
+            s.cpu = Some((secs(ru.ru_utime), secs(ru.ru_stime)));
+            s.faults = Some((n(ru.ru_minflt), n(ru.ru_majflt)));
+            s.switches = Some((n(ru.ru_nvcsw), n(ru.ru_nivcsw)));
+        }
+    }
+    process_details(&mut s);
+    s
 }
 
 /// Runs `f` when the process exits normally (`main` returns, or [`std::process::exit`]).
@@ -162,6 +215,48 @@ mod tests {
         let there = std::thread::spawn(thread_id).join().unwrap();
         assert_ne!(there, 0);
         assert_ne!(there, here);
+    }
+
+    #[test]
+    #[cfg(any(rtscope_linux, rtscope_posix))]
+    fn process_cpu_time_counts_work_and_switches_count_sleeps() {
+        let before = process_stats();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let after = process_stats();
+        let (u0, _) = before.cpu.unwrap();
+        assert!(after.cpu.unwrap().0 > u0);
+        assert!(after.switches.unwrap().0 >= before.switches.unwrap().0 + 5);
+        assert!(after.faults.unwrap().0 >= before.faults.unwrap().0);
+    }
+
+    #[test]
+    #[cfg(rtscope_linux)]
+    fn threads_and_descriptors_are_counted_exactly() {
+        let files: Vec<_> = (0..7)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv());
+        let during = process_stats();
+        drop(stop);
+        t.join().unwrap().unwrap_err();
+        // Other tests' threads and files come and go: compare with what the kernel lists.
+        let listed = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 - 1;
+        let now = process_stats();
+        assert!(during.threads.unwrap() >= 2);
+        assert!(during.open_fds.unwrap() >= 7 + 3, "{during:?}");
+        assert!(
+            now.open_fds.unwrap().abs_diff(listed) <= 2,
+            "{now:?} vs {listed}"
+        );
+        assert!(now.virtual_bytes.unwrap() > 1 << 20);
+        drop(files);
     }
 
     #[test]

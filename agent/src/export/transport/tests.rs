@@ -491,3 +491,51 @@ fn after_a_short_write_on_a_full_disk_the_next_record_starts_a_fresh_line() {
     assert!(serde_json::from_str::<serde_json::Value>(last).is_ok());
     assert!(last.contains("99:"));
 }
+
+#[test]
+#[cfg(all(feature = "export-http", feature = "export-grpc", feature = "tls"))]
+fn an_unusable_tls_file_fails_the_sink_naming_its_variable() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("rtscope-tls-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "no certificate in here\n").unwrap();
+    let file = |path: &Path, var| {
+        Some(crate::config::TlsFile {
+            path: path.to_owned(),
+            var,
+        })
+    };
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let mut t = target("https://127.0.0.1:9");
+        t.protocol = protocol;
+        t.tls.certificate = file(&dir.join("missing.pem"), "OTEL_EXPORTER_OTLP_CERTIFICATE");
+        let err = Sink::new(&Destination::Otlp(t.clone()), 1 << 20, &rt)
+            .err()
+            .expect("a missing CA file");
+        assert!(
+            err.message
+                .starts_with("TLS: OTEL_EXPORTER_OTLP_CERTIFICATE=")
+                && err.message.contains("missing.pem: cannot open it"),
+            "{protocol:?}: {}",
+            err.message
+        );
+        t.tls.certificate = None;
+        t.tls.client_certificate = file(&not_pem, "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE");
+        t.tls.client_key = file(&not_pem, "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+        let err = Sink::new(&Destination::Otlp(t), 1 << 20, &rt)
+            .err()
+            .expect("a client certificate file without a certificate");
+        assert!(
+            err.message
+                .contains("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE=")
+                && err.message.contains("holds no PEM certificate"),
+            "{protocol:?}: {}",
+            err.message
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,236 @@
+//! Memory the allocator holds beyond the live heap (Go's `HeapIdle` / `HeapReleased`): what
+//! an inner allocator says about itself through [`AllocatorStats`], exported as
+//! `rust.memory.allocator.*`, and [`trim`], asking it to give free memory back.
+
+use crate::base::shard::agent_scope;
+use crate::model::Source;
+use crate::model::series::{Data, Metric, Number};
+use crate::sys;
+use std::alloc::{GlobalAlloc, System};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What an allocator holds, in bytes, as it accounts for it. Fields an allocator does not
+/// know stay 0 (`retained`: `None`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeldMemory {
+    /// Bytes obtained from the operating system and not returned: heap arenas, spans or
+    /// chunks, plus blocks mapped on their own.
+    pub mapped: u64,
+    /// Of `mapped`, bytes in blocks handed out (live allocations plus the allocator's
+    /// per-block overhead and rounding).
+    pub in_use: u64,
+    /// Of `mapped`, bytes in free blocks the allocator keeps for reuse: held but unused
+    /// (caches, fragmentation between live blocks, a heap top not yet trimmed).
+    pub free: u64,
+    /// Of `free`, what the allocator itself could return right away (glibc: the top
+    /// chunk, `keepcost`).
+    pub releasable: u64,
+    /// Address space kept but already returned to the operating system (jemalloc's
+    /// `retained`), where the allocator tracks it.
+    pub retained: Option<u64>,
+}
+
+/// An allocator that can say what it holds: implement it for your inner allocator, wrap it
+/// in [`Alloc`](crate::Alloc) (which then implements it too) and hand the static to
+/// [`report_allocator`]. rtscope implements it for [`std::alloc::System`] on glibc (through
+/// `mallinfo2`; elsewhere [`AllocatorStats::held`] is `None`).
+///
+/// ```no_run
+/// #[global_allocator]
+/// static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+///
+/// fn main() {
+///     rtscope::alloc::report_allocator(&ALLOC); // rust.memory.allocator.* from now on
+///     // ...
+///     let returned = rtscope::alloc::trim(); // Some(bytes) on glibc
+/// #   drop(returned);
+/// }
+/// ```
+pub trait AllocatorStats: Sync {
+    /// The `rust.allocator.name` attribute of the series, e.g. `glibc`.
+    fn name(&self) -> &'static str;
+
+    /// What the allocator holds now, or `None` when it cannot say. Called on the export
+    /// thread at each collection: it should be cheap and must not block for long.
+    fn held(&self) -> Option<HeldMemory>;
+
+    /// Asks the allocator to give free memory back to the operating system; `false` when it
+    /// cannot (the default).
+    fn release(&self) -> bool {
+        false
+    }
+}
+
+/// glibc malloc (`mallinfo2`, summed over all arenas; `malloc_trim(0)` to release). On any
+/// other C library, and in the fallback build, it knows nothing: `held` is `None` and
+/// `release` is `false`.
+impl AllocatorStats for System {
+    fn name(&self) -> &'static str {
+        sys::MALLOC_NAME
+    }
+
+    fn held(&self) -> Option<HeldMemory> {
+        let m = sys::malloc_info()?;
+        Some(HeldMemory {
+            mapped: m.heap + m.mmapped,
+            in_use: m.in_use + m.mmapped,
+            free: m.free,
+            releasable: m.top_releasable,
+            retained: None,
+        })
+    }
+
+    fn release(&self) -> bool {
+        sys::malloc_trim()
+    }
+}
+
+impl<A: GlobalAlloc + AllocatorStats> AllocatorStats for super::Alloc<A> {
+    fn name(&self) -> &'static str {
+        self.inner().name()
+    }
+
+    fn held(&self) -> Option<HeldMemory> {
+        self.inner().held()
+    }
+
+    fn release(&self) -> bool {
+        self.inner().release()
+    }
+}
+
+static REPORTED: OnceLock<&'static dyn AllocatorStats> = OnceLock::new();
+/// Resident bytes [`trim`] gave back, in total.
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+
+/// Reports `allocator`'s [`HeldMemory`] as `rust.memory.allocator.*` from now on (pass the
+/// `#[global_allocator]` static). The first call wins: `false` if one was reported already.
+pub fn report_allocator(allocator: &'static dyn AllocatorStats) -> bool {
+    REPORTED.set(allocator).is_ok()
+}
+
+/// What the [reported](report_allocator) allocator holds now; `None` before one was
+/// reported or when it cannot say.
+pub fn held_memory() -> Option<HeldMemory> {
+    REPORTED.get()?.held()
+}
+
+/// Asks the [reported](report_allocator) allocator to give free memory back to the
+/// operating system (glibc: `malloc_trim(0)`), and returns the resident bytes that went
+/// back: the process's RSS before minus after (0 if it did not drop; other threads'
+/// allocations meanwhile count against it), added to `rust.memory.allocator.released`.
+/// `None` when no allocator was reported or it cannot release, or the RSS is not known
+/// on this system (see docs/metrics.md, Platforms).
+///
+/// It runs on the calling thread and takes as long as the allocator needs (glibc: it walks
+/// every arena under its lock, some milliseconds per GiB of free memory), so call it where a
+/// pause is fine: after a burst, from a maintenance task, not per request.
+pub fn trim() -> Option<u64> {
+    let allocator = REPORTED.get()?;
+    // `resident_bytes` reads a file: the agent's own temporaries.
+    agent_scope(|| {
+        let before = sys::resident_bytes()?;
+        if !allocator.release() {
+            return None;
+        }
+        let returned = before.saturating_sub(sys::resident_bytes()?);
+        RELEASED.fetch_add(returned, Relaxed);
+        Some(returned)
+    })
+}
+
+pub(crate) const SOURCE: Source = Source {
+    series,
+    ..Source::NONE
+};
+
+fn series(out: &mut Vec<Metric>) {
+    let Some(allocator) = REPORTED.get() else {
+        return;
+    };
+    let name = allocator.name();
+    let gauge = |metric: &'static str, description: &'static str, bytes: u64| {
+        Metric::new(metric, "By", description, Data::UpDown(Number::Int(bytes)))
+            .with_attr("rust.allocator.name", name)
+    };
+    if let Some(h) = allocator.held() {
+        out.push(gauge(
+            "rust.memory.allocator.mapped",
+            "Bytes the allocator obtained from the operating system and holds",
+            h.mapped,
+        ));
+        out.push(gauge(
+            "rust.memory.allocator.in_use",
+            "Bytes of the allocator's blocks handed out, overhead included",
+            h.in_use,
+        ));
+        out.push(gauge(
+            "rust.memory.allocator.free",
+            "Bytes the allocator holds in free blocks: held but unused",
+            h.free,
+        ));
+        out.push(gauge(
+            "rust.memory.allocator.releasable",
+            "Bytes of free memory the allocator could return at once",
+            h.releasable,
+        ));
+        if let Some(r) = h.retained {
+            out.push(gauge(
+                "rust.memory.allocator.retained",
+                "Address space the allocator keeps but returned to the operating system",
+                r,
+            ));
+        }
+    }
+    out.push(
+        Metric::new(
+            "rust.memory.allocator.released",
+            "By",
+            "Resident bytes rtscope::alloc::trim gave back to the operating system",
+            Data::Counter(Number::Int(RELEASED.load(Relaxed))),
+        )
+        .with_attr("rust.allocator.name", name),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(all(rtscope_linux, target_env = "gnu"))]
+    fn glibc_accounts_for_a_burst_freed_again_as_held_but_free() {
+        let before = System.held().expect("mallinfo2 on glibc");
+        // 20 000 blocks of 1 000 bytes from glibc directly, the last one kept so the heap
+        // top cannot shrink on its own.
+        let layout = std::alloc::Layout::from_size_align(1000, 8).unwrap();
+        // SAFETY: a non-zero layout; each block is freed once below with the same layout.
+        let blocks: Vec<*mut u8> = (0..20_000)
+            .map(|_| unsafe { System.alloc(layout) })
+            .collect();
+        let during = System.held().unwrap();
+        assert!(during.in_use >= before.in_use + 20_000_000, "{during:?}");
+        for &p in &blocks[..blocks.len() - 1] {
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { System.dealloc(p, layout) };
+        }
+        let after = System.held().unwrap();
+        assert!(after.free >= before.free + 19_000_000, "{after:?}");
+        assert_eq!(
+            after.mapped,
+            after.in_use + after.free,
+            "glibc's arena is used + free"
+        );
+        // SAFETY: the kept block, freed once.
+        unsafe { System.dealloc(blocks[blocks.len() - 1], layout) };
+    }
+
+    #[test]
+    #[cfg(not(all(rtscope_linux, target_env = "gnu")))]
+    fn without_glibc_the_system_allocator_says_nothing() {
+        assert_eq!(System.held(), None);
+        assert!(!System.release());
+    }
+}

@@ -1,0 +1,89 @@
+//! What each part's collection costs on the export thread: the median time of one call of
+//! each part's series (what the pipeline runs at every export), named by its first series,
+//! with a tokio runtime of 2 workers registered, glibc's allocator reported, and the heap in
+//! two states: after a burst freed again (few large free chunks) and fragmented (every other
+//! block of the burst freed: many small free chunks, `mallinfo2`'s worst case). Then one
+//! `rtscope::alloc::trim()` of the freed burst. Last, what `rtscope::latency` costs the
+//! calling thread outside any span and inside a sampled OpenTelemetry span (which keeps an
+//! exemplar). Figures in docs/performance.md.
+//!
+//! ```text
+//! cargo run --release -p rtscope-examples --bin collect_cost [-- ROUNDS]
+//! ```
+
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
+
+const BLOCKS: usize = 200_000;
+
+fn print(state: &str, rounds: usize) {
+    println!("{state}:");
+    for (name, median) in rtscope::__private::series_costs(rounds) {
+        println!("  {name:<40} {:>9.1} µs", median.as_secs_f64() * 1e6);
+    }
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    rtscope::task::register_runtime(rt.handle());
+    rtscope::alloc::report_allocator(&ALLOC);
+
+    let mut blocks: Vec<Box<[u8]>> = (0..BLOCKS)
+        .map(|i| vec![i as u8; 200].into_boxed_slice())
+        .collect();
+    let kept = blocks.pop();
+    drop(blocks);
+    print(&format!("burst of {BLOCKS} x 200 B freed"), rounds);
+
+    let mut blocks: Vec<Option<Box<[u8]>>> = (0..BLOCKS)
+        .map(|i| Some(vec![i as u8; 200].into_boxed_slice()))
+        .collect();
+    for b in blocks.iter_mut().step_by(2) {
+        *b = None;
+    }
+    let held = rtscope::alloc::held_memory().unwrap_or_default();
+    print(
+        &format!(
+            "fragmented: every other block freed ({} KiB free)",
+            held.free >> 10
+        ),
+        rounds,
+    );
+    drop(blocks);
+
+    let start = Instant::now();
+    let returned = rtscope::alloc::trim();
+    let took: Duration = start.elapsed();
+    println!(
+        "trim: {:.2} ms, returned {} KiB",
+        took.as_secs_f64() * 1e3,
+        returned.unwrap_or(0) >> 10
+    );
+    drop(kept);
+    rt.shutdown_background();
+
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    const CALLS: u32 = 1_000_000;
+    let per_call = || {
+        let start = Instant::now();
+        for i in 0..CALLS {
+            rtscope::latency("request", Duration::from_nanos(u64::from(i % 1000) * 1000));
+        }
+        start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS)
+    };
+    let outside = per_call();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let inside = provider.tracer("cost").in_span("request", |_| per_call());
+    println!(
+        "rtscope::latency: {outside:.1} ns outside a span, {inside:.1} ns inside a sampled span"
+    );
+}

@@ -1,0 +1,133 @@
+//! The application's OpenTelemetry SDK and rtscope on one resource, read back from a real
+//! collector (rotel): `sdk_workload` builds one SDK `Resource`, gives it to its own
+//! `MeterProvider` and to rtscope (`AgentBuilder::with_resource`), and both export; a
+//! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
+//! and the spike event it makes carries them as the log record's trace and span ids.
+
+use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
+use serde_json::Value;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sdk_workload");
+
+/// The resource's attributes, sorted by key: what a backend groups series by.
+fn attributes(p: &DataPoint) -> Vec<(String, Value)> {
+    let mut attrs: Vec<_> = p.resource_json()["attributes"]
+        .as_array()
+        .expect("resource attributes")
+        .iter()
+        .map(|a| (a["key"].as_str().unwrap().to_owned(), a["value"].clone()))
+        .collect();
+    attrs.sort_by(|a, b| a.0.cmp(&b.0));
+    attrs
+}
+
+#[test]
+fn rtscope_data_carries_the_applications_sdk_resource_exactly() {
+    let c = Collector::start();
+    run_exporting(
+        BIN,
+        &c,
+        &[("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint())],
+    );
+    let sdk = c.wait_for_metric("app.requests", Duration::from_secs(15));
+    let ours = c.wait_for_metric("rust.memory.allocations", Duration::from_secs(15));
+    settle(&c);
+    assert_eq!(sdk[0].as_i64(), Some(7));
+    assert_eq!(sdk[0].scope_name(), Some("app"));
+    assert_eq!(ours[0].scope_name(), Some("rtscope"));
+
+    let app = attributes(&sdk[0]);
+    assert_eq!(attributes(&ours[0]), app, "one resource for both");
+    assert_eq!(ours[0].resource_str("service.name"), Some("checkout"));
+    assert_eq!(ours[0].resource_str("service.version"), Some("1.2.3"));
+    assert_eq!(
+        ours[0].resource_str("deployment.environment.name"),
+        Some("staging")
+    );
+    // Typed as the application typed it.
+    assert_eq!(
+        ours[0].resource_attr("service.instance.number"),
+        Some(&serde_json::json!({"intValue": "42"}))
+    );
+    assert_eq!(
+        ours[0].resource_str("telemetry.sdk.name"),
+        Some("opentelemetry")
+    );
+}
+
+/// Standard base64, as protobuf's JSON mapping writes `bytes` (the receiver's OTLP/JSON).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trace() {
+    let c = Collector::start();
+    let out = run_exporting(
+        BIN,
+        &c,
+        &[
+            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
+            ("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5"),
+            ("RTSCOPE_TEST_HOLD_MS", "1500"),
+        ],
+    );
+    let ids: Vec<&str> = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("TRACE "))
+        .expect("TRACE line")
+        .split_whitespace()
+        .collect();
+    c.wait_for_metric("rust.latency", Duration::from_secs(15));
+    settle(&c);
+    let exemplars: Vec<Value> = c
+        .metric_points("rust.latency")
+        .iter()
+        .filter(|p| p.attr_str("rust.latency.name") == Some("request"))
+        .flat_map(|p| {
+            p.json()["exemplars"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    // Once, for the measurement in the span; none for the one outside.
+    assert_eq!(exemplars.len(), 1, "{exemplars:?}");
+    let e = &exemplars[0];
+    assert_eq!(
+        e["traceId"].as_str(),
+        Some(base64(&hex_bytes(ids[0])).as_str()),
+        "{e}"
+    );
+    assert_eq!(
+        e["spanId"].as_str(),
+        Some(base64(&hex_bytes(ids[1])).as_str()),
+        "{e}"
+    );
+    assert_eq!(e["asDouble"].as_f64(), Some(0.007));
+    assert!(
+        e["timeUnixNano"].as_str().is_some_and(|t| t.len() >= 19),
+        "{e}"
+    );
+}
