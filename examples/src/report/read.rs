@@ -394,7 +394,7 @@ fn profile_by_leaf(line: &Value, kind: &str) -> Vec<(String, u64)> {
         }
     }
     by_leaf.retain(|(_, v)| *v > 0);
-    by_leaf.sort_by(|a, b| b.1.cmp(&a.1));
+    by_leaf.sort_by_key(|b| std::cmp::Reverse(b.1));
     by_leaf
 }
 
