@@ -139,7 +139,7 @@ type ProfilesClient = Box<
     opentelemetry_proto::tonic::collector::profiles::v1development::profiles_service_client::ProfilesServiceClient<Channel>,
 >;
 #[cfg(all(feature = "export-grpc", not(feature = "profiles")))]
-type ProfilesClient = ();
+type ProfilesClient = Box<()>;
 
 // One per sink, made once and never moved on a hot path: its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -873,7 +873,7 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
         .max_decoding_message_size(GRPC_MESSAGE_LIMIT),
     );
     #[cfg(not(feature = "profiles"))]
-    let profiles = ();
+    let profiles = Box::new(());
     if t.compression == Compression::Gzip {
         client = client.send_compressed(CompressionEncoding::Gzip);
         logs = logs.send_compressed(CompressionEncoding::Gzip);
