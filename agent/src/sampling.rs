@@ -128,7 +128,7 @@ impl Sampler {
                     ("thread.id".into(), Value::Int(i64::from(s.tid))),
                     ("thread.name".into(), Value::Str(thread)),
                 ],
-                trace: None,
+                trace: s.trace,
             });
         }
         let mut recent: Vec<(String, u64)> = window

@@ -231,6 +231,7 @@ struct Frame {
     span: Id,
     prev_scope: u32,
     prev_bytes: *const AtomicU64,
+    prev_trace: Option<scope::Trace>,
     /// Holds the counter `SPAN_BYTES` points to while this frame is on top.
     bytes: Option<Arc<AtomicU64>>,
 }
@@ -303,6 +304,9 @@ where
             },
             None => (scope::current(), None),
         };
+        // The OpenTelemetry span current now (e.g. activated by tracing-opentelemetry's layer
+        // before this one), for the samples taken while this span is entered.
+        let trace = scope::entered_trace();
         let _ = FRAMES.try_with(|f| {
             let Ok(mut frames) = f.try_borrow_mut() else {
                 return;
@@ -312,6 +316,7 @@ where
                 span: id.clone(),
                 prev_scope: scope::replace(scope_id),
                 prev_bytes: scope::replace_span_bytes(new_bytes),
+                prev_trace: scope::replace_trace(trace),
                 bytes,
             };
             // Growing the stack is the agent's allocation.
@@ -329,6 +334,7 @@ where
                 let fr = frames.pop()?;
                 scope::replace(fr.prev_scope);
                 scope::replace_span_bytes(fr.prev_bytes);
+                scope::replace_trace(fr.prev_trace);
                 Some(fr)
             } else {
                 // Exited out of order: the span above it inherits what it replaced, so the
@@ -337,6 +343,7 @@ where
                 let above = &mut frames[i];
                 above.prev_scope = fr.prev_scope;
                 above.prev_bytes = fr.prev_bytes;
+                above.prev_trace = fr.prev_trace;
                 Some(fr)
             }
         });

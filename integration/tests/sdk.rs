@@ -4,6 +4,7 @@
 //! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
 //! and the spike event it makes carries them as the log record's trace and span ids.
 
+use rtscope_integration::otlp::any_value_str;
 use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
 use serde_json::Value;
 use std::time::Duration;
@@ -90,6 +91,9 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
             ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
             ("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5"),
             ("RTSCOPE_TEST_HOLD_MS", "1500"),
+            // Every 64 KiB block of the bursts is sampled (mean 4 KiB).
+            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_TARGET", "100000"),
         ],
     );
     let ids: Vec<&str> = out
@@ -126,6 +130,40 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
         "{e}"
     );
     assert_eq!(e["asDouble"].as_f64(), Some(0.007));
+    // Allocation samples taken in a scope entered inside the span carry its ids as the log
+    // records' trace and span ids; those of the scope outside any span carry none.
+    let samples = c.log_records();
+    let in_scope = |scope: &str| -> Vec<_> {
+        samples
+            .iter()
+            .filter(|r| {
+                r["eventName"] == "rust.memory.allocation.sample"
+                    && r.attr("rust.scope").and_then(any_value_str) == Some(scope)
+            })
+            .collect()
+    };
+    let traced = in_scope("traced-burst");
+    let untraced = in_scope("untraced-burst");
+    assert!(traced.len() >= 32, "{} traced samples", traced.len());
+    assert!(untraced.len() >= 32, "{} untraced samples", untraced.len());
+    for r in &traced {
+        assert_eq!(
+            r["traceId"].as_str(),
+            Some(base64(&hex_bytes(ids[0])).as_str()),
+            "{r:?}"
+        );
+        assert_eq!(
+            r["spanId"].as_str(),
+            Some(base64(&hex_bytes(ids[1])).as_str()),
+            "{r:?}"
+        );
+    }
+    for r in &untraced {
+        assert!(
+            r["traceId"].as_str().unwrap_or_default().is_empty(),
+            "a sample outside the span has a trace: {r:?}"
+        );
+    }
     assert!(
         e["timeUnixNano"].as_str().is_some_and(|t| t.len() >= 19),
         "{e}"

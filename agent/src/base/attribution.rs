@@ -18,6 +18,47 @@ thread_local! {
     /// null for none. Invariant: a non-null pointer points into an `Arc` a frame of this
     /// thread's span stack holds (see `crate::tracing`), so it is valid while it is set.
     static SPAN_BYTES: Cell<*const AtomicU64> = const { Cell::new(ptr::null()) };
+    /// The trace id and span id of the OpenTelemetry span current when the scope or tracing
+    /// span in effect was entered (feature `opentelemetry`), for the samples taken in it.
+    static TRACE: Cell<Option<Trace>> = const { Cell::new(None) };
+}
+
+/// An OpenTelemetry trace id and span id.
+pub(crate) type Trace = ([u8; 16], [u8; 8]);
+
+/// The trace in effect on this thread (see `TRACE`). No allocation, no lock: the allocator's
+/// sample path reads it.
+#[inline]
+pub(crate) fn current_trace() -> Option<Trace> {
+    TRACE.try_with(Cell::get).ok().flatten()
+}
+
+/// Sets the trace in effect, returning the previous one.
+#[inline]
+pub(crate) fn replace_trace(trace: Option<Trace>) -> Option<Trace> {
+    TRACE.try_with(|c| c.replace(trace)).ok().flatten()
+}
+
+/// The ids of the sampled OpenTelemetry span current on this thread, else the trace already
+/// in effect (so a scope entered outside any span keeps its caller's). Reads the
+/// OpenTelemetry context: called where a scope or span is entered, never in the allocator.
+#[inline]
+pub(crate) fn entered_trace() -> Option<Trace> {
+    #[cfg(feature = "opentelemetry")]
+    {
+        use opentelemetry::trace::TraceContextExt as _;
+        let otel = opentelemetry::Context::map_current(|cx| {
+            if !cx.has_active_span() {
+                return None;
+            }
+            let sc = cx.span().span_context().clone();
+            (sc.is_valid() && sc.is_sampled())
+                .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
+        });
+        otel.or_else(current_trace)
+    }
+    #[cfg(not(feature = "opentelemetry"))]
+    current_trace()
 }
 
 /// The current scope id on this thread, 0 for none. No allocation, no lock.

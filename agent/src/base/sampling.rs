@@ -93,6 +93,9 @@ pub(crate) struct Sample {
     /// Its call stack's entry in the heap profile's stack table (`base::profile`), 0 for
     /// none (profiles off, or the table full).
     pub(crate) stack: u32,
+    /// The OpenTelemetry trace and span in effect where it was allocated (feature
+    /// `opentelemetry`: set where a scope or tracing span is entered).
+    pub(crate) trace: Option<super::attribution::Trace>,
 }
 
 /// Starts sampling with the configured initial mean and applies a configured seed to every
@@ -348,6 +351,7 @@ pub(crate) fn record(size: usize, class: usize, mean: u64) {
     let stack = super::profile::on_sample(size as u64, weight);
     let sample = Sample {
         stack,
+        trace: super::attribution::current_trace(),
         size: size as u64,
         class: class as u16,
         weight,

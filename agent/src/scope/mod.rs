@@ -43,7 +43,7 @@ pub use future::{ScopeExt, Scoped};
 pub use crate::base::attribution::MAX_SCOPE_NAMES;
 #[cfg(any(feature = "tracing", test))]
 pub(crate) use crate::base::attribution::replace_span_bytes;
-pub(crate) use crate::base::attribution::{current, replace};
+pub(crate) use crate::base::attribution::{Trace, current, entered_trace, replace, replace_trace};
 use crate::names::{Entry, Interner, OTHER};
 
 use std::marker::PhantomData;
@@ -122,6 +122,9 @@ impl Scope {
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
             previous: replace(self.id),
+            // With the `opentelemetry` feature, samples taken in the scope carry the trace of
+            // the OpenTelemetry span current at its entry.
+            previous_trace: replace_trace(entered_trace()),
             _not_send: PhantomData,
         }
     }
@@ -144,12 +147,14 @@ impl Scope {
 #[derive(Debug)]
 pub struct ScopeGuard {
     previous: u32,
+    previous_trace: Option<Trace>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
         replace(self.previous);
+        replace_trace(self.previous_trace);
     }
 }
 

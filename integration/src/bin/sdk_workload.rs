@@ -4,8 +4,9 @@
 //! (a minimal push exporter: the SDK's data converted by opentelemetry-proto, sent by
 //! tonic), rtscope as the `OTEL_*` variables say. The SDK counter `app.requests` is 7.
 //!
-//! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)`; outside any
-//! span, `rtscope::latency("request", 200 µs)`. Prints `TRACE <trace id> <span id>` (hex) of
+//! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)` and a 4 MiB
+//! burst in the scope `traced-burst`; outside any span, `rtscope::latency("request", 200 µs)`
+//! and the same burst in `untraced-burst`. Prints `TRACE <trace id> <span id>` (hex) of
 //! that span, waits `RTSCOPE_TEST_HOLD_MS` (default 0: spike detection runs every second),
 //! then prints `DONE`.
 
@@ -61,6 +62,14 @@ impl PushMetricExporter for Grpc {
     }
 }
 
+/// 4 MiB in 64 KiB blocks, kept until the end of the burst.
+fn burst() {
+    let blocks: Vec<Vec<u8>> = (0..64)
+        .map(|i| std::hint::black_box(vec![i as u8; 64 * 1024]))
+        .collect();
+    drop(std::hint::black_box(blocks));
+}
+
 fn main() {
     let resource = Resource::builder()
         .with_service_name("checkout")
@@ -90,8 +99,12 @@ fn main() {
     tracer_provider.tracer("app").in_span("request", |cx| {
         let sc = cx.span().span_context().clone();
         rtscope::latency("request", Duration::from_millis(7));
+        // Allocations in a scope entered inside the span: their samples carry its ids.
+        rtscope::scope("traced-burst", burst);
         println!("TRACE {} {}", sc.trace_id(), sc.span_id());
     });
+    // Outside any span: samples without a trace.
+    rtscope::scope("untraced-burst", burst);
     rtscope::latency("request", Duration::from_micros(200));
     let hold = std::env::var("RTSCOPE_TEST_HOLD_MS")
         .ok()
