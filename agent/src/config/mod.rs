@@ -114,15 +114,13 @@ pub const RTSCOPE_HEAP_PROFILE: &str = "RTSCOPE_HEAP_PROFILE";
 /// `net/http/pprof` does. Off by default.
 pub const RTSCOPE_PPROF_ADDR: &str = "RTSCOPE_PPROF_ADDR";
 /// Directory to write a gzipped pprof heap profile into every export interval and at exit
-/// (the newest [`PPROF_FILES_KEPT`] are kept). Off by default.
+/// (the newest 10 are kept). Off by default.
 pub const RTSCOPE_PPROF_DIR: &str = "RTSCOPE_PPROF_DIR";
 /// `otlp` or `none` (default): heap profiles pushed to the collector as OTLP Profiles (the
 /// in-development `v1development` signal) every export interval, to the metrics collector
 /// (over HTTP at `/v1development/profiles` of the metrics endpoint's origin). Needs the
 /// `profiles` feature.
 pub const OTEL_PROFILES_EXPORTER: &str = "OTEL_PROFILES_EXPORTER";
-/// How many profile files [`RTSCOPE_PPROF_DIR`] keeps (the oldest are removed).
-pub const PPROF_FILES_KEPT: usize = 10;
 /// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
 pub const RTSCOPE_SPIKES: &str = "RTSCOPE_SPIKES";
 /// Milliseconds: one fixed spike threshold for every kind, instead of the rolling P99.

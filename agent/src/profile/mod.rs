@@ -137,9 +137,7 @@ fn encode_for_caller(default: Show) -> Vec<u8> {
 /// The profile, gzipped (agent account: call inside the agent scope or on the export
 /// thread).
 pub(crate) fn encode(default: Show) -> Vec<u8> {
-    let profile = build(&snapshot(), default);
-    symbols::done(false);
-    pprof::gzipped(&profile)
+    pprof::gzipped(&build(&snapshot(), default))
 }
 
 fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
@@ -259,9 +257,7 @@ pub(crate) fn otlp_profiles() -> (
     opentelemetry_proto::tonic::profiles::v1development::ProfilesDictionary,
     Vec<opentelemetry_proto::tonic::profiles::v1development::Profile>,
 ) {
-    let profiles = otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period());
-    symbols::done(false);
-    profiles
+    otlp::profiles(&snapshot(), crate::sys::realtime_nanos(), period())
 }
 
 /// The mean sampling interval now, the profiles' period (the start value while off).
@@ -275,12 +271,10 @@ fn period() -> i64 {
 /// The leaf function (outside the standard library) of stack-table entry `id`.
 pub(crate) fn leaf_of(id: u32) -> String {
     let mut frames = Vec::new();
-    let name = match hot::stacks().and_then(|t| t.get(id as usize)) {
+    match hot::stacks().and_then(|t| t.get(id as usize)) {
         Some(e) if e.frames(&mut frames) => leaf_function(&frames),
         _ => "[stacks past the table]".to_owned(),
-    };
-    symbols::done(false);
-    name
+    }
 }
 
 /// The `n` stacks holding the most bytes now: (leaf function outside the standard library,
@@ -299,7 +293,6 @@ fn top(n: usize, value: fn(&StackStats) -> i64) -> Vec<(String, i64)> {
             None => by_leaf.push((leaf, value(s))),
         }
     }
-    symbols::done(false);
     by_leaf.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
     by_leaf.truncate(n);
     by_leaf
@@ -341,7 +334,6 @@ fn summary(out: &mut String) {
         return;
     }
     let holding = top_inuse(3);
-    symbols::done(true);
     let holding = if holding.is_empty() {
         "nothing sampled".to_owned()
     } else {

@@ -16,8 +16,7 @@ pub(crate) fn profiles(
     time_unix_nano: u64,
     period: i64,
 ) -> (ProfilesDictionary, Vec<Profile>) {
-    let mut strings = Strings::default();
-    strings.id("");
+    let mut strings = super::pprof::Strings::new();
     let segments = crate::sys::executable_segments();
     let mut d = ProfilesDictionary {
         mapping_table: vec![Mapping::default()],
@@ -31,7 +30,7 @@ pub(crate) fn profiles(
             memory_start: s.start,
             memory_limit: s.end,
             file_offset: s.file_offset,
-            filename_strindex: strings.id(&s.file),
+            filename_strindex: strings.id32(&s.file),
             attribute_indices: Vec::new(),
         });
     }
@@ -48,11 +47,11 @@ pub(crate) fn profiles(
                         let function_index = *functions
                             .entry((f.function.clone(), f.file.clone()))
                             .or_insert_with(|| {
-                                let name = strings.id(&f.function);
+                                let name = strings.id32(&f.function);
                                 d.function_table.push(Function {
                                     name_strindex: name,
                                     system_name_strindex: name,
-                                    filename_strindex: strings.id(&f.file),
+                                    filename_strindex: strings.id32(&f.file),
                                     start_line: 0,
                                 });
                                 (d.function_table.len() - 1) as i32
@@ -88,15 +87,15 @@ pub(crate) fn profiles(
         ("inuse_space", "bytes", |s| s.inuse_bytes),
     ];
     let period_type = Some(ValueType {
-        type_strindex: strings.id("space"),
-        unit_strindex: strings.id("bytes"),
+        type_strindex: strings.id32("space"),
+        unit_strindex: strings.id32("bytes"),
     });
     let profiles = kinds
         .iter()
         .map(|&(kind, unit, value)| Profile {
             sample_type: Some(ValueType {
-                type_strindex: strings.id(kind),
-                unit_strindex: strings.id(unit),
+                type_strindex: strings.id32(kind),
+                unit_strindex: strings.id32(unit),
             }),
             samples: stacks
                 .iter()
@@ -114,27 +113,9 @@ pub(crate) fn profiles(
             ..Profile::default()
         })
         .collect();
-    d.string_table = strings.table;
+    d.string_table = strings.into_table();
     (d, profiles)
 }
 
 /// A sample type: its name, its unit and its value of a stack.
 type Kind = (&'static str, &'static str, fn(&StackStats) -> i64);
-
-#[derive(Default)]
-struct Strings {
-    table: Vec<String>,
-    index: HashMap<String, i32>,
-}
-
-impl Strings {
-    fn id(&mut self, s: &str) -> i32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.table.len() as i32;
-        self.table.push(s.to_owned());
-        self.index.insert(s.to_owned(), i);
-        i
-    }
-}

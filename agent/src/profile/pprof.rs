@@ -101,7 +101,8 @@ pub(crate) struct Function {
     pub(crate) filename: i64,
 }
 
-/// The string table being built: index 0 is the empty string, as pprof requires.
+/// The string table being built: index 0 is the empty string, as pprof and OTLP Profiles
+/// require.
 #[derive(Debug, Default)]
 pub(crate) struct Strings {
     table: Vec<String>,
@@ -123,6 +124,11 @@ impl Strings {
         self.table.push(s.to_owned());
         self.index.insert(s.to_owned(), i);
         i
+    }
+
+    /// [`Strings::id`] as OTLP Profiles' 32-bit index.
+    pub(crate) fn id32(&mut self, s: &str) -> i32 {
+        i32::try_from(self.id(s)).unwrap_or(0)
     }
 
     pub(crate) fn into_table(self) -> Vec<String> {

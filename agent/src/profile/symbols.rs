@@ -41,9 +41,6 @@ struct State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 
-/// Nothing to let go any more (the tables are small and kept); kept as the end of a batch.
-pub(crate) fn done(_now: bool) {}
-
 /// The tables of every loaded object, read once.
 fn load() -> Vec<Table> {
     let mut by_file: Vec<(String, u64, u64, u64)> = Vec::new();
