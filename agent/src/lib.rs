@@ -42,6 +42,13 @@
 //!   resource on rtscope's data, and exemplars with trace ids on `rust.latency` (the
 //!   `opentelemetry` and `opentelemetry_sdk` crates, already in the tree of every exporter
 //!   build).
+//! - `profiles`: heap profiles ([`profile`]): a call stack per sampled allocation, the in-use
+//!   set, symbols, gzipped pprof, the `/debug/pprof` endpoint, profile files and OTLP
+//!   Profiles (backtrace, object, rustc-demangle, flate2; about 400 KB).
+//! - `jemalloc` (Unix), `mimalloc`: [`alloc::AllocatorStats`] for tikv-jemallocator's
+//!   `Jemalloc` (jemalloc's own statistics through `mallctl`; jemalloc is built from its C
+//!   sources with statistics on) and for mimalloc's `MiMalloc`, so
+//!   [`alloc::report_allocator`] explains their held memory and [`alloc::trim`] purges it.
 //!
 //! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
 //! is off writes to the fallback file instead, saying so in one line; without any exporter

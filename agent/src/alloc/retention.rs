@@ -10,8 +10,9 @@ use std::alloc::{GlobalAlloc, System};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// What an allocator holds, in bytes, as it accounts for it. Fields an allocator does not
-/// know stay 0 (`retained`: `None`).
+/// What an allocator holds, in bytes, as it accounts for it. Build one from
+/// `HeldMemory::default()`, setting what your allocator knows; the figures it does not know
+/// are `None` and exported as nothing (never as 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeldMemory {
@@ -25,8 +26,8 @@ pub struct HeldMemory {
     /// (caches, fragmentation between live blocks, a heap top not yet trimmed).
     pub free: u64,
     /// Of `free`, what the allocator itself could return right away (glibc: the top
-    /// chunk, `keepcost`).
-    pub releasable: u64,
+    /// chunk, `keepcost`; jemalloc: its dirty and muzzy pages).
+    pub releasable: Option<u64>,
     /// Address space kept but already returned to the operating system (jemalloc's
     /// `retained`), where the allocator tracks it.
     pub retained: Option<u64>,
@@ -77,13 +78,117 @@ impl AllocatorStats for System {
             mapped: m.heap + m.mmapped,
             in_use: m.in_use + m.mmapped,
             free: m.free,
-            releasable: m.top_releasable,
+            releasable: Some(m.top_releasable),
             retained: None,
         })
     }
 
     fn release(&self) -> bool {
         sys::malloc_trim()
+    }
+}
+
+/// jemalloc through tikv-jemallocator (feature `jemalloc`, Unix): its own statistics,
+/// refreshed by advancing `epoch`. `mapped` is `stats.resident` (the pages it holds, its
+/// metadata included), `in_use` is `stats.allocated`, `free` is what lies between them
+/// (partly used pages and dirty pages not yet purged: `resident - allocated - metadata`),
+/// `releasable` the dirty and muzzy pages of every arena (what a purge returns at once), and
+/// `retained` is `stats.retained`. `release` purges every arena (`arena.<all>.purge`).
+#[cfg(all(feature = "jemalloc", not(windows)))]
+impl AllocatorStats for tikv_jemallocator::Jemalloc {
+    fn name(&self) -> &'static str {
+        "jemalloc"
+    }
+
+    fn held(&self) -> Option<HeldMemory> {
+        use tikv_jemalloc_ctl::{epoch, raw, stats};
+        epoch::advance().ok()?;
+        let (resident, allocated) = (
+            stats::resident::read().ok()?,
+            stats::allocated::read().ok()?,
+        );
+        let metadata = stats::metadata::read().ok()?;
+        // SAFETY: the page size and the page counts of jemalloc's merged arenas (index
+        // MALLCTL_ARENAS_ALL, 4096) are `size_t` values, read as `usize`.
+        let (page, unpurged) = unsafe {
+            (
+                raw::read::<usize>(b"arenas.page\0").ok()?,
+                raw::read::<usize>(b"stats.arenas.4096.pdirty\0").ok()?
+                    + raw::read::<usize>(b"stats.arenas.4096.pmuzzy\0").ok()?,
+            )
+        };
+        let bytes = |n: usize| n as u64;
+        Some(HeldMemory {
+            mapped: bytes(resident),
+            in_use: bytes(allocated),
+            free: bytes(resident.saturating_sub(allocated + metadata)),
+            releasable: Some(bytes(unpurged.saturating_mul(page))),
+            retained: Some(bytes(stats::retained::read().ok()?)),
+        })
+    }
+
+    fn release(&self) -> bool {
+        // SAFETY: `arena.4096.purge` (MALLCTL_ARENAS_ALL) is a void control: it reads and
+        // writes nothing, so both pointers are null and both lengths 0; the name is a
+        // NUL-terminated static string.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                c"arena.4096.purge".as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        rc == 0
+    }
+}
+
+/// mimalloc (feature `mimalloc`). A release build of mimalloc counts the memory it has
+/// committed, not its blocks, so `mapped` is its committed bytes (`mi_process_info`) and
+/// `in_use` is the live heap as rtscope counts it (the user's and the agent's requested
+/// bytes: wrap `MiMalloc` in [`Alloc`](crate::Alloc), or it reads 0); `free` is the rest of
+/// the committed memory (partly used pages, pages not yet purged, size-class rounding).
+/// `releasable` and `retained` are unknown. `release` is `mi_collect(true)`, which purges
+/// the pages that are free.
+#[cfg(feature = "mimalloc")]
+impl AllocatorStats for mimalloc::MiMalloc {
+    fn name(&self) -> &'static str {
+        "mimalloc"
+    }
+
+    fn held(&self) -> Option<HeldMemory> {
+        let mut commit = 0usize;
+        let mut unused = [0usize; 7];
+        let [elapsed, user, system, rss, peak_rss, peak_commit, faults] = &mut unused;
+        // SAFETY: every pointer is to a live, writable `usize` of this frame; mi_process_info
+        // only writes through them.
+        unsafe {
+            libmimalloc_sys::mi_process_info(
+                elapsed,
+                user,
+                system,
+                rss,
+                peak_rss,
+                &mut commit,
+                peak_commit,
+                faults,
+            )
+        };
+        let mapped = commit as u64;
+        let in_use = super::stats().live_bytes + super::agent_stats().live_bytes;
+        Some(HeldMemory {
+            mapped,
+            in_use,
+            free: mapped.saturating_sub(in_use),
+            ..HeldMemory::default()
+        })
+    }
+
+    fn release(&self) -> bool {
+        // SAFETY: mi_collect has no preconditions; `true` forces freeing and purging.
+        unsafe { libmimalloc_sys::mi_collect(true) };
+        true
     }
 }
 
@@ -171,11 +276,13 @@ fn series(out: &mut Vec<Metric>) {
             "Bytes the allocator holds in free blocks: held but unused",
             h.free,
         ));
-        out.push(gauge(
-            "rust.memory.allocator.releasable",
-            "Bytes of free memory the allocator could return at once",
-            h.releasable,
-        ));
+        if let Some(r) = h.releasable {
+            out.push(gauge(
+                "rust.memory.allocator.releasable",
+                "Bytes of free memory the allocator could return at once",
+                r,
+            ));
+        }
         if let Some(r) = h.retained {
             out.push(gauge(
                 "rust.memory.allocator.retained",
@@ -225,6 +332,37 @@ mod tests {
         );
         // SAFETY: the kept block, freed once.
         unsafe { System.dealloc(blocks[blocks.len() - 1], layout) };
+    }
+
+    /// jemalloc used directly (its symbols are prefixed, so it is not this test's global
+    /// allocator): its own figures follow a burst, the free pages are releasable, and the
+    /// purge returns them.
+    #[test]
+    #[cfg(all(feature = "jemalloc", not(windows)))]
+    fn jemalloc_accounts_for_a_burst_and_the_purge_returns_its_pages() {
+        let j = tikv_jemallocator::Jemalloc;
+        let before = j.held().expect("jemalloc statistics");
+        let layout = std::alloc::Layout::from_size_align(1000, 8).unwrap();
+        // SAFETY: a non-zero layout; each block is freed once below with the same layout.
+        let blocks: Vec<*mut u8> = (0..20_000).map(|_| unsafe { j.alloc(layout) }).collect();
+        let during = j.held().unwrap();
+        assert!(during.in_use >= before.in_use + 20_000_000, "{during:?}");
+        assert!(during.mapped >= during.in_use, "{during:?}");
+        for &p in &blocks {
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { j.dealloc(p, layout) };
+        }
+        let after = j.held().unwrap();
+        assert!(after.free >= before.free + 15_000_000, "{after:?}");
+        assert!(after.releasable >= Some(15_000_000), "{after:?}");
+        assert!(after.retained.is_some());
+        assert!(j.release());
+        let purged = j.held().unwrap();
+        assert!(purged.releasable < Some(1_000_000), "{purged:?}");
+        assert!(
+            purged.mapped + 15_000_000 <= after.mapped,
+            "{purged:?} {after:?}"
+        );
     }
 
     #[test]

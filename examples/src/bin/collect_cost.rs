@@ -3,7 +3,8 @@
 //! with a tokio runtime of 2 workers registered, glibc's allocator reported, and the heap in
 //! two states: after a burst freed again (few large free chunks) and fragmented (every other
 //! block of the burst freed: many small free chunks, `mallinfo2`'s worst case). Then one
-//! `rtscope::alloc::trim()` of the freed burst. Last, what `rtscope::latency` costs the
+//! `rtscope::alloc::trim()` of the freed burst. Then what asking jemalloc and mimalloc costs
+//! (`AllocatorStats::held`, each used directly with the same fragmented heap). Last, what `rtscope::latency` costs the
 //! calling thread outside any span and inside a sampled OpenTelemetry span (which keeps an
 //! exemplar). Figures in docs/performance.md.
 //!
@@ -11,6 +12,8 @@
 //! cargo run --release -p rtscope-examples --bin collect_cost [-- ROUNDS]
 //! ```
 
+use rtscope::alloc::AllocatorStats;
+use std::alloc::{GlobalAlloc, Layout};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -22,6 +25,37 @@ fn print(state: &str, rounds: usize) {
     println!("{state}:");
     for (name, median) in rtscope::__private::series_costs(rounds) {
         println!("  {name:<40} {:>9.1} µs", median.as_secs_f64() * 1e6);
+    }
+}
+
+/// The median time of `allocator.held()` with a fragmented heap of its own: `BLOCKS` blocks
+/// of 200 B allocated from it directly, every other one freed.
+fn held_cost<A: GlobalAlloc + AllocatorStats>(allocator: &A, rounds: usize) {
+    let layout = Layout::from_size_align(200, 8).expect("a layout");
+    // SAFETY: a non-zero layout; every block is freed once, below, with it.
+    let blocks: Vec<*mut u8> = (0..BLOCKS)
+        .map(|_| unsafe { allocator.alloc(layout) })
+        .collect();
+    for &b in blocks.iter().step_by(2) {
+        // SAFETY: allocated above with `layout`, freed once.
+        unsafe { allocator.dealloc(b, layout) };
+    }
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(allocator.held());
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "{} held(), fragmented: {:.1} µs",
+        allocator.name(),
+        times[times.len() / 2].as_secs_f64() * 1e6
+    );
+    for &b in blocks.iter().skip(1).step_by(2) {
+        // SAFETY: allocated above with `layout`, not yet freed, freed once.
+        unsafe { allocator.dealloc(b, layout) };
     }
 }
 
@@ -70,6 +104,8 @@ fn main() {
     );
     drop(kept);
     rt.shutdown_background();
+    held_cost(&tikv_jemallocator::Jemalloc, rounds);
+    held_cost(&mimalloc::MiMalloc, rounds);
 
     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
     const CALLS: u32 = 1_000_000;
