@@ -20,7 +20,7 @@ RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --a
 RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
 # depends on nothing but libc, crossbeam-queue and once_cell.
-for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry profiles jemalloc mimalloc; do
+for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry tracing-opentelemetry profiles jemalloc mimalloc; do
     cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
 done
 cargo test -p rtscope --lib --no-default-features

@@ -45,6 +45,9 @@
 //! - `profiles`: heap profiles ([`profile`]): a call stack per sampled allocation, the in-use
 //!   set, symbols, gzipped pprof, the `/debug/pprof` endpoint, profile files and OTLP
 //!   Profiles (backtrace, object, rustc-demangle, flate2; about 400 KB).
+//! - `tracing-opentelemetry`: with `tracing` and `opentelemetry`, the `rtscope::tracing`
+//!   layer takes an entered span's OpenTelemetry ids from tracing-opentelemetry 0.34, in
+//!   either order of the two layers (adds tracing-opentelemetry without its defaults).
 //! - `jemalloc` (Unix), `mimalloc`: [`alloc::AllocatorStats`] for tikv-jemallocator's
 //!   `Jemalloc` (jemalloc's own statistics through `mallctl`; jemalloc is built from its C
 //!   sources with statistics on) and for mimalloc's `MiMalloc`, so

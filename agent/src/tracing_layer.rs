@@ -38,6 +38,11 @@
 //!   RtscopeLayer::new()).with(other)`), so its value is recorded before they see the close.
 //!   Other layers can also read [`SpanAllocation`] from the span's extensions at any time, and
 //!   code inside a span can read [`current_span_bytes`].
+//! - **Trace ids** (feature `opentelemetry`). Samples taken while a span is entered carry the
+//!   ids of the OpenTelemetry span current when it was entered. With feature
+//!   `tracing-opentelemetry` they are the ids tracing-opentelemetry gives the span itself,
+//!   so the order above costs nothing; without it, tracing-opentelemetry's layer must come
+//!   first for the current context to be the span's own.
 //!
 //! The estimate comes from allocation sampling (the global allocator must be
 //! [`rtscope::Alloc`](crate::Alloc) and the agent installed); without it the totals stay 0.
@@ -83,7 +88,7 @@
 use crate::base::agent_scope;
 use crate::scope::{self, Scope};
 use ::tracing::Subscriber;
-use ::tracing::dispatcher::WeakDispatch;
+use ::tracing::dispatcher::{Dispatch, WeakDispatch};
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
 use std::cell::RefCell;
@@ -151,6 +156,22 @@ impl RtscopeLayer {
     pub fn with_scope_field(mut self, field: &'static str) -> RtscopeLayer {
         self.scope_field = Some(field);
         self
+    }
+
+    /// Runs `f` with the dispatch this layer is part of: the one it was registered with, else
+    /// (a boxed subscriber does not pass its registration on to its layers) the thread's
+    /// default one, if this layer is in it.
+    fn with_dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
+        if let Some(d) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
+            return Some(f(&d));
+        }
+        let mut f = Some(f);
+        ::tracing::dispatcher::get_default(|d| {
+            let ours = d
+                .downcast_ref::<RtscopeLayer>()
+                .is_some_and(|l| ptr::eq(l, self));
+            f.take().filter(|_| ours).map(|f| f(d))
+        })
     }
 
     /// The scope named by `field`'s value in `values`, if present.
@@ -264,9 +285,12 @@ impl<S> Layer<S> for RtscopeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
-        let _ = self.dispatch.set(subscriber.downgrade());
+    fn on_layer(&mut self, _: &mut S) {
         REGISTERED.store(true, Relaxed);
+    }
+
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
@@ -304,8 +328,16 @@ where
             },
             None => (scope::current(), None),
         };
-        // The OpenTelemetry span current now (e.g. activated by tracing-opentelemetry's layer
-        // before this one), for the samples taken while this span is entered.
+        // The span's own OpenTelemetry ids for the samples taken while it is entered: from
+        // tracing-opentelemetry, in either order of the two layers, where that feature is
+        // on; else the OpenTelemetry span current now (e.g. made current by
+        // tracing-opentelemetry's layer, when it is before this one).
+        #[cfg(feature = "tracing-opentelemetry")]
+        let trace = self
+            .with_dispatch(|d| tracing_opentelemetry::get_otel_context(id, d))
+            .flatten()
+            .map_or_else(scope::entered_trace, |cx| scope::trace_in(&cx));
+        #[cfg(not(feature = "tracing-opentelemetry"))]
         let trace = scope::entered_trace();
         let _ = FRAMES.try_with(|f| {
             let Ok(mut frames) = f.try_borrow_mut() else {
@@ -355,19 +387,19 @@ where
         let recorded = ctx.span(&id).and_then(|span| {
             let ext = span.extensions();
             let a = ext.get::<SpanAllocation>()?;
-            Some((a.field.clone()?, a.bytes(), span.metadata()))
+            // As an i64: OpenTelemetry has no unsigned integers (tracing-opentelemetry turns a
+            // u64 into a string), and no estimate comes near i64::MAX.
+            let bytes = i64::try_from(a.bytes()).unwrap_or(i64::MAX);
+            Some((a.field.clone()?, bytes, span.metadata()))
         });
         // The extensions are released: other layers may lock them while handling the record.
         let Some((field, bytes, metadata)) = recorded else {
             return;
         };
-        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
-            return;
-        };
         let fields = metadata.fields();
         let values = [(&field, Some(&bytes as &dyn ::tracing::Value))];
         let values = fields.value_set(&values);
-        dispatch.record(&id, &Record::new(&values));
+        self.with_dispatch(|d| d.record(&id, &Record::new(&values)));
     }
 }
 
@@ -443,10 +475,10 @@ mod tests {
 
     /// Records the `alloc.bytes` values it sees.
     #[derive(Clone, Default)]
-    struct Seen(Arc<Mutex<Vec<u64>>>);
+    struct Seen(Arc<Mutex<Vec<i64>>>);
 
     impl Visit for Seen {
-        fn record_u64(&mut self, field: &Field, value: u64) {
+        fn record_i64(&mut self, field: &Field, value: i64) {
             if field.name() == ALLOC_BYTES_FIELD {
                 self.0.lock().unwrap().push(value);
             }
@@ -462,6 +494,108 @@ mod tests {
 
     fn name() -> Option<&'static str> {
         Scope::current().map(|s| s.name())
+    }
+
+    /// The ids tracing-opentelemetry gives `span`, as rtscope keeps them.
+    #[cfg(feature = "tracing-opentelemetry")]
+    fn otel_ids(span: &tracing::Span) -> Option<scope::Trace> {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let sc = span.context().span().span_context().clone();
+        Some((sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
+    }
+
+    /// Whichever of the two layers comes first, a span's samples carry its own ids: rtscope's
+    /// layer asks tracing-opentelemetry for them instead of the current context (which,
+    /// with rtscope's layer first, is still the parent's when it sees the span entered).
+    #[test]
+    #[cfg(feature = "tracing-opentelemetry")]
+    fn a_span_carries_its_own_opentelemetry_ids_in_either_layer_order() {
+        use opentelemetry::trace::TracerProvider as _;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let check = |subscriber: Box<dyn Subscriber + Send + Sync>| {
+            tracing::subscriber::with_default(subscriber, || {
+                let request = tracing::info_span!("request");
+                let _r = request.enter();
+                assert_eq!(
+                    crate::base::attribution::current_trace(),
+                    otel_ids(&request)
+                );
+                let parse = tracing::info_span!("parse");
+                parse.in_scope(|| {
+                    assert_eq!(crate::base::attribution::current_trace(), otel_ids(&parse))
+                });
+                assert_ne!(otel_ids(&request), otel_ids(&parse));
+                assert_eq!(
+                    crate::base::attribution::current_trace(),
+                    otel_ids(&request)
+                );
+            });
+            assert_eq!(crate::base::attribution::current_trace(), None);
+        };
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("t"));
+        check(Box::new(
+            tracing_subscriber::registry()
+                .with(RtscopeLayer::new())
+                .with(otel),
+        ));
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("t"));
+        check(Box::new(
+            tracing_subscriber::registry()
+                .with(otel)
+                .with(RtscopeLayer::new()),
+        ));
+    }
+
+    /// The spans an SDK tracer ended, kept for the test.
+    #[cfg(feature = "tracing-opentelemetry")]
+    #[derive(Clone, Debug, Default)]
+    struct Ended(Arc<Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+
+    #[cfg(feature = "tracing-opentelemetry")]
+    impl opentelemetry_sdk::trace::SpanExporter for Ended {
+        async fn export(
+            &self,
+            batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    /// With rtscope's layer first, its `alloc.bytes` reaches the OpenTelemetry span
+    /// tracing-opentelemetry exports, beside the span's own ids on the samples.
+    #[test]
+    #[cfg(feature = "tracing-opentelemetry")]
+    fn alloc_bytes_reaches_the_exported_opentelemetry_span() {
+        use opentelemetry::trace::TracerProvider as _;
+        let ended = Ended::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(ended.clone())
+            .build();
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("t"));
+        let sub = tracing_subscriber::registry()
+            .with(RtscopeLayer::new())
+            .with(otel);
+        ::tracing::subscriber::with_default(sub, || {
+            let span = ::tracing::info_span!("handle", alloc.bytes = ::tracing::field::Empty);
+            span.in_scope(|| crate::base::attribution::on_sample(4096));
+        });
+        let ended = ended.0.lock().unwrap();
+        let handle = ended
+            .iter()
+            .find(|s| s.name == "handle")
+            .expect("the span ended");
+        let bytes = handle
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == ALLOC_BYTES_FIELD);
+        assert_eq!(
+            bytes.map(|kv| kv.value.clone()),
+            Some(opentelemetry::Value::I64(4096)),
+            "{:?}",
+            handle.attributes
+        );
     }
 
     #[test]
@@ -524,6 +658,25 @@ mod tests {
             drop(span);
         });
         assert_eq!(*seen.0.lock().unwrap(), vec![127]);
+    }
+
+    /// A boxed subscriber (`Box<dyn Subscriber>`, common where the layers are chosen at run
+    /// time) does not pass its registration on to the layers: the close still records the
+    /// field, through the thread's default dispatch.
+    #[test]
+    fn close_records_the_field_through_a_boxed_subscriber() {
+        let seen = Seen::default();
+        let sub: Box<dyn Subscriber + Send + Sync> = Box::new(
+            tracing_subscriber::registry()
+                .with(RtscopeLayer::new())
+                .with(seen.clone()),
+        );
+        ::tracing::subscriber::with_default(sub, || {
+            let span = ::tracing::info_span!("boxed", alloc.bytes = ::tracing::field::Empty);
+            span.in_scope(|| crate::base::attribution::on_sample(42));
+            drop(span);
+        });
+        assert_eq!(*seen.0.lock().unwrap(), vec![42]);
     }
 
     #[test]

@@ -169,3 +169,83 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
         "{e}"
     );
 }
+
+/// Through `tracing` (rtscope's feature `tracing-opentelemetry`): the samples of a tracing
+/// span carry the ids of the OpenTelemetry span tracing-opentelemetry makes of it (the
+/// child's own span id, the parent's trace), whichever layer comes first, and a latency
+/// inside it its exemplar.
+#[test]
+fn samples_in_tracing_spans_carry_the_ids_tracing_opentelemetry_gives_them() {
+    tracing_spans_carry_their_ids(&[]);
+}
+
+/// The same with rtscope's layer before tracing-opentelemetry's (the order its
+/// `alloc.bytes` field wants): without the feature, the samples would carry the parent's
+/// span id, read before the child's context is current.
+#[test]
+fn with_rtscope_s_layer_first_the_samples_still_carry_their_own_span_s_ids() {
+    tracing_spans_carry_their_ids(&[("RTSCOPE_TEST_RTSCOPE_FIRST", "1")]);
+}
+
+fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
+    let c = Collector::start();
+    let mut env = env.to_vec();
+    env.extend([
+        ("RTSCOPE_TEST_HOLD_MS", "600"),
+        ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+        ("RTSCOPE_SAMPLING_TARGET", "100000"),
+    ]);
+    let out = run_exporting(env!("CARGO_BIN_EXE_tracing_otel_workload"), &c, &env);
+    let ids = |tag: &str| -> Vec<String> {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("no {tag} in {out:?}"))
+            .split_whitespace()
+            .map(|id| base64(&hex_bytes(id)))
+            .collect()
+    };
+    let (request, parse) = (ids("REQUEST "), ids("PARSE "));
+    assert_eq!(request[0], parse[0], "one trace: {out:?}");
+    assert_ne!(request[1], parse[1], "two spans: {out:?}");
+    assert_ne!(parse[0], base64(&[0; 16]), "a valid trace: {out:?}");
+    c.wait_for_metric("rust.latency", Duration::from_secs(15));
+    settle(&c);
+
+    let samples = c.log_records();
+    let in_scope = |scope: &str| -> Vec<_> {
+        samples
+            .iter()
+            .filter(|r| {
+                r["eventName"] == "rust.memory.allocation.sample"
+                    && r.attr("rust.scope").and_then(any_value_str) == Some(scope)
+            })
+            .collect()
+    };
+    let (traced, outside) = (in_scope("parse"), in_scope("outside"));
+    assert!(traced.len() >= 32, "{} samples in parse", traced.len());
+    assert!(outside.len() >= 32, "{} samples outside", outside.len());
+    for r in &traced {
+        assert_eq!(r["traceId"].as_str(), Some(parse[0].as_str()), "{r:?}");
+        assert_eq!(r["spanId"].as_str(), Some(parse[1].as_str()), "{r:?}");
+    }
+    for r in &outside {
+        assert!(
+            r["traceId"].as_str().unwrap_or_default().is_empty(),
+            "a sample outside the spans has a trace: {r:?}"
+        );
+    }
+    let exemplars: Vec<Value> = c
+        .metric_points("rust.latency")
+        .iter()
+        .flat_map(|p| {
+            p.json()["exemplars"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(exemplars.len(), 1, "{exemplars:?}");
+    assert_eq!(exemplars[0]["spanId"].as_str(), Some(parse[1].as_str()));
+    assert_eq!(exemplars[0]["asDouble"].as_f64(), Some(0.009));
+}

@@ -45,20 +45,20 @@ pub(crate) fn replace_trace(trace: Option<Trace>) -> Option<Trace> {
 #[inline]
 pub(crate) fn entered_trace() -> Option<Trace> {
     #[cfg(feature = "opentelemetry")]
-    {
-        use opentelemetry::trace::TraceContextExt as _;
-        let otel = opentelemetry::Context::map_current(|cx| {
-            if !cx.has_active_span() {
-                return None;
-            }
-            let sc = cx.span().span_context().clone();
-            (sc.is_valid() && sc.is_sampled())
-                .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
-        });
-        otel.or_else(current_trace)
-    }
+    return opentelemetry::Context::map_current(trace_in);
     #[cfg(not(feature = "opentelemetry"))]
     current_trace()
+}
+
+/// The ids of `cx`'s span if it is a sampled one, else the trace already in effect.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn trace_in(cx: &opentelemetry::Context) -> Option<Trace> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let sc = cx.span().span_context().clone();
+    let sampled = cx.has_active_span() && sc.is_valid() && sc.is_sampled();
+    sampled
+        .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
+        .or_else(current_trace)
 }
 
 /// The current scope id on this thread, 0 for none. No allocation, no lock.

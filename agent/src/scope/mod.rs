@@ -43,6 +43,8 @@ pub use future::{ScopeExt, Scoped};
 pub use crate::base::attribution::MAX_SCOPE_NAMES;
 #[cfg(any(feature = "tracing", test))]
 pub(crate) use crate::base::attribution::replace_span_bytes;
+#[cfg(feature = "tracing-opentelemetry")]
+pub(crate) use crate::base::attribution::trace_in;
 pub(crate) use crate::base::attribution::{Trace, current, entered_trace, replace, replace_trace};
 use crate::names::{Entry, Interner, OTHER};
 

@@ -6,7 +6,9 @@
 //! `rtscope::alloc::trim()` of the freed burst. Then what asking jemalloc and mimalloc costs
 //! (`AllocatorStats::held`, each used directly with the same fragmented heap). Last, what `rtscope::latency` costs the
 //! calling thread outside any span and inside a sampled OpenTelemetry span (which keeps an
-//! exemplar). Figures in docs/performance.md.
+//! exemplar), and what `RtscopeLayer` adds to entering and leaving a tracing span beside
+//! tracing-opentelemetry's layer (feature `tracing-opentelemetry`: it asks that layer for
+//! the span's ids at every enter). Figures in docs/performance.md.
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin collect_cost [-- ROUNDS]
@@ -121,5 +123,31 @@ fn main() {
     let inside = provider.tracer("cost").in_span("request", |_| per_call());
     println!(
         "rtscope::latency: {outside:.1} ns outside a span, {inside:.1} ns inside a sampled span"
+    );
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let enter_exit = |subscriber: Box<dyn tracing::Subscriber + Send + Sync>| {
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            let start = Instant::now();
+            for _ in 0..CALLS {
+                drop(std::hint::black_box(span.enter()));
+            }
+            start.elapsed().as_secs_f64() * 1e9 / f64::from(CALLS)
+        })
+    };
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("cost"));
+    let alone = enter_exit(Box::new(tracing_subscriber::registry().with(otel)));
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("cost"));
+    let rtscope = rtscope::tracing::RtscopeLayer::new();
+    let with = enter_exit(Box::new(
+        tracing_subscriber::registry().with(rtscope).with(otel),
+    ));
+    let own = enter_exit(Box::new(
+        tracing_subscriber::registry().with(rtscope::tracing::RtscopeLayer::new()),
+    ));
+    println!(
+        "tracing span enter+exit: {own:.1} ns with RtscopeLayer alone, {alone:.1} ns with \
+         tracing-opentelemetry's layer alone, {with:.1} ns with both"
     );
 }
