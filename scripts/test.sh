@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install-collector.sh
 # Integration tests run the example binaries as child processes: build them in the test profile.
 cargo build --workspace --bins --all-features
+# tokio's unstable runtime histograms (agent/src/runtime.rs), as a `--cfg tokio_unstable`
+# build of the application gives them: unit tests, and the workload that
+# integration/tests/tokio_histograms.rs runs against the collector (built before the tests).
+RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
+RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo build -p rtscope-integration --bin tokio_histograms --target-dir target/tokio-unstable
 cargo test --workspace --all-features
 # The async-main-without-tokio compile error, which only exists without the feature.
 cargo test -p rtscope --test macros
@@ -15,9 +20,6 @@ cargo test -p rtscope --test macros
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
-# tokio's unstable runtime histograms (agent/src/runtime.rs), as a `--cfg tokio_unstable`
-# build of the application gives them.
-RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
 # depends on nothing but libc, crossbeam-queue and once_cell.
 for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry tracing-opentelemetry profiles jemalloc mimalloc; do
