@@ -34,8 +34,6 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(rtscope_fallback, values(none(), \"bare\"))");
     println!("cargo:rustc-check-cfg=cfg(rtscope_linux)");
     println!("cargo:rustc-check-cfg=cfg(rtscope_posix)");
-    // tokio's own cfg: its unstable runtime histograms (agent/src/runtime.rs).
-    println!("cargo:rustc-check-cfg=cfg(tokio_unstable)");
     if os == "linux" && !fallback {
         println!("cargo:rustc-cfg=rtscope_linux");
     }

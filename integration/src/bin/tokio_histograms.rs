@@ -18,10 +18,6 @@
 //!   descheduled that long; 0 unless the machine is overloaded). Then, after
 //!   `RTSCOPE_TEST_HOLD_MS` (default 1000) in which the agent exports, `DONE`.
 
-// `tokio_unstable` is tokio's cfg, unknown to cargo's check; the integration crate takes the
-// workspace's lints, so it cannot declare it in Cargo.toml (agent/build.rs does for rtscope).
-#![allow(unexpected_cfgs)]
-
 use std::time::{Duration, Instant};
 
 #[global_allocator]
