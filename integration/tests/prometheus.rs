@@ -220,7 +220,7 @@ fn a_real_prometheus_scrapes_exact_values_and_the_dashboard_has_data() {
         let got = prom
             .value(&expr)
             .unwrap_or_else(|e| panic!("{e}\n{}", log()));
-        assert_eq!(got, want, "{expr}");
+        assert_eq!(got, want, "{expr}\n{}", log());
     }
     // 900 observations in (2, 5] µs and 100 in (200, 500] µs: Prometheus interpolates inside
     // the bucket, 200 µs + 300 µs * 90/100 for the p99 and 2 µs + 3 µs * 500/900 for the p50.

@@ -53,11 +53,27 @@ fn main() {
     std::thread::sleep(Duration::from_millis(1));
 
     let s = rtscope::alloc::stats();
+    let mine = rtscope::alloc::thread_stats().allocations;
     rtscope_integration::print_uncounted(|w| {
         write!(w, r#"SNAPSHOT {{"allocations":{}}}"#, s.allocations)
     });
     // `Path::exists` does not allocate (a small path is made into a C string on the stack).
+    // Should a count change all the same, say once whose it was (this thread's or another's),
+    // for the test's failure message.
+    let mut said = false;
     while !go.exists() {
+        let now = rtscope::alloc::stats().allocations;
+        if now != s.allocations && !said {
+            said = true;
+            let main = rtscope::alloc::thread_stats().allocations - mine;
+            rtscope_integration::print_uncounted(|w| {
+                write!(
+                    w,
+                    "LATE {} allocations after the snapshot, {main} of them on the main thread",
+                    now - s.allocations
+                )
+            });
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 
