@@ -158,20 +158,23 @@ impl RtscopeLayer {
         self
     }
 
-    /// Runs `f` with the dispatch this layer is part of: the one it was registered with, else
-    /// (a boxed subscriber does not pass its registration on to its layers) the thread's
-    /// default one, if this layer is in it.
+    /// Runs `f` with the dispatch this layer is part of: the thread's default one if this
+    /// layer is in it (no shared count is touched, unlike upgrading the registered one on
+    /// every span enter from every thread), else the one it was registered with (a boxed
+    /// subscriber does not pass its registration on to its layers, so there may be none).
     fn with_dispatch<R>(&self, f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
-        if let Some(d) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
-            return Some(f(&d));
-        }
         let mut f = Some(f);
-        ::tracing::dispatcher::get_default(|d| {
+        let done = ::tracing::dispatcher::get_default(|d| {
             let ours = d
                 .downcast_ref::<RtscopeLayer>()
                 .is_some_and(|l| ptr::eq(l, self));
-            f.take().filter(|_| ours).map(|f| f(d))
-        })
+            f.take_if(|_| ours).map(|f| f(d))
+        });
+        if done.is_some() {
+            return done;
+        }
+        let d = self.dispatch.get().and_then(WeakDispatch::upgrade)?;
+        f.take().map(|f| f(&d))
     }
 
     /// The scope named by `field`'s value in `values`, if present.
