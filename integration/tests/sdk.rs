@@ -58,6 +58,44 @@ fn rtscope_data_carries_the_applications_sdk_resource_exactly() {
 }
 
 /// Standard base64, as protobuf's JSON mapping writes `bytes` (the receiver's OTLP/JSON).
+/// The exemplars of every `rust.latency` point of the latency `request`.
+fn request_exemplars(c: &Collector) -> Vec<Value> {
+    c.metric_points("rust.latency")
+        .iter()
+        .filter(|p| p.attr_str("rust.latency.name") == Some("request"))
+        .flat_map(|p| {
+            p.json()["exemplars"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The allocation samples of `scope` (at least 32 of them) all carry `ids` (trace and span
+/// id, base64, as OTLP/JSON spells them) as their log records' ids, or none.
+fn samples_carry(c: &Collector, scope: &str, ids: Option<(&str, &str)>) {
+    let samples: Vec<_> = c
+        .log_records()
+        .into_iter()
+        .filter(|r| {
+            r["eventName"] == "rust.memory.allocation.sample"
+                && r.attr("rust.scope").and_then(any_value_str) == Some(scope)
+        })
+        .collect();
+    assert!(samples.len() >= 32, "{} samples in {scope}", samples.len());
+    for r in &samples {
+        let got = (r["traceId"].as_str(), r["spanId"].as_str());
+        match ids {
+            Some((trace, span)) => assert_eq!(got, (Some(trace), Some(span)), "{r:?}"),
+            None => assert!(
+                got.0.unwrap_or_default().is_empty(),
+                "a sample outside any span has a trace: {r:?}"
+            ),
+        }
+    }
+}
+
 fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -105,17 +143,7 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
         .collect();
     c.wait_for_metric("rust.latency", Duration::from_secs(15));
     settle(&c);
-    let exemplars: Vec<Value> = c
-        .metric_points("rust.latency")
-        .iter()
-        .filter(|p| p.attr_str("rust.latency.name") == Some("request"))
-        .flat_map(|p| {
-            p.json()["exemplars"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .collect();
+    let exemplars = request_exemplars(&c);
     // Once, for the measurement in the span; none for the one outside.
     assert_eq!(exemplars.len(), 1, "{exemplars:?}");
     let e = &exemplars[0];
@@ -132,38 +160,9 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
     assert_eq!(e["asDouble"].as_f64(), Some(0.007));
     // Allocation samples taken in a scope entered inside the span carry its ids as the log
     // records' trace and span ids; those of the scope outside any span carry none.
-    let samples = c.log_records();
-    let in_scope = |scope: &str| -> Vec<_> {
-        samples
-            .iter()
-            .filter(|r| {
-                r["eventName"] == "rust.memory.allocation.sample"
-                    && r.attr("rust.scope").and_then(any_value_str) == Some(scope)
-            })
-            .collect()
-    };
-    let traced = in_scope("traced-burst");
-    let untraced = in_scope("untraced-burst");
-    assert!(traced.len() >= 32, "{} traced samples", traced.len());
-    assert!(untraced.len() >= 32, "{} untraced samples", untraced.len());
-    for r in &traced {
-        assert_eq!(
-            r["traceId"].as_str(),
-            Some(base64(&hex_bytes(ids[0])).as_str()),
-            "{r:?}"
-        );
-        assert_eq!(
-            r["spanId"].as_str(),
-            Some(base64(&hex_bytes(ids[1])).as_str()),
-            "{r:?}"
-        );
-    }
-    for r in &untraced {
-        assert!(
-            r["traceId"].as_str().unwrap_or_default().is_empty(),
-            "a sample outside the span has a trace: {r:?}"
-        );
-    }
+    let (trace, span) = (base64(&hex_bytes(ids[0])), base64(&hex_bytes(ids[1])));
+    samples_carry(&c, "traced-burst", Some((&trace, &span)));
+    samples_carry(&c, "untraced-burst", None);
     assert!(
         e["timeUnixNano"].as_str().is_some_and(|t| t.len() >= 19),
         "{e}"
@@ -212,39 +211,9 @@ fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
     c.wait_for_metric("rust.latency", Duration::from_secs(15));
     settle(&c);
 
-    let samples = c.log_records();
-    let in_scope = |scope: &str| -> Vec<_> {
-        samples
-            .iter()
-            .filter(|r| {
-                r["eventName"] == "rust.memory.allocation.sample"
-                    && r.attr("rust.scope").and_then(any_value_str) == Some(scope)
-            })
-            .collect()
-    };
-    let (traced, outside) = (in_scope("parse"), in_scope("outside"));
-    assert!(traced.len() >= 32, "{} samples in parse", traced.len());
-    assert!(outside.len() >= 32, "{} samples outside", outside.len());
-    for r in &traced {
-        assert_eq!(r["traceId"].as_str(), Some(parse[0].as_str()), "{r:?}");
-        assert_eq!(r["spanId"].as_str(), Some(parse[1].as_str()), "{r:?}");
-    }
-    for r in &outside {
-        assert!(
-            r["traceId"].as_str().unwrap_or_default().is_empty(),
-            "a sample outside the spans has a trace: {r:?}"
-        );
-    }
-    let exemplars: Vec<Value> = c
-        .metric_points("rust.latency")
-        .iter()
-        .flat_map(|p| {
-            p.json()["exemplars"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .collect();
+    samples_carry(&c, "parse", Some((&parse[0], &parse[1])));
+    samples_carry(&c, "outside", None);
+    let exemplars = request_exemplars(&c);
     assert_eq!(exemplars.len(), 1, "{exemplars:?}");
     assert_eq!(exemplars[0]["spanId"].as_str(), Some(parse[1].as_str()));
     assert_eq!(exemplars[0]["asDouble"].as_f64(), Some(0.009));
