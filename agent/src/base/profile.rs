@@ -29,6 +29,7 @@
 use super::sync::{AtomicBool, AtomicU64, Ordering::*};
 use std::alloc::Layout;
 use std::cell::Cell;
+use std::sync::Once;
 use std::sync::atomic::{AtomicU32, AtomicUsize};
 
 /// Frames kept per stack (deeper stacks keep their innermost frames).
@@ -134,22 +135,22 @@ pub(crate) fn enabled() -> bool {
     ON.load(Relaxed)
 }
 
+/// Reserves the stack and large-block tables the first time (every other caller waits for
+/// that answer, as for the arena); whether they exist.
 fn reserve_tables() -> bool {
     use crate::sys::reserve;
-    static ONCE: AtomicBool = AtomicBool::new(false);
-    if ONCE.swap(true, AcqRel) {
-        return STACKS.load(Acquire) != 0;
-    }
-    let page = 4096;
-    let (Some(stacks), Some(large)) = (
-        reserve(MAX_STACKS * size_of::<Stack>(), page),
-        reserve(LARGE * size_of::<LargeEntry>(), page),
-    ) else {
-        return false;
-    };
-    LARGE_TABLE.store(large as usize, Release);
-    STACKS.store(stacks as usize, Release);
-    true
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let page = 4096;
+        if let (Some(stacks), Some(large)) = (
+            reserve(MAX_STACKS * size_of::<Stack>(), page),
+            reserve(LARGE * size_of::<LargeEntry>(), page),
+        ) {
+            LARGE_TABLE.store(large as usize, Release);
+            STACKS.store(stacks as usize, Release);
+        }
+    });
+    STACKS.load(Acquire) != 0
 }
 
 /// The arena's base, reserved (with its slot records) the first time a thread claims its
@@ -172,29 +173,18 @@ pub(crate) fn arena_base() -> usize {
 
 #[cold]
 fn reserve_arena() -> usize {
-    use std::sync::atomic::AtomicU8;
-    const UNTRIED: u8 = 0;
-    const RESERVING: u8 = 1;
-    const DONE: u8 = 2;
-    static STATE: AtomicU8 = AtomicU8::new(UNTRIED);
     // One thread reserves. Every other waits for its answer (one `mmap` away): a thread
-    // must never record a base other than the one every arena block comes from.
-    if STATE
-        .compare_exchange(UNTRIED, RESERVING, AcqRel, Acquire)
-        .is_err()
-    {
-        while STATE.load(Acquire) != DONE {
-            std::hint::spin_loop();
+    // must never record a base other than the one every arena block comes from. `Once`
+    // allocates nothing, waiting or not (a futex, or waiters on their own stacks).
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let records = crate::sys::reserve(SIZES * ARENA_SLOTS * size_of::<Meta>(), 4096);
+        let arena = records.and_then(|_| crate::sys::reserve(ARENA_LEN, LARGEST));
+        if let (Some(records), Some(arena)) = (records, arena) {
+            META.store(records as usize, Release);
+            ARENA.store(arena as usize, Release);
         }
-        return ARENA.load(Acquire);
-    }
-    let records = crate::sys::reserve(SIZES * ARENA_SLOTS * size_of::<Meta>(), 4096);
-    let arena = records.and_then(|_| crate::sys::reserve(ARENA_LEN, LARGEST));
-    if let (Some(records), Some(arena)) = (records, arena) {
-        META.store(records as usize, Release);
-        ARENA.store(arena as usize, Release);
-    }
-    STATE.store(DONE, Release);
+    });
     ARENA.load(Acquire)
 }
 
