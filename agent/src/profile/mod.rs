@@ -140,10 +140,86 @@ pub(crate) fn encode(default: Show) -> Vec<u8> {
     pprof::gzipped(&build(&snapshot(), default))
 }
 
+/// What pprof and OTLP Profiles share: the stacks' symbols, deduplicated into functions
+/// and locations numbered from 1 (pprof's ids start at 1; OTLP's tables keep an empty
+/// entry at 0, so an entry's number is its index there too), and the string table.
+pub(crate) struct Symbolized {
+    pub(crate) strings: pprof::Strings,
+    /// The executable segments; mapping number `i + 1` is `segments[i]`, 0 none.
+    pub(crate) segments: Vec<crate::sys::Segment>,
+    /// Function `i + 1`: its name's and its file's string ids.
+    pub(crate) functions: Vec<(i64, i64)>,
+    /// Location `i + 1`.
+    pub(crate) locations: Vec<SymbolizedLocation>,
+    /// Per stack (in the order given), its location numbers, innermost first.
+    pub(crate) stacks: Vec<Vec<u64>>,
+}
+
+/// A return address with its mapping number and its (function number, line) frames,
+/// innermost first (more than one where calls were inlined).
+pub(crate) struct SymbolizedLocation {
+    pub(crate) address: u64,
+    pub(crate) mapping: u64,
+    pub(crate) lines: Vec<(u64, i64)>,
+}
+
+/// Symbolizes `stacks`, each address and function once.
+pub(crate) fn symbolize(stacks: &[StackStats]) -> Symbolized {
+    use std::collections::HashMap;
+    let mut out = Symbolized {
+        strings: pprof::Strings::new(),
+        segments: crate::sys::executable_segments(),
+        functions: Vec::new(),
+        locations: Vec::new(),
+        stacks: Vec::with_capacity(stacks.len()),
+    };
+    let mut location_ids: HashMap<usize, u64> = HashMap::new();
+    let mut function_ids: HashMap<(String, String), u64> = HashMap::new();
+    for stack in stacks {
+        let resolved = symbols::resolve_stack(&stack.frames);
+        let mut ids = Vec::with_capacity(resolved.len());
+        for (addr, frames) in &resolved {
+            let id = *location_ids.entry(*addr).or_insert_with(|| {
+                let lines = frames
+                    .iter()
+                    .map(|f| {
+                        let key = (f.function.clone(), f.file.clone());
+                        let function = *function_ids.entry(key).or_insert_with(|| {
+                            let name = out.strings.id(&f.function);
+                            out.functions.push((name, out.strings.id(&f.file)));
+                            out.functions.len() as u64
+                        });
+                        (function, i64::from(f.line))
+                    })
+                    .collect();
+                let mapping = out
+                    .segments
+                    .iter()
+                    .position(|s| (s.start..s.end).contains(&(*addr as u64)))
+                    .map_or(0, |i| i as u64 + 1);
+                out.locations.push(SymbolizedLocation {
+                    address: *addr as u64,
+                    mapping,
+                    lines,
+                });
+                out.locations.len() as u64
+            });
+            ids.push(id);
+        }
+        out.stacks.push(ids);
+    }
+    out
+}
+
 fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
     use pprof::{Function, Line, Location, Mapping, Profile, Sample, ValueType};
-    use std::collections::HashMap;
-    let mut strings = pprof::Strings::new();
+    let Symbolized {
+        mut strings,
+        segments,
+        functions,
+        locations,
+        stacks: location_ids,
+    } = symbolize(stacks);
     let vt = |t: &str, u: &str, s: &mut pprof::Strings| ValueType {
         r#type: s.id(t),
         unit: s.id(u),
@@ -155,7 +231,6 @@ fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
         vt("inuse_space", "bytes", &mut strings),
     ];
     let period_type = Some(vt("space", "bytes", &mut strings));
-    let segments = crate::sys::executable_segments();
     let mapping: Vec<Mapping> = segments
         .iter()
         .enumerate()
@@ -172,64 +247,41 @@ fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
             has_inline_frames: true,
         })
         .collect();
-    let mapping_of = |addr: usize| {
-        segments
-            .iter()
-            .position(|s| (s.start..s.end).contains(&(addr as u64)))
-            .map_or(0, |i| i as u64 + 1)
-    };
-    let mut locations: Vec<Location> = Vec::new();
-    let mut location_ids: HashMap<usize, u64> = HashMap::new();
-    let mut functions: Vec<Function> = Vec::new();
-    let mut function_ids: HashMap<(String, String), u64> = HashMap::new();
-    let mut samples = Vec::new();
-    for stack in stacks {
-        let resolved = symbols::resolve_stack(&stack.frames);
-        let mut ids = Vec::with_capacity(resolved.len());
-        for (addr, frames) in &resolved {
-            let id = *location_ids.entry(*addr).or_insert_with(|| {
-                let line = frames
-                    .iter()
-                    .map(|f| {
-                        let key = (f.function.clone(), f.file.clone());
-                        let function_id = *function_ids.entry(key).or_insert_with(|| {
-                            let id = functions.len() as u64 + 1;
-                            let name = strings.id(&f.function);
-                            functions.push(Function {
-                                id,
-                                name,
-                                system_name: name,
-                                filename: strings.id(&f.file),
-                            });
-                            id
-                        });
-                        Line {
-                            function_id,
-                            line: i64::from(f.line),
-                        }
-                    })
-                    .collect();
-                let id = locations.len() as u64 + 1;
-                locations.push(Location {
-                    id,
-                    mapping_id: mapping_of(*addr),
-                    address: *addr as u64,
-                    line,
-                });
-                id
-            });
-            ids.push(id);
-        }
-        samples.push(Sample {
-            location_id: ids,
+    let function = (1..)
+        .zip(functions)
+        .map(|(id, (name, filename))| Function {
+            id,
+            name,
+            system_name: name,
+            filename,
+        })
+        .collect();
+    let location = (1..)
+        .zip(locations)
+        .map(|(id, l)| Location {
+            id,
+            mapping_id: l.mapping,
+            address: l.address,
+            line: l
+                .lines
+                .into_iter()
+                .map(|(function_id, line)| Line { function_id, line })
+                .collect(),
+        })
+        .collect();
+    let sample = stacks
+        .iter()
+        .zip(location_ids)
+        .map(|(stack, location_id)| Sample {
+            location_id,
             value: vec![
                 stack.alloc_objects,
                 stack.alloc_bytes,
                 stack.inuse_objects,
                 stack.inuse_bytes,
             ],
-        });
-    }
+        })
+        .collect();
     let default_sample_type = match default {
         Show::InUse => strings.id("inuse_space"),
         Show::Allocs => strings.id("alloc_space"),
@@ -238,10 +290,10 @@ fn build(stacks: &[StackStats], default: Show) -> pprof::Profile {
         vec![strings.id("rtscope heap profile: unbiased estimates from Poisson byte sampling")];
     Profile {
         sample_type,
-        sample: samples,
+        sample,
         mapping,
-        location: locations,
-        function: functions,
+        location,
+        function,
         time_nanos: crate::sys::realtime_nanos().min(i64::MAX as u64) as i64,
         period_type,
         period: period(),

@@ -3,11 +3,10 @@
 //! the protocol carries one sample type per profile), in Go's order. Index 0 of every table
 //! is its empty entry, as the protocol asks.
 
-use super::{StackStats, symbols};
+use super::StackStats;
 use opentelemetry_proto::tonic::profiles::v1development::{
     Function, Line, Location, Mapping, Profile, ProfilesDictionary, Sample, Stack, ValueType,
 };
-use std::collections::HashMap;
 
 /// The dictionary and the four profiles (`alloc_objects`, `alloc_space`, `inuse_objects`,
 /// `inuse_space`) of `stacks`, at `time_unix_nano`, with the sampling `period` in bytes.
@@ -16,8 +15,16 @@ pub(crate) fn profiles(
     time_unix_nano: u64,
     period: i64,
 ) -> (ProfilesDictionary, Vec<Profile>) {
-    let mut strings = super::pprof::Strings::new();
-    let segments = crate::sys::executable_segments();
+    let super::Symbolized {
+        mut strings,
+        segments,
+        functions,
+        locations,
+        stacks: location_ids,
+    } = super::symbolize(stacks);
+    // Numbers from 1 are indices past each table's empty entry 0.
+    let index = |n: u64| i32::try_from(n).unwrap_or(0);
+    let string = |id: i64| i32::try_from(id).unwrap_or(0);
     let mut d = ProfilesDictionary {
         mapping_table: vec![Mapping::default()],
         location_table: vec![Location::default()],
@@ -34,51 +41,35 @@ pub(crate) fn profiles(
             attribute_indices: Vec::new(),
         });
     }
-    let mut locations: HashMap<usize, i32> = HashMap::new();
-    let mut functions: HashMap<(String, String), i32> = HashMap::new();
-    let mut stack_index = Vec::with_capacity(stacks.len());
-    for stack in stacks {
-        let mut location_indices = Vec::new();
-        for (addr, frames) in symbols::resolve_stack(&stack.frames) {
-            let index = *locations.entry(addr).or_insert_with(|| {
-                let lines = frames
-                    .iter()
-                    .map(|f| {
-                        let function_index = *functions
-                            .entry((f.function.clone(), f.file.clone()))
-                            .or_insert_with(|| {
-                                let name = strings.id32(&f.function);
-                                d.function_table.push(Function {
-                                    name_strindex: name,
-                                    system_name_strindex: name,
-                                    filename_strindex: strings.id32(&f.file),
-                                    start_line: 0,
-                                });
-                                (d.function_table.len() - 1) as i32
-                            });
-                        Line {
-                            function_index,
-                            line: i64::from(f.line),
-                            column: 0,
-                        }
-                    })
-                    .collect();
-                let mapping_index = segments
-                    .iter()
-                    .position(|s| (s.start..s.end).contains(&(addr as u64)))
-                    .map_or(0, |i| i as i32 + 1);
-                d.location_table.push(Location {
-                    mapping_index,
-                    address: addr as u64,
-                    lines,
-                    attribute_indices: Vec::new(),
-                });
-                (d.location_table.len() - 1) as i32
-            });
-            location_indices.push(index);
+    d.function_table
+        .extend(functions.into_iter().map(|(name, file)| Function {
+            name_strindex: string(name),
+            system_name_strindex: string(name),
+            filename_strindex: string(file),
+            start_line: 0,
+        }));
+    d.location_table.extend(locations.into_iter().map(|l| {
+        Location {
+            mapping_index: index(l.mapping),
+            address: l.address,
+            lines: l
+                .lines
+                .into_iter()
+                .map(|(function, line)| Line {
+                    function_index: index(function),
+                    line,
+                    column: 0,
+                })
+                .collect(),
+            attribute_indices: Vec::new(),
         }
-        d.stack_table.push(Stack { location_indices });
-        stack_index.push((d.stack_table.len() - 1) as i32);
+    }));
+    let mut stack_index = Vec::with_capacity(stacks.len());
+    for ids in location_ids {
+        d.stack_table.push(Stack {
+            location_indices: ids.into_iter().map(index).collect(),
+        });
+        stack_index.push(index(d.stack_table.len() as u64 - 1));
     }
     let kinds: [Kind; 4] = [
         ("alloc_objects", "count", |s| s.alloc_objects),
