@@ -13,6 +13,28 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// What an allocator holds, in bytes, as it accounts for it. Build one from
 /// `HeldMemory::default()`, setting what your allocator knows; the figures it does not know
 /// are `None` and exported as nothing (never as 0).
+///
+/// ```
+/// use rtscope::alloc::{AllocatorStats, HeldMemory};
+///
+/// /// An arena allocator that knows its chunks and what it handed out.
+/// struct Arena;
+///
+/// impl AllocatorStats for Arena {
+///     fn name(&self) -> &'static str {
+///         "arena"
+///     }
+///     fn held(&self) -> Option<HeldMemory> {
+///         let (chunks, handed_out) = (64 << 20, 40 << 20); // from the arena's own counters
+///         let mut h = HeldMemory::default();
+///         h.mapped = chunks;
+///         h.in_use = handed_out;
+///         h.free = chunks - handed_out;
+///         Some(h) // releasable and retained unknown: not exported
+///     }
+/// }
+/// assert_eq!(Arena.held().unwrap().releasable, None);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeldMemory {
