@@ -66,21 +66,9 @@ pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
     None
 }
 
-/// One executable segment of a loaded object (see the Linux version).
-#[allow(dead_code)]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Segment {
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    pub(crate) file_offset: u64,
-    pub(crate) bias: u64,
-    pub(crate) file: String,
-    pub(crate) build_id: String,
-}
-
 /// Not listed on this system: profiles carry no mappings.
 #[allow(dead_code)]
-pub(crate) fn executable_segments() -> Vec<Segment> {
+pub(crate) fn executable_segments() -> Vec<super::Segment> {
     Vec::new()
 }
 /// No C allocator accounting is read here.

@@ -156,33 +156,16 @@ pub(crate) fn stack_bounds() -> Option<(usize, usize)> {
     }
 }
 
-/// One executable segment of a loaded object (the program or a shared library).
-#[cfg_attr(not(feature = "profiles"), allow(dead_code))]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Segment {
-    /// First and one-past-last address of the segment in this process.
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    /// Offset of the segment in its file.
-    pub(crate) file_offset: u64,
-    /// What the object's addresses in its file are moved by in this process.
-    pub(crate) bias: u64,
-    /// The object's file (the program's own path for the program).
-    pub(crate) file: String,
-    /// The GNU build id in hex, if the object has one.
-    pub(crate) build_id: String,
-}
-
 /// The executable segments of every loaded object, from `dl_iterate_phdr`. Allocates.
 #[cfg_attr(not(feature = "profiles"), allow(dead_code))]
-pub(crate) fn executable_segments() -> Vec<Segment> {
+pub(crate) fn executable_segments() -> Vec<super::Segment> {
     unsafe extern "C" fn each(
         info: *mut libc::dl_phdr_info,
         _size: usize,
         data: *mut libc::c_void,
     ) -> libc::c_int {
         // SAFETY: the loader passes a valid info record, and `data` is the vector below.
-        let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<Segment>>()) };
+        let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<super::Segment>>()) };
         let file = if info.dlpi_name.is_null() {
             String::new()
         } else {
@@ -217,7 +200,7 @@ pub(crate) fn executable_segments() -> Vec<Segment> {
             .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_X != 0)
         {
             let start = info.dlpi_addr + h.p_vaddr;
-            out.push(Segment {
+            out.push(super::Segment {
                 start,
                 end: start + h.p_memsz,
                 file_offset: h.p_offset,
@@ -228,7 +211,7 @@ pub(crate) fn executable_segments() -> Vec<Segment> {
         }
         0
     }
-    let mut out: Vec<Segment> = Vec::new();
+    let mut out: Vec<super::Segment> = Vec::new();
     // SAFETY: `each` only reads what the loader passes and writes to `out`, which outlives
     // the call.
     unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut out).cast()) };

@@ -49,6 +49,23 @@ pub(crate) struct MallocInfo {
     /// Of `free`, the top chunk a trim can cut off (glibc `keepcost`).
     pub(crate) top_releasable: u64,
 }
+/// One executable segment of a loaded object (the program or a shared library).
+#[cfg_attr(any(not(feature = "profiles"), not(rtscope_linux)), allow(dead_code))]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// First and one-past-last address of the segment in this process.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// Offset of the segment in its file.
+    pub(crate) file_offset: u64,
+    /// What the object's addresses in its file are moved by in this process.
+    pub(crate) bias: u64,
+    /// The object's file (the program's own path for the program).
+    pub(crate) file: String,
+    /// The GNU build id in hex, if the object has one.
+    pub(crate) build_id: String,
+}
+
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch (0 before it).
