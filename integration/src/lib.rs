@@ -72,3 +72,20 @@ pub use settle::settle;
 pub use tools::tool;
 pub use uncounted::print_uncounted;
 pub use watch::{WatchedRun, build_preload, run_watched};
+
+/// The workloads' pool of known counts: pool `name` (capacity 10) of 64-byte buffers, 12
+/// gets held and put back, twice, then 100 get/put pairs: 111 hits, 13 misses, 122 stored,
+/// 2 discarded. Returned, so its series go on being exported.
+pub fn known_pool(name: &'static str) -> rtscope::pool::Pool<Vec<u8>> {
+    let pool = rtscope::pool::Pool::builder(name, || Vec::<u8>::with_capacity(64))
+        .with_capacity(10)
+        .build();
+    for _ in 0..2 {
+        let held: Vec<_> = (0..12).map(|_| pool.get()).collect();
+        drop(held);
+    }
+    for _ in 0..100 {
+        pool.get().push(1);
+    }
+    pool
+}

@@ -36,16 +36,7 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let pool = Pool::builder("prom-pool", || Vec::<u8>::with_capacity(64))
-        .with_capacity(10)
-        .build();
-    for _ in 0..2 {
-        let held: Vec<_> = (0..12).map(|_| pool.get()).collect();
-        drop(held);
-    }
-    for _ in 0..100 {
-        pool.get().push(1);
-    }
+    let _pool = rtscope_integration::known_pool("prom-pool");
     lateness_mix(900, 100);
     println!("listening on http://{host}:{port}");
     // What the wait below calls, once before the snapshot: a first call may set something up.

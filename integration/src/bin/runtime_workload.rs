@@ -8,7 +8,7 @@
 //! - on a current-thread tokio runtime: task `blocker` holds the thread for 20 ms while task
 //!   `victim` is ready behind it, so `victim` waits at least 20 ms to be polled.
 
-use rtscope::pool::{Pool, PoolMeter};
+use rtscope::pool::PoolMeter;
 use std::time::Duration;
 
 #[global_allocator]
@@ -16,16 +16,7 @@ static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 
 #[rtscope::main]
 fn main() {
-    let pool = Pool::builder("buffers", || Vec::<u8>::with_capacity(64))
-        .with_capacity(10)
-        .build();
-    for _ in 0..2 {
-        let held: Vec<_> = (0..12).map(|_| pool.get()).collect();
-        drop(held);
-    }
-    for _ in 0..100 {
-        pool.get().push(1);
-    }
+    let _pool = rtscope_integration::known_pool("buffers");
 
     let meter = PoolMeter::new("legacy");
     (0..5).for_each(|_| meter.hit());
