@@ -401,6 +401,13 @@ impl AgentBuilder {
                 destination,
             });
         }
+        // Every sample, exemplar and spike then carries the innermost OpenTelemetry span.
+        #[cfg(feature = "opentelemetry")]
+        if !crate::base::agent_scope(crate::base::attribution::follow_opentelemetry) {
+            eprintln!(
+                "rtscope: another OpenTelemetry context observer is installed (there is one per process), so rtscope cannot follow the spans made current: samples carry the ids of the span current where their scope or tracing span was entered, not of a span opened inside it (docs/metrics.md, trace context)"
+            );
+        }
         #[cfg(feature = "export")]
         if !config.disabled {
             let exporter = crate::base::agent_scope(|| Exporter::start(config.clone(), SOURCES));

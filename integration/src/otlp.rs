@@ -533,7 +533,10 @@ impl Deref for SpanRecord {
 impl SpanRecord {
     /// The span's name.
     pub fn name(&self) -> &str {
-        self.span.get("name").and_then(Value::as_str).unwrap_or_default()
+        self.span
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// `(traceId, spanId)` as sent (base64).

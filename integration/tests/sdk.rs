@@ -227,7 +227,8 @@ fn samples_of_size(c: &Collector, size: u64) -> Vec<(String, String)> {
         .into_iter()
         .filter(|r| {
             r["eventName"] == "rust.memory.allocation.sample"
-                && r.attr("rust.memory.allocation.size").and_then(any_value_i64)
+                && r.attr("rust.memory.allocation.size")
+                    .and_then(any_value_i64)
                     == Some(size as i64)
         })
         .map(|r| {
@@ -303,7 +304,11 @@ fn every_sample_carries_the_innermost_sdk_span_it_was_taken_in() {
         .split_whitespace()
         .map(|id| base64(&hex_bytes(id)))
         .collect();
-    let f = c.spans().into_iter().find(|s| s.name() == "async-fn").unwrap();
+    let f = c
+        .spans()
+        .into_iter()
+        .find(|s| s.name() == "async-fn")
+        .unwrap();
     assert_eq!(f.ids().0, remote[0]);
     assert_eq!(f.parent_span_id(), remote[1]);
 }

@@ -101,5 +101,10 @@ fn a_spike_carries_the_trace_of_its_own_window_from_the_first_window_on() {
     assert_eq!(ids(&exemplars[0]), want, "{exemplars:#?}");
     assert_eq!(exemplars[0]["asDouble"].as_f64(), Some(0.3));
     // The second crossed the threshold outside any span: no trace, not the first one's.
-    assert_eq!(ids(&spikes[1]), ("", ""), "the second spike: {:#?}", spikes[1]);
+    assert_eq!(
+        ids(&spikes[1]),
+        ("", ""),
+        "the second spike: {:#?}",
+        spikes[1]
+    );
 }

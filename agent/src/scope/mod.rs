@@ -124,8 +124,8 @@ impl Scope {
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
             previous: replace(self.id),
-            // With the `opentelemetry` feature, samples taken in the scope carry the trace of
-            // the OpenTelemetry span current at its entry.
+            // With the `opentelemetry` feature: the trace of the OpenTelemetry span current at
+            // its entry, for samples taken in it while no span is made current inside it.
             previous_trace: replace_trace(entered_trace()),
             _not_send: PhantomData,
         }

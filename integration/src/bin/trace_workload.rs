@@ -69,8 +69,7 @@ fn main() {
         .with_resource(&resource)
         .install()
         .expect("rtscope installs");
-    let endpoint =
-        std::env::var("RTSCOPE_TEST_SDK_ENDPOINT").expect("RTSCOPE_TEST_SDK_ENDPOINT");
+    let endpoint = std::env::var("RTSCOPE_TEST_SDK_ENDPOINT").expect("RTSCOPE_TEST_SDK_ENDPOINT");
     let provider = rtscope_integration::app_sdk::tracer_provider(endpoint, resource);
     let tracer = provider.tracer("app");
 
