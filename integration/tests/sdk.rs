@@ -312,3 +312,48 @@ fn every_sample_carries_the_innermost_sdk_span_it_was_taken_in() {
     assert_eq!(f.ids().0, remote[0]);
     assert_eq!(f.parent_span_id(), remote[1]);
 }
+
+/// Version skew: an application on OpenTelemetry 0.32 (SDK and tracing-opentelemetry 0.33)
+/// with rtscope on 0.33. Its span reaches the collector with its ids, the samples taken in
+/// it carry none (rtscope cannot see a 0.32 context), and rtscope says so once, naming the
+/// cause (here at exit, the run being shorter than the minute after which it warns).
+#[test]
+fn a_version_skew_loses_the_ids_and_says_so_once() {
+    let c = Collector::start();
+    let out = run_exporting(
+        env!("CARGO_BIN_EXE_skew_workload"),
+        &c,
+        &[
+            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
+            ("RTSCOPE_SUMMARY", "on"),
+            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_TARGET", "100000"),
+        ],
+    );
+    let span = c
+        .wait_for_span("request", Duration::from_secs(15))
+        .expect("the 0.32 SDK's span reaches the collector");
+    settle(&c);
+    let (trace, _) = span.ids();
+    assert!(!trace.is_empty(), "{span:?}");
+    let samples = samples_of_size(&c, 65_632);
+    let traced = samples.iter().filter(|(t, _)| !t.is_empty()).count();
+    assert_eq!(traced, 0, "{samples:?}");
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("carried an OpenTelemetry trace id"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    assert!(
+        said[0].contains("samples taken in tracing spans"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("cargo tree -d -i opentelemetry"),
+        "{}",
+        said[0]
+    );
+    assert!(said[0].contains("with_resource"), "{}", said[0]);
+}
