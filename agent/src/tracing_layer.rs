@@ -39,10 +39,14 @@
 //!   Other layers can also read [`SpanAllocation`] from the span's extensions at any time, and
 //!   code inside a span can read [`current_span_bytes`].
 //! - **Trace ids** (feature `opentelemetry`). Samples taken while a span is entered carry the
-//!   ids of the OpenTelemetry span current when it was entered. With feature
-//!   `tracing-opentelemetry` they are the ids tracing-opentelemetry gives the span itself,
-//!   so the order above costs nothing; without it, tracing-opentelemetry's layer must come
-//!   first for the current context to be the span's own.
+//!   ids of the innermost OpenTelemetry span current (tracing-opentelemetry 0.34 makes an
+//!   entered span's context current, so its own ids, in either layer order), else those the
+//!   layer took when the span was entered: with feature `tracing-opentelemetry` the ids
+//!   tracing-opentelemetry gives the span itself, without it the context current then (the
+//!   span's own only when tracing-opentelemetry's layer comes first). See
+//!   [`crate::scope`](mod@crate::scope#trace-ids-feature-opentelemetry). When samples are
+//!   taken in spans for a minute and none carries a trace, the agent says once on stderr that
+//!   tracing-opentelemetry's layer is missing or the OpenTelemetry versions differ.
 //!
 //! The estimate comes from allocation sampling (the global allocator must be
 //! [`rtscope::Alloc`](crate::Alloc) and the agent installed); without it the totals stay 0.

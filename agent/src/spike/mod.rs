@@ -16,6 +16,8 @@
 //! OTLP log record, severity WARN) carrying a snapshot of the same window: allocations and
 //! bytes allocated with the top size classes, pool gets and misses, timers fired and the top
 //! sampled allocation scopes ([`crate::scope`](mod@crate::scope)). See `docs/metrics.md` for every attribute.
+//! With the `opentelemetry` feature a `latency` spike carries the trace of a measurement over
+//! the threshold in the same window that had one (its bucket's exemplar), or none.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -34,8 +36,9 @@
 //! `RTSCOPE_SPIKE_*_THRESHOLD_MS`; see `docs/configuration.md`), or
 //! by default the P99 of the last ~30 windows (exponentially decayed) times
 //! [`p99_factor`](SpikeSettings::p99_factor) (2), never below the
-//! [`floor`](SpikeSettings::floor) (5 ms). A series without a fixed threshold is watched once
-//! it has about 100 observations of history. Thresholds are histogram bucket bounds (1-2-5
+//! [`floor`](SpikeSettings::floor) (5 ms). The first window starts at install: a series
+//! with a fixed threshold is watched from it, one without once it has about 100
+//! observations of history. What was measured before install is in no window. Thresholds are histogram bucket bounds (1-2-5
 //! steps from 1 µs to 10 s, a fixed one is rounded up to the next), and an observation counts
 //! as over it when its whole bucket is.
 //!
