@@ -3,6 +3,10 @@
 //! `MeterProvider` and to rtscope (`AgentBuilder::with_resource`), and both export; a
 //! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
 //! and the spike event it makes carries them as the log record's trace and span ids.
+//! `trace_workload`'s SDK exports its spans to the same collector: every sample carries the
+//! innermost span's ids (async scopes, a span inside an entered scope, a span without scope)
+//! as the SDK exported them; `skew_workload` (an application on OpenTelemetry 0.32) loses
+//! them and rtscope says so once.
 
 use rtscope_integration::otlp::{any_value_i64, any_value_str};
 use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
