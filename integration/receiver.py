@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A tiny OTLP/HTTP receiver for rtscope's integration tests.
 
-It accepts ``POST /v1/metrics``, ``POST /v1/logs`` and ``POST /v1development/profiles``
+It accepts ``POST /v1/metrics``, ``POST /v1/logs``, ``POST /v1/traces`` and
+``POST /v1development/profiles``
 (OTLP Profiles, the in-development signal) with a protobuf body
 (``Content-Encoding: gzip`` is understood), decodes it with the published
 ``opentelemetry-proto`` package and appends one JSON line per request to the
@@ -39,6 +40,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 ROUTES = {
     "/v1/metrics": (
@@ -50,6 +52,11 @@ ROUTES = {
         "logs",
         logs_service_pb2.ExportLogsServiceRequest,
         logs_service_pb2.ExportLogsServiceResponse,
+    ),
+    "/v1/traces": (
+        "traces",
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
     ),
     "/v1development/profiles": (
         "profiles",

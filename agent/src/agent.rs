@@ -153,7 +153,10 @@ impl AgentBuilder {
     /// through the SDK's own detectors ([`Resource::builder`](opentelemetry_sdk::Resource::builder)),
     /// and [`with_resource_attribute`](Self::with_resource_attribute) is not applied to it.
     /// Its `service.name` names the service in the exit summary (below
-    /// [`with_service_name`](Self::with_service_name)).
+    /// [`with_service_name`](Self::with_service_name)). It is also the check that the
+    /// application's OpenTelemetry is rtscope's version (0.33): with another, the
+    /// application's `Resource` is another type and this call fails to compile, where trace
+    /// ids would otherwise be lost without a word (docs/metrics.md, Trace context).
     ///
     /// ```no_run
     /// let resource = opentelemetry_sdk::Resource::builder()
@@ -400,6 +403,13 @@ impl AgentBuilder {
                 feature,
                 destination,
             });
+        }
+        // Every sample, exemplar and spike then carries the innermost OpenTelemetry span.
+        #[cfg(feature = "opentelemetry")]
+        if !crate::base::agent_scope(crate::base::attribution::follow_opentelemetry) {
+            eprintln!(
+                "rtscope: another OpenTelemetry context observer is installed (there is one per process), so rtscope cannot follow the spans made current: samples carry the ids of the span current where their scope or tracing span was entered, not of a span opened inside it (docs/metrics.md, trace context)"
+            );
         }
         #[cfg(feature = "export")]
         if !config.disabled {

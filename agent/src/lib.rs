@@ -38,10 +38,13 @@
 //! - `tokio`: `#[rtscope::main]` on `async fn main`, the tokio timer wrappers in
 //!   [`time`], `task::spawn`, the scheduling-delay probe and the `tokio.*` runtime metrics
 //!   ([`task::register_runtime`]).
-//! - `opentelemetry`: [`AgentBuilder::with_resource`], the application's OpenTelemetry SDK
-//!   resource on rtscope's data, and exemplars with trace ids on `rust.latency` (the
-//!   `opentelemetry` and `opentelemetry_sdk` crates, already in the tree of every exporter
-//!   build).
+//! - `opentelemetry` (0.33): [`AgentBuilder::with_resource`], the application's OpenTelemetry
+//!   SDK resource on rtscope's data, and the trace and span ids of the innermost current span
+//!   on allocation samples, `rust.latency` exemplars and spike events (the `opentelemetry`
+//!   and `opentelemetry_sdk` crates, already in the tree of every exporter build; a context
+//!   observer, opentelemetry's `experimental_context_observer`, follows the current span).
+//!   Give rtscope the SDK's resource: an application on another OpenTelemetry version then
+//!   fails to compile instead of losing every id.
 //! - `profiles`: heap profiles ([`profile`]): a call stack per sampled allocation, the in-use
 //!   set, symbols, gzipped pprof, the `/debug/pprof` endpoint, profile files and OTLP
 //!   Profiles (backtrace, object, rustc-demangle, flate2; about 400 KB).

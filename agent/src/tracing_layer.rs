@@ -39,10 +39,14 @@
 //!   Other layers can also read [`SpanAllocation`] from the span's extensions at any time, and
 //!   code inside a span can read [`current_span_bytes`].
 //! - **Trace ids** (feature `opentelemetry`). Samples taken while a span is entered carry the
-//!   ids of the OpenTelemetry span current when it was entered. With feature
-//!   `tracing-opentelemetry` they are the ids tracing-opentelemetry gives the span itself,
-//!   so the order above costs nothing; without it, tracing-opentelemetry's layer must come
-//!   first for the current context to be the span's own.
+//!   ids of the innermost OpenTelemetry span current (tracing-opentelemetry 0.34 makes an
+//!   entered span's context current, so its own ids, in either layer order), else those the
+//!   layer took when the span was entered: with feature `tracing-opentelemetry` the ids
+//!   tracing-opentelemetry gives the span itself, without it the context current then (the
+//!   span's own only when tracing-opentelemetry's layer comes first). See
+//!   [`crate::scope`](mod@crate::scope#trace-ids-feature-opentelemetry). When samples are
+//!   taken in spans for a minute and none carries a trace, the agent says once on stderr that
+//!   tracing-opentelemetry's layer is missing or the OpenTelemetry versions differ.
 //!
 //! The estimate comes from allocation sampling (the global allocator must be
 //! [`rtscope::Alloc`](crate::Alloc) and the agent installed); without it the totals stay 0.
@@ -447,11 +451,81 @@ impl SpanWatch {
     }
 }
 
-/// The layer as a part: on each collection tick, [`check_spans_seen`].
+/// The layer as a part: on each collection tick, [`check_spans_seen`]; in the exit summary,
+/// [`trace_summary`].
 pub(crate) const SOURCE: crate::model::Source = crate::model::Source {
     tick: check_spans_seen,
+    #[cfg(feature = "opentelemetry")]
+    summary: trace_summary,
     ..crate::model::Source::NONE
 };
+
+/// The OpenTelemetry version rtscope's `opentelemetry` feature is built against (and the
+/// tracing-opentelemetry of its `tracing-opentelemetry` feature), for the messages below.
+#[cfg(feature = "opentelemetry")]
+const OPENTELEMETRY_VERSIONS: &str = "opentelemetry 0.33, tracing-opentelemetry 0.34";
+
+/// Whether the samples taken in tracing spans carry a trace (feature `opentelemetry`).
+#[cfg(feature = "opentelemetry")]
+#[derive(Debug)]
+struct TraceWatch {
+    /// When the current stretch without a traced sample in a span began, and the samples
+    /// in spans and traced ones taken by then.
+    since: Option<(Instant, u64, u64)>,
+    warned: bool,
+}
+
+#[cfg(feature = "opentelemetry")]
+impl TraceWatch {
+    /// One check at `now` with the counters so far: samples taken in spans, and those of them
+    /// that carried a trace. True once, the first time samples were taken in spans for `after`
+    /// and none of them carried a trace.
+    fn observe(&mut self, in_spans: u64, traced: u64, now: Instant, after: Duration) -> bool {
+        if self.warned {
+            return false;
+        }
+        match self.since {
+            Some((since, at, traced_at)) if traced == traced_at => {
+                self.warned = now.saturating_duration_since(since) >= after && in_spans > at;
+                self.warned
+            }
+            _ => {
+                self.since = Some((now, in_spans, traced));
+                false
+            }
+        }
+    }
+}
+
+#[cfg(feature = "opentelemetry")]
+static TRACE_WATCH: Mutex<TraceWatch> = Mutex::new(TraceWatch {
+    since: None,
+    warned: false,
+});
+
+/// Why samples in spans may carry no trace, and what to do: one sentence for the warning and
+/// the summary.
+#[cfg(feature = "opentelemetry")]
+fn untraced_why() -> String {
+    format!(
+        "either no tracing-opentelemetry layer makes the spans OpenTelemetry spans, or the application's OpenTelemetry is another version than rtscope's ({OPENTELEMETRY_VERSIONS}; `cargo tree -d -i opentelemetry` lists both): give rtscope the SDK's resource with AgentBuilder::with_resource(&resource) and such a skew fails to compile"
+    )
+}
+
+/// The exit summary's line when samples were taken in tracing spans and none carried a
+/// trace, with the `opentelemetry` feature on.
+#[cfg(feature = "opentelemetry")]
+fn trace_summary(out: &mut String) {
+    use crate::base::attribution::{SAMPLES_IN_SPANS, TRACED_IN_SPANS};
+    let in_spans = SAMPLES_IN_SPANS.load(Relaxed);
+    if in_spans == 0 || TRACED_IN_SPANS.load(Relaxed) > 0 {
+        return;
+    }
+    out.push_str(&format!(
+        "  trace context: none of the {in_spans} samples taken in tracing spans carried an OpenTelemetry trace id; {}\n",
+        untraced_why()
+    ));
+}
 
 /// Warns once (one stderr line) if a layer is installed but has seen no span for a minute
 /// while allocations were sampled: the sign of a global filter hiding spans from it. Called
@@ -468,6 +542,23 @@ pub(crate) fn check_spans_seen() {
             "rtscope: RtscopeLayer is installed but has seen no tracing span for {}s while allocations were sampled, so none is attributed to a span; a filter added to the registry as a layer (registry().with(EnvFilter)) disables spans for every layer: give it to the printing layer instead (fmt::layer().with_filter(filter)), see the docs of rtscope::tracing",
             QUIET_WARNING_AFTER.as_secs()
         );
+    }
+    drop(watch);
+    #[cfg(feature = "opentelemetry")]
+    {
+        use crate::base::attribution::{SAMPLES_IN_SPANS, TRACED_IN_SPANS};
+        let (in_spans, traced) = (
+            SAMPLES_IN_SPANS.load(Relaxed),
+            TRACED_IN_SPANS.load(Relaxed),
+        );
+        let mut watch = TRACE_WATCH.lock().unwrap_or_else(PoisonError::into_inner);
+        if watch.observe(in_spans, traced, Instant::now(), QUIET_WARNING_AFTER) {
+            eprintln!(
+                "rtscope: allocation samples were taken in tracing spans for {}s and none carried an OpenTelemetry trace id, although rtscope's feature `opentelemetry` is on; {}",
+                QUIET_WARNING_AFTER.as_secs(),
+                untraced_why()
+            );
+        }
     }
 }
 
@@ -709,6 +800,36 @@ mod tests {
             "a quiet minute with samples"
         );
         assert!(!w.observe(false, 99, at(300), minute), "once");
+    }
+
+    #[test]
+    #[cfg(feature = "opentelemetry")]
+    fn warns_once_after_a_minute_of_untraced_samples_in_spans() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let minute = Duration::from_secs(60);
+        let mut w = TraceWatch {
+            since: None,
+            warned: false,
+        };
+        assert!(
+            !w.observe(0, 0, at(0), minute),
+            "the first check starts the stretch"
+        );
+        assert!(!w.observe(10, 0, at(59), minute), "not a minute yet");
+        assert!(
+            !w.observe(12, 1, at(60), minute),
+            "a traced sample: a new stretch"
+        );
+        assert!(
+            !w.observe(12, 1, at(130), minute),
+            "a minute without samples in spans"
+        );
+        assert!(
+            w.observe(13, 1, at(130), minute),
+            "a minute of untraced samples in spans"
+        );
+        assert!(!w.observe(99, 1, at(300), minute), "once");
     }
 
     #[test]

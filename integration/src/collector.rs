@@ -321,6 +321,30 @@ impl Collector {
         self.requests("logs")
     }
 
+    /// Every trace request the receiver got so far, as OTLP/JSON
+    /// `ExportTraceServiceRequest` objects, in arrival order.
+    pub fn trace_requests(&self) -> Vec<Value> {
+        self.requests("traces")
+    }
+
+    /// All spans received so far.
+    pub fn spans(&self) -> Vec<otlp::SpanRecord> {
+        otlp::spans(&self.trace_requests())
+    }
+
+    /// Polls until the span named `name` has arrived and returns it; `None` if it did not
+    /// within `timeout`.
+    pub fn wait_for_span(&self, name: &str, timeout: Duration) -> Option<otlp::SpanRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.spans().into_iter().find(|s| s.name() == name);
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            thread::sleep(POLL);
+        }
+    }
+
     /// The data points of metric `name` received so far.
     pub fn metric_points(&self, name: &str) -> Vec<DataPoint> {
         otlp::metric_points(&self.metric_requests(), name)

@@ -25,7 +25,8 @@
 //! | item | what it is for |
 //! | --- | --- |
 //! | [`Collector`] | rotel + receiver; endpoints; read-back; `kill`/`restart`/`freeze`/`thaw` |
-//! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], 64-bit ints as strings, attributes |
+//! | [`otlp`] | OTLP/JSON navigation: [`DataPoint`], [`LogRecord`], [`SpanRecord`], 64-bit ints as strings, attributes |
+//! | [`app_sdk`] | the application's own SDK tracer provider, exporting its spans to the same collector |
 //! | [`cargo_bin`], [`run_bin`], [`run_bounded`] | run a workspace binary with env vars, bounded, output captured |
 //! | [`run_exporting`] | run one exporting to a [`Collector`] every 200 ms, bounded, success asserted |
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
@@ -41,6 +42,7 @@
 //! `RTSCOPE_COLLECTOR_DEBUG=1` makes rotel log what it receives and keeps
 //! the work directory (it is also kept when a test panics).
 
+pub mod app_sdk;
 mod collector;
 mod error;
 mod exporting;
@@ -61,7 +63,7 @@ pub use collector::{
 pub use error::Error;
 pub use exporting::run_exporting;
 pub use gate::Gate;
-pub use otlp::{DataPoint, LogRecord, MetricKind, Temporality};
+pub use otlp::{DataPoint, LogRecord, MetricKind, SpanRecord, Temporality};
 pub use process::{
     RunOutput, assert_no_control_chars, cargo_bin, json_line, run_bin, run_bounded,
     target_profile_dir, try_cargo_bin,

@@ -510,6 +510,81 @@ pub fn log_records(requests: &[Value]) -> Vec<LogRecord> {
     out
 }
 
+/// One span with the resource and scope it came from (an application SDK's, forwarded by
+/// the collector).
+///
+/// Dereferences to the span's JSON object: `traceId` and `spanId` are base64, as
+/// protobuf's JSON mapping writes `bytes`, the same spelling as on log records and exemplars.
+#[derive(Debug, Clone)]
+pub struct SpanRecord {
+    resource: Value,
+    scope: Value,
+    span: Value,
+}
+
+impl Deref for SpanRecord {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.span
+    }
+}
+
+impl SpanRecord {
+    /// The span's name.
+    pub fn name(&self) -> &str {
+        self.span
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// `(traceId, spanId)` as sent (base64).
+    pub fn ids(&self) -> (&str, &str) {
+        let id = |k: &str| self.span.get(k).and_then(Value::as_str).unwrap_or_default();
+        (id("traceId"), id("spanId"))
+    }
+
+    /// `parentSpanId` (base64, `""` for a root span).
+    pub fn parent_span_id(&self) -> &str {
+        self.span
+            .get("parentSpanId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The instrumentation scope's name.
+    pub fn scope_name(&self) -> Option<&str> {
+        self.scope.get("name")?.as_str()
+    }
+
+    /// A string resource attribute.
+    pub fn resource_str(&self, key: &str) -> Option<&str> {
+        any_value_str(attribute(self.resource.get("attributes")?, key)?)
+    }
+}
+
+/// Every span in the trace requests, in arrival order.
+pub fn spans(requests: &[Value]) -> Vec<SpanRecord> {
+    let mut out = Vec::new();
+    for req in requests {
+        for rs in iter_array(req, "resourceSpans") {
+            let resource = rs.get("resource").cloned().unwrap_or(Value::Null);
+            for ss in iter_array(rs, "scopeSpans") {
+                let scope = ss.get("scope").cloned().unwrap_or(Value::Null);
+                for span in iter_array(ss, "spans") {
+                    out.push(SpanRecord {
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        span: span.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

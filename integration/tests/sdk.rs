@@ -3,8 +3,12 @@
 //! `MeterProvider` and to rtscope (`AgentBuilder::with_resource`), and both export; a
 //! latency recorded inside an SDK span arrives as an exemplar with its trace and span ids,
 //! and the spike event it makes carries them as the log record's trace and span ids.
+//! `trace_workload`'s SDK exports its spans to the same collector: every sample carries the
+//! innermost span's ids (async scopes, a span inside an entered scope, a span without scope)
+//! as the SDK exported them; `skew_workload` (an application on OpenTelemetry 0.32) loses
+//! them and rtscope says so once.
 
-use rtscope_integration::otlp::any_value_str;
+use rtscope_integration::otlp::{any_value_i64, any_value_str};
 use rtscope_integration::{Collector, DataPoint, run_exporting, settle};
 use serde_json::Value;
 use std::time::Duration;
@@ -217,4 +221,143 @@ fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
     assert_eq!(exemplars.len(), 1, "{exemplars:?}");
     assert_eq!(exemplars[0]["spanId"].as_str(), Some(parse[1].as_str()));
     assert_eq!(exemplars[0]["asDouble"].as_f64(), Some(0.009));
+}
+
+/// The allocation samples of the blocks of `size` bytes (at least 32 of the 64 or 128 the
+/// case allocates), each with its log record's `(traceId, spanId)`.
+fn samples_of_size(c: &Collector, size: u64) -> Vec<(String, String)> {
+    let samples: Vec<_> = c
+        .log_records()
+        .into_iter()
+        .filter(|r| {
+            r["eventName"] == "rust.memory.allocation.sample"
+                && r.attr("rust.memory.allocation.size")
+                    .and_then(any_value_i64)
+                    == Some(size as i64)
+        })
+        .map(|r| {
+            let id = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (id("traceId"), id("spanId"))
+        })
+        .collect();
+    assert!(samples.len() >= 32, "{} samples of {size} B", samples.len());
+    samples
+}
+
+/// Async scopes, an SDK span inside an entered scope, an SDK span without any scope: every
+/// sample carries the ids of the innermost span it was taken in, as the application's SDK
+/// exported that span to the same collector; the case outside any span carries none.
+#[test]
+fn every_sample_carries_the_innermost_sdk_span_it_was_taken_in() {
+    let c = Collector::start();
+    let out = run_exporting(
+        env!("CARGO_BIN_EXE_trace_workload"),
+        &c,
+        &[
+            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
+            // Every 64 KiB block sampled (mean 4 KiB, no budget in the way), so that each
+            // case has many samples to check, not the few the defaults would give.
+            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_TARGET", "100000"),
+        ],
+    );
+    let cases: Vec<(String, u64)> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("CASE "))
+        .map(|l| {
+            let (name, size) = l.split_once(' ').expect("CASE <name> <size>");
+            (name.to_owned(), size.parse().expect("a size"))
+        })
+        .collect();
+    assert_eq!(cases.len(), 5, "{out:?}");
+    c.wait_for_span("bare", Duration::from_secs(15))
+        .expect("the SDK's spans reach the collector");
+    settle(&c);
+    let mut wrong = Vec::new();
+    for (name, size) in &cases {
+        let samples = samples_of_size(&c, *size);
+        let want = match name.as_str() {
+            "-" => (String::new(), String::new()),
+            span => {
+                let s = c
+                    .spans()
+                    .into_iter()
+                    .find(|s| s.name() == span)
+                    .unwrap_or_else(|| panic!("the SDK exported no span {span}"));
+                let (t, id) = s.ids();
+                (t.to_owned(), id.to_owned())
+            }
+        };
+        let carrying = samples.iter().filter(|s| **s == want).count();
+        if carrying != samples.len() {
+            wrong.push(format!(
+                "{name}: {carrying} of {} samples carry its ids {want:?}, others {:?}",
+                samples.len(),
+                samples.iter().find(|s| **s != want)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The async function's span is the child of the propagated parent.
+    let remote: Vec<String> = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("REMOTE "))
+        .expect("REMOTE line")
+        .split_whitespace()
+        .map(|id| base64(&hex_bytes(id)))
+        .collect();
+    let f = c
+        .spans()
+        .into_iter()
+        .find(|s| s.name() == "async-fn")
+        .unwrap();
+    assert_eq!(f.ids().0, remote[0]);
+    assert_eq!(f.parent_span_id(), remote[1]);
+}
+
+/// Version skew: an application on OpenTelemetry 0.32 (SDK and tracing-opentelemetry 0.33)
+/// with rtscope on 0.33. Its span reaches the collector with its ids, the samples taken in
+/// it carry none (rtscope cannot see a 0.32 context), and rtscope says so once, naming the
+/// cause (here at exit, the run being shorter than the minute after which it warns).
+#[test]
+fn a_version_skew_loses_the_ids_and_says_so_once() {
+    let c = Collector::start();
+    let out = run_exporting(
+        env!("CARGO_BIN_EXE_skew_workload"),
+        &c,
+        &[
+            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
+            ("RTSCOPE_SUMMARY", "on"),
+            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_TARGET", "100000"),
+        ],
+    );
+    let span = c
+        .wait_for_span("request", Duration::from_secs(15))
+        .expect("the 0.32 SDK's span reaches the collector");
+    settle(&c);
+    let (trace, _) = span.ids();
+    assert!(!trace.is_empty(), "{span:?}");
+    let samples = samples_of_size(&c, 65_632);
+    let traced = samples.iter().filter(|(t, _)| !t.is_empty()).count();
+    assert_eq!(traced, 0, "{samples:?}");
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("carried an OpenTelemetry trace id"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    assert!(
+        said[0].contains("samples taken in tracing spans"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[0].contains("cargo tree -d -i opentelemetry"),
+        "{}",
+        said[0]
+    );
+    assert!(said[0].contains("with_resource"), "{}", said[0]);
 }

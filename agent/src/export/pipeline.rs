@@ -125,6 +125,9 @@ impl Exporter {
             crate::base::sampling::enable(s.enabled, s.target_per_sec, s.initial_interval, s.seed);
             crate::base::profile::enable(config.profiles.enabled);
         });
+        // Here, not on the export thread: the first spike window starts at install.
+        let spikes =
+            crate::base::agent_scope(|| crate::spike::Detector::new(config.spikes.clone()));
         let (tx, rx) = mpsc::channel();
         let summary = config.summary_at_exit.then(|| {
             Arc::new(Mutex::new(SummaryInputs {
@@ -140,7 +143,9 @@ impl Exporter {
             .spawn(move || {
                 crate::base::shard::enter_agent_thread();
                 // A bug here must not take anything else down: say so once and stop exporting.
-                let run = std::panic::AssertUnwindSafe(|| run(config, sources, rx, woken, shared));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    run(config, sources, spikes, rx, woken, shared)
+                });
                 if std::panic::catch_unwind(run).is_err() {
                     eprintln!("rtscope: the export thread panicked (a bug in rtscope, please report it); metrics are no longer exported");
                 }
@@ -424,6 +429,7 @@ impl Pipeline {
 fn run(
     config: Config,
     sources: &'static [Source],
+    spikes: crate::spike::Detector,
     rx: mpsc::Receiver<Command>,
     wake: Wake,
     summary: Option<SharedSummary>,
@@ -471,7 +477,7 @@ fn run(
     let mut p = Pipeline {
         sources,
         sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
-        spikes: crate::spike::Detector::new(config.spikes.clone()),
+        spikes,
         events: EventBuffer::default(),
         last_tick: Instant::now(),
         encoder: Encoder::new(&config),

@@ -1,7 +1,7 @@
 //! [`Scoped`]: a future that runs each of its polls in a scope, so attribution follows the
 //! future across `.await` points and from thread to thread.
 
-use super::{Scope, replace};
+use super::{Scope, Trace, entered_trace, replace, replace_trace};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -39,18 +39,22 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        /// Restores the scope after the poll, also when it panics.
-        struct Restore(u32);
+        /// Restores the scope and its trace after the poll, also when it panics.
+        struct Restore(u32, Option<Trace>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 replace(self.0);
+                replace_trace(self.1);
             }
         }
         // SAFETY: `inner` is structurally pinned: `Scoped` has no `Drop` impl and no method
         // moves `inner` out of a pinned `Scoped` (`into_inner` takes `self` by value,
         // unpinned). `scope` is `Copy` and not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let _restore = Restore(replace(this.scope.id()));
+        // As `Scope::enter`, on every poll: the trace of the span current where this poll
+        // runs (a `with_context` or an instrumented span around it), not where the future
+        // was made, so nothing leaks into a task spawned without context.
+        let _restore = Restore(replace(this.scope.id()), replace_trace(entered_trace()));
         // SAFETY: `this.inner` stays where the pinned `Scoped` is (above).
         unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
     }

@@ -28,6 +28,27 @@
 //!
 //! With the `tracing` layer ([`crate::tracing::RtscopeLayer`]) an entered span is a scope too.
 //!
+//! # Trace ids (feature `opentelemetry`)
+//!
+//! A sample taken in a scope carries the ids of the innermost sampled OpenTelemetry span:
+//!
+//! 1. the span of the context current on the thread when the allocation happens, however it
+//!    was made current (`Tracer::in_span`, `Context::attach`, `FutureExt::with_context`
+//!    around a poll, tracing-opentelemetry entering a span); so an SDK span opened inside an
+//!    entered scope wins over the span the scope was entered in, and an allocation in an SDK
+//!    span needs no scope at all;
+//! 2. else the span current where the scope was entered (for a future: where each poll
+//!    began), else the caller's;
+//! 3. else none (a task spawned without context gets none from where it was spawned).
+//!
+//! Rule 1 works through an OpenTelemetry context observer that rtscope installs with the
+//! agent and that copies the current span's ids into a thread-local `Cell` on every attach
+//! and detach; the allocator reads only that cell, because OpenTelemetry's own context is a
+//! `RefCell` an allocation can find borrowed. Without the agent installed, or when the
+//! application installed its own observer first (one per process), only rules 2 and 3 apply.
+//! Exemplars of [`crate::latency`] take the same ids. `docs/metrics.md` (Trace context) has
+//! every case.
+//!
 //! # Cost and bounds
 //!
 //! Entering a scope by name hashes the name and looks it up in a lock-free table; a
@@ -124,8 +145,8 @@ impl Scope {
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
             previous: replace(self.id),
-            // With the `opentelemetry` feature, samples taken in the scope carry the trace of
-            // the OpenTelemetry span current at its entry.
+            // With the `opentelemetry` feature: the trace of the OpenTelemetry span current at
+            // its entry, for samples taken in it while no span is made current inside it.
             previous_trace: replace_trace(entered_trace()),
             _not_send: PhantomData,
         }
@@ -162,7 +183,9 @@ impl Drop for ScopeGuard {
 
 /// Runs `f` in the scope named `name` and returns its value. Allocations sampled while it
 /// runs on this thread are attributed to `name` (the innermost scope wins); the previous
-/// scope comes back after, also if `f` panics.
+/// scope comes back after, also if `f` panics. With the `opentelemetry` feature they carry
+/// the ids of the innermost sampled OpenTelemetry span current at the allocation, else of
+/// the one current when `f` began ([module docs](mod@crate::scope#trace-ids-feature-opentelemetry)).
 ///
 /// ```
 /// let v = rtscope::scope("load-config", || vec![0u8; 1024]);

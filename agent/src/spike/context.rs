@@ -17,6 +17,8 @@ const TOP_SCOPES: usize = 5;
 #[derive(Debug)]
 pub(crate) struct Baseline {
     at: Instant,
+    /// `at` on the clock exemplars are stamped with ([`crate::sys::monotonic_nanos`]).
+    mono: u64,
     alloc: AllocStats,
     pools: Vec<(String, PoolStats)>,
     timers_fired: u64,
@@ -26,6 +28,8 @@ pub(crate) struct Baseline {
 #[derive(Debug)]
 pub(crate) struct Totals {
     pub(crate) at: Instant,
+    /// `at` on the clock exemplars are stamped with ([`crate::sys::monotonic_nanos`]).
+    pub(crate) mono: u64,
     pub(crate) alloc: AllocStats,
     pub(crate) pools: Vec<(String, PoolStats)>,
     pub(crate) timers_fired: u64,
@@ -35,6 +39,7 @@ impl Totals {
     pub(crate) fn read() -> Totals {
         Totals {
             at: Instant::now(),
+            mono: crate::sys::monotonic_nanos(),
             alloc: crate::alloc::stats(),
             pools: crate::pool::all_stats(),
             timers_fired: crate::time::stats().fired,
@@ -85,9 +90,15 @@ impl Baseline {
         self.at
     }
 
+    /// When the window started, on the exemplars' clock.
+    pub(crate) fn mono(&self) -> u64 {
+        self.mono
+    }
+
     pub(crate) fn new(t: Totals) -> Baseline {
         Baseline {
             at: t.at,
+            mono: t.mono,
             alloc: t.alloc,
             pools: t.pools,
             timers_fired: t.timers_fired,

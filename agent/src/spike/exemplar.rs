@@ -1,11 +1,13 @@
 //! Exemplars of `rust.latency` (feature `opentelemetry`): the last measurement of each bucket
-//! of each latency name that was made inside a sampled OpenTelemetry span, with its trace id
-//! and span id, sent once with the next export; a latency spike event carries the trace of
-//! its highest bucket's exemplar. Without the feature there are none.
+//! of each latency name that carried a trace, with its trace id and span id, sent once with
+//! the next export; a latency spike event carries the trace of an exemplar recorded over the
+//! threshold in the spike's own window. Without the feature there are none.
 //!
-//! Recording reads the thread's current OpenTelemetry `Context` (a thread-local borrow) and,
-//! inside a span, writes the bucket's slot under a `try_lock`: a slot another thread holds is
-//! skipped (an exemplar is a sample), so no recording thread ever waits. Nothing allocates.
+//! The trace is the one an allocation sample taken at the same point would carry
+//! (`scope::entered_trace`: the current OpenTelemetry span, else the one the scope or tracing
+//! span in effect took at its entry). Inside a trace, recording writes the bucket's slot
+//! under a `try_lock`: a slot another thread holds is skipped (an exemplar is a sample), so no
+//! recording thread ever waits. Nothing allocates.
 
 use crate::model::series::Exemplar;
 
@@ -14,31 +16,24 @@ mod slots {
     use super::Exemplar;
     use crate::base::counters::{BOUNDS_NS, bucket_of};
     use crate::spike::latency::MAX_LATENCY_NAMES;
+    use std::ops::RangeInclusive;
     use std::sync::Mutex;
     use std::time::Duration;
 
     const BUCKETS: usize = BOUNDS_NS.len() + 1;
 
-    /// A bucket's last exemplar, and whether an export took it already.
-    type Slot = Mutex<Option<(Exemplar, bool)>>;
+    /// A bucket's last exemplar, whether an export took it already, and when it was recorded
+    /// (monotonic nanoseconds, the clock the spike windows are cut by).
+    type Slot = Mutex<Option<(Exemplar, bool, u64)>>;
     #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: Slot = Mutex::new(None);
     static SLOTS: [[Slot; BUCKETS]; MAX_LATENCY_NAMES] =
         [const { [EMPTY; BUCKETS] }; MAX_LATENCY_NAMES];
 
     /// Keeps `duration` of latency name `id` as its bucket's exemplar when the calling thread
-    /// is inside a sampled span.
+    /// is inside a trace.
     pub(crate) fn offer(id: u32, duration: Duration) {
-        use opentelemetry::trace::TraceContextExt;
-        let Some((trace_id, span_id)) = opentelemetry::Context::map_current(|cx| {
-            if !cx.has_active_span() {
-                return None;
-            }
-            let span = cx.span();
-            let sc = span.span_context();
-            (sc.is_valid() && sc.is_sampled())
-                .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
-        }) else {
+        let Some((trace_id, span_id)) = crate::scope::entered_trace() else {
             return;
         };
         let Some(row) = SLOTS.get(id as usize) else {
@@ -52,11 +47,11 @@ mod slots {
                 value: duration.as_secs_f64(),
                 time_unix_nano: crate::sys::realtime_nanos(),
             };
-            *slot = Some((e, false));
+            *slot = Some((e, false, crate::sys::monotonic_nanos()));
         }
     }
 
-    fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<(Exemplar, bool)>> {
+    fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<(Exemplar, bool, u64)>> {
         slot.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -68,7 +63,7 @@ mod slots {
         };
         row.iter()
             .filter_map(|slot| match &mut *lock(slot) {
-                Some((e, sent @ false)) => {
+                Some((e, sent @ false, _)) => {
                     *sent = true;
                     Some(*e)
                 }
@@ -77,15 +72,23 @@ mod slots {
             .collect()
     }
 
-    /// The last exemplar of bucket `bucket` of latency name `id`, sent or not.
-    pub(crate) fn in_bucket(id: u32, bucket: usize) -> Option<Exemplar> {
-        let slot = SLOTS.get(id as usize)?.get(bucket)?;
-        lock(slot).map(|(e, _)| e)
+    /// The exemplar of latency name `id` in the highest of `buckets` that was recorded in
+    /// `window` (monotonic nanoseconds, `start..end`), sent or not.
+    pub(crate) fn in_window(
+        id: u32,
+        buckets: RangeInclusive<usize>,
+        window: std::ops::Range<u64>,
+    ) -> Option<Exemplar> {
+        let row = SLOTS.get(id as usize)?;
+        buckets.rev().find_map(|b| match *lock(row.get(b)?) {
+            Some((e, _, at)) if window.contains(&at) => Some(e),
+            _ => None,
+        })
     }
 }
 
 #[cfg(feature = "opentelemetry")]
-pub(crate) use slots::{in_bucket, offer, take};
+pub(crate) use slots::{in_window, offer, take};
 
 /// Without the `opentelemetry` feature no measurement has a trace: no exemplars.
 #[cfg(not(feature = "opentelemetry"))]
@@ -95,6 +98,10 @@ pub(crate) fn take(_id: u32) -> Vec<Exemplar> {
 
 /// Without the `opentelemetry` feature no measurement has a trace.
 #[cfg(not(feature = "opentelemetry"))]
-pub(crate) fn in_bucket(_id: u32, _bucket: usize) -> Option<Exemplar> {
+pub(crate) fn in_window(
+    _id: u32,
+    _buckets: std::ops::RangeInclusive<usize>,
+    _window: std::ops::Range<u64>,
+) -> Option<Exemplar> {
     None
 }

@@ -32,7 +32,8 @@ static NAMES: Interner<DurationHistogram, MAX_LATENCY_NAMES> = Interner::new();
 /// The name is looked up in a lock-free table (a [`Latency`] made once skips even that);
 /// recording is two writes to the calling thread's own counters. With the `opentelemetry`
 /// feature, a duration recorded inside a sampled OpenTelemetry span is also kept as an
-/// exemplar of its bucket, with the span's trace and span ids (docs/metrics.md).
+/// exemplar of its bucket, with the ids an allocation sample taken there would carry
+/// ([`crate::scope`](mod@crate::scope#trace-ids-feature-opentelemetry), docs/metrics.md).
 #[inline]
 pub fn latency(name: &str, duration: Duration) {
     Latency::new(name).record(duration);

@@ -16,6 +16,8 @@
 //! OTLP log record, severity WARN) carrying a snapshot of the same window: allocations and
 //! bytes allocated with the top size classes, pool gets and misses, timers fired and the top
 //! sampled allocation scopes ([`crate::scope`](mod@crate::scope)). See `docs/metrics.md` for every attribute.
+//! With the `opentelemetry` feature a `latency` spike carries the trace of a measurement over
+//! the threshold in the same window that had one (its bucket's exemplar), or none.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -34,8 +36,9 @@
 //! `RTSCOPE_SPIKE_*_THRESHOLD_MS`; see `docs/configuration.md`), or
 //! by default the P99 of the last ~30 windows (exponentially decayed) times
 //! [`p99_factor`](SpikeSettings::p99_factor) (2), never below the
-//! [`floor`](SpikeSettings::floor) (5 ms). A series without a fixed threshold is watched once
-//! it has about 100 observations of history. Thresholds are histogram bucket bounds (1-2-5
+//! [`floor`](SpikeSettings::floor) (5 ms). The first window starts at install: a series
+//! with a fixed threshold is watched from it, one without once it has about 100
+//! observations of history. What was measured before install is in no window. Thresholds are histogram bucket bounds (1-2-5
 //! steps from 1 µs to 10 s, a fixed one is rounded up to the next), and an observation counts
 //! as over it when its whole bucket is.
 //!
@@ -190,12 +193,28 @@ pub(crate) struct Detector {
 }
 
 impl Detector {
+    /// A detector whose first window starts now: made when the agent is installed (on the
+    /// installing thread), so a measurement right after install is in a window, and a fixed
+    /// threshold applies to it; what was measured before is not.
     pub(crate) fn new(settings: SpikeSettings) -> Detector {
-        Detector {
+        let mut d = Detector {
             limiter: Limiter::new(settings.burst, settings.rate_per_minute),
             settings,
             series: Vec::new(),
             baseline: None,
+        };
+        if d.settings.enabled {
+            agent_scope(|| d.start(Totals::read(), inputs()));
+        }
+        d
+    }
+
+    /// Starts the first window at `totals` and `inputs`, the cumulative values now.
+    fn start(&mut self, totals: Totals, inputs: Vec<(SpikeKind, String, HistogramSnapshot)>) {
+        self.baseline = Some(Baseline::new(totals));
+        self.series.clear();
+        for (kind, name, h) in inputs {
+            self.series.push(Series::new(kind, &name, h));
         }
     }
 
@@ -248,11 +267,8 @@ impl Detector {
             return;
         }
         let Some(baseline) = self.baseline.as_mut() else {
-            // The first window only sets the baseline: the totals so far are not a window.
-            self.baseline = Some(Baseline::new(totals));
-            for (kind, name, h) in inputs {
-                self.series.push(Series::new(kind, &name, h));
-            }
+            // Turned on since the last window: the totals so far are not a window.
+            self.start(totals, inputs);
             return;
         };
         let mut findings = Vec::new();
@@ -280,6 +296,7 @@ impl Detector {
             .at
             .saturating_duration_since(baseline.at())
             .as_secs_f64();
+        let span = baseline.mono()..totals.mono;
         let mut ctx = baseline.advance(totals);
         self.limiter.refill(seconds);
         // The most severe first: they get the tokens.
@@ -294,14 +311,20 @@ impl Detector {
             if let Some(get) = sampled.take() {
                 (ctx.scopes, ctx.stack) = get();
             }
-            out.push(event(&f, &ctx, before, time_unix_nano));
+            out.push(event(&f, &ctx, before, time_unix_nano, span.clone()));
         }
         self.limiter.end_window(suppressed);
     }
 }
 
-/// The `rust.spike` log record of a finding.
-fn event(f: &Finding, ctx: &context::Context, suppressed: u64, time_unix_nano: u64) -> LogEvent {
+/// The `rust.spike` log record of a finding made in the window `window` (monotonic ns).
+fn event(
+    f: &Finding,
+    ctx: &context::Context,
+    suppressed: u64,
+    time_unix_nano: u64,
+    window: std::ops::Range<u64>,
+) -> LogEvent {
     let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
     let threshold_ns = BOUNDS_NS[f.threshold_bound];
     let mut attributes: Vec<(String, Value)> = vec![
@@ -347,26 +370,22 @@ fn event(f: &Finding, ctx: &context::Context, suppressed: u64, time_unix_nano: u
         severity: SEVERITY_WARN,
         body,
         attributes,
-        trace: trace_of(f, time_unix_nano),
+        trace: trace_of(f, window),
     }
 }
 
-/// A latency spike's trace: that of the exemplar of its highest bucket, when one was
-/// recorded in the last [`EXEMPLAR_AGE`] (the measurement that made the spike, or one as
-/// slow, inside an OpenTelemetry span).
-fn trace_of(f: &Finding, now_unix_nano: u64) -> Option<([u8; 16], [u8; 8])> {
+/// A latency spike's trace: that of a measurement over the threshold in the spike's own
+/// window that carried one, the slowest such (its bucket's exemplar, recorded in the
+/// window); none if every measurement over it was made outside any trace. Other kinds have
+/// none.
+fn trace_of(f: &Finding, window: std::ops::Range<u64>) -> Option<([u8; 16], [u8; 8])> {
     if f.kind != SpikeKind::Latency {
         return None;
     }
-    let e = exemplar::in_bucket(latency::id_of(&f.name)?, f.max_bucket)?;
-    (e.time_unix_nano
-        .saturating_add(EXEMPLAR_AGE.as_nanos() as u64)
-        >= now_unix_nano)
-        .then_some((e.trace_id, e.span_id))
+    let over = f.threshold_bound + 1..=f.max_bucket;
+    let e = exemplar::in_window(latency::id_of(&f.name)?, over, window)?;
+    Some((e.trace_id, e.span_id))
 }
-
-/// How old an exemplar a spike event may carry: two collection ticks.
-const EXEMPLAR_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The spikes line of the exit summary.
 fn summary(out: &mut String) {
@@ -431,11 +450,11 @@ mod tests {
     #[test]
     fn one_event_per_window_over_the_threshold_with_context() {
         let name = "unit-spike-request";
+        latency(name, Duration::from_millis(40)); // before the detector: in no window
         let mut d = Detector::new(settings(&[name], 5));
-        latency(name, Duration::from_millis(40)); // before the baseline: not a window
         assert!(
-            window(&mut d).is_empty(),
-            "the first window is the baseline"
+            named(&window(&mut d), name).is_empty(),
+            "what was measured before the detector is in no window"
         );
         for _ in 0..10 {
             latency(name, Duration::from_millis(1));
@@ -528,6 +547,42 @@ mod tests {
             None,
             "no sampled scopes: none listed"
         );
+    }
+
+    /// A fixed threshold needs no history: a measurement right after the detector starts
+    /// (the agent's install) spikes in the first window.
+    #[test]
+    fn a_fixed_threshold_spikes_from_the_first_window() {
+        let name = "unit-spike-first";
+        let mut d = Detector::new(settings(&[name], 5));
+        latency(name, Duration::from_millis(30));
+        assert_eq!(named(&window(&mut d), name).len(), 1);
+    }
+
+    /// A spike carries the trace of a measurement over the threshold in its own window, or
+    /// none: not that of an earlier window's exemplar in the same bucket.
+    #[test]
+    #[cfg(feature = "opentelemetry")]
+    fn a_spike_carries_the_trace_of_its_own_window_or_none() {
+        use crate::base::attribution::replace_trace;
+        let name = "unit-spike-trace";
+        let a = ([7; 16], [8; 8]);
+        let mut d = Detector::new(settings(&[name], 5));
+        let before = replace_trace(Some(a));
+        latency(name, Duration::from_millis(30));
+        replace_trace(before);
+        let first = window(&mut d);
+        assert_eq!(named(&first, name)[0].trace, Some(a));
+        // Outside any trace, same bucket, the next window: no trace.
+        latency(name, Duration::from_millis(30));
+        let second = window(&mut d);
+        assert_eq!(named(&second, name)[0].trace, None, "{second:#?}");
+        // Traced below the threshold, untraced above it: none either.
+        let before = replace_trace(Some(a));
+        latency(name, Duration::from_millis(2));
+        replace_trace(before);
+        latency(name, Duration::from_millis(30));
+        assert_eq!(named(&window(&mut d), name)[0].trace, None);
     }
 
     #[test]
