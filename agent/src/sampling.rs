@@ -187,7 +187,7 @@ impl Sampler {
         out.push(Metric::new(
             "rtscope.sampling.rate",
             "{sample}/s",
-            "Samples per second achieved in the last collection window.",
+            "Samples per second achieved in the last collection window (the export thread's 1 s tick).",
             Data::Gauge(self.achieved.into()),
         ));
         for (queue, dropped) in [
