@@ -13,7 +13,8 @@ use std::time::Instant;
 pub(crate) fn draw(frame: &mut Frame<'_>, state: &State, now: Instant) {
     let [title, status, header, spark, tabs, body] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(1),
+        // Room for the reason a service cannot be reached, and what to check.
+        Constraint::Length(2),
         Constraint::Length(3),
         Constraint::Length(3),
         Constraint::Length(1),
@@ -69,7 +70,8 @@ fn status_line(state: &State, now: Instant) -> Paragraph<'static> {
                 shown(why)
             ),
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-        )));
+        )))
+        .wrap(Wrap { trim: true });
     }
     let text = match state.scraped_at() {
         Some(at) => format!(
@@ -157,8 +159,13 @@ fn draw_sparkline(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .collect();
     let max = data.iter().copied().max().unwrap_or(0);
     let min = data.iter().copied().min().unwrap_or(0);
-    // The line spans the range seen, so a small change in a large heap shows.
-    let floor = min.saturating_sub((max - min) / 8);
+    // The line spans the range seen, so a small change in a large heap shows (a flat heap
+    // is a full line).
+    let floor = if max == min {
+        0
+    } else {
+        min.saturating_sub((max - min) / 8)
+    };
     let shifted: Vec<u64> = data.iter().map(|v| v - floor).collect();
     let title = format!(
         " live heap, last {} s: {} .. {} ",
