@@ -343,43 +343,56 @@ fn draw_latency(frame: &mut Frame<'_>, state: &State, area: Rect) {
             "no timer, scheduler delay or latency measured yet",
         );
     }
-    let mut rows: Vec<(String, Option<f64>, Option<f64>, Option<f64>, f64, f64)> = f
+    /// One measured series: its quantile bounds over the window and since start.
+    struct Measured {
+        label: String,
+        p50: Option<f64>,
+        p99: Option<f64>,
+        p99_all: Option<f64>,
+        n: f64,
+        n_all: f64,
+    }
+    let mut rows: Vec<Measured> = f
         .durations
         .iter()
         .map(|(label, all)| {
             let (window, _) = state.window(label);
-            (
-                label.clone(),
-                window.quantile_bound(0.5),
-                window.quantile_bound(0.99),
-                all.quantile_bound(0.99),
-                window.count(),
-                all.count(),
-            )
+            Measured {
+                label: label.clone(),
+                p50: window.quantile_bound(0.5),
+                p99: window.quantile_bound(0.99),
+                p99_all: all.quantile_bound(0.99),
+                n: window.count(),
+                n_all: all.count(),
+            }
         })
         .collect();
     let key = |v: Option<f64>| v.unwrap_or(-1.0);
     match state.sort_name() {
-        "p50" => rows.sort_by(|a, b| key(b.1).total_cmp(&key(a.1)).then(a.0.cmp(&b.0))),
-        "name" => rows.sort_by(|a, b| a.0.cmp(&b.0)),
+        "p50" => rows.sort_by(|a, b| {
+            key(b.p50)
+                .total_cmp(&key(a.p50))
+                .then(a.label.cmp(&b.label))
+        }),
+        "name" => rows.sort_by(|a, b| a.label.cmp(&b.label)),
         _ => rows.sort_by(|a, b| {
-            key(b.2)
-                .total_cmp(&key(a.2))
-                .then(key(b.3).total_cmp(&key(a.3)))
-                .then(a.0.cmp(&b.0))
+            key(b.p99)
+                .total_cmp(&key(a.p99))
+                .then(key(b.p99_all).total_cmp(&key(a.p99_all)))
+                .then(a.label.cmp(&b.label))
         }),
     }
     let q = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), bound);
     let rows = rows
         .into_iter()
-        .map(|(label, p50, p99, p99_all, n, n_all)| {
+        .map(|m| {
             vec![
-                shown(&label),
-                q(p50),
-                q(p99),
-                q(p99_all),
-                whole(n),
-                whole(n_all),
+                shown(&m.label),
+                q(m.p50),
+                q(m.p99),
+                q(m.p99_all),
+                whole(m.n),
+                whole(m.n_all),
             ]
         })
         .collect();
