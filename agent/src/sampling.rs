@@ -217,3 +217,23 @@ impl Sampler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_says_its_window() {
+        let mut out = Vec::new();
+        Sampler::new(100.0).metrics(&EventBuffer::default(), &mut out);
+        let rate = out
+            .iter()
+            .find(|m| m.name == "rtscope.sampling.rate")
+            .expect("the rate gauge");
+        assert!(
+            rate.description.contains("1 s tick"),
+            "{}",
+            rate.description
+        );
+    }
+}
