@@ -27,7 +27,7 @@
 //! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
 //!   default protocol (adds hyper's HTTP/1.1 client and flate2).
 //! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about
-//!   1.5 MB over the default features).
+//!   1.3 MB over the default features).
 //! - `export-prometheus`: `OTEL_METRICS_EXPORTER=prometheus` (or
 //!   [`AgentBuilder::with_prometheus`]): `GET /metrics` for Prometheus to scrape, in the text
 //!   format or OpenMetrics, on rtscope's own small HTTP/1.1 listener (hyper's server side) on
