@@ -361,7 +361,9 @@ impl Pipeline {
         inputs.self_stats = self.self_stats.clone();
         inputs.top_scopes = self.sampler.top_scopes(5);
         inputs.backlog_dropped = self.events.dropped;
-        inputs.report_file = (self.sink.file_path())
+        inputs.report_file = self
+            .sink
+            .file_path()
             .filter(|_| self.signals.any())
             .map(summary::shell_word);
     }
