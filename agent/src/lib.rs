@@ -53,7 +53,8 @@
 //!   `Jemalloc` (jemalloc's own statistics through `mallctl`; jemalloc is built from its C
 //!   sources with statistics on) and for mimalloc's `MiMalloc`, so
 //!   [`alloc::report_allocator`] explains their held memory and [`alloc::trim`] purges it.
-//! - `cli`: the `rtscope` command (`cargo install rtscope --features cli`): `rtscope report
+//! - `cli`: the `rtscope` command (`cargo install rtscope --no-default-features --features
+//!   cli`, the exporters being of no use to it): `rtscope report
 //!   FILE` (a self-contained HTML page of the agent's file), `rtscope summary FILE` (the exit
 //!   summary from the file) and `rtscope top URL` (a live terminal view of a service's
 //!   `/metrics`, with ratatui). It adds nothing to the library.

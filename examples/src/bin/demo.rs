@@ -157,7 +157,8 @@ fn main() {
     guard.shutdown();
     if to_file {
         eprintln!(
-            "demo: the rtscope command installs with `cargo install --path agent --features cli`"
+            "demo: the rtscope command installs with \
+             `cargo install --path agent --no-default-features --features cli`"
         );
     }
 }

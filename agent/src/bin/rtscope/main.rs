@@ -1,7 +1,7 @@
 //! `rtscope`: the command that goes with the agent (feature `cli`).
 //!
 //! ```text
-//! cargo install rtscope --features cli      # or: cargo install --path agent --features cli
+//! cargo install rtscope --no-default-features --features cli   # or --path agent
 //! rtscope report [FILE.jsonl ...] > rtscope-report.html
 //! rtscope summary [FILE.jsonl ...]
 //! rtscope top [URL]
