@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What rtscope costs a small service to carry (a measurement, not a test): builds one fixed
-# tiny service seven ways, each a clean release build in its own target directory, and prints
+# tiny service eight ways, each a clean release build in its own target directory, and prints
 # the crates it adds (`cargo tree`, normal dependencies), the stripped binary size and the
 # build's wall-clock time.
 #
@@ -11,6 +11,7 @@
 #   profiles  the default features and `profiles` (heap profiles, the pprof endpoint)
 #   tls       the default features and `tls` (https:// endpoints)
 #   prom      the default features and `export-prometheus` (GET /metrics, hyper's server)
+#   grpc      the default features and `export-grpc` (OTLP/gRPC over tonic)
 #   all       every feature (adds tls, export-grpc, export-prometheus and tokio), the agent installed
 #
 # Usage: scripts/footprint.sh [JOBS]   (JOBS: cargo -j, default 2; VARIANTS="default prom" picks
@@ -34,6 +35,7 @@ service() { # $1 variant
     profiles) dep="rtscope = { path = \"$root/agent\", features = [\"profiles\"] }" ;;
     tls) dep="rtscope = { path = \"$root/agent\", features = [\"tls\"] }" ;;
     prom) dep="rtscope = { path = \"$root/agent\", features = [\"export-prometheus\"] }" ;;
+    grpc) dep="rtscope = { path = \"$root/agent\", features = [\"export-grpc\"] }" ;;
     all) dep="rtscope = { path = \"$root/agent\", features = [\"tls\", \"export-grpc\", \"export-prometheus\", \"tokio\"] }" ;;
     esac
     cat >"$dir/Cargo.toml" <<EOF
@@ -57,7 +59,7 @@ EOF
         echo 'use std::io::{Read, Write};'
         echo 'fn main() {'
         case "$1" in
-        file | default | profiles | tls | prom | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
+        file | default | profiles | tls | prom | grpc | all) echo '    let _guard = rtscope::Agent::builder().with_service_name("footprint").install();' ;;
         esac
         echo '    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");'
         echo '    let addr = listener.local_addr().expect("addr");'
@@ -89,7 +91,7 @@ crates() { # $1 dir: distinct normal-dependency packages, the service itself exc
 }
 
 printf '%-8s %7s %14s %12s\n' variant crates stripped_bytes build_s
-for v in ${VARIANTS:-none core file default profiles tls prom all}; do
+for v in ${VARIANTS:-none core file default profiles tls prom grpc all}; do
     service "$v"
     dir="$work/$v"
     n=$(crates "$dir")

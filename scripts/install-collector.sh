@@ -3,7 +3,8 @@
 # collector shipped as a PyPI wheel), the Python packages integration/receiver.py
 # decodes OTLP with, and the Debian tools the tests drive: `go tool pprof`
 # (golang-go), Prometheus and promtool (prometheus), headless Chromium
-# (chromium), a TLS terminator (stunnel4) and the openssl CLI.
+# (chromium), a TLS terminator (stunnel4), the openssl CLI and tmux (the
+# terminal `rtscope top` is tested in).
 #
 # Everything goes into <repo>/.venv (gitignored). Idempotent: when the venv
 # already holds exactly the pinned versions and rotel-agent runs, it only
@@ -143,11 +144,14 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || missing+=(stunnel4)
 # The CLI integration/tests/tls.rs makes its CA and certificates with.
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The terminal integration/tests/top.rs runs `rtscope top` in (send-keys, capture-pane).
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 fi
 
 rotel="$(find_rotel)"
-log "ready: $("$rotel" version 2>/dev/null | head -n1)"
+# The wheel's version is the one pinned; the binary names its own build (0.0.1-alpha10-...).
+log "ready: rotel ${ROTEL_VERSION} (rotel-agent $("$rotel" version 2>/dev/null | head -n1))"
 printf 'rotel-agent: %s\n' "$rotel"
 printf 'python: %s\n' "${venv}/bin/python"

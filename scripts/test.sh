@@ -21,10 +21,13 @@ RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-featu
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
-# depends on nothing but libc, crossbeam-queue and once_cell.
-for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry tracing-opentelemetry profiles jemalloc mimalloc; do
-    cargo clippy -p rtscope --lib --no-default-features --features "$features" -- -D warnings
+# depends on nothing but libc, crossbeam-queue and once_cell. `cli` is the `rtscope` command
+# (a bin: `--bins` checks it where its feature is on), as `cargo install --features cli` builds it.
+for features in "" tokio tracing export-file export-http export-grpc export-prometheus tls opentelemetry tracing-opentelemetry profiles jemalloc mimalloc cli; do
+    cargo clippy -p rtscope --lib --bins --no-default-features --features "$features" -- -D warnings
 done
+# The command's own tests with only its feature (the workspace run above has every feature).
+cargo test -p rtscope --no-default-features --features cli --bin rtscope
 cargo test -p rtscope --lib --no-default-features
 core_deps=$(cargo tree -p rtscope --no-default-features -e normal --prefix none |
     grep -v '^rtscope' | grep -v '(proc-macro)' | awk '{print $1}' | sort -u |

@@ -26,7 +26,8 @@
 //!   (opentelemetry-proto's messages, prost, serde_json, tokio's current-thread runtime).
 //! - `export-http` (default): OTLP/HTTP (protobuf) to a collector, the specification's
 //!   default protocol (adds hyper's HTTP/1.1 client and flate2).
-//! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about 1 MB).
+//! - `export-grpc`: OTLP/gRPC to a collector (adds tonic and its HTTP/2 stack, about
+//!   1.3 MB over the default features).
 //! - `export-prometheus`: `OTEL_METRICS_EXPORTER=prometheus` (or
 //!   [`AgentBuilder::with_prometheus`]): `GET /metrics` for Prometheus to scrape, in the text
 //!   format or OpenMetrics, on rtscope's own small HTTP/1.1 listener (hyper's server side) on
@@ -55,6 +56,11 @@
 //!   `Jemalloc` (jemalloc's own statistics through `mallctl`; jemalloc is built from its C
 //!   sources with statistics on) and for mimalloc's `MiMalloc`, so
 //!   [`alloc::report_allocator`] explains their held memory and [`alloc::trim`] purges it.
+//! - `cli`: the `rtscope` command (`cargo install rtscope --no-default-features --features
+//!   cli`, the exporters being of no use to it): `rtscope report
+//!   FILE` (a self-contained HTML page of the agent's file), `rtscope summary FILE` (the exit
+//!   summary from the file) and `rtscope top URL` (a live terminal view of a service's
+//!   `/metrics`, with ratatui). It adds nothing to the library.
 //!
 //! [`Agent::builder`]'s [`install`](AgentBuilder::install) with a destination whose feature
 //! is off writes to the fallback file instead, saying so in one line; without any exporter

@@ -187,7 +187,7 @@ impl Sampler {
         out.push(Metric::new(
             "rtscope.sampling.rate",
             "{sample}/s",
-            "Samples per second achieved in the last collection window.",
+            "Samples per second achieved in the last collection window (the export thread's 1 s tick).",
             Data::Gauge(self.achieved.into()),
         ));
         for (queue, dropped) in [
@@ -215,5 +215,25 @@ impl Sampler {
                 .with_attr("rtscope.queue", queue),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_says_its_window() {
+        let mut out = Vec::new();
+        Sampler::new(100.0).metrics(&EventBuffer::default(), &mut out);
+        let rate = out
+            .iter()
+            .find(|m| m.name == "rtscope.sampling.rate")
+            .expect("the rate gauge");
+        assert!(
+            rate.description.contains("1 s tick"),
+            "{}",
+            rate.description
+        );
     }
 }

@@ -25,12 +25,15 @@ const LAYERS: &[&[&str]] = &[
     &["agent"],
 ];
 
-/// The module a file under `src/` belongs to (`None`: the crate's face, not checked).
+/// The module a file under `src/` belongs to (`None`: the crate's face, or the command
+/// under `src/bin/`, not checked).
 fn module_of(rel: &Path) -> Option<String> {
     let first = rel.components().next()?.as_os_str().to_str()?;
     let name = first.strip_suffix(".rs").unwrap_or(first);
     match name {
         "lib" | "private" => None,
+        // The `rtscope` command: a crate of its own, over the library's public API.
+        "bin" => None,
         "tracing_layer" => Some("tracing".to_owned()),
         other => Some(other.to_owned()),
     }

@@ -5,5 +5,4 @@
 //! differs between workers.
 
 pub mod bench;
-pub mod report;
 pub mod retention;

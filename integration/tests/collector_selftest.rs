@@ -616,3 +616,31 @@ fn cargo_bin_looks_in_the_profile_dir() {
         other => panic!("want BinaryMissing, got {other:?}"),
     }
 }
+
+/// The install script says the rotel version it pins (its binary reports a build name of its
+/// own, which it used to print alone as if it were the version). Fast once installed.
+#[test]
+fn the_install_script_says_the_version_it_pins() {
+    let script = rtscope_integration::workspace_dir().join("scripts/install-collector.sh");
+    let text = std::fs::read_to_string(&script).expect("read the script");
+    let pinned = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ROTEL_VERSION=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("ROTEL_VERSION in the script");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script);
+    let out = run_bounded(cmd, Duration::from_secs(600)).expect("run the script");
+    assert!(out.success(), "{out:?}");
+    let ready = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("install-collector: ready: "))
+        .unwrap_or_else(|| panic!("no ready line: {}", out.stderr));
+    assert!(
+        ready.starts_with(&format!(
+            "install-collector: ready: rotel {pinned} (rotel-agent "
+        )),
+        "{ready}"
+    );
+}

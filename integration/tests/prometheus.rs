@@ -403,7 +403,7 @@ fn a_taken_port_is_one_line_naming_the_variable_and_the_application_runs_on() {
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(
         lines[0].starts_with(&format!(
-            "rtscope: cannot listen on 127.0.0.1:{port} for /metrics ("
+            "rtscope: cannot listen on 127.0.0.1:{port} for /metrics, /debug/rtscope/spikes ("
         )),
         "{}",
         lines[0]

@@ -1,5 +1,6 @@
-//! The report page in a real browser: the demo writes its JSONL file, the `report` binary
-//! turns it into HTML, and headless Chromium (Debian's `chromium`) loads it from the file:
+//! The `rtscope` command on the demo's file. `rtscope summary` says what the demo's exit
+//! summary said. The report page in a real browser: `rtscope report` turns the file into
+//! HTML, and headless Chromium (Debian's `chromium`) loads it from the file:
 //! the DOM dump shows every chart drawn at a non-zero size and no script error, Chromium
 //! logs no console message (a blocked network request would be one), and a screenshot is
 //! taken. A missing Chromium skips the test, except under `CI=true`.
@@ -8,6 +9,112 @@ use rtscope_integration::{TempDir, assert_no_control_chars, cargo_bin, run_bound
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+
+/// The exit summary's last line, when it names the report command (the demo adds one line
+/// of its own after the summary: how to install the command).
+fn report_line(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines.iter().rposition(|l| l.starts_with("  agent: "))?;
+    lines.get(at + 1).map(|l| (*l).to_owned())
+}
+
+/// Runs the demo for 2 s writing `file`; its stderr.
+fn demo(dir: &TempDir, file: &Path) -> String {
+    let mut demo = Command::new(cargo_bin("demo"));
+    demo.arg("2")
+        .env("RTSCOPE_FILE", file)
+        .current_dir(dir.path());
+    let out = run_bounded(demo, Duration::from_secs(60)).unwrap();
+    assert!(out.success(), "demo: {out:?}");
+    out.stderr
+}
+
+/// The line of `text` that starts with `prefix`.
+fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+}
+
+#[test]
+fn rtscope_summary_says_what_the_exit_summary_said() {
+    let dir = TempDir::new("summary");
+    let jsonl = dir.path().join("demo.jsonl");
+    let exit = demo(&dir, &jsonl);
+    let mut summary = Command::new(cargo_bin("rtscope"));
+    summary.arg("summary").arg(&jsonl);
+    let out = run_bounded(summary, Duration::from_secs(60)).unwrap();
+    assert!(out.success(), "rtscope summary: {out:?}");
+    assert_no_control_chars(&out.stdout);
+    let file = out.stdout;
+    assert!(
+        file.starts_with("rtscope summary of rtscope-demo (process "),
+        "{file}"
+    );
+    // The same figures in the same words: the heap (up to the resident size, read at another
+    // moment), pools, timers, the first spike's headline, the sampled scopes, the exports.
+    for (prefix, end) in [
+        ("  heap: ", "; resident"),
+        ("  pools: ", "\n"),
+        ("  timers: ", "\n"),
+    ] {
+        assert_eq!(
+            upto(line(&file, prefix), end),
+            upto(line(&exit, prefix), end),
+            "exit summary:\n{exit}\nrtscope summary:\n{file}"
+        );
+    }
+    // The exit summary adds each class's live bytes, which the file does not carry.
+    let classes = line(&exit, "  size classes by allocations: ");
+    let without_live: String = classes
+        .split(" (")
+        .map(|part| part.split_once(" live)").map_or(part, |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        line(&file, "  size classes by allocations: "),
+        without_live,
+        "{exit}\n{file}"
+    );
+    assert_eq!(scopes(&file), scopes(&exit), "{exit}\n{file}");
+    assert_eq!(exports(&file), exports(&exit), "{exit}\n{file}");
+    if exit.contains("  spikes: ") {
+        assert_eq!(line(&file, "  spikes: "), line(&exit, "  spikes: "));
+        assert_eq!(headline(&file), headline(&exit), "{exit}\n{file}");
+        assert!(headline(&exit).starts_with("    spike in "), "{exit}");
+    }
+    // Every sampled block of the demo is freed before it exits: nothing held, said so.
+    assert!(
+        line(&exit, "  heap profile: ").starts_with(
+            "  heap profile: in use by stack (top 3): nothing held at exit; allocated most: "
+        ),
+        "{exit}"
+    );
+}
+
+/// `l` up to `end`.
+fn upto<'a>(l: &'a str, end: &str) -> &'a str {
+    l.split(end).next().unwrap_or(l)
+}
+
+/// The scopes of the sampling line.
+fn scopes(text: &str) -> Option<&str> {
+    line(text, "  sampling: ")
+        .split("; estimated bytes by scope: ")
+        .nth(1)
+}
+
+/// The number of exports of the data line (`  data: 3 exports ...`).
+fn exports(text: &str) -> &str {
+    line(text, "  data: ").split(' ').nth(3).unwrap_or("")
+}
+
+/// The first line of the first spike's sentence, under the spikes line.
+fn headline(text: &str) -> &str {
+    text.lines()
+        .skip_while(|l| !l.starts_with("  spikes: "))
+        .nth(1)
+        .unwrap_or("")
+}
 
 /// Chromium headless with a fresh profile, nothing of its own fetched.
 fn chromium(binary: &Path, profile: &Path) -> Command {
@@ -43,31 +150,22 @@ fn the_demo_report_renders_its_charts_in_chromium() {
     };
     let dir = TempDir::new("report");
     let jsonl = dir.path().join("demo.jsonl");
-    let mut demo = Command::new(cargo_bin("demo"));
-    demo.arg("2")
-        .env("RTSCOPE_FILE", &jsonl)
-        .current_dir(dir.path());
-    let out = run_bounded(demo, Duration::from_secs(60)).unwrap();
-    assert!(out.success(), "demo: {out:?}");
+    let stderr = demo(&dir, &jsonl);
     // The exit summary ends with the way to the page.
-    let last = out.stderr.lines().last().unwrap_or("");
     assert_eq!(
-        last,
-        format!(
-            "  report: cargo run -p rtscope-examples --bin report -- {} > rtscope-report.html \
-             && xdg-open rtscope-report.html",
+        report_line(&stderr),
+        Some(format!(
+            "  report: rtscope report {} > rtscope-report.html",
             jsonl.display()
-        ),
-        "{}",
-        out.stderr
+        )),
+        "{stderr}"
     );
-
     let html = dir.path().join("report.html");
     let mut report = Command::new("sh");
     report
         .arg("-c")
-        .arg("exec \"$0\" \"$1\" > \"$2\"")
-        .arg(cargo_bin("report"))
+        .arg("exec \"$0\" report \"$1\" > \"$2\"")
+        .arg(cargo_bin("rtscope"))
         .arg(&jsonl)
         .arg(&html);
     let out = run_bounded(report, Duration::from_secs(60)).unwrap();

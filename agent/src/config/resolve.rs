@@ -147,9 +147,16 @@ pub(crate) fn resolve<V: Into<OsString>>(
         // `with_prometheus` with the variable unset: Prometheus alone, as if it said so.
         metrics = Choice::Off;
     }
+    // Prometheus alone names no destination: log records (samples, spikes) then go where
+    // something asks for them (`OTEL_LOGS_EXPORTER=otlp`, an endpoint, a file), not to the
+    // default file (the export thread says so at start).
+    let unasked = prometheus.is_some()
+        && metrics == Choice::Off
+        && logs == Choice::Unset
+        && !r.destination_named(o);
     let signals = Signals {
         metrics: metrics != Choice::Off,
-        logs: logs != Choice::Off,
+        logs: logs != Choice::Off && !unasked,
     };
     let file = r.file(o);
     let file_max_bytes = match o.file_max_bytes {
@@ -721,6 +728,17 @@ impl Reader<'_> {
             Some(target) => Destination::Otlp(target),
             None => Destination::File(self.file(o)),
         }
+    }
+
+    /// Whether code or a variable names where data goes: an endpoint or the file (read as
+    /// present only; their values are read, and warned about, where they are used).
+    fn destination_named(&self, o: &Overrides) -> bool {
+        o.endpoint.is_some()
+            || o.file.is_some()
+            || ENDPOINT_VARS
+                .iter()
+                .chain(&[RTSCOPE_FILE])
+                .any(|var| (self.env)(var).is_some_and(|v| !v.is_empty()))
     }
 
     /// What asks for OTLP among the settings other than endpoints, for the line saying the

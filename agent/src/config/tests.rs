@@ -1587,11 +1587,39 @@ fn prometheus_at(host: &str, port: u16) -> Option<Listen> {
 #[cfg(feature = "export-prometheus")]
 #[test]
 fn prometheus_serves_metrics_alone_or_beside_otlp() {
-    // Alone: metrics are served, not sent; logs go where they went (the default file).
+    // Alone: metrics are served, not sent; log records go nowhere, since nothing names a
+    // destination (the default file would fill with samples nobody asked for).
     let c = warned(&[(OTEL_METRICS_EXPORTER, "prometheus")], &[]);
     assert_eq!(c.prometheus, prometheus_at("localhost", 9464));
-    assert_eq!(c.signals, sig(false, true));
-    assert_eq!(c.destination, defaults().destination);
+    assert_eq!(c.signals, sig(false, false));
+    // Log records go where a file or an endpoint is named, or where OTLP is asked for.
+    let file = warned(
+        &[
+            (OTEL_METRICS_EXPORTER, "prometheus"),
+            (RTSCOPE_FILE, "/tmp/x.jsonl"),
+        ],
+        &[],
+    );
+    assert_eq!(file.signals, sig(false, true));
+    assert_eq!(file.destination, Destination::File("/tmp/x.jsonl".into()));
+    let endpoint = warned(
+        &[
+            (OTEL_METRICS_EXPORTER, "prometheus"),
+            (OTEL_EXPORTER_OTLP_ENDPOINT, "http://c:4318"),
+        ],
+        &[],
+    );
+    assert_eq!(endpoint.signals, sig(false, true));
+    assert!(matches!(endpoint.destination, Destination::Otlp(_)));
+    let asked = run(
+        &Overrides::default(),
+        &[
+            (OTEL_METRICS_EXPORTER, "prometheus"),
+            (OTEL_LOGS_EXPORTER, "otlp"),
+        ],
+    )
+    .0;
+    assert_eq!(asked.signals, sig(false, true));
     // Both, with the host and port of the variables.
     let c = warned(
         &[
@@ -1666,7 +1694,7 @@ fn with_prometheus_wins_and_alone_means_prometheus_only() {
         at.set_by,
         "the address given to with_prometheus(host, port)"
     );
-    assert_eq!(c.signals, sig(false, true));
+    assert_eq!(c.signals, sig(false, false));
     // With the variable naming otlp as well, both.
     let (c, _) = run(&code, &[(OTEL_METRICS_EXPORTER, "otlp")]);
     assert!(c.signals.metrics && c.prometheus.is_some());

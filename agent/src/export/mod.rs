@@ -7,12 +7,14 @@
 //! list of sources the pipeline is given at start; this module names no part. Built only
 //! with an exporter feature (`export-file`, `export-http`, `export-grpc`).
 
+mod announce;
 #[cfg(feature = "listen")]
 mod listen;
 mod otlp;
 mod pipeline;
 #[cfg(feature = "export-prometheus")]
 mod prometheus;
+mod recent;
 mod self_stats;
 mod summary;
 mod transport;

@@ -1,13 +1,14 @@
 //! The export thread: collects on a collection tick, encodes and ships on the export interval.
 
 use super::otlp::{Encoder, Sent, now_nanos};
+use super::recent::RecentSpikes;
 use super::self_stats::SelfStats;
 use super::summary;
 use super::transport::{self, Payload, Sink};
 use crate::config::{Config, Signals};
+use crate::model::Source;
 use crate::model::events::EventBuffer;
 use crate::model::series::Metric;
-use crate::model::{Source, bytes};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -15,6 +16,9 @@ use std::time::{Duration, Instant};
 
 /// How often shards are read between exports (peak refresh; event queues drain here).
 const COLLECTION_TICK: Duration = Duration::from_secs(1);
+/// When the first export is made (at the first collection tick), unless the interval is
+/// shorter: a user sees data within seconds, not after a whole interval (60 s by default).
+const FIRST_EXPORT: Duration = COLLECTION_TICK;
 
 enum Command {
     /// Final collection and export, then acknowledge and exit.
@@ -31,6 +35,7 @@ struct SummaryInputs {
     self_stats: SelfStats,
     top_scopes: Vec<(String, u64)>,
     backlog_dropped: u64,
+    report_file: Option<String>,
     /// Whoever printed the summary (at most one of the two threads).
     printed: bool,
 }
@@ -60,6 +65,7 @@ impl SummaryInputs {
                 self_stats: &stats,
                 top_scopes: &self.top_scopes,
                 backlog_dropped: self.backlog_dropped,
+                report_file: self.report_file.as_deref(),
             },
         )
     }
@@ -298,6 +304,8 @@ struct Pipeline {
     /// The pipeline's own series for `/metrics` to add to the parts' (refreshed every tick),
     /// and where it is served, when it is.
     scraped: Scraped,
+    /// The last spike events, for the listener's `/debug/rtscope/spikes`.
+    recent: RecentSpikes,
 }
 
 impl Pipeline {
@@ -324,6 +332,7 @@ impl Pipeline {
         self.spikes
             .drain(&mut spikes, self.sampler.recent_scope_bytes(), stack_name);
         for e in spikes {
+            self.recent.push(&e);
             self.events.push(e);
         }
         self.publish_own_series();
@@ -357,6 +366,11 @@ impl Pipeline {
         inputs.self_stats = self.self_stats.clone();
         inputs.top_scopes = self.sampler.top_scopes(5);
         inputs.backlog_dropped = self.events.dropped;
+        inputs.report_file = self
+            .sink
+            .file_path()
+            .filter(|_| self.signals.any())
+            .map(summary::shell_word);
     }
 
     /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`);
@@ -456,24 +470,14 @@ fn run(
         );
         Sink::file(fallback, config.file_max_bytes)
     });
-    if config.signals.any()
-        && let Some(path) = sink.file_path()
-    {
-        let path = crate::base::text::path(path);
-        let what = if config.signals.metrics {
-            "metrics"
-        } else {
-            "log records"
-        };
-        eprintln!(
-            "rtscope: writing {what} as OTLP/JSON lines to {} (with {}.1 at most {}); set \
-             OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector instead",
-            path,
-            path,
-            bytes(config.file_max_bytes)
-        );
+    let recent = RecentSpikes::default();
+    let (serving, scraped) = serve(&config, sources, &rt, &recent);
+    // Soon after start, whatever the interval, so that data shows within seconds.
+    let first_export = config.export_interval.min(FIRST_EXPORT);
+    let served = scraped.as_ref().map(|(_, at)| at.as_str());
+    for line in super::announce::start(&config, &sink, first_export, served) {
+        eprintln!("{line}");
     }
-    let (serving, scraped) = serve(&config, sources, &rt);
     let mut p = Pipeline {
         sources,
         sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
@@ -501,11 +505,12 @@ fn run(
         #[cfg(feature = "profiles")]
         profiles_otlp: config.profiles.otlp && config.profiles.enabled,
         scraped,
+        recent,
     };
     p.publish_own_series();
     p.share_summary();
     let tick = COLLECTION_TICK.min(config.export_interval);
-    let mut next_export = Instant::now() + config.export_interval;
+    let mut next_export = Instant::now() + first_export;
     loop {
         match wake.wait(&rx, &p.rt, serving, tick) {
             Ok(Command::Shutdown(done)) => {
@@ -551,7 +556,12 @@ type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, String)>;
 /// Starts rtscope's HTTP listeners for what `config` asks to serve: whether any is serving,
 /// and what the Prometheus exporter reads from the pipeline.
 #[cfg(feature = "listen")]
-fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) -> (bool, Scraped) {
+fn serve(
+    config: &Config,
+    sources: &'static [Source],
+    rt: &BackgroundRuntime,
+    recent: &RecentSpikes,
+) -> (bool, Scraped) {
     #[cfg_attr(
         not(any(feature = "export-prometheus", feature = "profiles")),
         allow(unused_mut)
@@ -581,11 +591,17 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
         let own = Arc::new(Mutex::new(Vec::new()));
         let scrape = super::prometheus::Scrape::new(config, sources, own.clone());
         routes.add(at, "/metrics", move |request| scrape.answer(request));
+        // What `/metrics` cannot carry: the sentences of the last spike events.
+        let recent = recent.clone();
+        routes.add(at, super::recent::PATH, move |_| super::listen::Reply {
+            content_type: "application/json",
+            body: recent.json(),
+        });
         own
     });
     #[cfg(not(feature = "export-prometheus"))]
     let own: Option<Arc<Mutex<Vec<Metric>>>> = {
-        let _ = (config, sources);
+        let _ = (config, sources, recent);
         None
     };
     if routes.is_empty() {
@@ -603,6 +619,11 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
 }
 
 #[cfg(not(feature = "listen"))]
-fn serve(_: &Config, _: &'static [Source], _: &BackgroundRuntime) -> (bool, Scraped) {
+fn serve(
+    _: &Config,
+    _: &'static [Source],
+    _: &BackgroundRuntime,
+    _: &RecentSpikes,
+) -> (bool, Scraped) {
     (false, None)
 }

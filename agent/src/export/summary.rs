@@ -5,8 +5,10 @@
 
 use super::self_stats::SelfStats;
 use crate::alloc::agent_stats;
+use crate::base::text::{PATH_CHARS, shown};
 use crate::model::{Source, bytes};
 use std::fmt::Write;
+use std::path::Path;
 
 /// What the export side knows at exit that the shards do not.
 #[derive(Debug)]
@@ -18,6 +20,9 @@ pub(crate) struct ExitFacts<'a> {
     pub(crate) top_scopes: &'a [(String, u64)],
     /// Events dropped from the export backlog.
     pub(crate) backlog_dropped: u64,
+    /// The file the data went to, as one shell word, when it went to a file: the summary
+    /// ends with the command that makes its report page.
+    pub(crate) report_file: Option<&'a str>,
 }
 
 /// Renders the summary (no I/O), so tests can read it: each source's lines in order, then
@@ -29,7 +34,25 @@ pub(crate) fn render(sources: &[Source], facts: &ExitFacts<'_>) -> String {
     }
     sampling(&mut out, facts);
     agent(&mut out, facts);
+    if let Some(file) = facts.report_file {
+        let _ = writeln!(out, "  report: rtscope report {file} > rtscope-report.html");
+    }
     out
+}
+
+/// `path` as one word for a POSIX shell: as it is when plain, else in single quotes (with
+/// control characters escaped: shown, never sent to the terminal).
+pub(crate) fn shell_word(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.into_owned()
+    } else {
+        format!(
+            "'{}'",
+            shown(&text.replace('\'', r"'\''"), PATH_CHARS, false)
+        )
+    }
 }
 
 fn sampling(out: &mut String, facts: &ExitFacts<'_>) {

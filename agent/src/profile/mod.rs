@@ -387,7 +387,8 @@ fn summary(out: &mut String) {
     }
     let holding = top_inuse(3);
     let holding = if holding.is_empty() {
-        "nothing sampled".to_owned()
+        // Blocks were sampled (they are in "allocated most"), and every one was freed.
+        "nothing held at exit".to_owned()
     } else {
         list(holding)
     };

@@ -229,7 +229,9 @@ impl Context {
         }
     }
 
-    /// One sentence for the log body: `in the same 1.0 s: ...`.
+    /// The log body's account of the window, one part a line (a person scans them): `in the
+    /// same 1.0 s: ...`, the top sampled scopes, the top allocating stack, pool misses,
+    /// timers fired.
     pub(crate) fn describe(&self) -> String {
         let mut s = format!(
             "in the same {:.1} s: {} allocated ({}/s, {} allocations",
@@ -248,18 +250,18 @@ impl Context {
         }
         s.push(')');
         if let Some((top, b)) = self.scopes.first() {
-            let _ = write!(s, "; top sampled scope {top}: ~{}", bytes(*b));
+            let _ = write!(s, "\ntop sampled scope {top}: ~{}", bytes(*b));
             for (n, b) in self.scopes.iter().skip(1) {
                 let _ = write!(s, ", {n}: ~{}", bytes(*b));
             }
         }
         if let Some((function, b)) = &self.stack {
-            let _ = write!(s, "; top allocating stack {function}: ~{}", bytes(*b));
+            let _ = write!(s, "\ntop allocating stack {function}: ~{}", bytes(*b));
         }
         if self.pool_gets > 0 {
             let _ = write!(
                 s,
-                "; pool misses {} of {} gets",
+                "\npool misses {} of {} gets",
                 self.pool_misses, self.pool_gets
             );
             if let Some(p) = self.pools.first().filter(|p| p.misses > 0) {
@@ -271,7 +273,7 @@ impl Context {
                 );
             }
         }
-        let _ = write!(s, "; {} timers fired", self.timers_fired);
+        let _ = write!(s, "\n{} timers fired", self.timers_fired);
         s
     }
 }
@@ -336,5 +338,9 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("(most in conns: 50%)"), "{d}");
+        let parts: Vec<&str> = d.lines().collect();
+        assert_eq!(parts.len(), 5, "one part a line: {d}");
+        assert!(parts[0].starts_with("in the same 2.0 s: "), "{d}");
+        assert_eq!(parts[4], "3 timers fired");
     }
 }

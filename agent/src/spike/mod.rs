@@ -354,7 +354,7 @@ fn event(
         SpikeKind::Latency => format!("latency '{}'", f.name),
     };
     let mut body = format!(
-        "spike in {what}: {} of {} observations over {} (max in {}); {}",
+        "spike in {what}: {} of {} observations over {} (max in {})\n{}",
         f.above,
         f.count,
         fmt_ns(threshold_ns),
@@ -362,7 +362,7 @@ fn event(
         ctx.describe()
     );
     if suppressed > 0 {
-        body.push_str(&format!("; {suppressed} earlier spike event(s) suppressed"));
+        body.push_str(&format!("\n{suppressed} earlier spike event(s) suppressed"));
     }
     LogEvent {
         name: SPIKE_EVENT,
@@ -395,7 +395,8 @@ fn summary(out: &mut String) {
     }
     let _ = write!(out, "  spikes: {emitted} emitted");
     if let Some(first) = first {
-        let _ = write!(out, "; the first: {first}");
+        // One part of the sentence a line, under the count.
+        let _ = write!(out, "; the first:\n    {}", first.replace('\n', "\n    "));
     }
     out.push('\n');
 }
@@ -509,6 +510,9 @@ mod tests {
             e.body
         );
         assert!(e.body.contains("top sampled scope parse"), "{}", e.body);
+        // A headline, then the window's parts, each on a line of its own.
+        assert!(e.body.lines().count() >= 4, "{}", e.body);
+        assert!(e.body.lines().all(|l| l.len() < 160), "{}", e.body);
         // Nothing new over the threshold: no event.
         latency(name, Duration::from_millis(2));
         assert!(named(&window(&mut d), name).is_empty());

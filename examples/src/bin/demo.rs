@@ -5,8 +5,8 @@
 //! reported (`rtscope::latency("request", ..)`); every 256th request waits on a short timer
 //! (backpressure) and every 10000th on a slow downstream (15 ms), whose latency spikes are
 //! explained by `rust.spike` events. With no collector configured, rtscope writes OTLP/JSON
-//! lines to `./rtscope-otlp.jsonl`, prints a summary at exit and then the command that turns
-//! the file into a report page.
+//! lines to `./rtscope-otlp.jsonl` and prints a summary at exit, ending with the command that
+//! turns the file into a report page (`rtscope report`).
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin demo [-- SECONDS]
@@ -148,29 +148,17 @@ fn main() {
     );
     drop(buffers);
     let Some(guard) = guard else { return };
-    let file = match &guard.config().destination {
-        rtscope::config::Destination::File(path) if guard.config().signals.any() => {
-            Some(path.clone())
-        }
-        _ => None,
-    };
-    // The summary prints here, on stderr; the way to the report page ends it.
+    let to_file = matches!(
+        guard.config().destination,
+        rtscope::config::Destination::File(_)
+    ) && guard.config().signals.any();
+    // The summary prints here, on stderr; when the data went to a file it ends with the
+    // command that makes the report page.
     guard.shutdown();
-    if let Some(file) = file {
+    if to_file {
         eprintln!(
-            "  report: cargo run -p rtscope-examples --bin report -- {} > rtscope-report.html \
-             && xdg-open rtscope-report.html",
-            shell_word(&file.display().to_string())
+            "demo: the rtscope command installs with \
+             `cargo install --path agent --no-default-features --features cli`"
         );
-    }
-}
-
-/// `text` as one word for a POSIX shell: as it is when plain, else in single quotes.
-fn shell_word(text: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }

@@ -2,13 +2,18 @@
 //! `./rtscope-otlp.jsonl`) turned into one self-contained HTML page with inline SVG charts:
 //! heap over time, the size-class histogram, timer lateness, scheduler delay, latencies and
 //! task polls, pool hit ratios, spike events on a timeline with their sentences, and the top
-//! scopes by sampled bytes. Nothing is loaded at view time. See the `report` binary.
+//! scopes and stacks by sampled bytes. Nothing is loaded at view time (`rtscope report`).
+//! The same reading gives `rtscope summary` its figures.
 
 mod html;
 mod read;
 
-pub use html::{bytes, count, duration, esc, page};
-pub use read::{HeapPoint, Hist, MAX_LINE, MAX_SPIKES, PoolCounts, Run, Spike, read};
+pub(crate) use html::page;
+#[cfg(test)]
+use html::{bytes, count, duration, esc};
+#[cfg(test)]
+pub(crate) use read::MAX_LINE;
+pub(crate) use read::{Hist, Run, read};
 
 #[cfg(test)]
 mod tests;

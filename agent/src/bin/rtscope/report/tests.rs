@@ -110,3 +110,27 @@ fn numbers_read_well() {
     assert_eq!(count(1_234_567.0), "1.2 M");
     assert_eq!(esc("a\u{1b}[2J\"<"), "a\\u{1b}[2J&quot;&lt;");
 }
+
+#[test]
+fn empty_top_stacks_name_only_what_is_missing() {
+    // Heap profiles on (their own series are in the file) but not exported: only
+    // OTEL_PROFILES_EXPORTER is missing, not the feature.
+    let with_series = metrics(4, 1, 5, 2, 1).replace(
+        r#"{"name":"rust.memory.used","#,
+        r#"{"name":"rtscope.profile.stacks","gauge":{"dataPoints":[{"timeUnixNano":"1","asInt":"12"}]}},{"name":"rust.memory.used","#,
+    );
+    let on = page(&read(input(&with_series)), &["f".to_owned()]);
+    assert!(
+        on.contains("heap profiles were on but not exported"),
+        "{on}"
+    );
+    assert!(
+        !on.contains("build with rtscope&#39;s profiles feature"),
+        "{on}"
+    );
+    let off = page(&read(input(&metrics(4, 1, 5, 2, 1))), &["f".to_owned()]);
+    assert!(
+        off.contains("build with rtscope&#39;s profiles feature"),
+        "{off}"
+    );
+}

@@ -18,7 +18,7 @@ const COLORS: [&str; 6] = [
 const MAX_ROWS: usize = 15;
 
 /// The whole page for `run`, read from `sources` (file names, shown escaped).
-pub fn page(run: &Run, sources: &[String]) -> String {
+pub(crate) fn page(run: &Run, sources: &[String]) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let title = if run.service.is_empty() {
         "rtscope report".to_owned()
@@ -231,11 +231,7 @@ pub fn page(run: &Run, sources: &[String]) -> String {
 
     section(&mut out, "stacks", "Top stacks (heap profile)", |out| {
         if run.stacks_allocated.is_empty() {
-            return empty(
-                out,
-                "no heap profile in the file (build with rtscope's profiles feature and set \
-                 OTEL_PROFILES_EXPORTER=otlp)",
-            );
+            return empty(out, no_profile_why(run));
         }
         for (id, title, stacks) in [
             ("chart-stacks-inuse", "In use now", &run.stacks_inuse),
@@ -247,7 +243,7 @@ pub fn page(run: &Run, sources: &[String]) -> String {
                 .map(|(f, b)| (f.clone(), *b as f64, bytes(*b as f64)))
                 .collect();
             if rows.is_empty() {
-                empty(out, "nothing sampled");
+                empty(out, "nothing held: every sampled block was freed");
                 continue;
             }
             let max = rows[0].1;
@@ -270,6 +266,18 @@ pub fn page(run: &Run, sources: &[String]) -> String {
     out
 }
 
+/// Why a file has no heap profile, naming only what is missing: the profiles' own series
+/// (`rtscope.profile.*`) are in the file when the feature was built and turned on.
+fn no_profile_why(run: &Run) -> &'static str {
+    if run.totals.contains_key("rtscope.profile.stacks") {
+        "no heap profile in the file: heap profiles were on but not exported (set \
+         OTEL_PROFILES_EXPORTER=otlp to write them into the file with the metrics)"
+    } else {
+        "no heap profile in the file (build with rtscope's profiles feature and set \
+         OTEL_PROFILES_EXPORTER=otlp)"
+    }
+}
+
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:820px;\
 color:#212529;padding:0 12px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px;\
 border-bottom:1px solid #dee2e6}h3{font-size:14px;margin:12px 0 2px}.meta{color:#6c757d;margin:0}\
@@ -277,7 +285,7 @@ border-bottom:1px solid #dee2e6}h3{font-size:14px;margin:12px 0 2px}.meta{color:
 .facts dd{margin:0;font-size:17px;font-weight:600}svg.chart{display:block;width:100%;height:auto;\
 background:#fff}svg text{font:11px system-ui,sans-serif;fill:#495057}.axis{stroke:#adb5bd}\
 .grid{stroke:#f1f3f5}figcaption,.empty{color:#6c757d;font-size:12px}.legend rect{rx:2}\
-ol.spikes{padding-left:20px;font-size:13px}ol.spikes .t{color:#6c757d;font-variant-numeric:tabular-nums}\
+ol.spikes{padding-left:20px;font-size:13px}ol.spikes li{white-space:pre-line;margin-bottom:6px}ol.spikes .t{color:#6c757d;font-variant-numeric:tabular-nums}\
 ol.spikes .kind{font-weight:600}footer{margin-top:32px;color:#adb5bd;font-size:12px}";
 
 /// Marks each chart with the size it was drawn at (`data-drawn="760x240"`), and the page with
@@ -644,7 +652,7 @@ fn timeline(out: &mut String, id: &str, run: &Run) {
 }
 
 /// Text from the file, safe inside HTML text and attribute values.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -671,7 +679,7 @@ fn slug(text: &str) -> String {
 }
 
 /// `1.5 MiB`, `12 KiB`, `300 B`.
-pub fn bytes(n: f64) -> String {
+pub(crate) fn bytes(n: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n;
     let mut u = 0;
@@ -689,7 +697,7 @@ pub fn bytes(n: f64) -> String {
 }
 
 /// `1.2 M`, `35 k`, `812`.
-pub fn count(n: f64) -> String {
+pub(crate) fn count(n: f64) -> String {
     if n >= 1e6 {
         format!("{:.1} M", n / 1e6)
     } else if n >= 1e4 {
@@ -700,7 +708,7 @@ pub fn count(n: f64) -> String {
 }
 
 /// `500µs`, `2ms`, `1.5s` for seconds.
-pub fn duration(s: f64) -> String {
+pub(crate) fn duration(s: f64) -> String {
     if s >= 1.0 {
         format!("{}s", trim(s))
     } else if s >= 1e-3 {

@@ -8,20 +8,20 @@ use std::io::{BufRead, Read};
 
 /// Longest line read (the file and its rotated predecessor hold 64 MiB by default); a
 /// longer one is skipped and counted.
-pub const MAX_LINE: usize = 64 << 20;
+pub(crate) const MAX_LINE: usize = 64 << 20;
 /// Most spike events kept (the first ones; the rest are counted).
-pub const MAX_SPIKES: usize = 500;
+pub(crate) const MAX_SPIKES: usize = 500;
 
 /// An explicit-bucket histogram: `counts.len() == bounds.len() + 1`.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Hist {
-    pub bounds: Vec<f64>,
-    pub counts: Vec<u64>,
-    pub sum: f64,
+pub(crate) struct Hist {
+    pub(crate) bounds: Vec<f64>,
+    pub(crate) counts: Vec<u64>,
+    pub(crate) sum: f64,
 }
 
 impl Hist {
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.counts.iter().sum()
     }
 
@@ -40,64 +40,69 @@ impl Hist {
 
 /// One point of the heap over time.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HeapPoint {
+pub(crate) struct HeapPoint {
     /// Nanoseconds since the run started.
-    pub t_ns: u64,
-    pub live: f64,
-    pub peak: f64,
-    pub resident: Option<f64>,
+    pub(crate) t_ns: u64,
+    pub(crate) live: f64,
+    pub(crate) peak: f64,
+    pub(crate) resident: Option<f64>,
 }
 
 /// Gets and puts of one pool.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct PoolCounts {
-    pub hits: u64,
-    pub misses: u64,
-    pub stored: u64,
-    pub discarded: u64,
+pub(crate) struct PoolCounts {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) stored: u64,
+    pub(crate) discarded: u64,
 }
 
 /// One `rust.spike` event.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Spike {
+pub(crate) struct Spike {
     /// Nanoseconds since the run started (0 when it came before it).
-    pub t_ns: u64,
-    pub kind: String,
-    pub sentence: String,
+    pub(crate) t_ns: u64,
+    pub(crate) kind: String,
+    pub(crate) sentence: String,
 }
 
 /// What the report shows of one run.
 #[derive(Clone, Debug, Default)]
-pub struct Run {
-    pub service: String,
-    pub pid: String,
+pub(crate) struct Run {
+    pub(crate) service: String,
+    pub(crate) pid: String,
     /// When the run started (its first points' start time) and its last point (Unix
     /// nanoseconds).
-    pub start_ns: u64,
-    pub end_ns: u64,
-    pub heap: Vec<HeapPoint>,
-    pub classes: Option<Hist>,
-    pub lateness: Option<Hist>,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
+    pub(crate) heap: Vec<HeapPoint>,
+    pub(crate) classes: Option<Hist>,
+    pub(crate) lateness: Option<Hist>,
     /// Scheduler delay per kind (`task`, `probe`, `thread`: every thread's summed).
-    pub schedule: BTreeMap<String, Hist>,
-    pub polls: Option<Hist>,
-    pub latencies: BTreeMap<String, Hist>,
-    pub pools: BTreeMap<String, PoolCounts>,
+    pub(crate) schedule: BTreeMap<String, Hist>,
+    pub(crate) polls: Option<Hist>,
+    pub(crate) latencies: BTreeMap<String, Hist>,
+    pub(crate) pools: BTreeMap<String, PoolCounts>,
     /// Estimated bytes allocated per scope.
-    pub scopes: BTreeMap<String, u64>,
+    pub(crate) scopes: BTreeMap<String, u64>,
     /// The last heap profile's stacks by leaf function (outside the standard library):
     /// estimated bytes in use and allocated (OTLP Profiles lines, `OTEL_PROFILES_EXPORTER`).
-    pub stacks_inuse: Vec<(String, u64)>,
-    pub stacks_allocated: Vec<(String, u64)>,
-    pub spikes: Vec<Spike>,
-    pub spikes_not_kept: usize,
-    pub allocations: u64,
-    pub allocated_bytes: u64,
-    pub samples: u64,
+    pub(crate) stacks_inuse: Vec<(String, u64)>,
+    pub(crate) stacks_allocated: Vec<(String, u64)>,
+    pub(crate) spikes: Vec<Spike>,
+    pub(crate) spikes_not_kept: usize,
+    pub(crate) allocations: u64,
+    pub(crate) allocated_bytes: u64,
+    pub(crate) samples: u64,
+    /// The last value of every number series (counters, gauges), summed over its
+    /// attribute sets: `rust.memory.reallocations` is both kinds'.
+    pub(crate) totals: BTreeMap<String, f64>,
+    /// Metrics lines of this run: one per export.
+    pub(crate) exports: usize,
     /// Lines read, lines skipped (not JSON, too long, another run's).
-    pub lines: usize,
-    pub skipped: usize,
-    pub other_runs: usize,
+    pub(crate) lines: usize,
+    pub(crate) skipped: usize,
+    pub(crate) other_runs: usize,
 }
 
 /// A series' identity: metric name and its attributes, rendered.
@@ -111,7 +116,7 @@ enum Point {
 
 /// Reads every line of `inputs` (oldest first) and builds the report of the last run. Each
 /// line is folded in as it is read, so memory stays that of one line and the runs' state.
-pub fn read(inputs: Vec<Box<dyn BufRead>>) -> Run {
+pub(crate) fn read(inputs: Vec<Box<dyn BufRead>>) -> Run {
     let mut runs: Vec<Partial> = Vec::new();
     let mut last: Option<usize> = None;
     let (mut lines, mut unusable) = (0, 0);
@@ -212,6 +217,7 @@ impl Partial {
                 .first_ns
                 .get_or_insert(started.filter(|&s| s <= t).unwrap_or(t));
             run.end_ns = run.end_ns.max(t);
+            run.exports += 1;
             let state = &self.state;
             run.heap.push(HeapPoint {
                 t_ns: t.saturating_sub(start),
@@ -431,6 +437,9 @@ fn finish(run: &mut Run, state: &HashMap<Key, Point>) {
     for key in keys {
         let (name, attrs) = key;
         let attr = |k: &str| attr_of(attrs, k);
+        if let Point::Number(v) = &state[key] {
+            *run.totals.entry(name.clone()).or_default() += *v;
+        }
         match (name.as_str(), &state[key]) {
             ("rust.memory.allocation.size", Point::Hist(h)) => run.classes = Some(h.clone()),
             ("rust.timer.lateness", Point::Hist(h)) => run.lateness = Some(h.clone()),
