@@ -54,6 +54,7 @@
 //!
 //! Pools and meters with the same name share one set of series.
 
+mod cache;
 mod meter;
 mod reset;
 
@@ -62,15 +63,15 @@ pub use reset::Reset;
 
 pub(crate) use meter::{SOURCE, all_stats};
 
+use cache::Cache;
 use crossbeam_queue::ArrayQueue;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Idle objects the shared queue holds by default.
 pub const DEFAULT_CAPACITY: usize = 128;
@@ -106,13 +107,6 @@ pub struct Pool<T> {
     /// Objects move between threads but are never shared: the pool is `Send + Sync` exactly
     /// when `T: Send`, as a `Mutex<T>` is.
     _owns: PhantomData<Mutex<T>>,
-}
-
-/// One private cache cell: at most one idle object, alone on its cache line.
-#[repr(align(128))]
-struct Cache<T> {
-    /// Null, or an object from `Box::into_raw` that this cell owns.
-    slot: AtomicPtr<T>,
 }
 
 impl<T: Reset + 'static> Pool<T> {
@@ -203,12 +197,8 @@ impl<T> Pool<T> {
 
     #[inline]
     fn take(&self) -> Option<Box<T>> {
-        let p = self.cache().slot.swap(ptr::null_mut(), Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that the cell
-            // owned; the swap moved that ownership to us alone (Acquire pairs with the
-            // Release of the put that stored it, so the object's writes are visible).
-            return Some(unsafe { Box::from_raw(p) });
+        if let Some(obj) = self.cache().take() {
+            return Some(obj);
         }
         self.shared.as_ref()?.pop()
     }
@@ -221,19 +211,10 @@ impl<T> Pool<T> {
             self.meter.discard();
             return;
         }
-        let p = Box::into_raw(obj);
-        let stored = self.cache().slot.compare_exchange(
-            ptr::null_mut(),
-            p,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
-        if stored.is_ok() {
+        let Err(obj) = self.cache().offer(obj) else {
             self.meter.put();
             return;
-        }
-        // SAFETY: the exchange failed, so the cell did not take `p`: we still own it alone.
-        let obj = unsafe { Box::from_raw(p) };
+        };
         match self.shared.as_ref().map(|q| q.push(obj)) {
             Some(Ok(())) => self.meter.put(),
             Some(Err(_)) | None => self.meter.discard(),
@@ -259,10 +240,8 @@ impl<T> Pool<T> {
     pub fn clear(&self) {
         let mut n = 0u64;
         for c in self.caches.iter() {
-            let p = c.slot.swap(ptr::null_mut(), Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: as in `take`: the swap gave us sole ownership of the boxed object.
-                drop(unsafe { Box::from_raw(p) });
+            if let Some(obj) = c.take() {
+                drop(obj);
                 n += 1;
             }
         }
@@ -392,11 +371,7 @@ impl<T> PoolBuilder<T> {
             reset: self.reset,
             size: self.size,
             max_retained_bytes: self.max_retained_bytes,
-            caches: (0..cells)
-                .map(|_| Cache {
-                    slot: AtomicPtr::new(ptr::null_mut()),
-                })
-                .collect(),
+            caches: (0..cells).map(|_| Cache::new()).collect(),
             shared: (self.capacity > 0).then(|| ArrayQueue::new(self.capacity)),
             meter: PoolMeter::new(&self.name),
             _owns: PhantomData,
