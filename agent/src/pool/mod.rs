@@ -518,6 +518,42 @@ mod tests {
         );
     }
 
+    /// More threads than cache cells, a small queue: every get is a hit or a miss, every put
+    /// stored or discarded, objects come back clean, and the pool never holds more than it
+    /// may (under miri: its checks of the cells' raw pointers and data races, scripts/test.sh).
+    #[test]
+    fn threads_sharing_cells_count_every_get_and_put() {
+        let pool = Pool::builder("unit-threads", Vec::<u8>::new)
+            .with_capacity(2)
+            .build();
+        let threads = pool.caches() + 2;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..10u8 {
+                        let mut a = pool.get();
+                        assert!(a.is_empty(), "a dirty object");
+                        a.push(i);
+                        let b = pool.get();
+                        drop(a);
+                        if t % 2 == 0 {
+                            drop(Pooled::detach(b));
+                        }
+                    }
+                });
+            }
+        });
+        let s = pool.stats();
+        let gets = 20 * threads as u64;
+        // Even threads detach their second object each time: 10 gets each never put back.
+        let puts = gets - 10 * threads.div_ceil(2) as u64;
+        assert_eq!(s.hits + s.misses, gets);
+        assert_eq!(s.stored + s.discarded, puts);
+        assert!(s.idle as usize <= pool.max_idle(), "{s:?}");
+        drop(pool);
+    }
+
     #[test]
     fn zero_capacity_keeps_only_the_cache() {
         let pool = Pool::builder("unit-zero", String::new)

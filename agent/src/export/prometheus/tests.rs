@@ -292,7 +292,11 @@ fn joining_the_unit_makes_no_run_of_underscores() {
         ("", "/.9", Data::Counter(1.into()), "_per_9"),
         ("rate", "_By_/_s_", Data::Gauge(1.into()), "rate_By_per_s"),
     ] {
-        assert_eq!(name_of(Metric::new(name, unit, "", data)), want, "{name:?} {unit:?}");
+        assert_eq!(
+            name_of(Metric::new(name, unit, "", data)),
+            want,
+            "{name:?} {unit:?}"
+        );
     }
 }
 
