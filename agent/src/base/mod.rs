@@ -6,7 +6,7 @@
 //!   counters it finds, with the generic counter slots, the agent's account
 //!   ([`agent_scope`]) and the allocator's record functions the `GlobalAlloc` wrapper in
 //!   `crate::alloc` calls.
-//! - [`registry`]: the lock-free, grow-only list of shards (checked with loom).
+//! - [`registry`]: the lock-free, grow-only list of shards (checked with loom and miri).
 //! - [`classes`]: the size classes the shards are indexed by.
 //! - [`counters`]: counter groups and duration histograms in the slots, and the
 //!   histogram snapshot type every part reports with.

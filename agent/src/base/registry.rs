@@ -118,6 +118,7 @@ impl<'a, T> Iterator for Iter<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
     /// A shard stand-in: a single-writer count and a check that nobody else holds it.
@@ -127,8 +128,11 @@ mod tests {
         holders: AtomicUsize,
     }
 
-    fn new_node() -> *mut Node<Slot> {
-        Box::into_raw(Box::new(Node::new(Slot::default())))
+    /// A new node, its pointer kept in `made` to free it at the end.
+    fn new_node(made: &Mutex<Vec<std::sync::atomic::AtomicPtr<Node<Slot>>>>) -> *mut Node<Slot> {
+        let p = Box::into_raw(Box::new(Node::new(Slot::default())));
+        made.lock().unwrap().push(p.into());
+        p
     }
 
     /// Real threads claiming, counting and releasing (the loom model's workload, for miri's
@@ -138,11 +142,12 @@ mod tests {
         let list = List {
             head: AtomicPtr::new(ptr::null_mut()),
         };
+        let made = Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for _ in 0..3 {
                 s.spawn(|| {
                     for _ in 0..10 {
-                        let node = list.claim(new_node).expect("a node");
+                        let node = list.claim(|| new_node(&made)).expect("a node");
                         assert_eq!(node.value.holders.fetch_add(1, Relaxed), 0, "held twice");
                         let c = &node.value.count;
                         c.store(c.load(Relaxed) + 1, Relaxed);
@@ -154,21 +159,18 @@ mod tests {
         });
         let total: u64 = list.iter().map(|n| n.value.count.load(Relaxed)).sum();
         assert_eq!(total, 30);
-        let nodes: Vec<*mut Node<Slot>> =
-            list.iter().map(|n| ptr::from_ref(n).cast_mut()).collect();
+        let made = made.into_inner().unwrap();
+        assert_eq!(list.iter().count(), made.len());
         assert!(
-            (1..=3).contains(&nodes.len()),
+            (1..=3).contains(&made.len()),
             "{} nodes for 3 threads",
-            nodes.len()
+            made.len()
         );
         // A released node is claimed before `make` is called (here it would fail).
-        assert!(
-            list.claim(ptr::null_mut).is_some(),
-            "a released node is claimed first"
-        );
-        for n in nodes {
+        assert!(list.claim(ptr::null_mut).is_some());
+        for p in made {
             // SAFETY: every node came from `Box::into_raw` in `new_node`; no thread uses them.
-            drop(unsafe { Box::from_raw(n) });
+            drop(unsafe { Box::from_raw(p.into_inner()) });
         }
     }
 
