@@ -11,7 +11,24 @@ cargo build --workspace --bins --all-features
 # integration/tests/tokio_histograms.rs runs against the collector (built before the tests).
 RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
 RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo build -p rtscope-integration --bin tokio_histograms --target-dir target/tokio-unstable
+# Among them the loom models of the lock-free structures (agent/tests/loom_*.rs: the shard
+# registry, the name interner, the pools' cache cells; every interleaving up to
+# LOOM_MAX_PREEMPTIONS preemptions, 3 unless set, well under a second in all) and the property
+# tests (proptest; PROPTEST_CASES cases each, 256 unless set).
 cargo test --workspace --all-features
+# Miri over the unsafe units at unit level (the shard registry, the counters built on it, the
+# name interner, the pools and their cache cells): undefined behaviour, leaks and data races in
+# their unit tests, real threads included. Miri needs a nightly toolchain: its components are
+# added to the nightly there is (nightly itself installed if absent). The core build
+# (--no-default-features): with `profiles` a thread's first shard claim reserves the profile
+# arena with an mmap miri does not support (MAP_NORESERVE).
+if rustup toolchain list | grep -q '^nightly'; then
+    rustup component add --toolchain nightly miri rust-src
+else
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+fi
+cargo +nightly miri test -p rtscope --no-default-features --lib -- \
+    base::registry:: base::counters:: names:: pool::
 # The async-main-without-tokio compile error, which only exists without the feature.
 cargo test -p rtscope --test macros
 # The portable code of agent/src/sys, compiled on Linux so it cannot rot, warnings denied:

@@ -695,6 +695,8 @@ extern "C" fn flush_at_exit() {
 }
 
 #[cfg(test)]
+mod any_environment;
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Destination, OtlpTarget};

@@ -21,12 +21,15 @@
 //! e.value().fetch_add(bytes, Relaxed);
 //! for e in SERIES.iter() { /* e.name(), e.value(): own names, then OTHER */ }
 //! ```
+//!
+//! The atomics and the lock come from `crate::base::sync`: `std`'s in the crate, loom's in
+//! the model that checks this file (`agent/tests/loom_names.rs`).
 
 use crate::base::agent_scope;
+use crate::base::sync::{AtomicPtr, Mutex, Ordering::Acquire, Ordering::Release};
 use std::marker::PhantomData;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering::Acquire, Ordering::Release};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
 
 /// The name shared by every name past a table's capacity: the value of the name attribute
 /// (`rust.scope`, `rust.latency.name`, `rust.pool.name`, `thread.name`) of the overflow

@@ -1,15 +1,15 @@
 //! Loom models of the shard registry (`src/base/registry.rs`, included here with loom's
-//! atomics in place of std's). They check that a shard is never held by two threads at once
-//! and that a recycled shard's single-writer `load + store` counts are never lost.
+//! atomics in place of std's: `support/loom_base.rs`, which `registry.rs` reaches as
+//! `super::sync`). They check that a shard is never held by two threads at once and that a
+//! recycled shard's single-writer `load + store` counts are never lost.
 
+#[path = "support/loom_base.rs"]
+mod base;
 #[path = "../src/base/registry.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod registry;
 
-mod sync {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-}
-
+use base::{model, sync};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use loom::thread;
@@ -40,14 +40,6 @@ fn use_once(list: &List<Slot>) {
     c.store(c.load(Relaxed) + 1, Relaxed);
     node.value.holders.fetch_sub(1, Relaxed);
     node.release();
-}
-
-/// Bounded exploration: every interleaving with up to 3 preemptions (loom's recommended bound;
-/// the known registry bugs, e.g. a Relaxed claim losing a count, show up at 1 or 2).
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
 }
 
 fn total(list: &List<Slot>) -> u64 {

@@ -6,7 +6,7 @@
 //!   counters it finds, with the generic counter slots, the agent's account
 //!   ([`agent_scope`]) and the allocator's record functions the `GlobalAlloc` wrapper in
 //!   `crate::alloc` calls.
-//! - [`registry`]: the lock-free, grow-only list of shards (checked with loom).
+//! - [`registry`]: the lock-free, grow-only list of shards (checked with loom and miri).
 //! - [`classes`]: the size classes the shards are indexed by.
 //! - [`counters`]: counter groups and duration histograms in the slots, and the
 //!   histogram snapshot type every part reports with.
@@ -29,7 +29,12 @@ pub(crate) mod registry;
 pub(crate) mod sampling;
 pub(crate) mod shard;
 pub(crate) mod text;
+/// The atomics and locks of the structures with loom models: `std`'s here. The models
+/// (`agent/tests/loom_*.rs`) include the files of those structures (`registry.rs`,
+/// `crate::names`, `crate::pool`'s cache cells) with a `sync` of loom's types in its place,
+/// as tokio's `src/loom` switches its own.
 pub(crate) mod sync {
+    pub(crate) use std::sync::Mutex;
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 }
 

@@ -114,3 +114,72 @@ impl<'a, T> Iterator for Iter<'a, T> {
         Some(node)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+    /// A shard stand-in: a single-writer count and a check that nobody else holds it.
+    #[derive(Debug, Default)]
+    struct Slot {
+        count: AtomicU64,
+        holders: AtomicUsize,
+    }
+
+    /// A new node, its pointer kept in `made` to free it at the end.
+    fn new_node(made: &Mutex<Vec<std::sync::atomic::AtomicPtr<Node<Slot>>>>) -> *mut Node<Slot> {
+        let p = Box::into_raw(Box::new(Node::new(Slot::default())));
+        made.lock().unwrap().push(p.into());
+        p
+    }
+
+    /// Real threads claiming, counting and releasing (the loom model's workload, for miri's
+    /// checks of the raw pointers and data races: scripts/test.sh).
+    #[test]
+    fn threads_claim_count_and_release() {
+        let list = List {
+            head: AtomicPtr::new(ptr::null_mut()),
+        };
+        let made = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        let node = list.claim(|| new_node(&made)).expect("a node");
+                        assert_eq!(node.value.holders.fetch_add(1, Relaxed), 0, "held twice");
+                        let c = &node.value.count;
+                        c.store(c.load(Relaxed) + 1, Relaxed);
+                        node.value.holders.fetch_sub(1, Relaxed);
+                        node.release();
+                    }
+                });
+            }
+        });
+        let total: u64 = list.iter().map(|n| n.value.count.load(Relaxed)).sum();
+        assert_eq!(total, 30);
+        let made = made.into_inner().unwrap();
+        assert_eq!(list.iter().count(), made.len());
+        assert!(
+            (1..=3).contains(&made.len()),
+            "{} nodes for 3 threads",
+            made.len()
+        );
+        // A released node is claimed before `make` is called (here it would fail).
+        assert!(list.claim(ptr::null_mut).is_some());
+        for p in made {
+            // SAFETY: every node came from `Box::into_raw` in `new_node`; no thread uses them.
+            drop(unsafe { Box::from_raw(p.into_inner()) });
+        }
+    }
+
+    #[test]
+    fn no_memory_no_node() {
+        let list: List<Slot> = List {
+            head: AtomicPtr::new(ptr::null_mut()),
+        };
+        assert!(list.claim(ptr::null_mut).is_none());
+        assert_eq!(list.iter().count(), 0);
+    }
+}

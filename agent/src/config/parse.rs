@@ -5,13 +5,30 @@ use super::*;
 
 /// `url` for a message, with its userinfo (`user:password@`) and its query replaced by `[redacted]`,
 /// so that credentials in an endpoint never reach stderr: `http://u:pw@host:4318/p?k=v` shows
-/// as `http://[redacted]@host:4318/p?[redacted]`. Any string is accepted, a malformed URL too. The result
+/// as `http://[redacted]@host:4318/p?[redacted]`. Any string is accepted, a malformed URL too:
+/// there everything before the last `@` and after the first `?` is hidden. The result
 /// still needs [`quoted`] (it is neither escaped nor cut).
 pub(crate) fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) if has_scheme(url) => (Some(scheme), rest),
         _ => (None, url),
     };
+    if check_url(url).is_err() {
+        // Not a URL (what a warning shows): a password written with `/`, `?` or `#` unescaped
+        // ends the authority early, so where the userinfo ends is unknown.
+        let start = rest.rfind('@').map_or(0, |at| at + 1);
+        let query = rest.find('?');
+        let end = query.map_or(rest.len(), |q| q.max(start));
+        let mut out = scheme.map_or_else(String::new, |s| format!("{s}://"));
+        if start > 0 {
+            out.push_str("[redacted]@");
+        }
+        out.push_str(&rest[start..end]);
+        if query.is_some() {
+            out.push_str("?[redacted]");
+        }
+        return out;
+    }
     let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
     let mut out = String::with_capacity(url.len());
     if let Some(scheme) = scheme {

@@ -277,7 +277,10 @@ impl Family {
             name = stem.to_owned();
         }
         if !unit.is_empty() && !name.ends_with(&format!("_{unit}")) {
-            name.push('_');
+            // One `_` between name and unit, as everywhere (runs of `_` collapse).
+            if !name.ends_with('_') {
+                name.push('_');
+            }
             name.push_str(&unit);
         }
         Family { name, kind, unit }
@@ -363,7 +366,10 @@ fn unit_word(unit: &str, gauge: bool) -> String {
         "1" => "",
         other => other,
     };
-    let mut word = sanitized(main, |c| c.is_ascii_alphanumeric() || c == '_');
+    // Each part without `_` at its ends, so that joining them makes no run of `_`.
+    let mut word = sanitized(main, |c| c.is_ascii_alphanumeric() || c == '_')
+        .trim_matches('_')
+        .to_owned();
     if main.is_empty() {
         word.clear();
     }
@@ -382,7 +388,7 @@ fn unit_word(unit: &str, gauge: bool) -> String {
             word.push('_');
         }
         word.push_str("per_");
-        word.push_str(&sanitized(per, |c| c.is_ascii_alphanumeric() || c == '_'));
+        word.push_str(sanitized(per, |c| c.is_ascii_alphanumeric() || c == '_').trim_matches('_'));
     }
     word.trim_matches('_').to_owned()
 }

@@ -54,6 +54,7 @@
 //!
 //! Pools and meters with the same name share one set of series.
 
+mod cache;
 mod meter;
 mod reset;
 
@@ -62,15 +63,15 @@ pub use reset::Reset;
 
 pub(crate) use meter::{SOURCE, all_stats};
 
+use cache::Cache;
 use crossbeam_queue::ArrayQueue;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Idle objects the shared queue holds by default.
 pub const DEFAULT_CAPACITY: usize = 128;
@@ -106,13 +107,6 @@ pub struct Pool<T> {
     /// Objects move between threads but are never shared: the pool is `Send + Sync` exactly
     /// when `T: Send`, as a `Mutex<T>` is.
     _owns: PhantomData<Mutex<T>>,
-}
-
-/// One private cache cell: at most one idle object, alone on its cache line.
-#[repr(align(128))]
-struct Cache<T> {
-    /// Null, or an object from `Box::into_raw` that this cell owns.
-    slot: AtomicPtr<T>,
 }
 
 impl<T: Reset + 'static> Pool<T> {
@@ -203,12 +197,8 @@ impl<T> Pool<T> {
 
     #[inline]
     fn take(&self) -> Option<Box<T>> {
-        let p = self.cache().slot.swap(ptr::null_mut(), Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that the cell
-            // owned; the swap moved that ownership to us alone (Acquire pairs with the
-            // Release of the put that stored it, so the object's writes are visible).
-            return Some(unsafe { Box::from_raw(p) });
+        if let Some(obj) = self.cache().take() {
+            return Some(obj);
         }
         self.shared.as_ref()?.pop()
     }
@@ -221,19 +211,10 @@ impl<T> Pool<T> {
             self.meter.discard();
             return;
         }
-        let p = Box::into_raw(obj);
-        let stored = self.cache().slot.compare_exchange(
-            ptr::null_mut(),
-            p,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
-        if stored.is_ok() {
+        let Err(obj) = self.cache().offer(obj) else {
             self.meter.put();
             return;
-        }
-        // SAFETY: the exchange failed, so the cell did not take `p`: we still own it alone.
-        let obj = unsafe { Box::from_raw(p) };
+        };
         match self.shared.as_ref().map(|q| q.push(obj)) {
             Some(Ok(())) => self.meter.put(),
             Some(Err(_)) | None => self.meter.discard(),
@@ -259,10 +240,8 @@ impl<T> Pool<T> {
     pub fn clear(&self) {
         let mut n = 0u64;
         for c in self.caches.iter() {
-            let p = c.slot.swap(ptr::null_mut(), Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: as in `take`: the swap gave us sole ownership of the boxed object.
-                drop(unsafe { Box::from_raw(p) });
+            if let Some(obj) = c.take() {
+                drop(obj);
                 n += 1;
             }
         }
@@ -392,11 +371,7 @@ impl<T> PoolBuilder<T> {
             reset: self.reset,
             size: self.size,
             max_retained_bytes: self.max_retained_bytes,
-            caches: (0..cells)
-                .map(|_| Cache {
-                    slot: AtomicPtr::new(ptr::null_mut()),
-                })
-                .collect(),
+            caches: (0..cells).map(|_| Cache::new()).collect(),
             shared: (self.capacity > 0).then(|| ArrayQueue::new(self.capacity)),
             meter: PoolMeter::new(&self.name),
             _owns: PhantomData,
@@ -541,6 +516,42 @@ mod tests {
             *series(&out, "rust.pool.idle", "unit-collect", None),
             Data::UpDown(0u64.into())
         );
+    }
+
+    /// More threads than cache cells, a small queue: every get is a hit or a miss, every put
+    /// stored or discarded, objects come back clean, and the pool never holds more than it
+    /// may (under miri: its checks of the cells' raw pointers and data races, scripts/test.sh).
+    #[test]
+    fn threads_sharing_cells_count_every_get_and_put() {
+        let pool = Pool::builder("unit-threads", Vec::<u8>::new)
+            .with_capacity(2)
+            .build();
+        let threads = pool.caches() + 2;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..10u8 {
+                        let mut a = pool.get();
+                        assert!(a.is_empty(), "a dirty object");
+                        a.push(i);
+                        let b = pool.get();
+                        drop(a);
+                        if t % 2 == 0 {
+                            drop(Pooled::detach(b));
+                        }
+                    }
+                });
+            }
+        });
+        let s = pool.stats();
+        let gets = 20 * threads as u64;
+        // Even threads detach their second object each time: 10 gets each never put back.
+        let puts = gets - 10 * threads.div_ceil(2) as u64;
+        assert_eq!(s.hits + s.misses, gets);
+        assert_eq!(s.stored + s.discarded, puts);
+        assert!(s.idle as usize <= pool.max_idle(), "{s:?}");
+        drop(pool);
     }
 
     #[test]
