@@ -199,9 +199,10 @@ impl Exporter {
 }
 
 /// Says each outage once: its first failure, one line for all the signals that failed for
-/// the same reason, and its end. A signal failing for a reason already said joins that
-/// outage silently; one failing for another reason (profiles the collector does not take, a
-/// logs endpoint that refuses) gets a line of its own.
+/// the same cause (the same HTTP status or gRPC code, else the same message), and its end. A
+/// signal failing for a cause already said joins that outage silently; one failing for
+/// another cause (profiles the collector does not take, a logs endpoint that refuses) gets a
+/// line of its own.
 #[derive(Debug, Default)]
 struct Outages {
     said: Vec<Outage>,
@@ -213,7 +214,8 @@ struct Outages {
 /// One outage that was said, and the signals failing in it.
 #[derive(Debug)]
 struct Outage {
-    message: String,
+    /// Its [`transport::SendError::cause`].
+    cause: String,
     signals: Vec<Signal>,
     /// Exports in which one of its signals failed.
     failed_attempts: u64,
@@ -242,7 +244,7 @@ impl Outages {
                 .said
                 .iter()
                 .position(|o| o.signals.contains(&d.signal))
-                .or_else(|| self.said.iter().position(|o| o.message == e.message));
+                .or_else(|| self.said.iter().position(|o| o.cause == e.cause));
             match known {
                 Some(i) => {
                     if !self.said[i].signals.contains(&d.signal) {
@@ -250,7 +252,7 @@ impl Outages {
                     }
                     counted[i] = true;
                 }
-                None => match new.iter_mut().find(|(n, _)| n.message == e.message) {
+                None => match new.iter_mut().find(|(n, _)| n.cause == e.cause) {
                     Some((_, signals)) => signals.push(d.signal),
                     None => new.push((e, vec![d.signal])),
                 },
@@ -262,7 +264,7 @@ impl Outages {
         for (e, signals) in new {
             self.say(sink, e, &signals, interval);
             self.said.push(Outage {
-                message: e.message.clone(),
+                cause: e.cause.clone(),
                 signals,
                 failed_attempts: 1,
             });
@@ -272,7 +274,7 @@ impl Outages {
     fn say(&self, sink: &Sink, e: &transport::SendError, signals: &[Signal], interval: Duration) {
         let what = transport::signal_names(signals);
         let to = sink.describe_signals(signals);
-        if e.not_taken {
+        if e.held == Some(Held::NotTaken) {
             eprintln!(
                 "rtscope: {to} does not take {what} ({}); not sending {what} for {:?}, then \
                  trying again; the other signals go on",
@@ -286,8 +288,12 @@ impl Outages {
         } else {
             "totals are cumulative, so the next export that arrives carries everything"
         };
+        let retrying = match e.held {
+            Some(_) => "retrying once the pause is over".to_owned(),
+            None => format!("retrying every {interval:?}"),
+        };
         eprintln!(
-            "rtscope: export of {what} to {to} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
+            "rtscope: export of {what} to {to} failed: {}; {retrying} ({kept}); further failures are not logged until it recovers",
             e.message
         );
     }
@@ -496,11 +502,11 @@ impl Pipeline {
 
     /// Whether `signal` may be sent now; one held back is counted as such.
     fn ready(&mut self, signal: Signal) -> bool {
-        let held: Option<Held> = self.sink.held(signal);
-        if held.is_some() {
+        let held = self.sink.held(signal).is_some();
+        if held {
             self.self_stats.record_held(signal);
         }
-        held.is_none()
+        !held
     }
 
     /// Whether profiles are pushed over OTLP with every export.

@@ -150,18 +150,23 @@ pub(crate) struct SendError {
     /// did not accept it: HTTP 4xx/503, gRPC UNAVAILABLE, RESOURCE_EXHAUSTED and the other
     /// codes a server gives before it processes anything).
     pub(crate) maybe_delivered: bool,
-    /// The collector does not take this signal (profiles: HTTP 404, gRPC UNIMPLEMENTED): it
-    /// is held back for [`NOT_TAKEN_PAUSE`].
-    pub(crate) not_taken: bool,
+    /// Why later requests of this signal are held back, if they are: the collector asked for
+    /// a pause (`Retry-After`, `RetryInfo`), or does not take the signal (profiles: HTTP 404,
+    /// gRPC UNIMPLEMENTED) and it waits [`NOT_TAKEN_PAUSE`].
+    pub(crate) held: Option<Held>,
+    /// What failed, without the collector's words (`HTTP 401 Unauthorized`, a gRPC code), or
+    /// the whole message: failures of several signals with one cause are one outage.
+    pub(crate) cause: String,
 }
 
 impl SendError {
     /// A failure that certainly delivered nothing.
     fn new(message: String) -> SendError {
         SendError {
+            cause: message.clone(),
             message,
             maybe_delivered: false,
-            not_taken: false,
+            held: None,
         }
     }
 }
@@ -351,9 +356,8 @@ impl Sink {
                 Some((_, left)) => out.push(Some(Delivery {
                     signal,
                     result: Err(SendError::new(format!(
-                        "the collector asked for no {} request before {left:.1?} from now; \
-                         not sending until then",
-                        signal.name()
+                        "the collector asked for no request before {left:.1?} from now; not \
+                         sending until then"
                     ))),
                     took: Duration::ZERO,
                 })),
@@ -402,22 +406,25 @@ impl Sink {
     /// [`NOT_TAKEN_PAUSE`] when it does not take profiles) and scrubs the message.
     #[cfg(any(feature = "export-http", feature = "export-grpc"))]
     fn failed(&mut self, signal: Signal, mut failure: Failure) -> SendError {
-        let not_taken = failure.not_taken && signal == Signal::Profiles;
-        if not_taken {
+        let mut held = None;
+        if failure.not_taken && signal == Signal::Profiles {
             self.holds
                 .hold(signal, Instant::now() + NOT_TAKEN_PAUSE, Held::NotTaken);
+            held = Some(Held::NotTaken);
         } else if let Retry::After(wait) = failure.retry {
             self.holds.hold(signal, Instant::now() + wait, Held::Asked);
+            held = Some(Held::Asked);
             failure.message = format!(
-                "{}; the collector asked for a pause of {wait:.1?}: no {} request before then",
-                failure.message,
-                signal.name()
+                "{}; the collector asked for a pause of {wait:.1?}: no request before then",
+                failure.message
             );
         }
+        let message = self.secrets.scrub(&failure.message);
         SendError {
-            message: self.secrets.scrub(&failure.message),
+            cause: failure.cause.unwrap_or_else(|| message.clone()),
+            message,
             maybe_delivered: failure.maybe_delivered,
-            not_taken,
+            held,
         }
     }
 }
@@ -565,6 +572,8 @@ struct Failure {
     /// The collector has no such endpoint or service (HTTP 404, 405, 501; gRPC
     /// UNIMPLEMENTED): it does not take the signal.
     not_taken: bool,
+    /// See [`SendError::cause`]; `None`: the message.
+    cause: Option<String>,
 }
 
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
@@ -577,6 +586,7 @@ impl Failure {
             retry,
             maybe_delivered: false,
             not_taken: false,
+            cause: None,
         }
     }
 
@@ -587,6 +597,7 @@ impl Failure {
             retry,
             maybe_delivered: true,
             not_taken: false,
+            cause: None,
         }
     }
 }
@@ -828,12 +839,14 @@ fn grpc_retry(status: &tonic::Status) -> Retry {
 /// "transport error"), and what to fix when that was TLS.
 #[cfg(feature = "export-grpc")]
 fn grpc_failure(status: &tonic::Status, secrets: &Secrets, tls: &TlsFiles) -> Failure {
-    let mut message = format!(
-        "{}: {}",
-        status.code(),
-        echo_without(status.message(), secrets)
-    );
+    let mut message = status.code().to_string();
+    if !status.message().trim().is_empty() {
+        message = format!("{message}: {}", echo_without(status.message(), secrets));
+    }
+    // A status the collector sent; one from the connection says what broke in its message.
+    let mut cause = Some(format!("gRPC {}", status.code()));
     if let Some(source) = std::error::Error::source(status) {
+        cause = None;
         message = format!("{message}: {}", error_chain(source));
         if let Some(advice) = tls::advice(source, tls) {
             message = format!("{message}; {advice}");
@@ -844,6 +857,7 @@ fn grpc_failure(status: &tonic::Status, secrets: &Secrets, tls: &TlsFiles) -> Fa
         retry: grpc_retry(status),
         maybe_delivered: grpc_maybe_delivered(status),
         not_taken: status.code() == tonic::Code::Unimplemented,
+        cause,
     }
 }
 
@@ -1354,6 +1368,7 @@ async fn http_attempt(
         retry,
         maybe_delivered: http_maybe_delivered(status.as_u16()),
         not_taken: matches!(status.as_u16(), 404 | 405 | 501),
+        cause: Some(format!("HTTP {status}")),
     })
 }
 

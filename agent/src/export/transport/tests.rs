@@ -145,6 +145,7 @@ fn attempts(resend_safe: bool, maybe: bool) -> (u32, bool) {
                 retry: Retry::Backoff,
                 maybe_delivered: maybe,
                 not_taken: false,
+                cause: None,
             };
             async move { Err(failure) }
         },
@@ -669,20 +670,14 @@ fn a_signal_the_collector_pauses_or_does_not_take_holds_back_only_itself() {
         let out = sink.send(&rt, three_signals());
         let results: Vec<_> = out
             .iter()
-            .map(|d| {
-                (
-                    d.signal,
-                    d.result.as_ref().map(|_| ()).map_err(|e| e.not_taken),
-                )
-            })
+            .map(|d| (d.signal, d.result.as_ref().map(|_| ()).map_err(|e| e.held)))
             .collect();
-        let not_taken = held == Held::NotTaken;
         assert_eq!(
             results,
             [
                 (Signal::Metrics, Ok(())),
                 (Signal::Logs, Ok(())),
-                (Signal::Profiles, Err(not_taken))
+                (Signal::Profiles, Err(Some(held)))
             ],
             "{out:?}"
         );
