@@ -839,25 +839,28 @@ fn grpc_retry(status: &tonic::Status) -> Retry {
 /// "transport error"), and what to fix when that was TLS.
 #[cfg(feature = "export-grpc")]
 fn grpc_failure(status: &tonic::Status, secrets: &Secrets, tls: &TlsFiles) -> Failure {
-    let mut message = status.code().to_string();
-    if !status.message().trim().is_empty() {
-        message = format!("{message}: {}", echo_without(status.message(), secrets));
+    let source = std::error::Error::source(status);
+    let code = status.code();
+    // A status from the connection repeats its source's text ("transport error"): each
+    // text is said once.
+    let text = match source {
+        Some(source) => chain_after(status.message().to_owned(), source),
+        None => status.message().to_owned(),
+    };
+    let mut message = code.to_string();
+    if !text.trim().is_empty() {
+        message = format!("{message}: {}", echo_without(text.trim(), secrets));
     }
-    // A status the collector sent; one from the connection says what broke in its message.
-    let mut cause = Some(format!("gRPC {}", status.code()));
-    if let Some(source) = std::error::Error::source(status) {
-        cause = None;
-        message = format!("{message}: {}", error_chain(source));
-        if let Some(advice) = tls::advice(source, tls) {
-            message = format!("{message}; {advice}");
-        }
+    if let Some(advice) = source.and_then(|s| tls::advice(s, tls)) {
+        message = format!("{message}; {advice}");
     }
     Failure {
         message,
         retry: grpc_retry(status),
         maybe_delivered: grpc_maybe_delivered(status),
-        not_taken: status.code() == tonic::Code::Unimplemented,
-        cause,
+        not_taken: code == tonic::Code::Unimplemented,
+        // A status the collector sent; one from the connection is its message.
+        cause: source.is_none().then(|| format!("gRPC {code}")),
     }
 }
 
@@ -1412,17 +1415,28 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
         .map_err(|e| SendError::new(format!("gzip: {e}")))
 }
 
-/// "error: cause: cause" so a log line says why, not only that.
+/// "error: cause: cause" so a log line says why, not only that; a cause whose text is
+/// already there (layers that repeat their source's text) is said once.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
+    echo(&chain_after(String::new(), e))
+}
+
+/// `text`, then each error of the chain from `e` whose text `text` does not hold yet.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+fn chain_after(mut text: String, e: &dyn std::error::Error) -> String {
+    let mut cur = Some(e);
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let link = c.to_string();
+        if !link.is_empty() && !text.contains(&link) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&link);
+        }
         cur = c.source();
     }
-    echo(&s)
+    text
 }
 
 /// [`error_chain`], followed by what to fix when it is a TLS failure ([`tls::advice`]).

@@ -149,7 +149,14 @@ pub(super) fn tonic_config(
 #[cfg(feature = "tls")]
 pub(super) fn advice(e: &(dyn std::error::Error + 'static), files: &TlsFiles) -> Option<String> {
     use rustls::{CertificateError as C, Error as E};
-    let error = rustls_error(e)?;
+    let recovered;
+    let error = match rustls_error(e) {
+        Some(error) => error,
+        None => {
+            recovered = E::AlertReceived(alert_in_text(e)?);
+            &recovered
+        }
+    };
     Some(match error {
         E::InvalidCertificate(c) => match c {
             C::UnknownIssuer => match &files.certificate {
@@ -349,6 +356,29 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     None
 }
 
+/// The alert of an error whose rustls error survives only as its text: h2 keeps an I/O
+/// error's kind and message, not the error, so over gRPC an alert after the handshake (a
+/// missing client certificate under TLS 1.3) arrives as `received fatal alert:
+/// CertificateRequired`. The name is matched against rustls' own names of every alert.
+#[cfg(feature = "tls")]
+fn alert_in_text(e: &(dyn std::error::Error + 'static)) -> Option<rustls::AlertDescription> {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if let Some((_, after)) = text.split_once("received fatal alert: ") {
+            let name: String = after
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            return (0..=u8::MAX)
+                .map(rustls::AlertDescription::from)
+                .find(|a| format!("{a:?}") == name);
+        }
+        cur = e.source();
+    }
+    None
+}
+
 /// Seconds since 1970 as `2026-12-06 01:22:10 UTC`.
 #[cfg(feature = "tls")]
 fn utc(secs: u64) -> String {
@@ -479,6 +509,15 @@ mod tests {
         // Not TLS at all.
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(advice(&refused, &client), None);
+        // An alert h2 kept as text only (an `io::Error` of a string), as gRPC reports it.
+        let text = std::io::Error::other("received fatal alert: CertificateRequired");
+        assert!(
+            advice(&text, &none)
+                .unwrap()
+                .contains("asks for a client certificate")
+        );
+        let unknown = std::io::Error::other("received fatal alert: NoSuchAlert");
+        assert_eq!(advice(&unknown, &none), None);
     }
 
     #[test]
