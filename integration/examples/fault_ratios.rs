@@ -8,9 +8,12 @@
 //! 2-core machine these ratios move with whatever else runs.
 //!
 //! ```text
-//! cargo build -p rtscope-integration --bins
-//! cargo run -p rtscope-integration --example fault_ratios [PAIRS]   # default 3 pairs a case
+//! cargo build -p rtscope-integration --bins --examples
+//! target/debug/examples/fault_ratios [PAIRS]   # default 3 pairs a case
 //! ```
+//!
+//! `RTSCOPE_TIMED_LOOP=<path>` runs another build's `timed_loop` (to compare two versions of
+//! the agent on the same machine at the same time).
 
 use rtscope_integration::fault_suite::{self, Timed};
 

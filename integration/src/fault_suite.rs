@@ -8,6 +8,7 @@
 //! [`LOOP_MS`] while a fault acts: a misbehaving collector through a [`Gate`] that opens
 //! after 1.5 s, or rotel itself frozen or killed for about a second.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
@@ -103,13 +104,19 @@ pub struct Timed {
     pub run: WatchedRun,
 }
 
+/// The `timed_loop` binary: `RTSCOPE_TIMED_LOOP` when set (a benchmark comparing another
+/// build), else this build's.
+pub fn loop_bin() -> PathBuf {
+    std::env::var_os("RTSCOPE_TIMED_LOOP").map_or_else(|| cargo_bin("timed_loop"), PathBuf::from)
+}
+
 /// Runs `timed_loop` with `env` while `during` acts; parses its LOOP and SNAPSHOT lines.
 ///
 /// # Panics
 ///
 /// If the loop fails, hangs or prints no LOOP or SNAPSHOT line.
 pub fn timed(env: &[(&str, String)], during: impl FnOnce()) -> Timed {
-    let mut cmd = Command::new(cargo_bin("timed_loop"));
+    let mut cmd = Command::new(loop_bin());
     cmd.arg(LOOP_MS.to_string())
         .env("RTSCOPE_SUMMARY", "off")
         .env("OTEL_METRIC_EXPORT_INTERVAL", "200")

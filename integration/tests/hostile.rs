@@ -584,6 +584,10 @@ fn a_profiles_429_or_404_pauses_profiles_and_nothing_else() {
         assert_eq!(server.requests_to(PROFILES), 1, "{}", out.stderr);
         // 30 phases of 100 ms exporting every 100 ms: metrics go on all along.
         let metrics = server.requests_to("/v1/metrics");
+        eprintln!(
+            "{said}: {metrics} metrics, {} logs, 1 profiles request(s)",
+            server.requests_to("/v1/logs")
+        );
         assert!(metrics >= 10, "{metrics} metrics requests: {}", out.stderr);
         let lines: Vec<&str> = out
             .stderr
