@@ -222,18 +222,19 @@ struct Outage {
 }
 
 impl Outages {
-    /// Reports the outcome of one export's `deliveries`.
-    fn report(&mut self, sink: &Sink, deliveries: &[Delivery], interval: Duration) {
+    /// The lines to print for the outcome of one export's `deliveries`.
+    fn report(&mut self, sink: &Sink, deliveries: &[Delivery], interval: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
         // An outage ends when one of its signals gets through again.
         for d in deliveries.iter().filter(|d| d.result.is_ok()) {
             if let Some(i) = self.said.iter().position(|o| o.signals.contains(&d.signal)) {
                 let o = self.said.remove(i);
-                eprintln!(
+                lines.push(format!(
                     "rtscope: export of {} to {} recovered after {} failed attempt(s)",
                     transport::signal_names(&o.signals),
                     sink.describe_signals(&o.signals),
                     o.failed_attempts
-                );
+                ));
             }
         }
         let mut counted = vec![false; self.said.len()];
@@ -262,26 +263,33 @@ impl Outages {
             o.failed_attempts += u64::from(counted);
         }
         for (e, signals) in new {
-            self.say(sink, e, &signals, interval);
+            lines.push(self.first_failure(sink, e, &signals, interval));
             self.said.push(Outage {
                 cause: e.cause.clone(),
                 signals,
                 failed_attempts: 1,
             });
         }
+        lines
     }
 
-    fn say(&self, sink: &Sink, e: &transport::SendError, signals: &[Signal], interval: Duration) {
+    /// The line of a new outage: `signals` failed with `e`.
+    fn first_failure(
+        &self,
+        sink: &Sink,
+        e: &transport::SendError,
+        signals: &[Signal],
+        interval: Duration,
+    ) -> String {
         let what = transport::signal_names(signals);
         let to = sink.describe_signals(signals);
         if e.held == Some(Held::NotTaken) {
-            eprintln!(
+            return format!(
                 "rtscope: {to} does not take {what} ({}); not sending {what} for {:?}, then \
                  trying again; the other signals go on",
                 e.message,
                 transport::NOT_TAKEN_PAUSE
             );
-            return;
         }
         let kept = if self.delta {
             "under delta temporality what a failed export carried goes with the next one when it certainly did not arrive, else it is counted in rtscope.export.lost"
@@ -292,10 +300,10 @@ impl Outages {
             Some(_) => "retrying once the pause is over".to_owned(),
             None => format!("retrying every {interval:?}"),
         };
-        eprintln!(
+        format!(
             "rtscope: export of {what} to {to} failed: {}; {retrying} ({kept}); further failures are not logged until it recovers",
             e.message
-        );
+        )
     }
 }
 
@@ -494,7 +502,9 @@ impl Pipeline {
             self.self_stats
                 .record_export(d.signal, took.as_secs_f64(), d.result.is_ok());
         }
-        self.outages.report(&self.sink, &deliveries, self.interval);
+        for line in self.outages.report(&self.sink, &deliveries, self.interval) {
+            eprintln!("{line}");
+        }
         self.self_stats.refresh_cpu();
         self.publish_own_series();
         self.share_summary();
@@ -700,4 +710,92 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
 #[cfg(not(feature = "listen"))]
 fn serve(_: &Config, _: &'static [Source], _: &BackgroundRuntime) -> (bool, Scraped) {
     (false, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use transport::SendError;
+
+    fn failed(signal: Signal, cause: &str, message: &str, held: Option<Held>) -> Delivery {
+        Delivery {
+            signal,
+            result: Err(SendError {
+                message: message.to_owned(),
+                maybe_delivered: false,
+                held,
+                cause: cause.to_owned(),
+            }),
+            took: Duration::ZERO,
+        }
+    }
+
+    fn ok(signal: Signal) -> Delivery {
+        Delivery {
+            signal,
+            result: Ok(()),
+            took: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn an_outage_is_one_line_per_cause_whatever_the_signals() {
+        let sink = Sink::file(std::path::Path::new("/tmp/x.jsonl"), 1 << 20);
+        let mut o = Outages::default();
+        let tick = Duration::from_secs(1);
+        let http_500 = |s, body| failed(s, "HTTP 500", body, None);
+        // Metrics and logs fail for one cause, each with its own body: one line.
+        let lines = o.report(
+            &sink,
+            &[
+                http_500(Signal::Metrics, "HTTP 500: metrics down"),
+                http_500(Signal::Logs, "HTTP 500: logs down"),
+            ],
+            tick,
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("rtscope: export of metrics and logs to OTLP/JSON file")
+                && lines[0].contains("failed: HTTP 500: metrics down; retrying every 1s"),
+            "{}",
+            lines[0]
+        );
+        // Profiles the collector does not take: a line of their own; the outage goes on
+        // silently.
+        let not_taken = failed(
+            Signal::Profiles,
+            "HTTP 404 Not Found",
+            "HTTP 404 Not Found",
+            Some(Held::NotTaken),
+        );
+        let lines = o.report(
+            &sink,
+            &[http_500(Signal::Metrics, "HTTP 500: again"), not_taken],
+            tick,
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("does not take profiles (HTTP 404 Not Found)")
+                && lines[0].contains("the other signals go on"),
+            "{}",
+            lines[0]
+        );
+        // Metrics get through: the outage of metrics and logs ends, in one line.
+        let lines = o.report(&sink, &[ok(Signal::Metrics)], tick);
+        assert_eq!(
+            lines,
+            [
+                "rtscope: export of metrics and logs to OTLP/JSON file /tmp/x.jsonl recovered \
+              after 2 failed attempt(s)"
+            ]
+        );
+        // Logs failing again now is news.
+        let lines = o.report(&sink, &[http_500(Signal::Logs, "HTTP 500: x")], tick);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("rtscope: export of logs to"),
+            "{}",
+            lines[0]
+        );
+    }
 }

@@ -230,14 +230,14 @@ impl Sink {
         file_max_bytes: u64,
         rt: &Runtime,
     ) -> Result<Sink, SendError> {
-        let kind = match destination {
-            Destination::File(path) => return Ok(Sink::file(path, file_max_bytes)),
+        match destination {
+            Destination::File(path) => Ok(Sink::file(path, file_max_bytes)),
             #[cfg(not(any(feature = "export-http", feature = "export-grpc")))]
             Destination::Otlp(_) => {
                 let _ = rt;
-                return Err(SendError::new(
+                Err(SendError::new(
                     "no collector exporter (export-http, export-grpc) in this build".to_owned(),
-                ));
+                ))
             }
             #[cfg(any(feature = "export-http", feature = "export-grpc"))]
             Destination::Otlp(t) => {
@@ -258,17 +258,13 @@ impl Sink {
                         ));
                     }
                 };
-                (kind, secrets_of(t))
+                Ok(Sink {
+                    kind,
+                    secrets: secrets_of(t),
+                    holds: Holds::default(),
+                })
             }
-        };
-        #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-        let (kind, secrets) = kind;
-        Ok(Sink {
-            kind,
-            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-            secrets,
-            holds: Holds::default(),
-        })
+        }
     }
 
     /// The OTLP/JSON file sink, capped at `max_bytes` with its rotated predecessor.
@@ -330,7 +326,10 @@ impl Sink {
                 }
                 format!("OTLP/HTTP {}", urls.join(", "))
             }
-            Kind::File(f) => format!("OTLP/JSON file {}", crate::base::text::path(&f.path)),
+            Kind::File(f) => {
+                let _ = signals;
+                format!("OTLP/JSON file {}", crate::base::text::path(&f.path))
+            }
         }
     }
 
@@ -1142,8 +1141,12 @@ struct HttpClient {
     files: TlsFiles,
     /// Idle connections, at most [`HTTP_IDLE_CONNECTIONS`], with when they became idle. Only
     /// the export thread's runtime touches them, never across an await.
-    idle: std::cell::RefCell<Vec<(Origin, SendRequest<Full<Bytes>>, Instant)>>,
+    idle: std::cell::RefCell<Vec<Idle>>,
 }
+
+/// An idle connection: where it goes, and since when it is idle.
+#[cfg(feature = "export-http")]
+type Idle = (Origin, SendRequest<Full<Bytes>>, Instant);
 
 #[cfg(feature = "export-http")]
 impl HttpClient {
@@ -1417,7 +1420,7 @@ fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
 
 /// "error: cause: cause" so a log line says why, not only that; a cause whose text is
 /// already there (layers that repeat their source's text) is said once.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+#[cfg(feature = "export-http")]
 fn error_chain(e: &dyn std::error::Error) -> String {
     echo(&chain_after(String::new(), e))
 }

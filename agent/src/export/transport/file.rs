@@ -31,7 +31,7 @@ impl FileSink {
         let line = encode(payload)?;
         // Each of the two files holds at most half the cap.
         let half = self.max_bytes / 2;
-        if line.len() as u64 + 1 <= half {
+        if (line.len() as u64) < half {
             return self.append(line);
         }
         match halves(payload) {
