@@ -25,6 +25,8 @@
 )]
 
 mod file;
+#[cfg(feature = "export-grpc")]
+mod live;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 mod redact;
 #[cfg(feature = "collector")]
@@ -64,7 +66,7 @@ pub(crate) use signals::{Held, NOT_TAKEN_PAUSE, Signal, names as signal_names};
 #[cfg(feature = "export-grpc")]
 use std::future::Future;
 use std::path::Path;
-#[cfg(all(feature = "export-http", feature = "tls"))]
+#[cfg(any(all(feature = "export-http", feature = "tls"), feature = "export-grpc"))]
 use std::sync::Arc;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use std::time::SystemTime;
@@ -207,6 +209,10 @@ enum Kind {
         shown_logs: Option<String>,
         /// The TLS files in use, for the advice of a TLS failure.
         tls: TlsFiles,
+        /// The connections of the metrics channel (profiles too) and of the logs channel
+        /// (the same when the endpoints are).
+        connections: Arc<live::Connections>,
+        logs_connections: Arc<live::Connections>,
     },
     #[cfg(feature = "export-http")]
     Http {
@@ -455,10 +461,20 @@ async fn deliver(
             metadata,
             timeout,
             tls,
+            connections,
+            logs_connections,
             ..
         } => {
             let deadline = now + *timeout;
-            with_retries(deadline, *timeout, resend_safe, |left| {
+            // tonic holds a request until its channel has a connection: one that times out
+            // with none live as it began and none made since was never sent.
+            let connections = match payload.signal() {
+                Signal::Logs => logs_connections,
+                _ => connections,
+            };
+            let before = connections.before();
+            let could_have_sent = || connections.could_have_sent(before);
+            with_retries(deadline, *timeout, resend_safe, could_have_sent, |left| {
                 let (client, logs, profiles) = (client.clone(), logs.clone(), profiles.clone());
                 grpc_attempt(
                     client, logs, profiles, payload, metadata, left, secrets, tls,
@@ -491,10 +507,18 @@ async fn deliver(
             let body = Bytes::from(body);
             let deadline = now + *timeout;
             let (gzip, signal) = (*gzip, payload.signal());
-            with_retries(deadline, *timeout, resend_safe, async |_| {
-                let request = || http_request(route, &body, headers, gzip);
-                http_attempt(client, route, request, signal, secrets, deadline).await
-            })
+            // hyper's client connects within the deadline itself (see `HttpClient::connect`):
+            // an attempt cut at the deadline was under way.
+            with_retries(
+                deadline,
+                *timeout,
+                resend_safe,
+                || true,
+                async |_| {
+                    let request = || http_request(route, &body, headers, gzip);
+                    http_attempt(client, route, request, signal, secrets, deadline).await
+                },
+            )
             .await
         }
         // The file sink is written by `Sink::send`.
@@ -578,7 +602,6 @@ struct Failure {
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 impl Failure {
     /// A failure that certainly delivered nothing.
-    #[cfg(feature = "export-http")]
     fn not_delivered(message: String, retry: Retry) -> Failure {
         Failure {
             message,
@@ -605,12 +628,14 @@ impl Failure {
 /// out, or the next try would pass `deadline`. A requested wait that does not fit is returned
 /// (as [`Retry::After`]) so the caller holds every later request back until it is over. An
 /// attempt that may have delivered the request is retried only when `resend_safe`; the
-/// result may have delivered it when any attempt may have.
+/// result may have delivered it when any attempt may have. An attempt cut at `deadline` may
+/// have delivered it unless `could_have_sent` says no connection could have carried it.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 async fn with_retries(
     deadline: Instant,
     timeout: Duration,
     resend_safe: bool,
+    could_have_sent: impl Fn() -> bool,
     mut attempt: impl AsyncFnMut(Duration) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let mut backoff = INITIAL_BACKOFF;
@@ -625,11 +650,20 @@ async fn with_retries(
             Ok(Ok(())) => return Ok(()),
             Ok(Err(f)) => f,
             // The request may be out, and the collector may still take it.
-            Err(_) => {
+            Err(_) if could_have_sent() => {
                 return Err(Failure::maybe_delivered(
                     format!("no answer within {timeout:?}"),
                     Retry::No,
                 ));
+            }
+            Err(_) => {
+                return Err(Failure {
+                    maybe_delivered,
+                    ..Failure::not_delivered(
+                        format!("no connection to the collector within {timeout:?}; nothing sent"),
+                        Retry::No,
+                    )
+                });
             }
         };
         maybe_delivered |= failure.maybe_delivered;
@@ -928,9 +962,13 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
 }
 
 /// A lazily connecting channel to `url`, its answers bounded, connecting through
-/// [`resolve`] (tonic adds TLS for `https://`).
+/// [`resolve`] (tonic adds TLS for `https://`), and the count of its connections.
 #[cfg(feature = "export-grpc")]
-fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
+fn grpc_channel(
+    url: &str,
+    t: &OtlpTarget,
+    rt: &Runtime,
+) -> Result<(Channel, Arc<live::Connections>), SendError> {
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut endpoint = Endpoint::from_shared(without_userinfo(url))
         .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
@@ -954,21 +992,26 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
     let _enter = rt.enter();
     // The connect timeout is the connector's (tonic's own would not mark its failure as a
     // connection's), a little under the request's so a connection that fails says so.
-    Ok(endpoint.connect_with_connector_lazy(GrpcConnector {
+    let connections = Arc::new(live::Connections::default());
+    let channel = endpoint.connect_with_connector_lazy(GrpcConnector {
         connect_timeout: t.timeout.mul_f64(0.9),
-    }))
+        connections: connections.clone(),
+    });
+    Ok((channel, connections))
 }
 
-/// tonic's connector: [`resolve::connect`] within `connect_timeout`.
+/// tonic's connector: [`resolve::connect`] within `connect_timeout`, each connection
+/// counted in `connections`.
 #[cfg(feature = "export-grpc")]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct GrpcConnector {
     connect_timeout: Duration,
+    connections: Arc<live::Connections>,
 }
 
 #[cfg(feature = "export-grpc")]
 impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
-    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Response = hyper_util::rt::TokioIo<live::Counted<tokio::net::TcpStream>>;
     type Error = std::io::Error;
     type Future = std::pin::Pin<
         Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
@@ -983,13 +1026,14 @@ impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
 
     fn call(&mut self, uri: tonic::codegen::http::Uri) -> Self::Future {
         let deadline = Instant::now() + self.connect_timeout;
+        let connections = self.connections.clone();
         Box::pin(async move {
             let host = uri.host().unwrap_or_default();
             let tls = uri.scheme_str() == Some("https");
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
             resolve::connect(host, port, deadline)
                 .await
-                .map(hyper_util::rt::TokioIo::new)
+                .map(|tcp| hyper_util::rt::TokioIo::new(connections.count(tcp)))
                 .map_err(std::io::Error::other)
         })
     }
@@ -997,10 +1041,10 @@ impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
 
 #[cfg(feature = "export-grpc")]
 fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
-    let channel = grpc_channel(&t.metrics_endpoint, t, rt)?;
+    let (channel, connections) = grpc_channel(&t.metrics_endpoint, t, rt)?;
     // The logs endpoint gets its own channel when it is another address.
-    let logs_channel = if t.logs_endpoint == t.metrics_endpoint {
-        channel.clone()
+    let (logs_channel, logs_connections) = if t.logs_endpoint == t.metrics_endpoint {
+        (channel.clone(), connections.clone())
     } else {
         grpc_channel(&t.logs_endpoint, t, rt)?
     };
@@ -1045,6 +1089,8 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
         shown: redact_url(&t.metrics_endpoint),
         shown_logs: (t.logs_endpoint != t.metrics_endpoint).then(|| redact_url(&t.logs_endpoint)),
         tls: t.tls.clone(),
+        connections,
+        logs_connections,
     })
 }
 

@@ -138,6 +138,7 @@ fn attempts(resend_safe: bool, maybe: bool) -> (u32, bool) {
         deadline,
         Duration::from_secs(10),
         resend_safe,
+        || true,
         |_| {
             calls += 1;
             let failure = Failure {
