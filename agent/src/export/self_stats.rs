@@ -8,7 +8,7 @@ use crate::sys::thread_cpu_seconds;
 /// The agent's own cost (self-telemetry), kept apart from the user's numbers.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SelfStats {
-    /// Which signals are exported: their series exist from the start, at zero.
+    /// Which signals are exported (the summary counts these).
     pub(crate) enabled: [bool; 3],
     /// Per signal, by [`Signal::index`].
     pub(crate) signals: [SignalStats; 3],
@@ -98,7 +98,8 @@ impl SelfStats {
                 Data::Counter(cpu.into()),
             ));
         }
-        for signal in Signal::ALL.into_iter().filter(|s| self.enabled[s.index()]) {
+        // Every signal, exported or not, so a dashboard has a series from the start.
+        for signal in Signal::ALL {
             let s = &self.signals[signal.index()];
             out.push(
                 Metric::new(
@@ -149,6 +150,7 @@ mod tests {
             failures,
             [
                 ("metrics".into(), Data::Counter(0.into())),
+                ("logs".into(), Data::Counter(0.into())),
                 ("profiles".into(), Data::Counter(1.into()))
             ]
         );
