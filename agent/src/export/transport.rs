@@ -292,9 +292,15 @@ impl Sink {
         }
     }
 
-    /// Where the data goes, for log lines (never a header value or URL userinfo).
+    /// Where the data goes, for log lines (never a header value or URL userinfo): the
+    /// metrics URL, and for gRPC a logs endpoint of its own.
     pub(crate) fn describe(&self) -> String {
-        self.describe_signals(&[Signal::Metrics])
+        match &self.kind {
+            #[cfg(feature = "export-grpc")]
+            Kind::Grpc { .. } => self.describe_signals(&[Signal::Metrics, Signal::Logs]),
+            // HTTP's URLs differ by their path only: the metrics one stands for all.
+            _ => self.describe_signals(&[Signal::Metrics]),
+        }
     }
 
     /// Where `signals` go, for log lines: for HTTP each one's URL, for gRPC the endpoints.
