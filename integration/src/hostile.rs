@@ -1,15 +1,19 @@
 //! A misbehaving OTLP/HTTP collector on 127.0.0.1, for the fault suite: it can be slow,
 //! answer an error status with `Retry-After`, stream a huge body (never buffered: the same
-//! 64 KiB are written again and again), send a hostile body, accept and never read, or
-//! reset the connection. It counts requests, their arrival times and the body bytes it got
-//! out, so a test can tell what the agent did.
+//! 64 KiB are written again and again), send a hostile body, echo the request head it got
+//! (credentials included), accept and never read, or reset the connection; each path can
+//! behave otherwise ([`Behavior::on_path`]). It counts requests (per path), their arrival
+//! times and the body bytes it got out, so a test can tell what the agent did.
+//! [`grpc::GrpcHostile`] is its OTLP/gRPC counterpart.
 //!
 //! ```no_run
 //! use rtscope_integration::hostile::{Behavior, Hostile};
 //!
-//! let server = Hostile::start(Behavior::status(429).with_retry_after("30"));
+//! let server = Hostile::start(
+//!     Behavior::status(200).on_path("/v1development/profiles", Behavior::status(404)),
+//! );
 //! // ... point OTEL_EXPORTER_OTLP_ENDPOINT at server.endpoint() ...
-//! assert_eq!(server.requests(), 1);
+//! assert_eq!(server.requests_to("/v1development/profiles"), 1);
 //! ```
 
 use std::io::{self, Read, Write};
@@ -22,6 +26,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{Error, RunOutput};
+
+pub mod grpc;
 
 /// What the server does with each request.
 #[derive(Clone, Debug)]
@@ -40,6 +46,16 @@ pub enum Behavior {
         body: Vec<u8>,
         /// When set, a body of this many bytes instead, streamed.
         huge: Option<u64>,
+        /// The body is followed by the head of the request answered (request line and
+        /// headers, as received).
+        echo_head: bool,
+    },
+    /// Requests to a path of `routes` get its behavior, the others `other`'s.
+    Routes {
+        /// Exact request paths and what they get.
+        routes: Vec<(String, Behavior)>,
+        /// For every other path.
+        other: Box<Behavior>,
     },
     /// Accepts connections and never reads from them or answers.
     AcceptNeverRead,
@@ -56,6 +72,42 @@ impl Behavior {
             retry_after: None,
             body: Vec::new(),
             huge: None,
+            echo_head: false,
+        }
+    }
+
+    /// Requests to `path` get `behavior` instead (`Answer`s only; `AcceptNeverRead` and
+    /// `Reset` act on the connection, before any path is known).
+    pub fn on_path(self, path: &str, behavior: Behavior) -> Behavior {
+        match self {
+            Behavior::Routes { mut routes, other } => {
+                routes.push((path.to_owned(), behavior));
+                Behavior::Routes { routes, other }
+            }
+            other => Behavior::Routes {
+                routes: vec![(path.to_owned(), behavior)],
+                other: Box::new(other),
+            },
+        }
+    }
+
+    /// Ends the body with the request head it answers (an `Answer` only), as a collector
+    /// that echoes what it got does.
+    pub fn with_echoed_head(mut self) -> Behavior {
+        if let Behavior::Answer { echo_head, .. } = &mut self {
+            *echo_head = true;
+        }
+        self
+    }
+
+    /// What a request to `path` gets.
+    fn for_path(&self, path: &str) -> &Behavior {
+        match self {
+            Behavior::Routes { routes, other } => routes
+                .iter()
+                .find(|(p, _)| p == path)
+                .map_or(other.for_path(path), |(_, b)| b.for_path(path)),
+            b => b,
         }
     }
 
@@ -97,7 +149,8 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     pub(crate) requests: AtomicU64,
     pub(crate) body_bytes_sent: AtomicU64,
-    pub(crate) arrivals: Mutex<Vec<Instant>>,
+    /// When each request arrived, and its path.
+    pub(crate) arrivals: Mutex<Vec<(Instant, String)>>,
     /// Sockets held open by `AcceptNeverRead`.
     pub(crate) held: Mutex<Vec<TcpStream>>,
     /// Answer one request per connection (`connection: close`), as a [`crate::Gate`] does,
@@ -167,9 +220,25 @@ impl Hostile {
         self.shared.requests.load(Ordering::Acquire) + held
     }
 
+    /// Requests to `path` read completely so far.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        self.arrivals_to(path).len() as u64
+    }
+
     /// When each request arrived.
     pub fn arrivals(&self) -> Vec<Instant> {
-        self.shared.arrivals.lock().unwrap().clone()
+        let arrivals = self.shared.arrivals.lock().unwrap();
+        arrivals.iter().map(|(t, _)| *t).collect()
+    }
+
+    /// When each request to `path` arrived.
+    pub fn arrivals_to(&self, path: &str) -> Vec<Instant> {
+        let arrivals = self.shared.arrivals.lock().unwrap();
+        arrivals
+            .iter()
+            .filter(|(_, p)| p == path)
+            .map(|(t, _)| *t)
+            .collect()
     }
 
     /// Response body bytes the clients accepted (written into their sockets).
@@ -197,31 +266,40 @@ pub(crate) fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
     let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
     while !s.stop.load(Ordering::Acquire) && born.elapsed() < CONNECTION_LIFETIME {
-        match read_request(&mut conn, &mut buf, s) {
-            Ok(true) => {}
-            Ok(false) => continue,
+        let head = match read_request(&mut conn, &mut buf, s) {
+            Ok(Some(head)) => head,
+            Ok(None) => continue,
             Err(_) => return,
-        }
+        };
+        let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
         s.requests.fetch_add(1, Ordering::AcqRel);
-        s.arrivals.lock().unwrap().push(Instant::now());
-        match behavior {
+        s.arrivals
+            .lock()
+            .unwrap()
+            .push((Instant::now(), path.clone()));
+        match behavior.for_path(&path) {
             Behavior::Reset => {
                 reset(&conn);
                 return;
             }
-            Behavior::AcceptNeverRead => return,
+            Behavior::AcceptNeverRead | Behavior::Routes { .. } => return,
             Behavior::Answer {
                 delay,
                 status,
                 retry_after,
                 body,
                 huge,
+                echo_head,
             } => {
                 let until = Instant::now() + *delay;
                 while Instant::now() < until && !s.stop.load(Ordering::Acquire) {
                     thread::sleep(Duration::from_millis(10));
                 }
-                if answer(&mut conn, *status, retry_after.as_deref(), body, *huge, s).is_err()
+                let mut body = body.clone();
+                if *echo_head {
+                    body.extend_from_slice(head.as_bytes());
+                }
+                if answer(&mut conn, *status, retry_after.as_deref(), &body, *huge, s).is_err()
                     || s.one_per_connection
                 {
                     return;
@@ -231,22 +309,24 @@ pub(crate) fn serve(mut conn: TcpStream, behavior: &Behavior, s: &Shared) {
     }
 }
 
-/// Reads one request (headers and a `Content-Length` body) into `buf`. `Ok(false)`: nothing
-/// complete yet (read timeout); `Err`: the client closed or the request is too large.
-fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>, s: &Shared) -> io::Result<bool> {
+/// Reads one request (headers and a `Content-Length` body) from `conn`, through `buf`, and
+/// returns its head (request line and headers). `Ok(None)`: nothing complete yet (read
+/// timeout); `Err`: the client closed or the request is too large.
+fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>, s: &Shared) -> io::Result<Option<String>> {
     const MAX_REQUEST: usize = 64 * 1024 * 1024;
     let mut chunk = [0u8; 16 * 1024];
     loop {
         if let Some(end) = find(buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             let len: usize = head
+                .to_ascii_lowercase()
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
                 buf.drain(..end + 4 + len);
-                return Ok(true);
+                return Ok(Some(head));
             }
         }
         if buf.len() > MAX_REQUEST || s.stop.load(Ordering::Acquire) {
@@ -261,7 +341,7 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>, s: &Shared) -> io::Resu
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Ok(false);
+                return Ok(None);
             }
             Err(e) => return Err(e),
         }

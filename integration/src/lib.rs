@@ -32,6 +32,7 @@
 //! | [`hostile`] | a misbehaving collector (slow, 5xx/429 with `Retry-After`, huge or hostile bodies, never reads, resets); [`hostile::run_measured`] adds the child's peak RSS |
 //! | [`SlowProxy`] | a collector that answers too late (a delaying proxy in front of rotel) |
 //! | [`Gate`] | a proxy in front of rotel that misbehaves like [`hostile`] until opened, then passes through (recovery) |
+//! | [`fault_suite`] | every fault against the `timed_loop` application: the cases, one run, a no-agent run beside it |
 //! | [`settle`] | wait until a collector stops receiving late requests |
 //! | [`tool`] | a system tool a test drives (prometheus, promtool, chromium): skip when missing, fail under `CI=true` |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
@@ -46,6 +47,7 @@ pub mod app_sdk;
 mod collector;
 mod error;
 mod exporting;
+pub mod fault_suite;
 mod gate;
 pub mod hostile;
 pub mod otlp;

@@ -231,7 +231,11 @@ pub fn try_cargo_bin(name: &str) -> Result<PathBuf, Error> {
 pub fn target_profile_dir() -> Result<PathBuf, Error> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locate the test executable", e))?;
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps") {
+    // Tests and benches run from `deps/`, examples from `examples/`.
+    if dir
+        .file_name()
+        .is_some_and(|n| n == "deps" || n == "examples")
+    {
         dir.pop();
     }
     Ok(dir)

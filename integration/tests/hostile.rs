@@ -4,6 +4,7 @@
 //! runs on and exits within the shutdown timeout plus a second. Also the file destination's
 //! cap and failures, and the gRPC logs endpoint.
 
+use rtscope_integration::hostile::grpc::{GrpcAnswer, GrpcHostile};
 use rtscope_integration::hostile::{Behavior, Hostile, run_measured};
 use rtscope_integration::{Collector, RunOutput, assert_no_control_chars, run_bounded};
 use std::path::{Path, PathBuf};
@@ -196,7 +197,9 @@ fn retry_after_30_s_means_one_request_in_3_s() {
     let server = Hostile::start(Behavior::status(429).with_retry_after("30"));
     let endpoint = server.endpoint();
     let (out, _) = run(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())], 30);
-    assert_eq!(server.requests(), 1, "{}", out.stderr);
+    // One request of each signal: metrics, and logs once events come.
+    assert_eq!(server.requests_to("/v1/metrics"), 1, "{}", out.stderr);
+    assert!(server.requests_to("/v1/logs") <= 1, "{}", out.stderr);
     let failed = lines_with(&out.stderr, "failed:");
     assert_eq!(failed.len(), 1, "{}", out.stderr);
     assert!(
@@ -215,14 +218,22 @@ fn a_short_retry_after_is_waited_for_within_the_export_and_never_shortened() {
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
     ];
     let (out, _) = run(&env, 25);
-    let arrivals = server.arrivals();
-    assert!(arrivals.len() >= 2, "no retry: {}", out.stderr);
-    for pair in arrivals.windows(2) {
-        let gap = pair[1] - pair[0];
+    // Each signal's requests (they go out at once, each with its own pause).
+    for path in ["/v1/metrics", "/v1/logs"] {
+        let arrivals = server.arrivals_to(path);
         assert!(
-            gap >= Duration::from_millis(990),
-            "a request {gap:?} after the previous one, though the collector asked for 1 s"
+            arrivals.len() >= 2 || path == "/v1/logs",
+            "no retry: {}",
+            out.stderr
         );
+        for pair in arrivals.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(990),
+                "a request to {path} {gap:?} after the previous one, though the collector \
+                 asked for 1 s"
+            );
+        }
     }
 }
 
@@ -237,7 +248,7 @@ fn a_503_without_retry_after_is_retried_three_times_with_backoff() {
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
     ];
     let (out, _) = run(&env, 2);
-    let arrivals = server.arrivals();
+    let arrivals = server.arrivals_to("/v1/metrics");
     assert_eq!(arrivals.len(), 4, "{}", out.stderr);
     for (pair, least) in arrivals.windows(2).zip([100, 200, 400]) {
         assert!(
@@ -378,4 +389,255 @@ fn a_full_or_read_only_file_system_is_said_once_and_the_application_runs_on() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Whether `text` holds `secret` in any ASCII case.
+fn holds(text: &str, secret: &str) -> bool {
+    text.to_ascii_lowercase()
+        .contains(&secret.to_ascii_lowercase())
+}
+
+#[test]
+fn every_form_of_a_secret_a_collector_echoes_is_redacted_over_http_and_grpc() {
+    // The forms of `Bearer SECRET123` and of `admin:hunter2pw` a collector may send back.
+    let forms = [
+        "SECRET123",
+        "hunter2pw",
+        "admin:hunter2pw",
+        "YWRtaW46aHVudGVyMnB3",
+    ];
+    // HTTP: the token alone and lower-cased, then the request head with its Basic
+    // credentials (made of the userinfo when no `authorization` header is configured).
+    let token = Hostile::start(
+        Behavior::status(401).with_body("invalid token SECRET123 (secret123); got: "),
+    );
+    let echo = Hostile::start(Behavior::status(401).with_echoed_head());
+    let cases = [
+        (
+            format!("http://127.0.0.1:{}", token.port()),
+            "http/protobuf",
+            Some("authorization=Bearer%20SECRET123"),
+        ),
+        (
+            format!("http://admin:hunter2pw@127.0.0.1:{}", echo.port()),
+            "http/protobuf",
+            None,
+        ),
+    ];
+    // gRPC: the token without its `Bearer ` prefix, lower-cased, and every header received.
+    let grpc = GrpcHostile::start(|request| {
+        let token = request.metadata("authorization").unwrap_or_default();
+        let bare = token.trim_start_matches("Bearer ");
+        let heads: Vec<String> = request
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        GrpcAnswer::status(
+            16,
+            format!(
+                "bad token {bare} ({}); {}",
+                bare.to_lowercase(),
+                heads.join("; ")
+            ),
+        )
+    });
+    let grpc_endpoint = grpc
+        .endpoint()
+        .replace("http://", "http://admin:hunter2pw@");
+    let cases = cases.into_iter().chain([(
+        grpc_endpoint,
+        "grpc",
+        Some("authorization=Bearer%20SECRET123"),
+    )]);
+    for (endpoint, protocol, headers) in cases {
+        let mut env = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("RTSCOPE_SUMMARY", "on"),
+        ];
+        if let Some(h) = headers {
+            env.push(("OTEL_EXPORTER_OTLP_HEADERS", h));
+        }
+        let (out, _) = run(&env, 3);
+        let failed = lines_with(&out.stderr, "failed:");
+        assert_eq!(failed.len(), 1, "{protocol}: {}", out.stderr);
+        // The collector's text is shown, its secrets are not.
+        let said = if protocol == "grpc" {
+            "bad token [redacted] ([redacted])"
+        } else if headers.is_some() {
+            "invalid token [redacted] ([redacted])"
+        } else {
+            "authorization: Basic [redacted]"
+        };
+        assert!(failed[0].contains(said), "{protocol}: {}", failed[0]);
+        for secret in forms {
+            assert!(
+                !holds(&out.stderr, secret) && !holds(&out.stdout, secret),
+                "{protocol}: {secret} in: {}",
+                out.stderr
+            );
+        }
+    }
+    assert!(token.requests() >= 1 && echo.requests() >= 1 && grpc.requests() >= 1);
+}
+
+/// The known workload, 30 phases of 100 ms exporting every 100 ms, with profiles pushed over
+/// OTLP to `endpoint`.
+fn with_profiles(endpoint: &str, protocol: &str) -> RunOutput {
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_PROFILES_EXPORTER", "otlp"),
+        ("RTSCOPE_SUMMARY", "on"),
+    ];
+    run(&env, 30).0
+}
+
+#[test]
+fn a_collector_without_profiles_gets_one_line_and_metrics_and_logs_go_on() {
+    // rotel takes metrics and logs but not OTLP Profiles, over HTTP and gRPC alike.
+    for protocol in ["http/protobuf", "grpc"] {
+        let c = Collector::start();
+        let out = with_profiles(&c.endpoint_for(protocol), protocol);
+        let line = lines_with(&out.stderr, "does not take profiles");
+        assert_eq!(line.len(), 1, "{protocol}: {}", out.stderr);
+        eprintln!("{protocol}: {}", line[0]);
+        assert!(
+            line[0].contains("the other signals go on"),
+            "{protocol}: {}",
+            line[0]
+        );
+        if protocol == "http/protobuf" {
+            assert!(line[0].contains("/v1development/profiles"), "{}", line[0]);
+        }
+        // No other failure, metrics and logs arrive whole.
+        assert!(
+            lines_with(&out.stderr, "failed:").is_empty(),
+            "{}",
+            out.stderr
+        );
+        let (allocations, classes) = snapshot_of(&out);
+        let points = c.wait_for_metric("rust.memory.allocation.size", Duration::from_secs(15));
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let points = c.metric_points("rust.memory.allocation.size");
+            if let Some(p) = points.iter().find(|p| p.count() == allocations) {
+                assert_eq!(p.bucket_counts(), classes);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{protocol}: the final export never arrived ({} points): {}",
+                points.len(),
+                out.stderr
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(points);
+        assert!(!c.log_records().is_empty(), "{protocol}: no log records");
+        // The summary counts each signal: metrics none failed, profiles one export (the
+        // first), then held back.
+        let data = lines_with(&out.stderr, "  data: ");
+        assert_eq!(data.len(), 1, "{}", out.stderr);
+        let parts: Vec<&str> = data[0].split(": ").collect();
+        let per_signal = parts.last().unwrap();
+        assert!(
+            per_signal.contains("profiles 1 (1 failed, ") && per_signal.contains(" held back)"),
+            "{protocol}: {}",
+            data[0]
+        );
+        for signal in ["metrics", "logs"] {
+            let entry = per_signal
+                .split(", ")
+                .find(|e| e.starts_with(signal))
+                .unwrap_or_else(|| panic!("{signal}: {}", data[0]));
+            assert!(!entry.contains('('), "{protocol}: {}", data[0]);
+        }
+    }
+}
+
+/// (allocations, per-class allocations) from the child's SNAPSHOT line.
+fn snapshot_of(out: &RunOutput) -> (u64, Vec<u64>) {
+    let v = rtscope_integration::json_line(&out.stdout, "SNAPSHOT ");
+    let classes = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    (v["allocations"].as_u64().unwrap(), classes)
+}
+
+#[test]
+fn a_profiles_429_or_404_pauses_profiles_and_nothing_else() {
+    const PROFILES: &str = "/v1development/profiles";
+    for (answer, said) in [
+        (
+            Behavior::status(429).with_retry_after("30"),
+            "asked for a pause of 30.0s: no request before then; retrying once the pause is over",
+        ),
+        (Behavior::status(404), "does not take profiles"),
+    ] {
+        let server = Hostile::start(Behavior::status(200).on_path(PROFILES, answer));
+        let out = with_profiles(&server.endpoint(), "http/protobuf");
+        assert_eq!(server.requests_to(PROFILES), 1, "{}", out.stderr);
+        // 30 phases of 100 ms exporting every 100 ms: metrics go on all along.
+        let metrics = server.requests_to("/v1/metrics");
+        eprintln!(
+            "{said}: {metrics} metrics, {} logs, 1 profiles request(s)",
+            server.requests_to("/v1/logs")
+        );
+        assert!(metrics >= 10, "{metrics} metrics requests: {}", out.stderr);
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("rtscope: ") && !l.contains("summary"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{}", out.stderr);
+        assert!(
+            lines[0].contains(said)
+                && lines[0].contains(PROFILES)
+                && !lines[0].contains("/v1/metrics"),
+            "{}",
+            lines[0]
+        );
+    }
+}
+
+#[test]
+fn a_file_cap_smaller_than_a_batch_of_log_records_splits_it_and_every_export_succeeds() {
+    let dir = temp_dir("small-cap");
+    let file = dir.join("out.jsonl");
+    // At the default sampling target (100 samples a second, about 700 bytes each as
+    // OTLP/JSON), 4 s of the workload leave the final export about 280 KB of log records:
+    // more than half of a 300 000-byte cap.
+    let env = [
+        ("RTSCOPE_FILE", file.to_str().unwrap()),
+        ("RTSCOPE_FILE_MAX_BYTES", "300000"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "10000"),
+        ("RTSCOPE_SUMMARY", "on"),
+    ];
+    let (out, _) = run(&env, 40);
+    assert!(
+        lines_with(&out.stderr, "failed:").is_empty(),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("(none failed)"), "{}", out.stderr);
+    let rotated = dir.join("out.jsonl.1");
+    assert!(size(&file) + size(&rotated) <= 300_000);
+    let mut records = 0;
+    for p in [&rotated, &file] {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        for line in text.lines() {
+            assert!(line.len() < 150_000, "a line of {} bytes", line.len());
+            let v: serde_json::Value = serde_json::from_str(line).expect("a whole record");
+            records += v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                .as_array()
+                .map_or(0, Vec::len);
+        }
+    }
+    assert!(records > 0, "no log record kept: {}", out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
 }

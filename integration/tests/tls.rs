@@ -2,8 +2,9 @@
 //! `stunnel4` terminating TLS on 127.0.0.1 in front of rotel, and `runtime_workload`
 //! exporting through it with `OTEL_EXPORTER_OTLP_CERTIFICATE` / `_CLIENT_CERTIFICATE` /
 //! `_CLIENT_KEY`: its pool counts must arrive exactly over HTTP and gRPC, with mutual TLS;
-//! a wrong CA, or no client certificate where one is required, must be refused with one
-//! line naming the variable to fix, and nothing arrives.
+//! a wrong CA, an expired certificate, one for another host name, or no client certificate
+//! where one is required, must each be refused with its own line naming what to fix, the
+//! same over HTTP and gRPC, and nothing arrives.
 #![cfg(unix)]
 
 use rtscope_integration::{Collector, RunOutput, TempDir, run_bounded};
@@ -67,9 +68,8 @@ fn ca(dir: &Path, name: &str) {
     );
 }
 
-/// A leaf `<name>.pem` / `<name>.key` signed by CA `ca`, with extensions `ext`.
-fn leaf(dir: &Path, ca: &str, name: &str, ext: &str) {
-    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+/// A key `<name>.key` and its certificate request `<name>.csr`.
+fn request(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
@@ -87,6 +87,12 @@ fn leaf(dir: &Path, ca: &str, name: &str, ext: &str) {
             &format!("{name}.csr"),
         ],
     );
+}
+
+/// A leaf `<name>.pem` / `<name>.key` signed by CA `ca`, with extensions `ext`.
+fn leaf(dir: &Path, ca: &str, name: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    request(dir, name);
     openssl(
         dir,
         &[
@@ -109,6 +115,46 @@ fn leaf(dir: &Path, ca: &str, name: &str, ext: &str) {
     );
 }
 
+/// A leaf as [`leaf`] makes, valid only on 2 January 2020 (`openssl ca`, which sets the
+/// dates: OpenSSL 3.0's `x509 -req` has no start date).
+fn expired_leaf(dir: &Path, ca: &str, name: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial.txt"), "1000\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = here\n[here]\ndatabase = index.txt\nnew_certs_dir = .\n\
+         serial = serial.txt\ndefault_md = sha256\npolicy = any\n[any]\n\
+         commonName = supplied\n",
+    )
+    .unwrap();
+    request(dir, name);
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            &format!("{ca}.pem"),
+            "-keyfile",
+            &format!("{ca}.key"),
+            "-startdate",
+            "20200102000000Z",
+            "-enddate",
+            "20200103000000Z",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-in",
+            &format!("{name}.csr"),
+            "-out",
+            &format!("{name}.pem"),
+        ],
+    );
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -116,16 +162,17 @@ fn free_port() -> u16 {
         .unwrap()
 }
 
-/// stunnel in the foreground, killed on drop; `(port, target, mutual)` per service.
+/// stunnel in the foreground, killed on drop; `(port, target, mutual, certificate)` per
+/// service (the certificate's `<name>.pem` and `<name>.key`).
 struct Stunnel(Child);
 
 impl Stunnel {
-    fn start(dir: &Path, services: &[(u16, SocketAddr, bool)]) -> Stunnel {
+    fn start(dir: &Path, services: &[(u16, SocketAddr, bool, &str)]) -> Stunnel {
         let mut conf = String::from("foreground = yes\npid =\ndebug = 4\n");
-        for (i, (port, target, mutual)) in services.iter().enumerate() {
+        for (i, (port, target, mutual, cert)) in services.iter().enumerate() {
             conf += &format!(
-                "[s{i}]\naccept = 127.0.0.1:{port}\nconnect = {target}\ncert = server.pem\n\
-                 key = server.key\n"
+                "[s{i}]\naccept = 127.0.0.1:{port}\nconnect = {target}\ncert = {cert}.pem\n\
+                 key = {cert}.key\n"
             );
             if *mutual {
                 conf += "CAfile = ca.pem\nverifyChain = yes\nrequireCert = yes\n";
@@ -170,6 +217,10 @@ struct Setup {
     http: u16,
     http_mutual: u16,
     grpc_mutual: u16,
+    /// Server-only TLS with an expired certificate, and with one for another host name, in
+    /// front of rotel's HTTP and gRPC ports: `(http, grpc)`.
+    expired: (u16, u16),
+    wrong_name: (u16, u16),
 }
 
 fn setup() -> Setup {
@@ -189,14 +240,33 @@ fn setup() -> Setup {
         "client",
         "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
     );
+    expired_leaf(
+        p,
+        "ca",
+        "expired",
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    );
+    leaf(
+        p,
+        "ca",
+        "elsewhere",
+        "subjectAltName=DNS:collector.example\nextendedKeyUsage=serverAuth\n\
+         basicConstraints=CA:FALSE\n",
+    );
     let c = Collector::start();
     let (http, http_mutual, grpc_mutual) = (free_port(), free_port(), free_port());
+    let expired = (free_port(), free_port());
+    let wrong_name = (free_port(), free_port());
     let stunnel = Stunnel::start(
         p,
         &[
-            (http, c.http_addr(), false),
-            (http_mutual, c.http_addr(), true),
-            (grpc_mutual, c.grpc_addr(), true),
+            (http, c.http_addr(), false, "server"),
+            (http_mutual, c.http_addr(), true, "server"),
+            (grpc_mutual, c.grpc_addr(), true, "server"),
+            (expired.0, c.http_addr(), false, "expired"),
+            (expired.1, c.grpc_addr(), false, "expired"),
+            (wrong_name.0, c.http_addr(), false, "elsewhere"),
+            (wrong_name.1, c.grpc_addr(), false, "elsewhere"),
         ],
     );
     Setup {
@@ -206,6 +276,8 @@ fn setup() -> Setup {
         http,
         http_mutual,
         grpc_mutual,
+        expired,
+        wrong_name,
     }
 }
 
@@ -328,20 +400,58 @@ fn a_wrong_ca_or_a_missing_client_certificate_is_refused_naming_the_variable() {
             named[0]
         );
     }
-    // No client certificate where the collector requires one.
-    let out = s.run(
-        "http/protobuf",
-        s.http_mutual,
-        &[("OTEL_EXPORTER_OTLP_CERTIFICATE", s.file("ca.pem"))],
-    );
-    assert_eq!(
-        lines_with(
+    // No client certificate where the collector requires one: under TLS 1.3 the collector
+    // says so after the handshake, which gRPC reported as "transport error" alone.
+    for (protocol, port) in [("http/protobuf", s.http_mutual), ("grpc", s.grpc_mutual)] {
+        let out = s.run(
+            protocol,
+            port,
+            &[("OTEL_EXPORTER_OTLP_CERTIFICATE", s.file("ca.pem"))],
+        );
+        let told = lines_with(
             &out,
-            "set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY"
-        )
-        .len(),
-        1,
-        "{out:?}"
-    );
+            "the collector asks for a client certificate: set \
+             OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        );
+        assert_eq!(told.len(), 1, "{protocol}: {out:?}");
+        eprintln!("{protocol}: {}", told[0]);
+    }
+    assert!(!s.arrived(Duration::from_millis(500)), "nothing may arrive");
+}
+
+#[test]
+fn an_expired_certificate_or_one_for_another_name_is_told_as_such_over_http_and_grpc() {
+    let s = setup();
+    let ca = [("OTEL_EXPORTER_OTLP_CERTIFICATE", s.file("ca.pem"))];
+    for protocol in ["http/protobuf", "grpc"] {
+        let pick = |(http, grpc): (u16, u16)| if protocol == "grpc" { grpc } else { http };
+        for (port, said) in [
+            (
+                pick(s.expired),
+                [
+                    "the collector's certificate expired at 2020-01-03 00:00:00 UTC",
+                    "renew it on the collector",
+                ],
+            ),
+            (
+                pick(s.wrong_name),
+                [
+                    "the collector's certificate is for DnsName(\"collector.example\"), not \
+                     127.0.0.1",
+                    "put a name it holds in the endpoint URL",
+                ],
+            ),
+        ] {
+            let out = s.run(protocol, port, &ca);
+            let failed = lines_with(&out, "failed:");
+            assert_eq!(failed.len(), 1, "{protocol}: {out:?}");
+            assert!(
+                said.iter().all(|s| failed[0].contains(s)) && !failed[0].contains("not signed by"),
+                "{protocol}: {}",
+                failed[0]
+            );
+            eprintln!("{protocol}: {}", failed[0]);
+        }
+    }
     assert!(!s.arrived(Duration::from_millis(500)), "nothing may arrive");
 }

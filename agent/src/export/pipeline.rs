@@ -4,7 +4,7 @@ use super::otlp::{Encoder, Sent, now_nanos};
 use super::recent::RecentSpikes;
 use super::self_stats::SelfStats;
 use super::summary;
-use super::transport::{self, Payload, Sink};
+use super::transport::{self, Delivery, Held, Payload, Request, Signal, Sink};
 use crate::config::{Config, Signals};
 use crate::model::Source;
 use crate::model::events::EventBuffer;
@@ -55,8 +55,7 @@ impl SummaryInputs {
     fn render(&self, unfinished: bool) -> String {
         let mut stats = self.self_stats.clone();
         if unfinished {
-            stats.exports += 1;
-            stats.export_failures += 1;
+            stats.count_unfinished();
         }
         summary::render(
             self.sources,
@@ -210,41 +209,112 @@ impl Exporter {
     }
 }
 
-/// Logs an outage once, not once per attempt, and its end.
+/// Says each outage once: its first failure, one line for all the signals that failed for
+/// the same cause (the same HTTP status or gRPC code, else the same message), and its end. A
+/// signal failing for a cause already said joins that outage silently; one failing for
+/// another cause (profiles the collector does not take, a logs endpoint that refuses) gets a
+/// line of its own.
 #[derive(Debug, Default)]
-struct Outage {
-    failed_attempts: u64,
+struct Outages {
+    said: Vec<Outage>,
     /// Delta temporality: what a failed export that may have arrived carried is not re-sent
     /// (see `otlp::Encoder`).
     delta: bool,
 }
 
-impl Outage {
-    fn failed(&mut self, sink: &Sink, err: &transport::SendError, interval: Duration) {
-        if self.failed_attempts == 0 {
-            let kept = if self.delta {
-                "under delta temporality what a failed export carried goes with the next one when it certainly did not arrive, else it is counted in rtscope.export.lost"
-            } else {
-                "totals are cumulative, so the next export that arrives carries everything"
-            };
-            eprintln!(
-                "rtscope: export to {} failed: {}; retrying every {interval:?} ({kept}); further failures are not logged until it recovers",
-                sink.describe(),
-                err.message
-            );
+/// One outage that was said, and the signals failing in it.
+#[derive(Debug)]
+struct Outage {
+    /// Its [`transport::SendError::cause`].
+    cause: String,
+    signals: Vec<Signal>,
+    /// Exports in which one of its signals failed.
+    failed_attempts: u64,
+}
+
+impl Outages {
+    /// The lines to print for the outcome of one export's `deliveries`.
+    fn report(&mut self, sink: &Sink, deliveries: &[Delivery], interval: Duration) -> Vec<String> {
+        let mut lines = Vec::new();
+        // An outage ends when one of its signals gets through again.
+        for d in deliveries.iter().filter(|d| d.result.is_ok()) {
+            if let Some(i) = self.said.iter().position(|o| o.signals.contains(&d.signal)) {
+                let o = self.said.remove(i);
+                lines.push(format!(
+                    "rtscope: export of {} to {} recovered after {} failed attempt(s)",
+                    transport::signal_names(&o.signals),
+                    sink.describe_signals(&o.signals),
+                    o.failed_attempts
+                ));
+            }
         }
-        self.failed_attempts += 1;
+        let mut counted = vec![false; self.said.len()];
+        let mut new: Vec<(&transport::SendError, Vec<Signal>)> = Vec::new();
+        for d in deliveries {
+            let Err(e) = &d.result else { continue };
+            let known = self
+                .said
+                .iter()
+                .position(|o| o.signals.contains(&d.signal))
+                .or_else(|| self.said.iter().position(|o| o.cause == e.cause));
+            match known {
+                Some(i) => {
+                    if !self.said[i].signals.contains(&d.signal) {
+                        self.said[i].signals.push(d.signal);
+                    }
+                    counted[i] = true;
+                }
+                None => match new.iter_mut().find(|(n, _)| n.cause == e.cause) {
+                    Some((_, signals)) => signals.push(d.signal),
+                    None => new.push((e, vec![d.signal])),
+                },
+            }
+        }
+        for (o, counted) in self.said.iter_mut().zip(counted) {
+            o.failed_attempts += u64::from(counted);
+        }
+        for (e, signals) in new {
+            lines.push(self.first_failure(sink, e, &signals, interval));
+            self.said.push(Outage {
+                cause: e.cause.clone(),
+                signals,
+                failed_attempts: 1,
+            });
+        }
+        lines
     }
 
-    fn succeeded(&mut self, sink: &Sink) {
-        if self.failed_attempts > 0 {
-            eprintln!(
-                "rtscope: export to {} recovered after {} failed attempt(s)",
-                sink.describe(),
-                self.failed_attempts
+    /// The line of a new outage: `signals` failed with `e`.
+    fn first_failure(
+        &self,
+        sink: &Sink,
+        e: &transport::SendError,
+        signals: &[Signal],
+        interval: Duration,
+    ) -> String {
+        let what = transport::signal_names(signals);
+        let to = sink.describe_signals(signals);
+        if e.held == Some(Held::NotTaken) {
+            return format!(
+                "rtscope: {to} does not take {what} ({}); not sending {what} for {:?}, then \
+                 trying again; the other signals go on",
+                e.message,
+                transport::NOT_TAKEN_PAUSE
             );
-            self.failed_attempts = 0;
         }
+        let kept = if self.delta {
+            "under delta temporality what a failed export carried goes with the next one when it certainly did not arrive, else it is counted in rtscope.export.lost"
+        } else {
+            "totals are cumulative, so the next export that arrives carries everything"
+        };
+        let retrying = match e.held {
+            Some(_) => "retrying once the pause is over".to_owned(),
+            None => format!("retrying every {interval:?}"),
+        };
+        format!(
+            "rtscope: export of {what} to {to} failed: {}; {retrying} ({kept}); further failures are not logged until it recovers",
+            e.message
+        )
     }
 }
 
@@ -287,7 +357,7 @@ struct Pipeline {
     sink: Sink,
     encoder: Encoder,
     self_stats: SelfStats,
-    outage: Outage,
+    outages: Outages,
     interval: Duration,
     sampler: crate::sampling::Sampler,
     spikes: crate::spike::Detector,
@@ -373,70 +443,107 @@ impl Pipeline {
             .map(summary::shell_word);
     }
 
-    /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`);
-    /// with neither, nothing is sent and no export is counted. Events a disabled logs signal
-    /// would carry are discarded here, so they do not pile up.
+    /// Sends each enabled signal (`OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` not `none`,
+    /// `OTEL_PROFILES_EXPORTER=otlp`), each in a request of its own, all at once; with none,
+    /// nothing is sent and no export is counted. A signal the collector holds back (its
+    /// `Retry-After` is not over, or it does not take profiles) is not encoded or sent, and
+    /// its data waits for the next export. Events a disabled logs signal would carry are
+    /// discarded here, so they do not pile up.
     fn export(&mut self) {
         #[cfg(feature = "profiles")]
         if let Some(files) = &mut self.profile_files {
             files.write();
         }
-        #[cfg(feature = "profiles")]
-        let profiles = self.profiles_otlp;
-        #[cfg(not(feature = "profiles"))]
-        let profiles = false;
-        if !self.signals.any() && !profiles {
+        if !self.signals.any() && !self.profiles_otlp() {
             self.events.take();
             return;
         }
-        let started = Instant::now();
-        let mut result = Ok(());
-        if self.signals.metrics {
+        let mut requests = Vec::with_capacity(3);
+        // Per signal, the time its encoding took.
+        let mut encoding = [Duration::ZERO; 3];
+        if self.signals.metrics && self.ready(Signal::Metrics) {
+            let started = Instant::now();
             let mut metrics = Vec::with_capacity(64);
             crate::model::collect(self.sources, &mut metrics);
             self.self_stats.metrics(&mut metrics);
             self.sampler.metrics(&self.events, &mut metrics);
             let request = self.encoder.encode(&metrics, now_nanos());
-            // Cumulative totals sent twice count nothing twice; deltas would.
-            let resend_safe = !self.outage.delta;
-            result = self
-                .sink
-                .send(&self.rt, Payload::Metrics(request), resend_safe);
-            self.encoder.sent(match &result {
-                Ok(()) => Sent::Confirmed,
-                Err(e) if e.maybe_delivered => Sent::MaybeDelivered,
-                Err(_) => Sent::NotDelivered,
+            requests.push(Request {
+                payload: Payload::Metrics(request),
+                // Cumulative totals sent twice count nothing twice; deltas would.
+                resend_safe: !self.outages.delta,
             });
+            encoding[Signal::Metrics.index()] = started.elapsed();
         }
-        if result.is_ok() {
-            let events = self.events.take();
-            if self.signals.logs && !events.is_empty() {
-                let logs = self.encoder.encode_logs(&events);
-                // Events sent twice would be counted twice: re-queued only when they
-                // certainly did not arrive.
-                result = self.sink.send(&self.rt, Payload::Logs(logs), false);
-                match &result {
-                    Err(e) if e.maybe_delivered => self.encoder.events_lost(&events),
-                    Err(_) => self.events.restore(events),
-                    Ok(()) => {}
-                }
-            }
+        let mut events = None;
+        if !self.signals.logs {
+            self.events.take();
+        } else if self.events.len() > 0 && self.ready(Signal::Logs) {
+            let started = Instant::now();
+            let taken = self.events.take();
+            requests.push(Request {
+                payload: Payload::Logs(self.encoder.encode_logs(&taken)),
+                // Events sent twice would be counted twice.
+                resend_safe: false,
+            });
+            events = Some(taken);
+            encoding[Signal::Logs.index()] = started.elapsed();
         }
-        // Profiles are cumulative, like the metrics: sending one twice counts nothing twice.
         #[cfg(feature = "profiles")]
-        if result.is_ok() && self.profiles_otlp {
-            let profiles = self.encoder.encode_profiles();
-            result = self.sink.send(&self.rt, Payload::Profiles(profiles), true);
+        if self.profiles_otlp && self.ready(Signal::Profiles) {
+            let started = Instant::now();
+            requests.push(Request {
+                payload: Payload::Profiles(self.encoder.encode_profiles()),
+                // Profiles are cumulative, like the metrics.
+                resend_safe: true,
+            });
+            encoding[Signal::Profiles.index()] = started.elapsed();
         }
-        let ok = result.is_ok();
-        match result {
-            Ok(()) => self.outage.succeeded(&self.sink),
-            Err(e) => self.outage.failed(&self.sink, &e, self.interval),
+        let deliveries = self.sink.send(&self.rt, requests);
+        for d in &deliveries {
+            match d.signal {
+                Signal::Metrics => self.encoder.sent(match &d.result {
+                    Ok(()) => Sent::Confirmed,
+                    Err(e) if e.maybe_delivered => Sent::MaybeDelivered,
+                    Err(_) => Sent::NotDelivered,
+                }),
+                // Re-queued only when they certainly did not arrive.
+                Signal::Logs => match (&d.result, events.take()) {
+                    (Err(e), Some(events)) if e.maybe_delivered => {
+                        self.encoder.events_lost(&events);
+                    }
+                    (Err(_), Some(events)) => self.events.restore(events),
+                    _ => {}
+                },
+                Signal::Profiles => {}
+            }
+            let took = encoding[d.signal.index()] + d.took;
+            self.self_stats
+                .record_export(d.signal, took.as_secs_f64(), d.result.is_ok());
         }
-        self.self_stats
-            .record_export(started.elapsed().as_secs_f64(), ok);
+        for line in self.outages.report(&self.sink, &deliveries, self.interval) {
+            eprintln!("{line}");
+        }
+        self.self_stats.refresh_cpu();
         self.publish_own_series();
         self.share_summary();
+    }
+
+    /// Whether `signal` may be sent now; one held back is counted as such.
+    fn ready(&mut self, signal: Signal) -> bool {
+        let held = self.sink.held(signal).is_some();
+        if held {
+            self.self_stats.record_held(signal);
+        }
+        !held
+    }
+
+    /// Whether profiles are pushed over OTLP with every export.
+    fn profiles_otlp(&self) -> bool {
+        #[cfg(feature = "profiles")]
+        return self.profiles_otlp;
+        #[cfg(not(feature = "profiles"))]
+        false
     }
 }
 
@@ -478,6 +585,10 @@ fn run(
     for line in super::announce::start(&config, &sink, first_export, served) {
         eprintln!("{line}");
     }
+    #[cfg(feature = "profiles")]
+    let profiles_otlp = config.profiles.otlp && config.profiles.enabled;
+    #[cfg(not(feature = "profiles"))]
+    let profiles_otlp = false;
     let mut p = Pipeline {
         sources,
         sampler: crate::sampling::Sampler::new(config.sampling.target_per_sec),
@@ -487,9 +598,9 @@ fn run(
         encoder: Encoder::new(&config),
         rt,
         sink,
-        self_stats: SelfStats::default(),
-        outage: Outage {
-            failed_attempts: 0,
+        self_stats: SelfStats::new([config.signals.metrics, config.signals.logs, profiles_otlp]),
+        outages: Outages {
+            said: Vec::new(),
             delta: config.temporality == crate::config::Temporality::Delta,
         },
         interval: config.export_interval,
@@ -503,7 +614,7 @@ fn run(
             .filter(|_| config.profiles.enabled)
             .map(crate::profile::Files::new),
         #[cfg(feature = "profiles")]
-        profiles_otlp: config.profiles.otlp && config.profiles.enabled,
+        profiles_otlp,
         scraped,
         recent,
     };
@@ -626,4 +737,92 @@ fn serve(
     _: &RecentSpikes,
 ) -> (bool, Scraped) {
     (false, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use transport::SendError;
+
+    fn failed(signal: Signal, cause: &str, message: &str, held: Option<Held>) -> Delivery {
+        Delivery {
+            signal,
+            result: Err(SendError {
+                message: message.to_owned(),
+                maybe_delivered: false,
+                held,
+                cause: cause.to_owned(),
+            }),
+            took: Duration::ZERO,
+        }
+    }
+
+    fn ok(signal: Signal) -> Delivery {
+        Delivery {
+            signal,
+            result: Ok(()),
+            took: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn an_outage_is_one_line_per_cause_whatever_the_signals() {
+        let sink = Sink::file(std::path::Path::new("/tmp/x.jsonl"), 1 << 20);
+        let mut o = Outages::default();
+        let tick = Duration::from_secs(1);
+        let http_500 = |s, body| failed(s, "HTTP 500", body, None);
+        // Metrics and logs fail for one cause, each with its own body: one line.
+        let lines = o.report(
+            &sink,
+            &[
+                http_500(Signal::Metrics, "HTTP 500: metrics down"),
+                http_500(Signal::Logs, "HTTP 500: logs down"),
+            ],
+            tick,
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("rtscope: export of metrics and logs to OTLP/JSON file")
+                && lines[0].contains("failed: HTTP 500: metrics down; retrying every 1s"),
+            "{}",
+            lines[0]
+        );
+        // Profiles the collector does not take: a line of their own; the outage goes on
+        // silently.
+        let not_taken = failed(
+            Signal::Profiles,
+            "HTTP 404 Not Found",
+            "HTTP 404 Not Found",
+            Some(Held::NotTaken),
+        );
+        let lines = o.report(
+            &sink,
+            &[http_500(Signal::Metrics, "HTTP 500: again"), not_taken],
+            tick,
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("does not take profiles (HTTP 404 Not Found)")
+                && lines[0].contains("the other signals go on"),
+            "{}",
+            lines[0]
+        );
+        // Metrics get through: the outage of metrics and logs ends, in one line.
+        let lines = o.report(&sink, &[ok(Signal::Metrics)], tick);
+        assert_eq!(
+            lines,
+            [
+                "rtscope: export of metrics and logs to OTLP/JSON file /tmp/x.jsonl recovered \
+              after 2 failed attempt(s)"
+            ]
+        );
+        // Logs failing again now is news.
+        let lines = o.report(&sink, &[http_500(Signal::Logs, "HTTP 500: x")], tick);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("rtscope: export of logs to"),
+            "{}",
+            lines[0]
+        );
+    }
 }

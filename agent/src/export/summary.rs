@@ -4,6 +4,7 @@
 //! hits, misses, fired, samples, dropped.
 
 use super::self_stats::SelfStats;
+use super::transport::Signal;
 use crate::alloc::agent_stats;
 use crate::base::text::{PATH_CHARS, shown};
 use crate::model::{Source, bytes};
@@ -93,18 +94,44 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
 fn agent(out: &mut String, facts: &ExitFacts<'_>) {
     let st = facts.self_stats;
     let agent = agent_stats();
-    let failed = if st.export_failures == 0 {
+    let (exports, failures) = (st.exports(), st.failures());
+    let failed = if failures == 0 {
         "none failed".to_owned()
     } else {
-        format!("{} failed", st.export_failures)
+        format!("{failures} failed")
     };
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "  data: {} export{} to {} ({failed})",
-        st.exports,
-        if st.exports == 1 { "" } else { "s" },
+        "  data: {exports} export{} to {} ({failed})",
+        if exports == 1 { "" } else { "s" },
         facts.destination
     );
+    // Each signal's own count, when there is more than one.
+    let enabled: Vec<Signal> = Signal::ALL
+        .into_iter()
+        .filter(|s| st.enabled[s.index()])
+        .collect();
+    if enabled.len() > 1 {
+        let parts: Vec<String> = enabled
+            .iter()
+            .map(|s| {
+                let n = &st.signals[s.index()];
+                let mut notes = Vec::new();
+                if n.failures > 0 {
+                    notes.push(format!("{} failed", n.failures));
+                }
+                if n.held > 0 {
+                    notes.push(format!("{} held back", n.held));
+                }
+                match notes.is_empty() {
+                    true => format!("{} {}", s.name(), n.exports),
+                    false => format!("{} {} ({})", s.name(), n.exports, notes.join(", ")),
+                }
+            })
+            .collect();
+        let _ = write!(out, ": {}", parts.join(", "));
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "  agent: allocated {} ({} live), export thread CPU {:.1} ms",

@@ -1,12 +1,17 @@
 //! Where requests go: an OTLP collector over gRPC or HTTP/protobuf, or OTLP/JSON lines in a
 //! file. Runs only on the export thread, on its own small tokio runtime.
 //!
+//! Each signal (metrics, logs, profiles) is a request of its own with its own outcome (see
+//! [`signals`]): the requests of one export go out at once, each with its retries, its
+//! `Retry-After` and its message; a collector that does not take profiles pauses profiles only.
+//!
 //! Nothing a collector sends is trusted: at most [`BODY_LIMIT`] bytes of any HTTP body and
 //! [`GRPC_MESSAGE_LIMIT`] of any gRPC message are read, text from outside is echoed through
 //! [`echo`] (control characters escaped, length capped), and no line ever shows a header
-//! value or URL userinfo. Retries follow opentelemetry-otlp 0.33 and the OTLP specification
-//! (see [`Retry`]) inside the export timeout, and a collector's `Retry-After` / `RetryInfo`
-//! is honoured across exports: no request goes out before the time it asked for.
+//! value, URL userinfo or any form of them a collector may echo ([`redact`]). Retries follow
+//! opentelemetry-otlp 0.33 and the OTLP specification (see [`Retry`]) inside the export
+//! timeout, and a collector's `Retry-After` / `RetryInfo` is honoured across exports: no
+//! request of that signal goes out before the time it asked for.
 //!
 //! Each transport is its feature's (`export-http`, `export-grpc`, `tls`); the file sink is
 //! always built with the export thread. Both collector transports connect through
@@ -19,16 +24,23 @@
     allow(dead_code)
 )]
 
+mod file;
+#[cfg(feature = "export-grpc")]
+mod live;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+mod redact;
 #[cfg(feature = "collector")]
 mod resolve;
+mod signals;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 mod tls;
 
 use crate::config::Destination;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-use crate::config::{Compression, OtlpTarget, Protocol, redact_url};
+use crate::config::{Compression, OtlpTarget, Protocol, TlsFiles, redact_url};
 #[cfg(feature = "export-http")]
 use bytes::Bytes;
+use file::FileSink;
 #[cfg(feature = "export-http")]
 use http_body_util::{BodyExt, Full};
 #[cfg(feature = "export-http")]
@@ -47,15 +59,18 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 use prost::Message;
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+use redact::Secrets;
+use signals::Holds;
+pub(crate) use signals::{Held, NOT_TAKEN_PAUSE, Signal, names as signal_names};
 #[cfg(feature = "export-grpc")]
 use std::future::Future;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-#[cfg(all(feature = "export-http", feature = "tls"))]
+use std::path::Path;
+#[cfg(any(all(feature = "export-http", feature = "tls"), feature = "export-grpc"))]
 use std::sync::Arc;
-use std::time::Instant;
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 #[cfg(feature = "export-grpc")]
 use tonic::codec::CompressionEncoding;
@@ -78,15 +93,15 @@ const ECHO_LIMIT: usize = 200;
 /// Longest a connection stays idle to be reused (as reqwest's and hyper-util's pools).
 #[cfg(feature = "export-http")]
 const HTTP_IDLE_LIMIT: Duration = Duration::from_secs(90);
+/// Most idle connections kept: one per signal (the requests of an export go out at once).
+#[cfg(feature = "export-http")]
+const HTTP_IDLE_CONNECTIONS: usize = 3;
 /// Largest buffer hyper reads a response into (status line and headers must fit).
 #[cfg(feature = "export-http")]
 const HTTP_BUFFER_LIMIT: usize = 64 * 1024;
 /// Longest wait a collector can impose (opentelemetry-otlp caps `Retry-After` likewise).
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 const MAX_THROTTLE: Duration = Duration::from_secs(600);
-/// Shortest header value scrubbed from messages (shorter ones would mangle status codes).
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-const MIN_SECRET_LEN: usize = 4;
 
 /// One request: a metrics snapshot or a batch of events.
 #[derive(Debug)]
@@ -96,6 +111,34 @@ pub(crate) enum Payload {
     /// OTLP Profiles (`v1development`), to the metrics collector.
     #[cfg(feature = "profiles")]
     Profiles(opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceRequest),
+}
+
+impl Payload {
+    pub(crate) fn signal(&self) -> Signal {
+        match self {
+            Payload::Metrics(_) => Signal::Metrics,
+            Payload::Logs(_) => Signal::Logs,
+            #[cfg(feature = "profiles")]
+            Payload::Profiles(_) => Signal::Profiles,
+        }
+    }
+}
+
+/// One request of an export, and whether sending it twice is harmless (cumulative data):
+/// only then is a failure that may have delivered it retried.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) payload: Payload,
+    pub(crate) resend_safe: bool,
+}
+
+/// What became of one [`Request`].
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub(crate) signal: Signal,
+    pub(crate) result: Result<(), SendError>,
+    /// From the start of the send to its outcome, retries included.
+    pub(crate) took: Duration,
 }
 
 /// A delivery that failed, with a message fit for one log line.
@@ -109,26 +152,34 @@ pub(crate) struct SendError {
     /// did not accept it: HTTP 4xx/503, gRPC UNAVAILABLE, RESOURCE_EXHAUSTED and the other
     /// codes a server gives before it processes anything).
     pub(crate) maybe_delivered: bool,
+    /// Why later requests of this signal are held back, if they are: the collector asked for
+    /// a pause (`Retry-After`, `RetryInfo`), or does not take the signal (profiles: HTTP 404,
+    /// gRPC UNIMPLEMENTED) and it waits [`NOT_TAKEN_PAUSE`].
+    pub(crate) held: Option<Held>,
+    /// What failed, without the collector's words (`HTTP 401 Unauthorized`, a gRPC code), or
+    /// the whole message: failures of several signals with one cause are one outage.
+    pub(crate) cause: String,
 }
 
 impl SendError {
     /// A failure that certainly delivered nothing.
     fn new(message: String) -> SendError {
         SendError {
+            cause: message.clone(),
             message,
             maybe_delivered: false,
+            held: None,
         }
     }
 }
 
-/// Where data goes, plus what every destination shares: the secrets no message may show and
-/// the earliest time the collector accepts another request.
+/// Where data goes, plus what every destination shares: the secrets no message may show and,
+/// per signal, the earliest time the collector accepts another request.
 pub(crate) struct Sink {
     kind: Kind,
-    secrets: Vec<String>,
-    not_before: Option<Instant>,
-    /// The TLS files in use, for the hint of a certificate failure.
-    tls: crate::config::TlsFiles,
+    #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+    secrets: Secrets,
+    holds: Holds,
 }
 
 // One per process: the size of a variant does not matter.
@@ -152,13 +203,20 @@ enum Kind {
         profiles: ProfilesClient,
         metadata: MetadataMap,
         timeout: Duration,
-        /// For log lines, userinfo redacted.
+        /// The metrics endpoint for log lines, userinfo redacted.
         shown: String,
+        /// The logs endpoint, when it is another one.
+        shown_logs: Option<String>,
+        /// The TLS files in use, for the advice of a TLS failure.
+        tls: TlsFiles,
+        /// The connections of the metrics channel (profiles too) and of the logs channel
+        /// (the same when the endpoints are).
+        connections: Arc<live::Connections>,
+        logs_connections: Arc<live::Connections>,
     },
     #[cfg(feature = "export-http")]
     Http {
         client: HttpClient,
-        url: String,
         metrics: Route,
         logs: Route,
         /// `/v1development/profiles` of the metrics endpoint's origin.
@@ -178,18 +236,14 @@ impl Sink {
         file_max_bytes: u64,
         rt: &Runtime,
     ) -> Result<Sink, SendError> {
-        let tls = match destination {
-            Destination::Otlp(t) => t.tls.clone(),
-            Destination::File(_) => crate::config::TlsFiles::default(),
-        };
-        let (kind, secrets) = match destination {
-            Destination::File(path) => (Kind::File(FileSink::new(path, file_max_bytes)), vec![]),
+        match destination {
+            Destination::File(path) => Ok(Sink::file(path, file_max_bytes)),
             #[cfg(not(any(feature = "export-http", feature = "export-grpc")))]
             Destination::Otlp(_) => {
                 let _ = rt;
-                return Err(SendError::new(
+                Err(SendError::new(
                     "no collector exporter (export-http, export-grpc) in this build".to_owned(),
-                ));
+                ))
             }
             #[cfg(any(feature = "export-http", feature = "export-grpc"))]
             Destination::Otlp(t) => {
@@ -210,24 +264,22 @@ impl Sink {
                         ));
                     }
                 };
-                (kind, secrets_of(t))
+                Ok(Sink {
+                    kind,
+                    secrets: secrets_of(t),
+                    holds: Holds::default(),
+                })
             }
-        };
-        Ok(Sink {
-            kind,
-            secrets,
-            not_before: None,
-            tls,
-        })
+        }
     }
 
     /// The OTLP/JSON file sink, capped at `max_bytes` with its rotated predecessor.
     pub(crate) fn file(path: &Path, max_bytes: u64) -> Sink {
         Sink {
             kind: Kind::File(FileSink::new(path, max_bytes)),
-            secrets: vec![],
-            not_before: None,
-            tls: crate::config::TlsFiles::default(),
+            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+            secrets: Secrets::default(),
+            holds: Holds::default(),
         }
     }
 
@@ -240,79 +292,172 @@ impl Sink {
         }
     }
 
-    /// Where the data goes, for log lines (never a header value or URL userinfo).
+    /// Where the data goes, for log lines (never a header value or URL userinfo): the
+    /// metrics URL, and for gRPC a logs endpoint of its own.
     pub(crate) fn describe(&self) -> String {
         match &self.kind {
             #[cfg(feature = "export-grpc")]
-            Kind::Grpc { shown, .. } => format!("OTLP/gRPC {shown}"),
-            #[cfg(feature = "export-http")]
-            Kind::Http { url, .. } => format!("OTLP/HTTP {}", redact_url(url)),
-            Kind::File(f) => format!("OTLP/JSON file {}", crate::base::text::path(&f.path)),
+            Kind::Grpc { .. } => self.describe_signals(&[Signal::Metrics, Signal::Logs]),
+            // HTTP's URLs differ by their path only: the metrics one stands for all.
+            _ => self.describe_signals(&[Signal::Metrics]),
         }
     }
 
-    /// Delivers `payload`, retrying what may succeed later within the export timeout. A
-    /// failure that may have delivered the request ([`SendError::maybe_delivered`]) is
-    /// retried only when `resend_safe` (sending it twice cannot count anything twice:
-    /// cumulative metrics); otherwise it ends the attempt at once.
-    pub(crate) fn send(
-        &mut self,
-        rt: &Runtime,
-        payload: Payload,
-        resend_safe: bool,
-    ) -> Result<(), SendError> {
+    /// Where `signals` go, for log lines: for HTTP each one's URL, for gRPC the endpoints.
+    pub(crate) fn describe_signals(&self, signals: &[Signal]) -> String {
+        match &self.kind {
+            #[cfg(feature = "export-grpc")]
+            Kind::Grpc {
+                shown, shown_logs, ..
+            } => {
+                let logs = signals.contains(&Signal::Logs);
+                let others = signals.iter().any(|s| *s != Signal::Logs);
+                match shown_logs {
+                    Some(l) if logs && !others => format!("OTLP/gRPC {l}"),
+                    Some(l) if logs => format!("OTLP/gRPC {shown} (logs {l})"),
+                    _ => format!("OTLP/gRPC {shown}"),
+                }
+            }
+            #[cfg(feature = "export-http")]
+            Kind::Http {
+                metrics,
+                logs,
+                profiles,
+                ..
+            } => {
+                let mut urls: Vec<&str> = Vec::new();
+                for s in signals {
+                    let route = match s {
+                        Signal::Metrics => metrics,
+                        Signal::Logs => logs,
+                        Signal::Profiles => profiles,
+                    };
+                    if !urls.contains(&route.shown.as_str()) {
+                        urls.push(&route.shown);
+                    }
+                }
+                format!("OTLP/HTTP {}", urls.join(", "))
+            }
+            Kind::File(f) => {
+                let _ = signals;
+                format!("OTLP/JSON file {}", crate::base::text::path(&f.path))
+            }
+        }
+    }
+
+    /// Why `signal` is held back now, if it is: the collector asked for a pause that is not
+    /// over, or does not take the signal. Nothing of it is sent meanwhile.
+    pub(crate) fn held(&self, signal: Signal) -> Option<Held> {
+        self.holds.at(signal, Instant::now()).map(|(why, _)| why)
+    }
+
+    /// Delivers `requests`, at once, each retrying what may succeed later within the export
+    /// timeout. A failure that may have delivered a request
+    /// ([`SendError::maybe_delivered`]) is retried only when it is
+    /// [`resend_safe`](Request::resend_safe) (sending it twice cannot count anything twice:
+    /// cumulative data); otherwise it ends that request's attempt at once. The outcomes come
+    /// back in the order of `requests`.
+    pub(crate) fn send(&mut self, rt: &Runtime, requests: Vec<Request>) -> Vec<Delivery> {
         let now = Instant::now();
-        if let Some(t) = self.not_before.filter(|t| *t > now) {
-            return Err(SendError::new(format!(
-                "the collector asked for no request before {:.1?} from now; not sending until \
-                 then",
-                t - now
-            )));
+        let mut out: Vec<Option<Delivery>> = Vec::with_capacity(requests.len());
+        let mut ready = Vec::with_capacity(requests.len());
+        for (i, r) in requests.into_iter().enumerate() {
+            let signal = r.payload.signal();
+            match self.holds.at(signal, now) {
+                Some((_, left)) => out.push(Some(Delivery {
+                    signal,
+                    result: Err(SendError::new(format!(
+                        "the collector asked for no request before {left:.1?} from now; not \
+                         sending until then"
+                    ))),
+                    took: Duration::ZERO,
+                })),
+                None => {
+                    out.push(None);
+                    ready.push((i, r));
+                }
+            }
         }
         match &mut self.kind {
             Kind::File(f) => {
-                let _ = (rt, resend_safe);
-                f.write(&payload)
+                let _ = rt;
+                for (i, r) in ready {
+                    let started = Instant::now();
+                    let result = f.write(&r.payload);
+                    out[i] = Some(Delivery {
+                        signal: r.payload.signal(),
+                        result,
+                        took: started.elapsed(),
+                    });
+                }
             }
             #[cfg(any(feature = "export-http", feature = "export-grpc"))]
             kind => {
-                let result = send_to_collector(kind, &self.secrets, now, rt, payload, resend_safe);
-                result.map_err(|failure| self.failed(failure))
+                let kind: &Kind = kind;
+                let secrets = &self.secrets;
+                let sends = ready
+                    .iter()
+                    .map(|(_, r)| timed(deliver(kind, r, secrets, now)))
+                    .collect();
+                let results = rt.block_on(signals::join_all(sends));
+                for ((i, r), (result, took)) in ready.into_iter().zip(results) {
+                    let signal = r.payload.signal();
+                    out[i] = Some(Delivery {
+                        signal,
+                        result: result.map_err(|failure| self.failed(signal, failure)),
+                        took,
+                    });
+                }
             }
         }
+        out.into_iter().flatten().collect()
     }
 
-    /// Holds later requests back as the collector asked and scrubs the message.
+    /// Holds later requests of `signal` back as the collector asked (or for
+    /// [`NOT_TAKEN_PAUSE`] when it does not take profiles) and scrubs the message.
     #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-    fn failed(&mut self, mut failure: Failure) -> SendError {
-        #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-        if let Some(hint) = tls::hint(&failure.message, &self.tls) {
-            failure.message = format!("{}; {hint}", failure.message);
-        }
-        if let Retry::After(wait) = failure.retry {
-            self.not_before = Some(Instant::now() + wait);
+    fn failed(&mut self, signal: Signal, mut failure: Failure) -> SendError {
+        let mut held = None;
+        if failure.not_taken && signal == Signal::Profiles {
+            self.holds
+                .hold(signal, Instant::now() + NOT_TAKEN_PAUSE, Held::NotTaken);
+            held = Some(Held::NotTaken);
+        } else if let Retry::After(wait) = failure.retry {
+            self.holds.hold(signal, Instant::now() + wait, Held::Asked);
+            held = Some(Held::Asked);
             failure.message = format!(
                 "{}; the collector asked for a pause of {wait:.1?}: no request before then",
                 failure.message
             );
         }
+        let message = self.secrets.scrub(&failure.message);
         SendError {
-            message: without_secrets(&failure.message, &self.secrets),
+            cause: failure.cause.unwrap_or_else(|| message.clone()),
+            message,
             maybe_delivered: failure.maybe_delivered,
+            held,
         }
     }
 }
 
-/// One delivery to a collector with its retries (see [`Sink::send`]).
+/// `send`'s outcome and how long it took.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn send_to_collector(
-    kind: &mut Kind,
-    secrets: &[String],
+async fn timed<T>(send: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let out = send.await;
+    (out, started.elapsed())
+}
+
+/// One request to a collector with its retries (see [`Sink::send`]), on its own deadline.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+async fn deliver(
+    kind: &Kind,
+    request: &Request,
+    secrets: &Secrets,
     now: Instant,
-    rt: &Runtime,
-    payload: Payload,
-    resend_safe: bool,
 ) -> Result<(), Failure> {
+    let resend_safe = request.resend_safe;
+    let payload = &request.payload;
     match kind {
         #[cfg(feature = "export-grpc")]
         Kind::Grpc {
@@ -321,13 +466,27 @@ fn send_to_collector(
             profiles,
             metadata,
             timeout,
+            tls,
+            connections,
+            logs_connections,
             ..
         } => {
             let deadline = now + *timeout;
-            rt.block_on(with_retries(deadline, *timeout, resend_safe, |left| {
+            // tonic holds a request until its channel has a connection: one that times out
+            // with none live as it began and none made since was never sent.
+            let connections = match payload.signal() {
+                Signal::Logs => logs_connections,
+                _ => connections,
+            };
+            let before = connections.before();
+            let could_have_sent = || connections.could_have_sent(before);
+            with_retries(deadline, *timeout, resend_safe, could_have_sent, |left| {
                 let (client, logs, profiles) = (client.clone(), logs.clone(), profiles.clone());
-                grpc_attempt(client, logs, profiles, &payload, metadata, left, secrets)
-            }))
+                grpc_attempt(
+                    client, logs, profiles, payload, metadata, left, secrets, tls,
+                )
+            })
+            .await
         }
         #[cfg(feature = "export-http")]
         Kind::Http {
@@ -338,14 +497,13 @@ fn send_to_collector(
             headers,
             gzip,
             timeout,
-            ..
         } => {
             let _ = &profiles;
-            let (route, body, signal) = match &payload {
-                Payload::Metrics(req) => (&*metrics, req.encode_to_vec(), Signal::Metrics),
-                Payload::Logs(req) => (&*logs, req.encode_to_vec(), Signal::Logs),
+            let (route, body) = match payload {
+                Payload::Metrics(req) => (metrics, req.encode_to_vec()),
+                Payload::Logs(req) => (logs, req.encode_to_vec()),
                 #[cfg(feature = "profiles")]
-                Payload::Profiles(req) => (&*profiles, req.encode_to_vec(), Signal::Profiles),
+                Payload::Profiles(req) => (profiles, req.encode_to_vec()),
             };
             let body = if *gzip {
                 gzip_bytes(&body).map_err(|e| Failure::not_delivered(e.message, Retry::No))?
@@ -354,46 +512,39 @@ fn send_to_collector(
             };
             let body = Bytes::from(body);
             let deadline = now + *timeout;
-            let gzip = *gzip;
-            rt.block_on(with_retries(deadline, *timeout, resend_safe, async |_| {
-                let request = || http_request(route, &body, headers, gzip);
-                http_attempt(client, route, request, signal, secrets, deadline).await
-            }))
+            let (gzip, signal) = (*gzip, payload.signal());
+            // hyper's client connects within the deadline itself (see `HttpClient::connect`):
+            // an attempt cut at the deadline was under way.
+            with_retries(
+                deadline,
+                *timeout,
+                resend_safe,
+                || true,
+                async |_| {
+                    let request = || http_request(route, &body, headers, gzip);
+                    http_attempt(client, route, request, signal, secrets, deadline).await
+                },
+            )
+            .await
         }
         // The file sink is written by `Sink::send`.
         Kind::File(_) => Ok(()),
     }
 }
 
-/// Header values and URL userinfo of `t`: what no message may show.
+/// Header values and URL userinfo of `t`, in every form a collector may echo them.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn secrets_of(t: &OtlpTarget) -> Vec<String> {
-    let mut out: Vec<String> = t.headers.iter().map(|(_, v)| v.clone()).collect();
-    for url in [&t.metrics_endpoint, &t.logs_endpoint] {
-        if let Some(userinfo) = userinfo(url) {
-            out.push(userinfo.to_owned());
-            out.extend(userinfo.split(':').map(str::to_owned));
-        }
-    }
-    out.retain(|s| s.len() >= MIN_SECRET_LEN);
-    // Longest first, so a part never leaves the rest of a longer secret behind.
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
-    out
-}
-
-/// The `user:password` of `url`, if any.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn userinfo(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    Some(authority.rsplit_once('@')?.0)
+fn secrets_of(t: &OtlpTarget) -> Secrets {
+    Secrets::of(
+        t.headers.iter().map(|(_, v)| v.as_str()),
+        [t.metrics_endpoint.as_str(), t.logs_endpoint.as_str()],
+    )
 }
 
 /// `url` without its userinfo (gRPC sends credentials as metadata, never in `:authority`).
 #[cfg(feature = "export-grpc")]
 fn without_userinfo(url: &str) -> String {
-    match (url.split_once("://"), userinfo(url)) {
+    match (url.split_once("://"), redact::userinfo(url)) {
         (Some((scheme, rest)), Some(info)) => format!("{scheme}://{}", &rest[info.len() + 1..]),
         _ => url.to_owned(),
     }
@@ -408,20 +559,8 @@ pub(crate) fn echo(text: &str) -> String {
 /// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
 /// leaves the start of one behind).
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn echo_without(text: &str, secrets: &[String]) -> String {
-    echo(&without_secrets(text, secrets))
-}
-
-/// `text` with each of `secrets` replaced by `[redacted]`.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn without_secrets(text: &str, secrets: &[String]) -> String {
-    let mut text = text.to_owned();
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "[redacted]");
-        }
-    }
-    text
+fn echo_without(text: &str, secrets: &Secrets) -> String {
+    echo(&secrets.scrub(text))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,17 +598,23 @@ struct Failure {
     retry: Retry,
     /// See [`SendError::maybe_delivered`].
     maybe_delivered: bool,
+    /// The collector has no such endpoint or service (HTTP 404, 405, 501; gRPC
+    /// UNIMPLEMENTED): it does not take the signal.
+    not_taken: bool,
+    /// See [`SendError::cause`]; `None`: the message.
+    cause: Option<String>,
 }
 
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 impl Failure {
     /// A failure that certainly delivered nothing.
-    #[cfg(feature = "export-http")]
     fn not_delivered(message: String, retry: Retry) -> Failure {
         Failure {
             message,
             retry,
             maybe_delivered: false,
+            not_taken: false,
+            cause: None,
         }
     }
 
@@ -479,6 +624,8 @@ impl Failure {
             message,
             retry,
             maybe_delivered: true,
+            not_taken: false,
+            cause: None,
         }
     }
 }
@@ -487,12 +634,14 @@ impl Failure {
 /// out, or the next try would pass `deadline`. A requested wait that does not fit is returned
 /// (as [`Retry::After`]) so the caller holds every later request back until it is over. An
 /// attempt that may have delivered the request is retried only when `resend_safe`; the
-/// result may have delivered it when any attempt may have.
+/// result may have delivered it when any attempt may have. An attempt cut at `deadline` may
+/// have delivered it unless `could_have_sent` says no connection could have carried it.
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
 async fn with_retries(
     deadline: Instant,
     timeout: Duration,
     resend_safe: bool,
+    could_have_sent: impl Fn() -> bool,
     mut attempt: impl AsyncFnMut(Duration) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let mut backoff = INITIAL_BACKOFF;
@@ -507,11 +656,20 @@ async fn with_retries(
             Ok(Ok(())) => return Ok(()),
             Ok(Err(f)) => f,
             // The request may be out, and the collector may still take it.
-            Err(_) => {
+            Err(_) if could_have_sent() => {
                 return Err(Failure::maybe_delivered(
                     format!("no answer within {timeout:?}"),
                     Retry::No,
                 ));
+            }
+            Err(_) => {
+                return Err(Failure {
+                    maybe_delivered,
+                    ..Failure::not_delivered(
+                        format!("no connection to the collector within {timeout:?}; nothing sent"),
+                        Retry::No,
+                    )
+                });
             }
         };
         maybe_delivered |= failure.maybe_delivered;
@@ -715,7 +873,38 @@ fn grpc_retry(status: &tonic::Status) -> Retry {
     }
 }
 
+/// The failure of a request that ended in `status`: its code and message (the collector's,
+/// secrets removed), the errors below it when it came from the connection (tonic says only
+/// "transport error"), and what to fix when that was TLS.
 #[cfg(feature = "export-grpc")]
+fn grpc_failure(status: &tonic::Status, secrets: &Secrets, tls: &TlsFiles) -> Failure {
+    let source = std::error::Error::source(status);
+    let code = status.code();
+    // A status from the connection repeats its source's text ("transport error"): each
+    // text is said once.
+    let text = match source {
+        Some(source) => chain_after(status.message().to_owned(), source),
+        None => status.message().to_owned(),
+    };
+    let mut message = code.to_string();
+    if !text.trim().is_empty() {
+        message = format!("{message}: {}", echo_without(text.trim(), secrets));
+    }
+    if let Some(advice) = source.and_then(|s| tls::advice(s, tls)) {
+        message = format!("{message}; {advice}");
+    }
+    Failure {
+        message,
+        retry: grpc_retry(status),
+        maybe_delivered: grpc_maybe_delivered(status),
+        not_taken: code == tonic::Code::Unimplemented,
+        // A status the collector sent; one from the connection is its message.
+        cause: source.is_none().then(|| format!("gRPC {code}")),
+    }
+}
+
+#[cfg(feature = "export-grpc")]
+#[allow(clippy::too_many_arguments)]
 async fn grpc_attempt(
     mut client: Box<MetricsServiceClient<Channel>>,
     mut logs: Box<LogsServiceClient<Channel>>,
@@ -723,13 +912,10 @@ async fn grpc_attempt(
     payload: &Payload,
     metadata: &MetadataMap,
     left: Duration,
-    secrets: &[String],
+    secrets: &Secrets,
+    tls: &TlsFiles,
 ) -> Result<(), Failure> {
-    let failed = |s: tonic::Status| Failure {
-        message: format!("{}: {}", s.code(), echo_without(s.message(), secrets)),
-        retry: grpc_retry(&s),
-        maybe_delivered: grpc_maybe_delivered(&s),
-    };
+    let failed = |s: tonic::Status| grpc_failure(&s, secrets, tls);
     let rejected = match payload {
         Payload::Metrics(req) => client
             .export(grpc_request(req.clone(), metadata, left))
@@ -759,10 +945,7 @@ async fn grpc_attempt(
 
 /// A partial success that rejected something is a final failure (retrying cannot help).
 #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn check_rejected(
-    rejected: Option<(i64, &str, String)>,
-    secrets: &[String],
-) -> Result<(), Failure> {
+fn check_rejected(rejected: Option<(i64, &str, String)>, secrets: &Secrets) -> Result<(), Failure> {
     match rejected {
         // The rest was accepted: not a request to send again.
         Some((n, what, message)) if n > 0 => Err(Failure::maybe_delivered(
@@ -785,9 +968,13 @@ fn grpc_request<T>(req: T, metadata: &MetadataMap, timeout: Duration) -> tonic::
 }
 
 /// A lazily connecting channel to `url`, its answers bounded, connecting through
-/// [`resolve`] (tonic adds TLS for `https://`).
+/// [`resolve`] (tonic adds TLS for `https://`), and the count of its connections.
 #[cfg(feature = "export-grpc")]
-fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, SendError> {
+fn grpc_channel(
+    url: &str,
+    t: &OtlpTarget,
+    rt: &Runtime,
+) -> Result<(Channel, Arc<live::Connections>), SendError> {
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     let mut endpoint = Endpoint::from_shared(without_userinfo(url))
         .map_err(|e| SendError::new(format!("endpoint {}: {e}", redact_url(url))))?
@@ -811,21 +998,26 @@ fn grpc_channel(url: &str, t: &OtlpTarget, rt: &Runtime) -> Result<Channel, Send
     let _enter = rt.enter();
     // The connect timeout is the connector's (tonic's own would not mark its failure as a
     // connection's), a little under the request's so a connection that fails says so.
-    Ok(endpoint.connect_with_connector_lazy(GrpcConnector {
+    let connections = Arc::new(live::Connections::default());
+    let channel = endpoint.connect_with_connector_lazy(GrpcConnector {
         connect_timeout: t.timeout.mul_f64(0.9),
-    }))
+        connections: connections.clone(),
+    });
+    Ok((channel, connections))
 }
 
-/// tonic's connector: [`resolve::connect`] within `connect_timeout`.
+/// tonic's connector: [`resolve::connect`] within `connect_timeout`, each connection
+/// counted in `connections`.
 #[cfg(feature = "export-grpc")]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct GrpcConnector {
     connect_timeout: Duration,
+    connections: Arc<live::Connections>,
 }
 
 #[cfg(feature = "export-grpc")]
 impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
-    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Response = hyper_util::rt::TokioIo<live::Counted<tokio::net::TcpStream>>;
     type Error = std::io::Error;
     type Future = std::pin::Pin<
         Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
@@ -840,13 +1032,14 @@ impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
 
     fn call(&mut self, uri: tonic::codegen::http::Uri) -> Self::Future {
         let deadline = Instant::now() + self.connect_timeout;
+        let connections = self.connections.clone();
         Box::pin(async move {
             let host = uri.host().unwrap_or_default();
             let tls = uri.scheme_str() == Some("https");
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
             resolve::connect(host, port, deadline)
                 .await
-                .map(hyper_util::rt::TokioIo::new)
+                .map(|tcp| hyper_util::rt::TokioIo::new(connections.count(tcp)))
                 .map_err(std::io::Error::other)
         })
     }
@@ -854,10 +1047,10 @@ impl tonic::codegen::Service<tonic::codegen::http::Uri> for GrpcConnector {
 
 #[cfg(feature = "export-grpc")]
 fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
-    let channel = grpc_channel(&t.metrics_endpoint, t, rt)?;
+    let (channel, connections) = grpc_channel(&t.metrics_endpoint, t, rt)?;
     // The logs endpoint gets its own channel when it is another address.
-    let logs_channel = if t.logs_endpoint == t.metrics_endpoint {
-        channel.clone()
+    let (logs_channel, logs_connections) = if t.logs_endpoint == t.metrics_endpoint {
+        (channel.clone(), connections.clone())
     } else {
         grpc_channel(&t.logs_endpoint, t, rt)?
     };
@@ -893,17 +1086,17 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
         })?;
         metadata.insert(key, value);
     }
-    let mut shown = redact_url(&t.metrics_endpoint);
-    if t.logs_endpoint != t.metrics_endpoint {
-        shown = format!("{shown} (logs {})", redact_url(&t.logs_endpoint));
-    }
     Ok(Kind::Grpc {
         client: Box::new(client),
         logs: Box::new(logs),
         profiles,
         metadata,
         timeout: t.timeout,
-        shown,
+        shown: redact_url(&t.metrics_endpoint),
+        shown_logs: (t.logs_endpoint != t.metrics_endpoint).then(|| redact_url(&t.logs_endpoint)),
+        tls: t.tls.clone(),
+        connections,
+        logs_connections,
     })
 }
 
@@ -911,18 +1104,11 @@ fn grpc(t: &OtlpTarget, rt: &Runtime) -> Result<Kind, SendError> {
 // HTTP.
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy)]
-#[cfg(feature = "export-http")]
-enum Signal {
-    Metrics,
-    Logs,
-    #[cfg(feature = "profiles")]
-    Profiles,
-}
-
 /// One URL of the HTTP sink, split for hyper's connection-level client.
 #[cfg(feature = "export-http")]
 struct Route {
+    /// The URL for log lines, userinfo and query redacted.
+    shown: String,
     origin: Origin,
     /// The `Host` header: the URL's authority without its userinfo.
     host: HeaderValue,
@@ -967,13 +1153,10 @@ impl Route {
             .as_str()
             .rsplit_once('@')
             .map_or(authority.as_str(), |(_, host)| host);
-        let authorization = userinfo(url)
+        let authorization = redact::userinfo(url)
             .map(|info| {
                 use base64::Engine;
-                let (user, password) = info.split_once(':').unwrap_or((info, ""));
-                let decoded =
-                    |s: &str| crate::config::percent_decode(s).unwrap_or_else(|| s.into());
-                let pair = format!("{}:{}", decoded(user), decoded(password));
+                let pair = redact::basic_pair(info);
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
                 HeaderValue::try_from(format!("Basic {encoded}")).map(|mut v| {
                     v.set_sensitive(true);
@@ -983,6 +1166,7 @@ impl Route {
             .transpose()
             .map_err(|_| bad("the userinfo is not valid"))?;
         Ok(Route {
+            shown: redact_url(url),
             origin,
             host: HeaderValue::try_from(host).map_err(|_| bad("the host is not valid"))?,
             target: uri
@@ -995,8 +1179,9 @@ impl Route {
     }
 }
 
-/// hyper's HTTP/1.1 client over tokio (and rustls): one keep-alive connection per origin,
-/// reused across exports and replaced after any error. Redirects are never followed (a
+/// hyper's HTTP/1.1 client over tokio (and rustls): keep-alive connections (one per request
+/// under way: the signals of an export go out at once), reused across exports and replaced
+/// after any error. Redirects are never followed (a
 /// redirect would carry the headers, credentials among them, elsewhere; OTLP has none) and no
 /// proxy is used.
 #[cfg(feature = "export-http")]
@@ -1004,10 +1189,16 @@ struct HttpClient {
     connect_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsConnector>,
-    /// Idle connections, at most one per origin (the sink has two URLs), with when they
-    /// became idle.
-    idle: Vec<(Origin, SendRequest<Full<Bytes>>, Instant)>,
+    /// The TLS files in use, for the advice of a TLS failure.
+    files: TlsFiles,
+    /// Idle connections, at most [`HTTP_IDLE_CONNECTIONS`], with when they became idle. Only
+    /// the export thread's runtime touches them, never across an await.
+    idle: std::cell::RefCell<Vec<Idle>>,
 }
+
+/// An idle connection: where it goes, and since when it is idle.
+#[cfg(feature = "export-http")]
+type Idle = (Origin, SendRequest<Full<Bytes>>, Instant);
 
 #[cfg(feature = "export-http")]
 impl HttpClient {
@@ -1015,7 +1206,7 @@ impl HttpClient {
     /// none or the idle one certainly did not send it (closed meanwhile by the collector).
     /// Returns the answer and the connection, to be kept once the answer is read.
     async fn send(
-        &mut self,
+        &self,
         origin: &Origin,
         request: impl Fn() -> hyper::Request<Full<Bytes>>,
         deadline: Instant,
@@ -1026,8 +1217,12 @@ impl HttpClient {
         ),
         Failure,
     > {
-        if let Some(i) = self.idle.iter().position(|(o, ..)| o == origin) {
-            let (_, mut sender, since) = self.idle.swap_remove(i);
+        let idle = {
+            let mut idle = self.idle.borrow_mut();
+            let found = idle.iter().position(|(o, ..)| o == origin);
+            found.map(|i| idle.swap_remove(i))
+        };
+        if let Some((_, mut sender, since)) = idle {
             // Nothing polled the connection since its last answer (this runtime runs only
             // while the sink sends). The first yield lets tokio poll the I/O driver, the
             // second lets the connection's task read what arrived meanwhile, so a close the
@@ -1045,7 +1240,7 @@ impl HttpClient {
                     Err(mut e) => {
                         if e.take_message().is_none() {
                             return Err(Failure::maybe_delivered(
-                                error_chain(&e.into_error()),
+                                self.text(&e.into_error()),
                                 Retry::Backoff,
                             ));
                         }
@@ -1054,19 +1249,33 @@ impl HttpClient {
             }
         }
         let mut sender = self.connect(origin, deadline).await?;
-        let unsent = |e: hyper::Error| Failure::not_delivered(error_chain(&e), Retry::Backoff);
+        let unsent = |e: hyper::Error| Failure::not_delivered(self.text(&e), Retry::Backoff);
         sender.ready().await.map_err(unsent)?;
         match sender.try_send_request(request()).await {
             Ok(response) => Ok((response, sender)),
             Err(mut e) => {
                 let sent = e.take_message().is_none();
-                let message = error_chain(&e.into_error());
+                let message = self.text(&e.into_error());
                 Err(if sent {
                     Failure::maybe_delivered(message, Retry::Backoff)
                 } else {
                     Failure::not_delivered(message, Retry::Backoff)
                 })
             }
+        }
+    }
+
+    /// [`explained`] with the TLS files of this client.
+    fn text(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        explained(e, &self.files)
+    }
+
+    /// Keeps `connection`, whose last answer was read whole, for the next request to
+    /// `origin`; beyond [`HTTP_IDLE_CONNECTIONS`] dropping it closes it.
+    fn keep(&self, origin: &Origin, connection: SendRequest<Full<Bytes>>) {
+        let mut idle = self.idle.borrow_mut();
+        if idle.len() < HTTP_IDLE_CONNECTIONS {
+            idle.push((origin.clone(), connection, Instant::now()));
         }
     }
 
@@ -1095,7 +1304,7 @@ impl HttpClient {
             let io = tokio::time::timeout_at(deadline.into(), handshake)
                 .await
                 .map_err(|_| failed(format!("TLS handshake with {host}: no answer in time")))?
-                .map_err(|e| failed(format!("TLS handshake with {host}: {}", error_chain(&e))))?;
+                .map_err(|e| failed(format!("TLS handshake with {host}: {}", self.text(&e))))?;
             return http1(io).await;
         }
         http1(tcp).await
@@ -1150,11 +1359,11 @@ fn http_request(
 
 #[cfg(feature = "export-http")]
 async fn http_attempt(
-    client: &mut HttpClient,
+    client: &HttpClient,
     route: &Route,
     request: impl Fn() -> hyper::Request<Full<Bytes>>,
     signal: Signal,
-    secrets: &[String],
+    secrets: &Secrets,
     deadline: Instant,
 ) -> Result<(), Failure> {
     let (resp, connection) = client.send(&route.origin, request, deadline).await?;
@@ -1173,9 +1382,7 @@ async fn http_attempt(
     let (body, complete) = read_capped(resp.into_body()).await;
     // A connection whose answer was read whole is reused; otherwise dropping it closes it.
     if complete {
-        client
-            .idle
-            .push((route.origin.clone(), connection, Instant::now()));
+        client.keep(&route.origin, connection);
     }
     if status.is_success() {
         // A body cut at the limit is not decoded; an export answer is a few bytes.
@@ -1196,6 +1403,8 @@ async fn http_attempt(
                 .ok()
                 .and_then(|r| r.partial_success)
                 .map(|p| (p.rejected_profiles, "profiles", p.error_message)),
+            #[cfg(not(feature = "profiles"))]
+            Signal::Profiles => None,
         };
         return check_rejected(rejected, secrets);
     }
@@ -1216,6 +1425,8 @@ async fn http_attempt(
         message,
         retry,
         maybe_delivered: http_maybe_delivered(status.as_u16()),
+        not_taken: matches!(status.as_u16(), 404 | 405 | 501),
+        cause: Some(format!("HTTP {status}")),
     })
 }
 
@@ -1252,23 +1463,45 @@ async fn read_capped(mut body: hyper::body::Incoming) -> (Vec<u8>, bool) {
 
 #[cfg(feature = "export-http")]
 fn gzip_bytes(body: &[u8]) -> Result<Vec<u8>, SendError> {
+    use std::io::Write as _;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(body)
         .and_then(|_| enc.finish())
         .map_err(|e| SendError::new(format!("gzip: {e}")))
 }
 
-/// "error: cause: cause" so a log line says why, not only that.
+/// "error: cause: cause" so a log line says why, not only that; a cause whose text is
+/// already there (layers that repeat their source's text) is said once.
 #[cfg(feature = "export-http")]
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
+    echo(&chain_after(String::new(), e))
+}
+
+/// `text`, then each error of the chain from `e` whose text `text` does not hold yet.
+#[cfg(any(feature = "export-http", feature = "export-grpc"))]
+fn chain_after(mut text: String, e: &dyn std::error::Error) -> String {
+    let mut cur = Some(e);
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let link = c.to_string();
+        if !link.is_empty() && !text.contains(&link) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&link);
+        }
         cur = c.source();
     }
-    echo(&s)
+    text
+}
+
+/// [`error_chain`], followed by what to fix when it is a TLS failure ([`tls::advice`]).
+#[cfg(feature = "export-http")]
+fn explained(e: &(dyn std::error::Error + 'static), files: &TlsFiles) -> String {
+    let text = error_chain(e);
+    match tls::advice(e, files) {
+        Some(advice) => format!("{text}; {advice}"),
+        None => text,
+    }
 }
 
 /// Where OTLP/HTTP profiles go: `/v1development/profiles` in place of the metrics URL's
@@ -1314,9 +1547,9 @@ fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
             connect_timeout: t.timeout,
             #[cfg(feature = "tls")]
             tls,
-            idle: Vec::with_capacity(2),
+            files: t.tls.clone(),
+            idle: std::cell::RefCell::new(Vec::with_capacity(HTTP_IDLE_CONNECTIONS)),
         },
-        url: t.metrics_endpoint.clone(),
         metrics,
         logs,
         profiles,
@@ -1324,114 +1557,6 @@ fn http(t: &OtlpTarget) -> Result<Kind, SendError> {
         gzip: t.compression == Compression::Gzip,
         timeout: t.timeout,
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The file.
-// ---------------------------------------------------------------------------------------------
-
-/// OTLP/JSON lines appended to a file that, with its rotated predecessor `<file>.1`, stays
-/// under `max_bytes`. Each record is one `write(2)` on an `O_APPEND` descriptor, so lines of
-/// several writers (processes, sinks) never interleave.
-struct FileSink {
-    path: PathBuf,
-    max_bytes: u64,
-    /// A write was cut short: the next record starts with a newline, so it stays readable.
-    torn: bool,
-}
-
-impl FileSink {
-    fn new(path: &Path, max_bytes: u64) -> FileSink {
-        FileSink {
-            path: path.to_owned(),
-            max_bytes,
-            torn: false,
-        }
-    }
-
-    fn write(&mut self, payload: &Payload) -> Result<(), SendError> {
-        let mut line = Vec::with_capacity(4096);
-        if self.torn {
-            line.push(b'\n');
-        }
-        match payload {
-            Payload::Metrics(req) => serde_json::to_writer(&mut line, req),
-            Payload::Logs(req) => serde_json::to_writer(&mut line, req),
-            #[cfg(feature = "profiles")]
-            Payload::Profiles(req) => serde_json::to_writer(&mut line, req),
-        }
-        .map_err(|e| SendError::new(format!("encode JSON: {e}")))?;
-        line.push(b'\n');
-        let path = crate::base::text::path(&self.path);
-        let len = line.len() as u64;
-        // Each of the two files holds at most half the cap.
-        let half = self.max_bytes / 2;
-        if len > half {
-            return Err(SendError::new(format!(
-                "a record of {len} bytes does not fit in half of the file cap ({} bytes); \
-                 raise RTSCOPE_FILE_MAX_BYTES",
-                self.max_bytes
-            )));
-        }
-        let cannot = |e: std::io::Error| SendError::new(format!("cannot write {path}: {e}"));
-        let mut file = open_append(&self.path).map_err(|e| self.open_error(e))?;
-        if file.metadata().map_err(cannot)?.len() + len > half {
-            let mut rotated = self.path.clone().into_os_string();
-            rotated.push(".1");
-            match std::fs::rename(&self.path, &rotated) {
-                // Another writer of the same file rotated it first.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(SendError::new(format!("cannot rotate {path}: {e}"))),
-                Ok(()) => {}
-            }
-            file = open_append(&self.path).map_err(|e| self.open_error(e))?;
-        }
-        // One write is the whole record; only a short one (a full disk) is followed by more,
-        // which end in the error that says why, or complete the record.
-        let mut written = 0;
-        while written < line.len() {
-            match file.write(&line[written..]) {
-                Ok(0) => {
-                    self.torn |= written > 0;
-                    return Err(cannot(std::io::ErrorKind::WriteZero.into()));
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.torn |= written > 0;
-                    return Err(cannot(e));
-                }
-            }
-        }
-        self.torn = false;
-        Ok(())
-    }
-
-    fn open_error(&self, e: std::io::Error) -> SendError {
-        let path = crate::base::text::path(&self.path);
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return SendError::new(format!(
-                "{path} is a symbolic link, which rtscope does not follow; remove it or set \
-                 RTSCOPE_FILE to another path"
-            ));
-        }
-        SendError::new(format!("cannot open {path}: {e}"))
-    }
-}
-
-/// Opens `path` for appending, creating it with mode 0644; never through a symbolic link.
-fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-    }
-    options.open(path)
 }
 
 #[cfg(all(

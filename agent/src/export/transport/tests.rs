@@ -1,4 +1,24 @@
 use super::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Sends `payload` alone; its outcome.
+fn send_one(
+    sink: &mut Sink,
+    rt: &Runtime,
+    payload: Payload,
+    resend_safe: bool,
+) -> Result<(), SendError> {
+    let mut out = sink.send(
+        rt,
+        vec![Request {
+            payload,
+            resend_safe,
+        }],
+    );
+    assert_eq!(out.len(), 1);
+    out.pop().unwrap().result
+}
 
 #[test]
 fn retry_after_seconds_and_http_dates() {
@@ -118,12 +138,15 @@ fn attempts(resend_safe: bool, maybe: bool) -> (u32, bool) {
         deadline,
         Duration::from_secs(10),
         resend_safe,
+        || true,
         |_| {
             calls += 1;
             let failure = Failure {
                 message: "reset".into(),
                 retry: Retry::Backoff,
                 maybe_delivered: maybe,
+                not_taken: false,
+                cause: None,
             };
             async move { Err(failure) }
         },
@@ -157,9 +180,8 @@ fn a_refused_connection_certainly_delivered_nothing_over_http_and_grpc() {
         }
         let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
         for resend_safe in [false, true] {
-            let err = sink
-                .send(&rt, record(10, 0), resend_safe)
-                .expect_err("nothing listens");
+            let err =
+                send_one(&mut sink, &rt, record(10, 0), resend_safe).expect_err("nothing listens");
             assert!(!err.maybe_delivered, "{protocol:?}: {}", err.message);
         }
     }
@@ -199,11 +221,18 @@ fn userinfo_and_header_values_never_appear_in_descriptions_or_errors() {
         sink.describe(),
         "OTLP/HTTP http://[redacted]@127.0.0.1:9/base/v1/metrics"
     );
-    let echoed = sink.failed(Failure::not_delivered(
-        "401: bad token Bearer SECRET-TOKEN for user:PASSWORD".into(),
-        Retry::No,
-    ));
-    assert_eq!(echoed.message, "401: bad token [redacted] for [redacted]");
+    let echoed = sink.failed(
+        Signal::Metrics,
+        Failure::not_delivered(
+            "401: bad token Bearer SECRET-TOKEN for user:PASSWORD; secret-token, SECRET-TOKEN"
+                .into(),
+            Retry::No,
+        ),
+    );
+    assert_eq!(
+        echoed.message,
+        "401: bad token [redacted] for [redacted]; [redacted], [redacted]"
+    );
     // A secret where the echo is cut leaves no prefix behind.
     let body = format!("{}Bearer SECRET-TOKEN", "x".repeat(190));
     assert!(!echo_without(&body, &sink.secrets).contains("SEC"));
@@ -264,7 +293,7 @@ fn one_http_connection_is_kept_across_exports_and_replaced_when_closed() {
     t.headers = vec![("x-api-key".into(), "k3y".into())];
     let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
     for _ in 0..3 {
-        sink.send(&rt, record(10, 0), false).unwrap();
+        send_one(&mut sink, &rt, record(10, 0), false).unwrap();
     }
     let seen: Vec<(usize, String)> = requests.try_iter().collect();
     assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 0, 0]);
@@ -291,7 +320,7 @@ fn one_http_connection_is_kept_across_exports_and_replaced_when_closed() {
     )
     .unwrap();
     for _ in 0..3 {
-        sink.send(&rt, record(10, 0), false).unwrap();
+        send_one(&mut sink, &rt, record(10, 0), false).unwrap();
         std::thread::sleep(Duration::from_millis(50));
     }
     let connections: Vec<usize> = requests.try_iter().map(|(n, _)| n).collect();
@@ -314,7 +343,7 @@ fn a_plaintext_answer_to_https_fails_the_handshake_and_delivered_nothing() {
         .unwrap();
     let t = target(&format!("https://127.0.0.1:{port}"));
     let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
-    let err = sink.send(&rt, record(10, 0), false).unwrap_err();
+    let err = send_one(&mut sink, &rt, record(10, 0), false).unwrap_err();
     assert!(!err.maybe_delivered, "{}", err.message);
     assert!(
         err.message.starts_with("TLS handshake with 127.0.0.1"),
@@ -538,4 +567,197 @@ fn an_unusable_tls_file_fails_the_sink_naming_its_variable() {
         );
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An HTTP/1.1 collector on 127.0.0.1 answering each request with `answer(path)` (a whole
+/// response head, `content-length: 0` included) on any number of connections, for 30 s;
+/// sends the path of each request.
+fn routed_collector(answer: fn(&str) -> &'static str) -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(16) {
+            let Ok(conn) = conn else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut head = String::new();
+                    while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                    let Some(path) = head.split(' ').nth(1).map(str::to_owned) else {
+                        return;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = answer(&path);
+                    let _ = tx.send(path);
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[cfg(feature = "profiles")]
+fn three_signals() -> Vec<Request> {
+    use opentelemetry_proto::tonic::collector::profiles::v1development::ExportProfilesServiceRequest;
+    let Payload::Metrics(metrics) = record(10, 0) else {
+        unreachable!()
+    };
+    vec![
+        Request {
+            payload: Payload::Metrics(metrics),
+            resend_safe: true,
+        },
+        Request {
+            payload: Payload::Logs(ExportLogsServiceRequest::default()),
+            resend_safe: false,
+        },
+        Request {
+            payload: Payload::Profiles(ExportProfilesServiceRequest::default()),
+            resend_safe: true,
+        },
+    ]
+}
+
+#[test]
+#[cfg(feature = "profiles")]
+fn a_signal_the_collector_pauses_or_does_not_take_holds_back_only_itself() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+    for (answer, held) in [
+        (
+            (|path: &str| match path {
+                "/v1development/profiles" => {
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\ncontent-length: 0\r\n\r\n"
+                }
+                _ => OK,
+            }) as fn(&str) -> &'static str,
+            Held::Asked,
+        ),
+        (
+            |path: &str| match path {
+                "/v1development/profiles" => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+                _ => OK,
+            },
+            Held::NotTaken,
+        ),
+    ] {
+        let (port, paths) = routed_collector(answer);
+        let t = target(&format!("http://127.0.0.1:{port}"));
+        let mut sink = Sink::new(&Destination::Otlp(t), 1 << 20, &rt).unwrap();
+        let out = sink.send(&rt, three_signals());
+        let results: Vec<_> = out
+            .iter()
+            .map(|d| (d.signal, d.result.as_ref().map(|_| ()).map_err(|e| e.held)))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                (Signal::Metrics, Ok(())),
+                (Signal::Logs, Ok(())),
+                (Signal::Profiles, Err(Some(held)))
+            ],
+            "{out:?}"
+        );
+        assert_eq!(sink.held(Signal::Profiles), Some(held));
+        assert_eq!(sink.held(Signal::Metrics), None);
+        assert_eq!(sink.held(Signal::Logs), None);
+        // The next export: metrics and logs go, profiles wait.
+        let out = sink.send(&rt, three_signals());
+        assert!(out[0].result.is_ok() && out[1].result.is_ok(), "{out:?}");
+        let mut seen: Vec<String> = paths.try_iter().collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                "/v1/logs",
+                "/v1/logs",
+                "/v1/metrics",
+                "/v1/metrics",
+                "/v1development/profiles"
+            ]
+        );
+    }
+}
+
+/// A logs request of `records` records of about 200 bytes each.
+fn logs(records: usize) -> Payload {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let record = |i: usize| LogRecord {
+        body: Some(AnyValue {
+            value: Some(Value::StringValue(format!("{i}:{}", "y".repeat(150)))),
+        }),
+        ..Default::default()
+    };
+    Payload::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..records).map(record).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+#[test]
+fn a_batch_larger_than_half_the_file_cap_is_split_into_lines_that_fit() {
+    let path = temp_path("split");
+    let cap = 64 * 1024;
+    let mut sink = FileSink::new(&path, cap);
+    // About 200 KB of log records in one request, three times half the cap.
+    sink.write(&logs(1000)).unwrap();
+    let rotated = PathBuf::from(format!("{}.1", path.display()));
+    let mut seen = Vec::new();
+    for p in [&rotated, &path] {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        for line in text.lines() {
+            assert!(line.len() < 32 * 1024, "a line of {} bytes", line.len());
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            for r in v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                .as_array()
+                .unwrap()
+            {
+                let body = r["body"]["stringValue"].as_str().unwrap();
+                seen.push(body.split(':').next().unwrap().parse::<usize>().unwrap());
+            }
+        }
+    }
+    // The file and its predecessor keep the newest records, in order, none cut.
+    assert!(!seen.is_empty());
+    assert_eq!(*seen.last().unwrap(), 999);
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "{seen:?}");
+    // One record that cannot fit is still refused, naming the setting.
+    let mut tiny = FileSink::new(&path, 200);
+    let err = tiny.write(&logs(3)).unwrap_err();
+    assert!(
+        err.message.contains("one log record") && err.message.contains("RTSCOPE_FILE_MAX_BYTES"),
+        "{}",
+        err.message
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
