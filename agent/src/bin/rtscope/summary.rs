@@ -53,12 +53,24 @@ pub(crate) fn render(run: &Run, sources: &[String]) -> String {
         0 => "none failed".to_owned(),
         n => format!("{n} failed"),
     };
-    let _ = writeln!(
+    // As the exit summary counts them: one export a request, each signal's own when there is
+    // more than one.
+    let exports: usize = run.signal_lines.iter().sum();
+    let _ = write!(
         out,
-        "  data: {} export{} in the file ({failed})",
-        run.exports,
-        if run.exports == 1 { "" } else { "s" }
+        "  data: {exports} export{} in the file ({failed})",
+        if exports == 1 { "" } else { "s" }
     );
+    let signals: Vec<String> = ["metrics", "logs", "profiles"]
+        .iter()
+        .zip(run.signal_lines)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    if signals.len() > 1 {
+        let _ = write!(out, ": {}", signals.join(", "));
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "  agent: allocated {} ({} live), export thread CPU {:.1} ms",

@@ -99,6 +99,9 @@ pub(crate) struct Run {
     pub(crate) totals: BTreeMap<String, f64>,
     /// Metrics lines of this run: one per export.
     pub(crate) exports: usize,
+    /// Lines of each signal (metrics, logs, profiles): one per request, as the exit summary
+    /// counts exports.
+    pub(crate) signal_lines: [usize; 3],
     /// Lines read, lines skipped (not JSON, too long, another run's).
     pub(crate) lines: usize,
     pub(crate) skipped: usize,
@@ -209,6 +212,12 @@ impl Partial {
     fn fold(&mut self, line: &Value) {
         self.lines += 1;
         let run = &mut self.run;
+        for (i, key) in ["resourceMetrics", "resourceLogs", "resourceProfiles"]
+            .into_iter()
+            .enumerate()
+        {
+            run.signal_lines[i] += usize::from(line.get(key).is_some());
+        }
         if let Some(rm) = line.get("resourceMetrics")
             && let Some((t, started)) = metrics_line(rm, &mut self.state)
         {
