@@ -11,6 +11,8 @@
 mod listen;
 mod otlp;
 mod pipeline;
+#[cfg(feature = "profiles")]
+mod pprof;
 #[cfg(feature = "export-prometheus")]
 mod prometheus;
 mod self_stats;

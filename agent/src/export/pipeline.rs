@@ -340,7 +340,7 @@ impl Pipeline {
     fn share_summary(&self) {
         let Some(shared) = &self.summary else { return };
         let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let served = self.scraped.as_ref().map(|(_, at)| at.as_str());
+        let served = self.scraped.as_ref().and_then(|(_, at)| at.get());
         inputs.destination = match (self.signals.any(), served) {
             (true, None) => self.sink.describe(),
             (true, Some(at)) => format!("{}, metrics served on {at}", self.sink.describe()),
@@ -539,11 +539,13 @@ fn run(
     }
 }
 
-/// The pipeline's own series shared with `/metrics`, and where it is served.
-type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, String)>;
+/// The pipeline's own series shared with `/metrics`, and where it is served (set once its
+/// listener is bound).
+type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, Arc<std::sync::OnceLock<String>>)>;
 
-/// Starts rtscope's HTTP listeners for what `config` asks to serve: whether any is serving,
-/// and what the Prometheus exporter reads from the pipeline.
+/// Starts rtscope's HTTP listeners for what `config` asks to serve, without waiting for any
+/// name lookup: whether any is serving (or may be, once its name resolves), and what the
+/// Prometheus exporter reads from the pipeline.
 #[cfg(feature = "listen")]
 fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) -> (bool, Scraped) {
     #[cfg_attr(
@@ -554,21 +556,7 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
     // Each exporter that serves over HTTP adds its routes here.
     #[cfg(feature = "profiles")]
     if let Some(addr) = config.profiles.pprof_addr {
-        use super::listen::Reply;
-        use crate::profile::{Show, encode};
-        let at = crate::config::Listen {
-            host: addr.ip().to_string(),
-            port: addr.port(),
-            set_by: "RTSCOPE_PPROF_ADDR (or with_pprof_addr)",
-        };
-        let pprof = |default| {
-            move |_: &super::listen::Request<'_>| Reply {
-                content_type: "application/octet-stream",
-                body: encode(default),
-            }
-        };
-        routes.add(&at, "/debug/pprof/heap", pprof(Show::InUse));
-        routes.add(&at, "/debug/pprof/allocs", pprof(Show::Allocs));
+        super::pprof::add(&mut routes, addr);
     }
     #[cfg(feature = "export-prometheus")]
     let own = config.prometheus.as_ref().map(|at| {
@@ -585,15 +573,10 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
     if routes.is_empty() {
         return (false, None);
     }
-    let started = routes.start(rt);
-    started.report();
-    let at = started
-        .bound
-        .iter()
-        .find(|(_, paths)| paths.split(", ").any(|p| p == "/metrics"))
-        .map(|(addr, _)| format!("http://{addr}/metrics"));
-    let scraped = own.zip(at);
-    (!started.bound.is_empty(), scraped)
+    let at = routes.url_of("/metrics");
+    let limits = super::listen::Limits::default();
+    let started = routes.start(rt, limits, crate::config::print_warnings);
+    (started.serving(), own.map(|own| (own, at)))
 }
 
 #[cfg(not(feature = "listen"))]
