@@ -1651,6 +1651,64 @@ fn bad_prometheus_settings_are_named_and_the_defaults_used() {
     assert_eq!(c, defaults());
 }
 
+// Issue 21, finding 6: `0` was taken as a host name, and glibc's lookup read it as 0.0.0.0,
+// serving /metrics on every interface.
+#[cfg(feature = "export-prometheus")]
+#[test]
+fn a_shortened_ipv4_host_is_refused_and_localhost_used() {
+    for host in [
+        "0",
+        "127.1",
+        "0x7f.1",
+        "2130706433",
+        "017.0.0.1",
+        "1.2.3.4.5",
+        "10.0.0.1.",
+    ] {
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "prometheus"),
+                (OTEL_EXPORTER_PROMETHEUS_HOST, host),
+            ],
+            &[&format!(
+                "rtscope: OTEL_EXPORTER_PROMETHEUS_HOST=\"{host}\" is neither a full IP address \
+                 nor a host name: the system reads such shortened forms as IPv4 addresses (0 is \
+                 0.0.0.0, every interface; 127.1 is 127.0.0.1); write the address in full, such \
+                 as 127.0.0.1 or 0.0.0.0; using localhost"
+            )],
+        );
+        assert_eq!(c.prometheus, prometheus_at("localhost", 9464), "{host}");
+    }
+    // Full addresses and names (even with digits) are kept.
+    for host in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "::",
+        "[::1]",
+        "metrics-1",
+        "host.example",
+        "1a.example",
+    ] {
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "prometheus"),
+                (OTEL_EXPORTER_PROMETHEUS_HOST, host),
+            ],
+            &[],
+        );
+        assert_eq!(c.prometheus, prometheus_at(host, 9464), "{host}");
+    }
+    let code = Overrides {
+        prometheus: Some(("0".to_owned(), 9464)),
+        ..Overrides::default()
+    };
+    let e = code.validate().unwrap_err();
+    assert!(
+        e.problem.starts_with("is neither a full IP address"),
+        "{e:?}"
+    );
+}
+
 #[cfg(feature = "export-prometheus")]
 #[test]
 fn with_prometheus_wins_and_alone_means_prometheus_only() {
