@@ -69,8 +69,10 @@ pub(crate) const LONGEST_ANSWER: Duration = Duration::from_secs(330);
 /// The listener's bounds, per listener (each distinct address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Limits {
-    /// Most connections open at once.
+    /// Most connections served at once (each with a request head read).
     pub(crate) connections: usize,
+    /// Most connections waiting for their first whole request head (the lobby).
+    pub(crate) lobby: usize,
     /// Connections accepted per second, on average (a burst of `connections` at once).
     pub(crate) accepts_per_second: u32,
     /// CPU time the listener may spend per second (accepting, parsing, handlers).
@@ -90,7 +92,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             connections: 16,
-            accepts_per_second: 256,
+            lobby: 128,
+            accepts_per_second: 512,
             cpu_per_second: Duration::from_millis(20),
             cpu_burst: Duration::from_millis(100),
             head_timeout: Duration::from_secs(5),
@@ -384,7 +387,7 @@ impl Outcome {
                         .push((local, paths));
                     let gate = self.gate.clone();
                     let accepting = accept(listener, self.table.clone(), gate.clone());
-                    tokio::spawn(Metered::new(accepting, gate));
+                    tokio::spawn(Metered::accepting(accepting, gate));
                 }
                 Err(e) => {
                     first_error.get_or_insert(e.to_string());
@@ -471,11 +474,10 @@ fn listen_on(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// Accepts connections for ever: each waits for room at the gate (a connection that may be
-/// closed for it) and for an accept token, and is then served on its own task.
+/// Accepts connections for ever, as the accept pace allows, each into the lobby on a task of
+/// its own.
 async fn accept(listener: tokio::net::TcpListener, table: Table, gate: Arc<Gate>) {
     loop {
-        gate.room().await;
         gate.accept_token().await;
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -485,27 +487,58 @@ async fn accept(listener: tokio::net::TcpListener, table: Table, gate: Arc<Gate>
                 continue;
             }
         };
-        let Some(conn) = gate.admit() else {
-            drop(stream);
-            continue;
-        };
-        let table = table.clone();
-        let g = gate.clone();
-        tokio::spawn(Metered::new(serve(stream, table, g, conn), gate.clone()));
+        let waiting = gate.enter_lobby();
+        let arriving = arrive(stream, waiting, table.clone(), gate.clone());
+        tokio::spawn(Metered::new(arriving, gate.clone()));
     }
 }
 
+/// One connection: in the lobby until its first request head is whole (closed when it is
+/// pushed out by newer connections or the head timeout passes), then served.
+async fn arrive(
+    stream: tokio::net::TcpStream,
+    waiting: Arc<gate::Waiting>,
+    table: Table,
+    gate: Arc<Gate>,
+) {
+    let limits = gate.limits();
+    let mut head = Vec::new();
+    let whole = {
+        let mut reading = pin!(io::read_head(&stream, &mut head));
+        let mut evicted = pin!(waiting.evicted());
+        let mut late = pin!(tokio::time::sleep(limits.head_timeout));
+        std::future::poll_fn(|cx| {
+            if evicted.as_mut().poll(cx).is_ready() || late.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            reading.as_mut().poll(cx)
+        })
+        .await
+    };
+    gate.leave_lobby(&waiting, whole);
+    if !whole {
+        return;
+    }
+    let Ok(conn) = tokio::time::timeout(limits.head_timeout, gate.admit()).await else {
+        return;
+    };
+    serve(stream, head, table, gate, conn).await;
+}
+
 /// Serves one connection (keep-alive allowed) until the client closes it, it breaks a
-/// limit, the gate closes it to make room, or it reaches its lifetime.
+/// limit, the gate closes it to make room, or it reaches its lifetime. `head`: what the
+/// lobby read of it.
 async fn serve(
     stream: tokio::net::TcpStream,
+    head: Vec<u8>,
     table: Table,
     gate: Arc<Gate>,
     conn: Arc<gate::Conn>,
 ) {
     let limits = gate.limits();
     let _ = stream.set_nodelay(true);
-    let io = hyper_util::rt::TokioIo::new(io::WriteTimeout::new(stream, limits.write_timeout));
+    let io = io::WriteTimeout::new(stream, head, limits.write_timeout);
+    let io = hyper_util::rt::TokioIo::new(io);
     let (g, c) = (gate.clone(), conn.clone());
     let service = hyper::service::service_fn(move |req| {
         let busy = Busy::enter(&g, &c);

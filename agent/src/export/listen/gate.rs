@@ -24,7 +24,10 @@ pub(crate) struct Gate {
 
 #[derive(Debug)]
 struct State {
+    /// Connections being served (hyper's), at most `connections`.
     open: Vec<Arc<Conn>>,
+    /// Connections waiting for their first request head, oldest first, at most `lobby`.
+    lobby: std::collections::VecDeque<Arc<Waiting>>,
     /// Accept tokens (one per connection), refilled at `accepts_per_second`.
     accept_tokens: f64,
     /// CPU nanoseconds the listener may still spend (negative: in debt), refilled at
@@ -36,12 +39,15 @@ struct State {
 /// What a gate did, for tests and measurements.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    /// Connections taken.
+    /// Connections accepted (into the lobby).
     pub(crate) accepted: AtomicU64,
-    /// Connections closed to make room for a new one.
+    /// Connections closed in the lobby: pushed out by newer ones, or no whole request head
+    /// within the head timeout.
+    pub(crate) unfinished: AtomicU64,
+    /// Connections served (out of the lobby, with a request head).
+    pub(crate) admitted: AtomicU64,
+    /// Served connections closed to make room for a new one.
     pub(crate) shed: AtomicU64,
-    /// Connections closed at once, every other being inside a request.
-    pub(crate) refused: AtomicU64,
     /// CPU nanoseconds the listener's tasks spent.
     pub(crate) cpu_nanos: AtomicU64,
     /// Times its tasks waited for the CPU budget.
@@ -89,6 +95,23 @@ impl Conn {
     }
 }
 
+/// A connection in the lobby: accepted, its first request head not whole yet.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// Set (and notified) when a newer connection pushes it out of the full lobby.
+    evicted: AtomicBool,
+    notify: Notify,
+}
+
+impl Waiting {
+    /// Ready once it is pushed out of the lobby.
+    pub(crate) async fn evicted(&self) {
+        while !self.evicted.load(Relaxed) {
+            self.notify.notified().await;
+        }
+    }
+}
+
 /// A connection inside a request; the request ends when this is dropped.
 pub(crate) struct Busy {
     gate: Arc<Gate>,
@@ -121,6 +144,7 @@ impl Gate {
             born: Instant::now(),
             state: Mutex::new(State {
                 open: Vec::new(),
+                lobby: std::collections::VecDeque::new(),
                 accept_tokens: limits.connections as f64,
                 cpu_tokens: nanos(limits.cpu_burst),
                 refilled: Instant::now(),
@@ -163,20 +187,71 @@ impl Gate {
         s
     }
 
-    /// Ready when a new connection can be taken: fewer than the limit are open, or one of
-    /// them may be closed for it.
-    pub(crate) async fn room(&self) {
+    /// Puts a newly accepted connection in the lobby, pushing the oldest one out when it is
+    /// full (it has waited longest without sending a whole request head).
+    pub(crate) fn enter_lobby(&self) -> Arc<Waiting> {
+        let mut s = self.state();
+        if s.lobby.len() >= self.limits.lobby.max(1)
+            && let Some(oldest) = s.lobby.pop_front()
+        {
+            oldest.evicted.store(true, Relaxed);
+            oldest.notify.notify_one();
+        }
+        let waiting = Arc::new(Waiting::default());
+        s.lobby.push_back(waiting.clone());
+        self.stats.accepted.fetch_add(1, Relaxed);
+        waiting
+    }
+
+    /// A connection leaves the lobby (`admitted`: to be served; else closed).
+    pub(crate) fn leave_lobby(&self, waiting: &Arc<Waiting>, admitted: bool) {
+        self.state().lobby.retain(|w| !Arc::ptr_eq(w, waiting));
+        if !admitted {
+            self.stats.unfinished.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Takes a connection with a request head into service: when the limit is reached,
+    /// closes the served connection that has waited longest without a request in progress
+    /// (one that never completed a request first; never one not yet read), waiting for one
+    /// while every connection is inside a request.
+    pub(crate) async fn admit(&self) -> Arc<Conn> {
         loop {
             let mut changed = std::pin::pin!(self.changed.notified());
             changed.as_mut().enable();
-            {
-                let s = self.state();
-                if s.open.len() < self.limits.connections || s.open.iter().any(|c| c.sheddable()) {
-                    return;
-                }
+            if let Some(conn) = self.try_admit() {
+                return conn;
             }
             changed.await;
         }
+    }
+
+    fn try_admit(&self) -> Option<Arc<Conn>> {
+        let mut s = self.state();
+        if s.open.len() >= self.limits.connections {
+            let victim = s
+                .open
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.sheddable())
+                .min_by_key(|(_, c)| c.shed_order())
+                .map(|(i, _)| i)?;
+            let victim = s.open.swap_remove(victim);
+            victim.shed.store(true, Relaxed);
+            victim.shed_notify.notify_one();
+            self.stats.shed.fetch_add(1, Relaxed);
+        }
+        let conn = Arc::new(Conn {
+            busy: AtomicBool::new(false),
+            served: AtomicU32::new(0),
+            idle_since: AtomicU64::new(self.millis()),
+            polled: AtomicBool::new(false),
+            shed: AtomicBool::new(false),
+            shed_notify: Notify::new(),
+        });
+        s.open.push(conn.clone());
+        self.stats.admitted.fetch_add(1, Relaxed);
+        Some(conn)
     }
 
     /// Ready when the accept pace allows one more connection (taking its token).
@@ -195,57 +270,22 @@ impl Gate {
         }
     }
 
-    /// Takes a new connection: when the limit is reached, closes the connection that has
-    /// waited longest without a request in progress (one that never completed a request
-    /// first; never one not yet read). `None` (the new one is to be closed) when there is
-    /// no such connection.
-    pub(crate) fn admit(&self) -> Option<Arc<Conn>> {
-        let mut s = self.state();
-        if s.open.len() >= self.limits.connections {
-            let victim = s
-                .open
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.sheddable())
-                .min_by_key(|(_, c)| c.shed_order())
-                .map(|(i, _)| i);
-            let Some(i) = victim else {
-                self.stats.refused.fetch_add(1, Relaxed);
-                return None;
-            };
-            let victim = s.open.swap_remove(i);
-            victim.shed.store(true, Relaxed);
-            victim.shed_notify.notify_one();
-            self.stats.shed.fetch_add(1, Relaxed);
-        }
-        let conn = Arc::new(Conn {
-            busy: AtomicBool::new(false),
-            served: AtomicU32::new(0),
-            idle_since: AtomicU64::new(self.millis()),
-            polled: AtomicBool::new(false),
-            shed: AtomicBool::new(false),
-            shed_notify: Notify::new(),
-        });
-        s.open.push(conn.clone());
-        self.stats.accepted.fetch_add(1, Relaxed);
-        Some(conn)
-    }
-
     /// A connection closed.
     pub(crate) fn leave(&self, conn: &Arc<Conn>) {
         self.state().open.retain(|c| !Arc::ptr_eq(c, conn));
         self.changed.notify_waiters();
     }
 
-    /// How long the listener's tasks must wait for CPU budget (`None`: not at all).
-    fn cpu_wait(&self) -> Option<Duration> {
+    /// How long a task must wait for CPU budget (`None`: not at all) when it may spend only
+    /// what is above `reserve` nanoseconds.
+    fn cpu_wait(&self, reserve: i64) -> Option<Duration> {
         let s = self.state();
-        if s.cpu_tokens > 0 {
+        if s.cpu_tokens > reserve {
             return None;
         }
         let rate = self.limits.cpu_per_second.as_nanos().max(1) as f64;
         // Until the debt is paid and a millisecond's work is earned.
-        let owed = (1_000_000 - s.cpu_tokens) as f64;
+        let owed = (reserve + 1_000_000 - s.cpu_tokens) as f64;
         Some(Duration::from_secs_f64(owed / rate))
     }
 
@@ -276,15 +316,29 @@ fn cpu_now() -> u64 {
 pub(crate) struct Metered<F> {
     inner: Pin<Box<F>>,
     gate: Arc<Gate>,
+    /// Budget this task leaves to the others (the accept loop leaves half the burst to
+    /// the connections, so serving comes before taking more).
+    reserve: i64,
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<F: Future> Metered<F> {
+    /// A connection's task: it may spend the whole budget.
     pub(crate) fn new(inner: F, gate: Arc<Gate>) -> Metered<F> {
         Metered {
             inner: Box::pin(inner),
             gate,
+            reserve: 0,
             pause: None,
+        }
+    }
+
+    /// The accept loop: it stops while less than half the burst is left.
+    pub(crate) fn accepting(inner: F, gate: Arc<Gate>) -> Metered<F> {
+        let reserve = nanos(gate.limits.cpu_burst) / 2;
+        Metered {
+            reserve,
+            ..Metered::new(inner, gate)
         }
     }
 }
@@ -301,7 +355,7 @@ impl<F: Future> Future for Metered<F> {
                 }
                 this.pause = None;
             }
-            match this.gate.cpu_wait() {
+            match this.gate.cpu_wait(this.reserve) {
                 Some(wait) => {
                     this.gate.stats.paused.fetch_add(1, Relaxed);
                     this.pause = Some(Box::pin(tokio::time::sleep(wait)));

@@ -1,5 +1,6 @@
-//! A connection's socket with a write timeout: a client that stops reading its response
-//! holds its connection at most that long.
+//! A connection's socket as hyper sees it: the bytes the lobby already read come first, and
+//! writes time out, so a client that stops reading its response holds its connection at most
+//! that long.
 
 use std::io;
 use std::pin::Pin;
@@ -8,19 +9,24 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// `TcpStream` whose writes (and flushes) fail with `TimedOut` after making no progress
-/// for `timeout`.
+/// `TcpStream` that reads `prefix` first, and whose writes (and flushes) fail with
+/// `TimedOut` after making no progress for `timeout`.
 pub(crate) struct WriteTimeout {
     stream: TcpStream,
+    prefix: Vec<u8>,
+    /// How much of `prefix` has been read.
+    taken: usize,
     timeout: Duration,
     /// Running while a write waits for the client to read.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl WriteTimeout {
-    pub(crate) fn new(stream: TcpStream, timeout: Duration) -> WriteTimeout {
+    pub(crate) fn new(stream: TcpStream, prefix: Vec<u8>, timeout: Duration) -> WriteTimeout {
         WriteTimeout {
             stream,
+            prefix,
+            taken: 0,
             timeout,
             stalled: None,
         }
@@ -53,7 +59,19 @@ impl AsyncRead for WriteTimeout {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let this = &mut *self;
+        if this.taken < this.prefix.len() {
+            let rest = &this.prefix[this.taken..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.taken += n;
+            if this.taken == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.taken = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 
@@ -88,5 +106,33 @@ impl AsyncWrite for WriteTimeout {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.stream).poll_shutdown(cx);
         self.watch(cx, r)
+    }
+}
+
+/// Most bytes the lobby reads while waiting for a whole request head: a longer head goes on
+/// to hyper, which reads the rest up to `HEAD_LIMIT`.
+const LOBBY_READ: usize = 4096;
+
+/// Reads from `stream` into `head` until it holds a whole request head (or [`LOBBY_READ`]
+/// bytes): `true`; `false` when the client closes first or the socket fails.
+pub(crate) async fn read_head(stream: &TcpStream, head: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 1024];
+    loop {
+        if stream.readable().await.is_err() {
+            return false;
+        }
+        match stream.try_read(&mut chunk[..(LOBBY_READ - head.len()).min(1024)]) {
+            Ok(0) => return false,
+            Ok(n) => {
+                head.extend_from_slice(&chunk[..n]);
+                let whole = head.windows(4).any(|w| w == b"\r\n\r\n")
+                    || head.windows(2).any(|w| w == b"\n\n");
+                if whole || head.len() >= LOBBY_READ {
+                    return true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return false,
+        }
     }
 }
