@@ -92,10 +92,10 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             connections: 16,
-            lobby: 128,
+            lobby: 64,
             accepts_per_second: 512,
             cpu_per_second: Duration::from_millis(20),
-            cpu_burst: Duration::from_millis(100),
+            cpu_burst: Duration::from_millis(25),
             head_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             lifetime: Duration::from_secs(60),

@@ -553,10 +553,11 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
         allow(unused_mut)
     )]
     let mut routes = super::listen::Routes::default();
+    let limits = super::listen::Limits::default();
     // Each exporter that serves over HTTP adds its routes here.
     #[cfg(feature = "profiles")]
     if let Some(addr) = config.profiles.pprof_addr {
-        super::pprof::add(&mut routes, addr);
+        super::pprof::add(&mut routes, addr, &limits);
     }
     #[cfg(feature = "export-prometheus")]
     let own = config.prometheus.as_ref().map(|at| {
@@ -574,7 +575,6 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
         return (false, None);
     }
     let at = routes.url_of("/metrics");
-    let limits = super::listen::Limits::default();
     let started = routes.start(rt, limits, crate::config::print_warnings);
     (started.serving(), own.map(|own| (own, at)))
 }

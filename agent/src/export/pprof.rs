@@ -2,9 +2,11 @@
 //! `net/http/pprof` serves them, so `go tool pprof http://ADDR/debug/pprof/heap` works.
 //!
 //! - `/debug/pprof/heap` (`inuse_space` first) and `/debug/pprof/allocs` (`alloc_space`
-//!   first): the profile since the start. Each is built at most once per [`CACHE_FOR`];
-//!   every request meanwhile (concurrent or repeated) gets the same bytes, so a flood of
-//!   requests costs one build a period, and the listener's CPU bound covers the rest.
+//!   first): the profile since the start. Each is built at most once per [`CACHE_FOR`], and
+//!   at most so often that its builds take a quarter of the listener's CPU bound (a build
+//!   of 25 ms under a bound of 20 ms a second: once every 5 s); every request meanwhile
+//!   (concurrent or repeated) gets the same bytes, so a flood of requests costs a bounded
+//!   number of builds, and the listener's CPU bound covers the rest.
 //! - `?seconds=N` (1 to [`MAX_SECONDS`]): Go's delta profile, the difference between now and
 //!   N seconds later (`go tool pprof -seconds N` asks for it). The wait is a timer on the
 //!   export thread's runtime, so it blocks nothing; at most one delta is in progress (another
@@ -13,7 +15,7 @@
 //!
 //! `?debug=N` (Go's legacy text format) is not served: 400 saying so.
 
-use super::listen::{Answer, Reply, Request, Routes};
+use super::listen::{Answer, Limits, Reply, Request, Routes};
 use crate::config::Listen;
 use crate::profile::Show;
 use bytes::Bytes;
@@ -24,18 +26,28 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// How long a built profile is served before the next request builds a new one.
+/// The least time a built profile is served before a request builds a new one.
 pub(crate) const CACHE_FOR: Duration = Duration::from_secs(1);
+/// The share of the listener's CPU bound one kind of profile's builds may take.
+const BUILD_SHARE: f64 = 0.25;
 /// Longest delta profile (`?seconds=`).
 pub(crate) const MAX_SECONDS: u64 = 300;
 
 const PROTOBUF: &str = "application/octet-stream";
 
+/// A built profile: when, what it cost, the bytes.
+struct Built {
+    at: Instant,
+    cost: Duration,
+    bytes: Bytes,
+}
+
 /// The profiles' shared state: the cache of each kind and the delta in progress.
-#[derive(Default)]
 pub(crate) struct Profiles {
-    /// `[heap, allocs]`: when built, and the bytes.
-    cache: Mutex<[Option<(Instant, Bytes)>; 2]>,
+    /// The listener's CPU bound per second.
+    cpu_per_second: Duration,
+    /// `[heap, allocs]`.
+    cache: Mutex<[Option<Built>; 2]>,
     /// When the delta in progress ends.
     delta_until: Mutex<Option<Instant>>,
     builds: AtomicU64,
@@ -61,18 +73,48 @@ impl Profiles {
         self.builds.load(Relaxed)
     }
 
+    fn new(cpu_per_second: Duration) -> Profiles {
+        Profiles {
+            cpu_per_second,
+            cache: Mutex::default(),
+            delta_until: Mutex::default(),
+            builds: AtomicU64::new(0),
+        }
+    }
+
+    /// How long a profile that cost `cost` to build is served: at least [`CACHE_FOR`], and
+    /// long enough that its builds take at most [`BUILD_SHARE`] of the CPU bound.
+    fn keep_for(&self, cost: Duration) -> Duration {
+        let rate = self.cpu_per_second.as_secs_f64().max(1e-6);
+        CACHE_FOR.max(
+            cost.mul_f64(1.0 / (BUILD_SHARE * rate))
+                .min(Duration::from_secs(60)),
+        )
+    }
+
     /// The profile of `show` since the start: the cached one while fresh, else built now.
     fn cumulative(&self, show: Show) -> Bytes {
         let slot = show as usize;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((at, bytes)) = &cache[slot]
-            && at.elapsed() < CACHE_FOR
+        if let Some(b) = &cache[slot]
+            && b.at.elapsed() < self.keep_for(b.cost)
         {
-            return bytes.clone();
+            return b.bytes.clone();
         }
+        let cpu = || crate::sys::thread_cpu_seconds().unwrap_or(0.0);
+        let (t0, started) = (cpu(), Instant::now());
         let bytes = Bytes::from(crate::profile::encode(show));
+        // The thread's CPU clock where there is one, else the wall clock.
+        let cost = match cpu() - t0 {
+            c if c > 0.0 => Duration::from_secs_f64(c),
+            _ => started.elapsed(),
+        };
         self.builds.fetch_add(1, Relaxed);
-        cache[slot] = Some((Instant::now(), bytes.clone()));
+        cache[slot] = Some(Built {
+            at: Instant::now(),
+            cost,
+            bytes: bytes.clone(),
+        });
         bytes
     }
 
@@ -160,14 +202,15 @@ const INDEX: &str = "<html>
 </html>
 ";
 
-/// Adds the `/debug/pprof` routes at `addr`; their shared state.
-pub(crate) fn add(routes: &mut Routes, addr: SocketAddr) -> Arc<Profiles> {
+/// Adds the `/debug/pprof` routes at `addr`, to be served within `limits`; their shared
+/// state.
+pub(crate) fn add(routes: &mut Routes, addr: SocketAddr, limits: &Limits) -> Arc<Profiles> {
     let at = Listen {
         host: addr.ip().to_string(),
         port: addr.port(),
         set_by: "RTSCOPE_PPROF_ADDR (or with_pprof_addr)",
     };
-    let profiles = Arc::new(Profiles::default());
+    let profiles = Arc::new(Profiles::new(limits.cpu_per_second));
     for (path, name, show) in [
         ("/debug/pprof/heap", "heap", Show::InUse),
         ("/debug/pprof/allocs", "allocs", Show::Allocs),

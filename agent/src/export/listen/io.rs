@@ -113,26 +113,38 @@ impl AsyncWrite for WriteTimeout {
 /// to hyper, which reads the rest up to `HEAD_LIMIT`.
 const LOBBY_READ: usize = 4096;
 
+/// After a read that leaves the head unfinished, how long before the next: a client that
+/// sends its head in pieces (a slowloris) costs at most ten reads a second, however it
+/// splits it; one that sends it at once is read at once.
+const LOBBY_PACE: Duration = Duration::from_millis(100);
+
 /// Reads from `stream` into `head` until it holds a whole request head (or [`LOBBY_READ`]
 /// bytes): `true`; `false` when the client closes first or the socket fails.
 pub(crate) async fn read_head(stream: &TcpStream, head: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 1024];
     loop {
+        if !head.is_empty() {
+            tokio::time::sleep(LOBBY_PACE).await;
+        }
         if stream.readable().await.is_err() {
             return false;
         }
-        match stream.try_read(&mut chunk[..(LOBBY_READ - head.len()).min(1024)]) {
-            Ok(0) => return false,
-            Ok(n) => {
-                head.extend_from_slice(&chunk[..n]);
-                let whole = head.windows(4).any(|w| w == b"\r\n\r\n")
-                    || head.windows(2).any(|w| w == b"\n\n");
-                if whole || head.len() >= LOBBY_READ {
-                    return true;
+        // Everything there is (up to the limit), then one look for the head's end.
+        loop {
+            match stream.try_read(&mut chunk[..(LOBBY_READ - head.len()).min(1024)]) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    head.extend_from_slice(&chunk[..n]);
+                    if head.len() >= LOBBY_READ {
+                        return true;
+                    }
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return false,
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return false,
+        }
+        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
+            return true;
         }
     }
 }

@@ -324,10 +324,6 @@ fn silent_reconnecting_clients_never_deny_a_request_on_their_own_listener() {
         accepted as f64 <= bound + 1.0,
         "{accepted} accepted in {elapsed:.2} s, over {bound:.0}"
     );
-    assert!(
-        stats.unfinished.load(Ordering::Relaxed) > 0,
-        "no silent client was pushed out"
-    );
     assert_eq!(
         stats.shed.load(Ordering::Relaxed),
         0,
@@ -448,6 +444,15 @@ fn a_client_that_does_not_read_its_response_is_closed_after_the_write_timeout() 
     // Not reading: the server's write stalls, then times out and closes.
     let gate = started.gate(0);
     let open = || gate.open();
+    let mut served = false;
+    for _ in 0..200 {
+        if open() == 1 {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(served, "the request was not taken");
     let mut closed = false;
     for _ in 0..200 {
         std::thread::sleep(Duration::from_millis(50));

@@ -11,7 +11,11 @@ fn serving() -> (SocketAddr, Arc<Profiles>, tokio::runtime::Runtime) {
         .build()
         .unwrap();
     let mut routes = Routes::default();
-    let profiles = add(&mut routes, "127.0.0.1:0".parse().unwrap());
+    let profiles = add(
+        &mut routes,
+        "127.0.0.1:0".parse().unwrap(),
+        &Limits::default(),
+    );
     let started = routes.start(&rt, Limits::default(), |_| {});
     (started.bound()[0].0, profiles, rt)
 }
@@ -64,6 +68,18 @@ fn requests_within_the_cache_period_get_one_build() {
     // The other kind is built (and cached) on its own.
     let (_, allocs) = get(addr, "/debug/pprof/allocs");
     assert_ne!(allocs, first);
+}
+
+#[test]
+fn a_costly_build_is_kept_longer() {
+    let p = Profiles::new(Duration::from_millis(20));
+    assert_eq!(p.keep_for(Duration::from_millis(1)), CACHE_FOR);
+    // 26 ms of a 20 ms/s bound, a quarter of it: one build every 5.2 s.
+    assert_eq!(
+        p.keep_for(Duration::from_millis(26)),
+        Duration::from_millis(5200)
+    );
+    assert_eq!(p.keep_for(Duration::from_secs(10)), Duration::from_secs(60));
 }
 
 #[test]
