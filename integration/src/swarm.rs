@@ -1,7 +1,7 @@
 //! Hostile clients of an HTTP server on 127.0.0.1, for the listener tests: many connections
 //! from one thread (non-blocking sockets), each opened again as soon as the server closes it,
-//! until the swarm is dropped or a minute has passed. Also [`probe`], one bounded GET, and
-//! [`thread_cpu`], the CPU time of a named thread of another process.
+//! until the swarm is dropped or a minute has passed. Also [`probe`] and [`fetch`], one
+//! bounded GET, and [`thread_cpu`], the CPU time of a named thread of another process.
 //!
 //! ```no_run
 //! use rtscope_integration::swarm::{Kind, Swarm};
@@ -138,21 +138,33 @@ fn open(addr: SocketAddr, kind: Kind) -> Option<TcpStream> {
 /// One `GET path` on a new connection (`Connection: close`), waiting at most 10 s for the
 /// whole answer: its status (0 when none came).
 pub fn probe(addr: SocketAddr, path: &str) -> u16 {
+    fetch(addr, path).0
+}
+
+/// One `GET path` on a new connection (`Connection: close`), waiting at most 10 s for the
+/// whole answer: its status (0 when none came) and its body (at most 64 MiB).
+pub fn fetch(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(10)) else {
-        return 0;
+        return (0, Vec::new());
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     if s.write_all(request.as_bytes()).is_err() {
-        return 0;
+        return (0, Vec::new());
     }
     let mut out = Vec::new();
     let _ = s.take(64 << 20).read_to_end(&mut out);
     let head = String::from_utf8_lossy(&out[..out.len().min(64)]).into_owned();
-    head.split(' ')
+    let status = head
+        .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let body = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |i| out[i + 4..].to_vec());
+    (status, body)
 }
 
 /// CPU time the thread named `name` of process `pid` has run, from Linux's schedstat
