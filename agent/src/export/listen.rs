@@ -110,12 +110,14 @@ pub(crate) struct Request<'a> {
     /// The `Accept` header (empty when absent or not visible ASCII), for content negotiation.
     pub(crate) accept: &'a str,
     /// The query string, without the `?` (empty when there is none).
+    #[cfg_attr(not(any(test, feature = "profiles")), allow(dead_code))]
     pub(crate) query: &'a str,
 }
 
 impl Request<'_> {
     /// The first value of query parameter `name`, as sent (no percent-decoding: the values
     /// rtscope reads are numbers).
+    #[cfg_attr(not(any(test, feature = "profiles")), allow(dead_code))]
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -169,6 +171,7 @@ impl Reply {
 /// waiting there blocks nothing; the connection is counted as inside a request meanwhile).
 pub(crate) enum Answer {
     Now(Reply),
+    #[cfg_attr(not(any(test, feature = "profiles")), allow(dead_code))]
     Later(Pin<Box<dyn Future<Output = Reply> + Send>>),
 }
 
@@ -184,6 +187,9 @@ pub(crate) type Handler = Arc<dyn Fn(&Request<'_>) -> Answer + Send + Sync>;
 
 type Table = Arc<[(&'static str, Handler)]>;
 
+/// A path and where to put its URL once it is served.
+type Watched = (&'static str, Arc<OnceLock<String>>);
+
 /// One listener's address, what set it, and its paths.
 struct Planned {
     at: Listen,
@@ -197,7 +203,7 @@ struct Planned {
 pub(crate) struct Routes {
     listeners: Vec<Planned>,
     /// Paths whose URL someone wants once it is served.
-    watched: Vec<(&'static str, Arc<OnceLock<String>>)>,
+    watched: Vec<Watched>,
 }
 
 impl std::fmt::Debug for Routes {
@@ -352,7 +358,7 @@ struct Outcome {
     table: Table,
     gate: Arc<Gate>,
     started: Started,
-    watched: Arc<[(&'static str, Arc<OnceLock<String>>)]>,
+    watched: Arc<[Watched]>,
     say: fn(&[String]),
 }
 
