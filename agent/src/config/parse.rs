@@ -367,6 +367,20 @@ fn ends_in_a_number(host: &str) -> bool {
     }
 }
 
+pub(super) fn parse_listen_connections(raw: &str) -> Result<usize, &'static str> {
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("is not a number of connections from 1 to 1024"),
+    }
+}
+
+pub(super) fn parse_listen_cpu(raw: &str) -> Result<f64, &'static str> {
+    match raw.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.1..=100.0).contains(&p) => Ok(p),
+        _ => Err("is not a percentage of one core from 0.1 to 100"),
+    }
+}
+
 pub(super) fn parse_listen_port(raw: &str) -> Result<u16, &'static str> {
     match raw.parse::<u16>() {
         Ok(0) | Err(_) => Err("is not a port (1 to 65535)"),

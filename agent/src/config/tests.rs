@@ -16,6 +16,7 @@ fn defaults() -> Config {
         destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
         signals: Signals::default(),
         prometheus: None,
+        listen: ListenLimits::default(),
         file_max_bytes: DEFAULT_FILE_MAX_BYTES,
         fallback_file: PathBuf::from(DEFAULT_FILE),
         summary_at_exit: true,
@@ -114,6 +115,7 @@ fn every_plain_setting_from_the_environment() {
         destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
         signals: Signals::default(),
         prometheus: None,
+        listen: ListenLimits::default(),
         file_max_bytes: 1 << 20,
         fallback_file: PathBuf::from("/tmp/out.jsonl"),
         summary_at_exit: false,
@@ -1649,6 +1651,35 @@ fn bad_prometheus_settings_are_named_and_the_defaults_used() {
         ],
     );
     assert_eq!(c, defaults());
+}
+
+#[test]
+fn the_listener_limits_are_read_and_bad_values_named() {
+    let c = warned(
+        &[
+            (RTSCOPE_LISTEN_CONNECTIONS, "64"),
+            (RTSCOPE_LISTEN_CPU, "5%"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        c.listen,
+        ListenLimits {
+            connections: 64,
+            cpu_percent: 5.0
+        }
+    );
+    let c = warned(
+        &[
+            (RTSCOPE_LISTEN_CONNECTIONS, "0"),
+            (RTSCOPE_LISTEN_CPU, "200"),
+        ],
+        &[
+            r#"rtscope: RTSCOPE_LISTEN_CONNECTIONS="0" is not a number of connections from 1 to 1024; using 16"#,
+            r#"rtscope: RTSCOPE_LISTEN_CPU="200" is not a percentage of one core from 0.1 to 100; using 2"#,
+        ],
+    );
+    assert_eq!(c.listen, ListenLimits::default());
 }
 
 // Issue 21, finding 6: `0` was taken as a host name, and glibc's lookup read it as 0.0.0.0,

@@ -88,6 +88,20 @@ pub(crate) struct Limits {
     pub(crate) lifetime: Duration,
 }
 
+impl Limits {
+    /// The defaults with what the configuration sets (`RTSCOPE_LISTEN_CONNECTIONS`,
+    /// `RTSCOPE_LISTEN_CPU`); the lobby holds four times the connections, at least 64.
+    pub(crate) fn configured(set: &crate::config::ListenLimits) -> Limits {
+        let connections = set.connections.max(1);
+        Limits {
+            connections,
+            lobby: (4 * connections).max(64),
+            cpu_per_second: Duration::from_secs_f64(set.cpu_percent / 100.0),
+            ..Limits::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {

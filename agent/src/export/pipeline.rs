@@ -553,7 +553,7 @@ fn serve(config: &Config, sources: &'static [Source], rt: &BackgroundRuntime) ->
         allow(unused_mut)
     )]
     let mut routes = super::listen::Routes::default();
-    let limits = super::listen::Limits::default();
+    let limits = super::listen::Limits::configured(&config.listen);
     // Each exporter that serves over HTTP adds its routes here.
     #[cfg(feature = "profiles")]
     if let Some(addr) = config.profiles.pprof_addr {

@@ -550,3 +550,20 @@ fn the_url_of_a_watched_path_is_set_once_bound() {
     assert_eq!(url.get(), Some(&format!("http://{}/hello", bound[0])));
     assert!(missing.get().is_none());
 }
+
+#[test]
+fn the_configured_limits_are_the_defaults_unless_set() {
+    use crate::config::ListenLimits;
+    assert_eq!(
+        Limits::configured(&ListenLimits::default()),
+        Limits::default()
+    );
+    let more = Limits::configured(&ListenLimits {
+        connections: 100,
+        cpu_percent: 10.0,
+    });
+    assert_eq!(
+        (more.connections, more.lobby, more.cpu_per_second),
+        (100, 400, Duration::from_millis(100))
+    );
+}
