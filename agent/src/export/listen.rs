@@ -3,25 +3,29 @@
 //! per distinct address. `/metrics` (the Prometheus exporter) is one route and
 //! `/debug/pprof/*` others; any part of the export side can add its own with [`Routes::add`].
 //!
-//! Nothing a client sends is trusted, and no client can deny another (see [`Limits`], whose
-//! defaults docs/reliability.md states with measurements):
+//! Nothing a client sends is trusted, and no client can deny another (see [`Limits`]; the
+//! defaults and their measurements are in docs/reliability.md). Each listener (each distinct
+//! address) has its own bounds, so clients holding one port never touch another:
 //!
-//! - A request head must fit in [`HEAD_LIMIT`] bytes and arrive within the head timeout (also
-//!   the longest an idle keep-alive connection is kept); no request body is ever read; a
-//!   response write that makes no progress for the write timeout closes the connection; a
-//!   connection is closed after its lifetime (once its request in progress is answered).
-//! - **Each listener has its own connection limit**, so clients holding one port never touch
-//!   another. At the limit a new connection is still taken: the listener closes the
-//!   connection that has waited longest without a request in progress, preferring one that
-//!   never completed a request (a silent or slowloris client) to one that did (an idle
-//!   keep-alive, such as a Prometheus between scrapes). Only when every connection is inside
-//!   a request are new ones left queued in the kernel's backlog.
-//! - **Accepts are paced** (a token bucket per listener), so clients that reconnect as fast
-//!   as they are closed cost a bounded number of accepts a second.
-//! - **CPU is bounded per listener**: everything the listener runs (accepting, parsing,
-//!   handlers) is timed on the thread's CPU clock, and once a listener has spent its share of
-//!   the second (plus a small burst) its tasks wait until it is earned again. Handlers whose
-//!   answers are expensive (the heap profiles) also cache them.
+//! - **The lobby.** An accepted connection waits in the lobby until its first request head
+//!   is whole, read cheaply by rtscope itself (no HTTP machinery yet; a head sent in pieces
+//!   is read at most ten times a second). The lobby is bounded: a new connection pushes
+//!   out the one that has waited longest, and none stays past the head timeout. So silent
+//!   and slowloris clients, however many and however fast they reconnect, only ever push
+//!   each other out, while a client that sends its request is taken at once.
+//! - **Served connections** (a head read, handed to hyper) are bounded too. At the bound a
+//!   new one closes the served connection that has waited longest without a request in
+//!   progress (one that never completed a request first, an idle keep-alive next; never one
+//!   whose request is being answered). An idle keep-alive is kept at most the head timeout;
+//!   a response write that makes no progress for the write timeout closes the connection; a
+//!   connection is closed after its lifetime, once its request in progress is answered.
+//! - **Accepts are paced** (a token bucket), so clients reconnecting as fast as they are
+//!   closed cost a bounded number of accepts a second.
+//! - **CPU is bounded**: every poll of the listener's tasks is timed on the thread's CPU
+//!   clock and charged to its budget; once the second's share (plus a small burst) is spent,
+//!   its tasks wait until it is earned again, and the accept loop stops first (it leaves half
+//!   the burst to the connections), so serving comes before taking more. Handlers whose
+//!   answers are costly (the heap profiles) cache them as well.
 //!
 //! Only `GET` and `HEAD` of a listed path are answered (404 for any other path, 405 for
 //! another method). Binding only where configured; an IP address or `localhost` is bound
