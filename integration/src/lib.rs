@@ -37,6 +37,8 @@
 //! | [`tool`] | a system tool a test drives (prometheus, promtool, chromium): skip when missing, fail under `CI=true` |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
+//! | [`prometheus`] | a real Prometheus scraping one target, queried over its API |
+//! | [`swarm`] | hostile clients of a listener (silent, slowloris, idle keep-alive, reconnecting), a bounded probe, another process's thread CPU |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
 //! fast when done). `RTSCOPE_COLLECTOR_VENV` points at another venv;
@@ -52,9 +54,11 @@ mod gate;
 pub mod hostile;
 pub mod otlp;
 mod process;
+pub mod prometheus;
 mod proxy;
 mod service;
 mod settle;
+pub mod swarm;
 mod tools;
 mod uncounted;
 mod watch;

@@ -128,6 +128,11 @@ impl Service {
         self.addr
     }
 
+    /// Its process id (`None` once stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A new keep-alive connection to it.
     ///
     /// # Errors

@@ -7,13 +7,11 @@
 //!
 //! A missing tool skips a test with a line saying so, except under `CI=true`, where it fails.
 
+use rtscope_integration::prometheus::{Prometheus, get, value_of};
 use rtscope_integration::{
     Service, TempDir, cargo_bin, json_line, run_bounded, tool, workspace_dir,
 };
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,136 +22,6 @@ const RATE_INTERVAL: &str = "5s";
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-/// One HTTP/1.0 GET (no chunked answer, the body ends at close): status and body.
-fn get(addr: SocketAddr, path: &str, accept: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.take(64 << 20).read_to_end(&mut raw)?;
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
-}
-
-fn encode(query: &str) -> String {
-    let mut out = String::new();
-    for b in query.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A real Prometheus on 127.0.0.1 scraping `target` every second, with rtscope's rules.
-struct Prometheus {
-    service: Service,
-    _dir: TempDir,
-}
-
-impl Prometheus {
-    fn start(binary: &Path, target: SocketAddr) -> Prometheus {
-        let dir = TempDir::new("prometheus");
-        let rules = workspace_dir().join("docs/prometheus/rtscope-rules.yml");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: ['{target}']\n",
-                rules.display()
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        // The helper waits for a `listening on` line; Prometheus logs to stderr, so a shell
-        // prints the address and then becomes Prometheus (same process: killed on drop).
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!(
-                "echo listening on http://127.0.0.1:{port}; exec \"$0\" \"$@\"",
-            ))
-            .arg(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn");
-        let service = Service::start(cmd, Duration::from_secs(20)).unwrap();
-        let p = Prometheus { service, _dir: dir };
-        let ready = p.wait("Prometheus to be ready", Duration::from_secs(30), || {
-            matches!(get(p.addr(), "/-/ready", "*/*"), Ok((200, _))).then_some(())
-        });
-        ready.unwrap_or_else(|e| panic!("{e}\n{}", p.service.log()));
-        p
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.service.addr()
-    }
-
-    /// The result vector of an instant query (`[]` on an error, kept in the second value).
-    fn query(&self, expr: &str) -> (Vec<Value>, String) {
-        let path = format!("/api/v1/query?query={}", encode(expr));
-        match get(self.addr(), &path, "application/json") {
-            Ok((200, body)) => {
-                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
-                (result, String::new())
-            }
-            Ok((status, body)) => (Vec::new(), format!("HTTP {status}: {body}")),
-            Err(e) => (Vec::new(), e.to_string()),
-        }
-    }
-
-    /// The one value `expr` gives, once it gives exactly one finite value.
-    fn value(&self, expr: &str) -> Result<f64, String> {
-        self.wait(expr, Duration::from_secs(20), || {
-            match self.query(expr).0.as_slice() {
-                [one] => value_of(one).filter(|v| v.is_finite()),
-                _ => None,
-            }
-        })
-    }
-
-    /// Polls `f` every 200 ms until it gives a value, for at most `limit`.
-    fn wait<T>(
-        &self,
-        what: &str,
-        limit: Duration,
-        mut f: impl FnMut() -> Option<T>,
-    ) -> Result<T, String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(v) = f() {
-                return Ok(v);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("no answer for {what} within {limit:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-fn value_of(sample: &Value) -> Option<f64> {
-    sample["value"][1].as_str()?.parse().ok()
 }
 
 /// Every `expr` of the dashboard's panels.
@@ -193,8 +61,15 @@ fn a_real_prometheus_scrapes_exact_values_and_the_dashboard_has_data() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let snapshot = json_line(&workload.log(), "SNAPSHOT ");
-    let prom = Prometheus::start(&prometheus, workload.addr());
-    let log = || format!("{}\n{}", workload.log(), prom.service.log());
+    let rules = workspace_dir().join("docs/prometheus/rtscope-rules.yml");
+    let prom = Prometheus::start(
+        &prometheus,
+        workload.addr(),
+        JOB,
+        Duration::from_secs(1),
+        Some(&rules),
+    );
+    let log = || format!("{}\n{}", workload.log(), prom.log());
 
     // Phase one is over and nothing of the workload's allocates: the values are exact.
     let sel = format!("job=\"{JOB}\"");

@@ -113,6 +113,12 @@ pub const RTSCOPE_HEAP_PROFILE: &str = "RTSCOPE_HEAP_PROFILE";
 /// `host:port` to serve `GET /debug/pprof/heap` and `/debug/pprof/allocs` on, as Go's
 /// `net/http/pprof` does. Off by default.
 pub const RTSCOPE_PPROF_ADDR: &str = "RTSCOPE_PPROF_ADDR";
+/// Connections rtscope's own listener (`/metrics`, `/debug/pprof`) serves at once, per
+/// address (1 to 1024). Default 16.
+pub const RTSCOPE_LISTEN_CONNECTIONS: &str = "RTSCOPE_LISTEN_CONNECTIONS";
+/// CPU rtscope's own listener may spend per address, in percent of one core (0.1 to 100):
+/// accepting, reading requests, building answers. Default 2.
+pub const RTSCOPE_LISTEN_CPU: &str = "RTSCOPE_LISTEN_CPU";
 /// Directory to write a gzipped pprof heap profile into every export interval and at exit
 /// (the newest 10 are kept). Off by default.
 pub const RTSCOPE_PPROF_DIR: &str = "RTSCOPE_PPROF_DIR";
@@ -166,6 +172,10 @@ pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 pub const DEFAULT_PROMETHEUS_HOST: &str = "localhost";
 /// Default of [`OTEL_EXPORTER_PROMETHEUS_PORT`].
 pub const DEFAULT_PROMETHEUS_PORT: u16 = 9464;
+/// Default of [`RTSCOPE_LISTEN_CONNECTIONS`].
+pub const DEFAULT_LISTEN_CONNECTIONS: usize = 16;
+/// Default of [`RTSCOPE_LISTEN_CPU`] (percent of one core).
+pub const DEFAULT_LISTEN_CPU_PERCENT: f64 = 2.0;
 /// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 
@@ -197,6 +207,9 @@ pub struct Config {
     /// `OTEL_METRICS_EXPORTER` naming `prometheus`, or
     /// [`AgentBuilder::with_prometheus`](crate::AgentBuilder::with_prometheus).
     pub prometheus: Option<Listen>,
+    /// The bounds of rtscope's own listener, per address (`RTSCOPE_LISTEN_CONNECTIONS`,
+    /// `RTSCOPE_LISTEN_CPU`).
+    pub(crate) listen: ListenLimits,
     /// Most bytes a [`Destination::File`] and its rotated predecessor `<file>.1` hold together
     /// (`RTSCOPE_FILE_MAX_BYTES`); also bounds the fallback file.
     pub file_max_bytes: u64,
@@ -296,6 +309,24 @@ pub enum Destination {
     Otlp(OtlpTarget),
     /// OTLP/JSON lines appended to a file (the OpenTelemetry file exporter format).
     File(PathBuf),
+}
+
+/// The bounds of rtscope's own listener that can be set, per address.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ListenLimits {
+    /// Connections served at once.
+    pub(crate) connections: usize,
+    /// CPU it may spend, in percent of one core.
+    pub(crate) cpu_percent: f64,
+}
+
+impl Default for ListenLimits {
+    fn default() -> ListenLimits {
+        ListenLimits {
+            connections: DEFAULT_LISTEN_CONNECTIONS,
+            cpu_percent: DEFAULT_LISTEN_CPU_PERCENT,
+        }
+    }
 }
 
 /// An address rtscope's own HTTP listener binds (the Prometheus exporter's `/metrics`).

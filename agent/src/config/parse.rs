@@ -357,8 +357,44 @@ pub(super) fn check_listen_host(host: &str) -> Result<(), &'static str> {
         Err("the host is empty; use an IP address such as 0.0.0.0, or localhost")
     } else if bare.len() > 253 || !bare.bytes().all(ok) {
         Err("is not an IP address or host name; use one such as 0.0.0.0, or localhost")
+    } else if bare.parse::<std::net::IpAddr>().is_err() && ends_in_a_number(bare) {
+        Err(
+            "is neither a full IP address nor a host name: the system reads such shortened \
+             forms as IPv4 addresses (0 is 0.0.0.0, every interface; 127.1 is 127.0.0.1); \
+             write the address in full, such as 127.0.0.1 or 0.0.0.0",
+        )
     } else {
         Ok(())
+    }
+}
+
+/// Whether the last label of `host` is a number (decimal, or hex after `0x`), which makes
+/// it no host name (RFC 1123; the URL standard's "ends in a number") but what `inet_aton`
+/// reads as a shortened or numeric IPv4 address.
+fn ends_in_a_number(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .map(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    match hex {
+        Some(all_hex) => all_hex,
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+pub(super) fn parse_listen_connections(raw: &str) -> Result<usize, &'static str> {
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("is not a number of connections from 1 to 1024"),
+    }
+}
+
+pub(super) fn parse_listen_cpu(raw: &str) -> Result<f64, &'static str> {
+    match raw.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.1..=100.0).contains(&p) => Ok(p),
+        _ => Err("is not a percentage of one core from 0.1 to 100"),
     }
 }
 

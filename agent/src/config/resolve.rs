@@ -158,6 +158,20 @@ pub(crate) fn resolve<V: Into<OsString>>(
         metrics: metrics != Choice::Off,
         logs: logs != Choice::Off && !unasked,
     };
+    let listen = ListenLimits {
+        connections: r.pick(
+            &[RTSCOPE_LISTEN_CONNECTIONS],
+            parse_listen_connections,
+            DEFAULT_LISTEN_CONNECTIONS,
+            |n| n.to_string(),
+        ),
+        cpu_percent: r.pick(
+            &[RTSCOPE_LISTEN_CPU],
+            parse_listen_cpu,
+            DEFAULT_LISTEN_CPU_PERCENT,
+            |p| p.to_string(),
+        ),
+    };
     let file = r.file(o);
     let file_max_bytes = match o.file_max_bytes {
         Some(b) => b,
@@ -186,6 +200,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
         destination,
         signals,
         prometheus,
+        listen,
         file_max_bytes,
         fallback_file: file,
         summary_at_exit,

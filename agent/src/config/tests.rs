@@ -16,6 +16,7 @@ fn defaults() -> Config {
         destination: Destination::File(PathBuf::from("./rtscope-otlp.jsonl")),
         signals: Signals::default(),
         prometheus: None,
+        listen: ListenLimits::default(),
         file_max_bytes: DEFAULT_FILE_MAX_BYTES,
         fallback_file: PathBuf::from(DEFAULT_FILE),
         summary_at_exit: true,
@@ -114,6 +115,7 @@ fn every_plain_setting_from_the_environment() {
         destination: Destination::File(PathBuf::from("/tmp/out.jsonl")),
         signals: Signals::default(),
         prometheus: None,
+        listen: ListenLimits::default(),
         file_max_bytes: 1 << 20,
         fallback_file: PathBuf::from("/tmp/out.jsonl"),
         summary_at_exit: false,
@@ -1677,6 +1679,93 @@ fn bad_prometheus_settings_are_named_and_the_defaults_used() {
         ],
     );
     assert_eq!(c, defaults());
+}
+
+#[test]
+fn the_listener_limits_are_read_and_bad_values_named() {
+    let c = warned(
+        &[
+            (RTSCOPE_LISTEN_CONNECTIONS, "64"),
+            (RTSCOPE_LISTEN_CPU, "5%"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        c.listen,
+        ListenLimits {
+            connections: 64,
+            cpu_percent: 5.0
+        }
+    );
+    let c = warned(
+        &[
+            (RTSCOPE_LISTEN_CONNECTIONS, "0"),
+            (RTSCOPE_LISTEN_CPU, "200"),
+        ],
+        &[
+            r#"rtscope: RTSCOPE_LISTEN_CONNECTIONS="0" is not a number of connections from 1 to 1024; using 16"#,
+            r#"rtscope: RTSCOPE_LISTEN_CPU="200" is not a percentage of one core from 0.1 to 100; using 2"#,
+        ],
+    );
+    assert_eq!(c.listen, ListenLimits::default());
+}
+
+// Issue 21, finding 6: `0` was taken as a host name, and glibc's lookup read it as 0.0.0.0,
+// serving /metrics on every interface.
+#[cfg(feature = "export-prometheus")]
+#[test]
+fn a_shortened_ipv4_host_is_refused_and_localhost_used() {
+    for host in [
+        "0",
+        "127.1",
+        "0x7f.1",
+        "2130706433",
+        "017.0.0.1",
+        "1.2.3.4.5",
+        "10.0.0.1.",
+    ] {
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "prometheus"),
+                (OTEL_EXPORTER_PROMETHEUS_HOST, host),
+            ],
+            &[&format!(
+                "rtscope: OTEL_EXPORTER_PROMETHEUS_HOST=\"{host}\" is neither a full IP address \
+                 nor a host name: the system reads such shortened forms as IPv4 addresses (0 is \
+                 0.0.0.0, every interface; 127.1 is 127.0.0.1); write the address in full, such \
+                 as 127.0.0.1 or 0.0.0.0; using localhost"
+            )],
+        );
+        assert_eq!(c.prometheus, prometheus_at("localhost", 9464), "{host}");
+    }
+    // Full addresses and names (even with digits) are kept.
+    for host in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "::",
+        "[::1]",
+        "metrics-1",
+        "host.example",
+        "1a.example",
+    ] {
+        let c = warned(
+            &[
+                (OTEL_METRICS_EXPORTER, "prometheus"),
+                (OTEL_EXPORTER_PROMETHEUS_HOST, host),
+            ],
+            &[],
+        );
+        assert_eq!(c.prometheus, prometheus_at(host, 9464), "{host}");
+    }
+    let code = Overrides {
+        prometheus: Some(("0".to_owned(), 9464)),
+        ..Overrides::default()
+    };
+    let e = code.validate().unwrap_err();
+    assert!(
+        e.problem.starts_with("is neither a full IP address"),
+        "{e:?}"
+    );
 }
 
 #[cfg(feature = "export-prometheus")]

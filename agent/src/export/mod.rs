@@ -12,6 +12,8 @@ mod announce;
 mod listen;
 mod otlp;
 mod pipeline;
+#[cfg(feature = "profiles")]
+mod pprof;
 #[cfg(feature = "export-prometheus")]
 mod prometheus;
 mod recent;

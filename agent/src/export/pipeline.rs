@@ -424,7 +424,7 @@ impl Pipeline {
     fn share_summary(&self) {
         let Some(shared) = &self.summary else { return };
         let mut inputs = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let served = self.scraped.as_ref().map(|(_, at)| at.as_str());
+        let served = self.scraped.as_ref().and_then(|(_, at)| at.get());
         inputs.destination = match (self.signals.any(), served) {
             (true, None) => self.sink.describe(),
             (true, Some(at)) => format!("{}, metrics served on {at}", self.sink.describe()),
@@ -581,7 +581,12 @@ fn run(
     let (serving, scraped) = serve(&config, sources, &rt, &recent);
     // Soon after start, whatever the interval, so that data shows within seconds.
     let first_export = config.export_interval.min(FIRST_EXPORT);
-    let served = scraped.as_ref().map(|(_, at)| at.as_str());
+    // Known at once for an address or `localhost`; a host name is still being looked up
+    // (its own line says where it serves once bound).
+    let served = scraped
+        .as_ref()
+        .and_then(|(_, at)| at.get())
+        .map(String::as_str);
     for line in super::announce::start(&config, &sink, first_export, served) {
         eprintln!("{line}");
     }
@@ -661,11 +666,13 @@ fn run(
     }
 }
 
-/// The pipeline's own series shared with `/metrics`, and where it is served.
-type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, String)>;
+/// The pipeline's own series shared with `/metrics`, and where it is served (set once its
+/// listener is bound).
+type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, Arc<std::sync::OnceLock<String>>)>;
 
-/// Starts rtscope's HTTP listeners for what `config` asks to serve: whether any is serving,
-/// and what the Prometheus exporter reads from the pipeline.
+/// Starts rtscope's HTTP listeners for what `config` asks to serve, without waiting for any
+/// name lookup: whether any is serving (or may be, once its name resolves), and what the
+/// Prometheus exporter reads from the pipeline.
 #[cfg(feature = "listen")]
 fn serve(
     config: &Config,
@@ -678,24 +685,11 @@ fn serve(
         allow(unused_mut)
     )]
     let mut routes = super::listen::Routes::default();
+    let limits = super::listen::Limits::configured(&config.listen);
     // Each exporter that serves over HTTP adds its routes here.
     #[cfg(feature = "profiles")]
     if let Some(addr) = config.profiles.pprof_addr {
-        use super::listen::Reply;
-        use crate::profile::{Show, encode};
-        let at = crate::config::Listen {
-            host: addr.ip().to_string(),
-            port: addr.port(),
-            set_by: "RTSCOPE_PPROF_ADDR (or with_pprof_addr)",
-        };
-        let pprof = |default| {
-            move |_: &super::listen::Request<'_>| Reply {
-                content_type: "application/octet-stream",
-                body: encode(default),
-            }
-        };
-        routes.add(&at, "/debug/pprof/heap", pprof(Show::InUse));
-        routes.add(&at, "/debug/pprof/allocs", pprof(Show::Allocs));
+        super::pprof::add(&mut routes, addr, &limits);
     }
     #[cfg(feature = "export-prometheus")]
     let own = config.prometheus.as_ref().map(|at| {
@@ -704,9 +698,8 @@ fn serve(
         routes.add(at, "/metrics", move |request| scrape.answer(request));
         // What `/metrics` cannot carry: the sentences of the last spike events.
         let recent = recent.clone();
-        routes.add(at, super::recent::PATH, move |_| super::listen::Reply {
-            content_type: "application/json",
-            body: recent.json(),
+        routes.add(at, super::recent::PATH, move |_| {
+            super::listen::Reply::ok("application/json", recent.json())
         });
         own
     });
@@ -718,15 +711,9 @@ fn serve(
     if routes.is_empty() {
         return (false, None);
     }
-    let started = routes.start(rt);
-    started.report();
-    let at = started
-        .bound
-        .iter()
-        .find(|(_, paths)| paths.split(", ").any(|p| p == "/metrics"))
-        .map(|(addr, _)| format!("http://{addr}/metrics"));
-    let scraped = own.zip(at);
-    (!started.bound.is_empty(), scraped)
+    let at = routes.url_of("/metrics");
+    let started = routes.start(rt, limits, crate::config::print_warnings);
+    (started.serving(), own.map(|own| (own, at)))
 }
 
 #[cfg(not(feature = "listen"))]

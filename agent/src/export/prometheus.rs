@@ -105,10 +105,10 @@ impl Scrape {
                 .cloned(),
         );
         let format = Format::negotiate(request.accept);
-        Reply {
-            content_type: format.content_type(),
-            body: self.exposition.render(&metrics, format).into_bytes(),
-        }
+        Reply::ok(
+            format.content_type(),
+            self.exposition.render(&metrics, format).into_bytes(),
+        )
     }
 }
 

@@ -43,6 +43,7 @@
 //!
 //! Off with `RTSCOPE_HEAP_PROFILE=off` (or `with_heap_profile(false)`), or with sampling.
 
+mod delta;
 mod otlp;
 mod pprof;
 mod symbols;
@@ -50,6 +51,7 @@ mod symbols;
 use crate::base::profile::{self as hot, OBJECT_SCALE};
 use crate::model::Source;
 use crate::model::series::{Data, Metric, Number};
+pub(crate) use delta::encode_delta;
 use std::sync::atomic::Ordering::Relaxed;
 pub(crate) use symbols::leaf_function;
 

@@ -2,7 +2,8 @@
 //! alive, in mixed sizes from 24 B to 48 KiB (both sides of the 32 KiB line), while `churn`
 //! allocates and frees 1 GiB. Writes `pprof_heap()` to the file named by the first argument
 //! (`-` for none), or serves it on `RTSCOPE_PPROF_ADDR` until the second argument's seconds
-//! have passed.
+//! have passed; with a third argument `steady`, `steady` allocates and frees about 64 MiB a
+//! second meanwhile (what a delta profile, `?seconds=N`, is to show alone).
 //!
 //! ```text
 //! cargo run --release -p rtscope-examples --bin heap_holders -- heap.pb.gz
@@ -57,6 +58,14 @@ fn churn() {
     }
 }
 
+/// About 630 KiB allocated and freed in the mixed sizes.
+#[inline(never)]
+fn steady() {
+    for i in 0..8 * SIZES.len() {
+        drop(black_box(Vec::<u8>::with_capacity(SIZES[i % SIZES.len()])));
+    }
+}
+
 fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "-".into());
     let serve_secs: u64 = std::env::args()
@@ -79,7 +88,14 @@ fn main() {
         let _ = writeln!(stdout, "ready");
         let _ = stdout.flush();
     }
-    std::thread::sleep(std::time::Duration::from_secs(serve_secs));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(serve_secs);
+    if std::env::args().nth(3).as_deref() == Some("steady") {
+        while std::time::Instant::now() < until {
+            steady();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    std::thread::sleep(until.saturating_duration_since(std::time::Instant::now()));
     let held: usize = sixty.iter().chain(&twenty).map(Vec::capacity).sum();
     println!("held {held} bytes");
 }
