@@ -40,6 +40,19 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
         return;
     }
     let _ = write!(out, "  sampling: {taken} samples");
+    let base = crate::base::sampling::base();
+    let spent = crate::base::sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
+    let raised = crate::base::sampling::RAISED.load(Relaxed);
+    if raised == 0 {
+        let _ = write!(out, " every {} on average", bytes(base));
+    } else {
+        let _ = write!(
+            out,
+            " every {} on average, raised {raised} times by the CPU budget",
+            bytes(base)
+        );
+    }
+    let _ = write!(out, ", {spent:.1} ms in the sample path");
     if dropped + facts.backlog_dropped == 0 {
         let _ = write!(out, ", none dropped");
     } else {
