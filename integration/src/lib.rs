@@ -34,6 +34,7 @@
 //! | [`settle`] | wait until a collector stops receiving late requests |
 //! | [`tool`] | a system tool a test drives (prometheus, promtool, chromium): skip when missing, fail under `CI=true` |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
+//! | [`sampling`] | bounds of a Poisson byte-sampling estimate (Chernoff), its variance |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //!
 //! Setup: `bash scripts/install-collector.sh` once per machine (idempotent,
@@ -49,6 +50,7 @@ pub mod hostile;
 pub mod otlp;
 mod process;
 mod proxy;
+pub mod sampling;
 mod service;
 mod settle;
 mod tools;

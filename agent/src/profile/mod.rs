@@ -95,7 +95,52 @@ pub(crate) fn snapshot() -> Vec<StackStats> {
             out.push(s);
         }
     }
+    if let Some(untracked) = untracked_inuse() {
+        out.push(untracked);
+    }
     out
+}
+
+/// The `[in use, untracked]` entry: what the blocks past the in-use tables hold, estimated
+/// per size range that has any as the exact live heap of the range's size classes (the
+/// shards' counters) less the tracked samples' in-use estimate there, and at most what the
+/// untracked samples were estimated to allocate. `None` while every sample was tracked.
+fn untracked_inuse() -> Option<StackStats> {
+    use crate::base::classes::{CLASS_SIZES, NUM_CLASSES};
+    if hot::UNTRACKED.load(Relaxed) == 0 {
+        return None;
+    }
+    let mut live = [(0u64, 0u64); hot::RANGES];
+    for shard in crate::base::shard::user_shards() {
+        for c in 0..NUM_CLASSES {
+            let r = hot::range_of(CLASS_SIZES[c]);
+            let (objects, bytes) = &mut live[r];
+            *objects = objects
+                .wrapping_add(shard.allocs[c].load(Relaxed))
+                .wrapping_sub(shard.frees[c].load(Relaxed));
+            *bytes = bytes
+                .wrapping_add(shard.alloc_bytes[c].load(Relaxed))
+                .wrapping_sub(shard.free_bytes[c].load(Relaxed));
+        }
+    }
+    let (mut objects, mut bytes) = (0f64, 0i64);
+    for (r, &(live_objects, live_bytes)) in live.iter().enumerate() {
+        let most_bytes = hot::UNTRACKED_ALLOC.bytes[r].load(Relaxed) as i64;
+        if most_bytes <= 0 {
+            continue;
+        }
+        let tracked_bytes = hot::TRACKED_INUSE.bytes[r].load(Relaxed) as i64;
+        bytes += (live_bytes as i64 - tracked_bytes).clamp(0, most_bytes);
+        let most = hot::UNTRACKED_ALLOC.objects[r].load(Relaxed) as f64 / OBJECT_SCALE;
+        let tracked = hot::TRACKED_INUSE.objects[r].load(Relaxed) as i64 as f64 / OBJECT_SCALE;
+        objects += (live_objects as i64 as f64 - tracked).clamp(0.0, most);
+    }
+    Some(StackStats {
+        frames: vec![symbols::UNTRACKED_FRAME],
+        inuse_objects: objects.round() as i64,
+        inuse_bytes: bytes,
+        ..StackStats::default()
+    })
 }
 
 /// Which of Go's sample types a profile shows first.
@@ -325,7 +370,7 @@ pub(crate) fn leaf_of(id: u32) -> String {
     let mut frames = Vec::new();
     match hot::stacks().and_then(|t| t.get(id as usize)) {
         Some(e) if e.frames(&mut frames) => leaf_function(&frames),
-        _ => "[stacks past the table]".to_owned(),
+        _ => symbols::PAST_THE_TABLE.to_owned(),
     }
 }
 
@@ -391,8 +436,18 @@ fn summary(out: &mut String) {
     } else {
         list(holding)
     };
+    let untracked = match untracked_inuse() {
+        Some(u) => format!(
+            "; {} {} in {} objects ({} samples past the in-use tables)",
+            symbols::UNTRACKED,
+            crate::model::bytes(u.inuse_bytes as u64),
+            u.inuse_objects,
+            hot::UNTRACKED.load(Relaxed)
+        ),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "  heap profile: in use by stack (top 3): {holding}; allocated most: {}\n",
+        "  heap profile: in use by stack (top 3): {holding}; allocated most: {}{untracked}\n",
         list(allocating)
     ));
 }
