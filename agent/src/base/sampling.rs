@@ -161,7 +161,9 @@ pub(crate) fn enable(
         0.0
     };
     LOG_GAP_NS.store(gap.clamp(0.0, u64::MAX as f64) as u64, Relaxed);
-    let scale = if cpu_percent > 0.0 && cpu_percent < 100.0 {
+    // An interval under 4 KiB (down to 1: every allocation sampled) is a choice of
+    // precision over cost that the budget leaves alone, as does a budget of a whole core.
+    let scale = if cpu_percent > 0.0 && cpu_percent < 100.0 && interval >= MIN_BUDGETED {
         (100.0 / cpu_percent).round().max(1.0)
     } else {
         0.0
@@ -538,6 +540,8 @@ pub(crate) fn queue_depth() -> usize {
     QUEUE.get().map_or(0, ArrayQueue::len)
 }
 
+/// The smallest configured interval the CPU budget raises: below it, the interval is fixed.
+pub(crate) const MIN_BUDGETED: u64 = 4096;
 /// The largest mean the CPU budget raises to.
 pub(crate) const MAX_INTERVAL: u64 = 1 << 36;
 
