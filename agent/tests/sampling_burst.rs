@@ -1,10 +1,12 @@
-//! Poisson sampling when load starts after idle: the sample budget holds in every second,
-//! the first second of the burst included, and the estimates stay unbiased.
+//! Poisson sampling when load starts after idle, on four threads at a fine interval (4 KiB,
+//! which the CPU budget may raise): the log records stay within their budget in every second,
+//! the first second of the burst included, and the per-scope estimates, which every sample
+//! feeds whether it became a record or not, stay unbiased.
 //!
-//! The controller on the export thread reacts once per 1 s tick. An idle second halves the
-//! mean interval toward its 4 KiB floor, so a burst that starts after idle meets a tiny
-//! interval; without a reaction on the allocating threads, it takes millions of samples
-//! before the next tick (the queue then drops them, weight kept).
+//! The export thread sets the records' keep probability once per 1 s tick; in between, the
+//! allocating threads halve it whenever a kept record finds the records' budget spent, so a
+//! burst that starts after idle (keep probability 1) does not flood the queue before the
+//! next tick.
 
 #[path = "support/sampling.rs"]
 mod support;
@@ -49,7 +51,6 @@ fn a_burst_after_idle_stays_within_the_budget_every_second() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("out.jsonl");
     let _ = std::fs::remove_file(&path);
-    // The interval starts at the floor, where idle leaves it.
     let guard = rtscope::Agent::builder()
         .with_file(&path)
         .with_summary(false)
