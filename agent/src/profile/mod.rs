@@ -1,9 +1,9 @@
 //! Heap profiles: which code allocates, and which code holds the memory, by call stack.
 //!
-//! Every allocation the Poisson byte sampler picks (`rtscope::sampling`, mean 512 KiB by
-//! default, adapted to about 100 samples a second) also records its call stack, and a
-//! sampled block leaves the in-use profile when it is freed, on any thread, by `realloc`
-//! too, also after the thread that allocated it exited. So the profile holds Go's four
+//! Every allocation the Poisson byte sampler picks (one every 512 KiB on average by default,
+//! as Go's `runtime.MemProfileRate`; only a CPU budget raises it, see docs/configuration.md)
+//! also records its call stack, and a sampled block leaves the in-use profile when it is
+//! freed, on any thread, by `realloc` too, also after the thread that allocated it exited. So the profile holds Go's four
 //! estimates per stack, unbiased (each sample weighs `s / (1 - exp(-s/T))` bytes):
 //!
 //! | sample type | what |
@@ -38,8 +38,11 @@
 //! - **The in-use set**: small sampled blocks (up to 32 KiB) are served from an address range
 //!   rtscope reserves, so a free is checked with one range compare; larger ones are
 //!   remembered by address and looked up by frees over 32 KiB only. The range holds up to
-//!   32768 live sampled blocks of each power-of-two size; past that a sample counts as
-//!   allocated but not in use (`rtscope.profile.untracked`).
+//!   32768 live sampled blocks of each power-of-two size; past that a sample counts in its
+//!   stack's allocated estimates only (`rtscope.profile.untracked`), and what such blocks
+//!   hold shows as one `[in use, untracked]` entry: for each size range with any, the exact
+//!   live bytes of its size classes less the tracked samples' estimate, at most what the
+//!   untracked samples were estimated to allocate.
 //!
 //! Off with `RTSCOPE_HEAP_PROFILE=off` (or `with_heap_profile(false)`), or with sampling.
 
@@ -411,7 +414,7 @@ fn series(out: &mut Vec<Metric>) {
     out.push(Metric::new(
         "rtscope.profile.untracked",
         "{sample}",
-        "Sampled allocations counted as allocated but not in use: the profile's arena or address table had no room for them",
+        "Sampled allocations whose blocks the in-use tables could not follow (the arena or address table had no room); what they hold shows as the [in use, untracked] entry",
         Data::Counter(Number::Int(hot::UNTRACKED.load(Relaxed))),
     ));
 }
