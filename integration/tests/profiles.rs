@@ -204,7 +204,10 @@ fn go_tool_pprof_attributes_in_use_to_the_holders_and_allocations_to_the_churner
         .find(|l| l.contains("sampling: "))
         .unwrap_or_else(|| panic!("no sampling line in the summary: {}", out.stderr));
     eprintln!("{sampling}");
-    assert!(sampling.contains("every 512.0 KiB on average"), "{sampling}");
+    assert!(
+        sampling.contains("every 512.0 KiB on average"),
+        "{sampling}"
+    );
     let raised = sampling.contains("raised");
     if raised {
         eprintln!("the CPU budget raised the interval: churn's allocated estimate not checked");

@@ -47,7 +47,10 @@ fn last_points(path: &Path, name: &str) -> Vec<(String, f64)> {
         .unwrap_or_else(|| panic!("no metrics in {}", path.display()));
     let req: serde_json::Value = serde_json::from_str(last).unwrap();
     let mut out = Vec::new();
-    for sm in req["resourceMetrics"][0]["scopeMetrics"].as_array().unwrap() {
+    for sm in req["resourceMetrics"][0]["scopeMetrics"]
+        .as_array()
+        .unwrap()
+    {
         for m in sm["metrics"].as_array().unwrap() {
             if m["name"] != name {
                 continue;
@@ -154,7 +157,11 @@ fn per_scope_spread_over_twenty_seeds_is_the_poisson_error_of_the_default_interv
             zs.push(z);
         }
     }
-    assert_eq!(zs.len(), 4 * RUNS, "{raised} of {seeds} runs raised the interval");
+    assert_eq!(
+        zs.len(),
+        4 * RUNS,
+        "{raised} of {seeds} runs raised the interval"
+    );
     let n = zs.len() as f64;
     let mean_square = zs.iter().map(|z| z * z).sum::<f64>() / n;
     let mean = zs.iter().sum::<f64>() / n;
@@ -198,7 +205,11 @@ fn pprof_rows(file: &Path, sample_index: &str, dir: &Path) -> Option<Vec<String>
     Some(
         text.lines()
             .skip_while(|l| !l.trim_start().starts_with("flat"))
-            .filter(|l| !l.split_whitespace().nth(5).is_some_and(|f| f.starts_with("0x")))
+            .filter(|l| {
+                !l.split_whitespace()
+                    .nth(5)
+                    .is_some_and(|f| f.starts_with("0x"))
+            })
             .map(str::to_owned)
             .collect(),
     )
@@ -268,12 +279,18 @@ fn a_seed_reproduces_the_samples_and_the_profile() {
         a.3[0]
     );
     assert!(
-        a.3[2].iter().any(|l| l.contains("profile_workload::hold_eight")),
+        a.3[2]
+            .iter()
+            .any(|l| l.contains("profile_workload::hold_eight")),
         "{:?}",
         a.3[2]
     );
     let c = run("c", 8);
-    assert!(!c.0 && c.2 != a.2, "seeds 7 and 8 sampled the same: {:?}", c.2);
+    assert!(
+        !c.0 && c.2 != a.2,
+        "seeds 7 and 8 sampled the same: {:?}",
+        c.2
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -307,7 +324,13 @@ fn in_use_blocks_past_the_tables_show_as_an_untracked_entry() {
     let cum = |function: &str| -> f64 {
         rows.iter()
             .filter(|l| l.contains(function))
-            .filter_map(|l| l.split_whitespace().nth(3)?.trim_end_matches('B').parse().ok())
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .nth(3)?
+                    .trim_end_matches('B')
+                    .parse()
+                    .ok()
+            })
             .fold(0.0, f64::max)
     };
     let (tracked, untracked) = (

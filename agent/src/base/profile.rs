@@ -656,7 +656,11 @@ mod tests {
         use crate::base::classes::{CLASS_SIZES, class_of};
         for size in (1..=70_000u64).chain([1 << 20, (1 << 20) + 1, 5 << 30]) {
             let class = CLASS_SIZES[class_of(size as usize)];
-            assert_eq!(range_of(size), range_of(class), "size {size}, class {class}");
+            assert_eq!(
+                range_of(size),
+                range_of(class),
+                "size {size}, class {class}"
+            );
         }
         assert_eq!(range_of(16), 0);
         assert_eq!(range_of(17), 1);

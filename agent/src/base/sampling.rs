@@ -251,7 +251,9 @@ static MOVED_CPU_NS: AtomicU64 = AtomicU64::new(0);
 /// burst on many threads raises once per sample at the new mean, not once per thread.
 fn raise(mean: u64, now: u64) {
     let since = now.saturating_sub(MOVED_AT.load(Relaxed)).max(1_000_000);
-    let spent = CPU_NS.load(Relaxed).saturating_sub(MOVED_CPU_NS.load(Relaxed));
+    let spent = CPU_NS
+        .load(Relaxed)
+        .saturating_sub(MOVED_CPU_NS.load(Relaxed));
     let rate = spent as f64 / since as f64;
     let factor = (rate / (0.5 * cpu_budget())).clamp(2.0, MAX_RAISE);
     let to = ((mean as f64 * factor) as u64).min(MAX_INTERVAL);

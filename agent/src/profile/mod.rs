@@ -109,14 +109,14 @@ pub(crate) fn snapshot() -> Vec<StackStats> {
 /// shards' counters) less the tracked samples' in-use estimate there, and at most what the
 /// untracked samples were estimated to allocate. `None` while every sample was tracked.
 fn untracked_inuse() -> Option<StackStats> {
-    use crate::base::classes::{CLASS_SIZES, NUM_CLASSES};
+    use crate::base::classes::CLASS_SIZES;
     if hot::UNTRACKED.load(Relaxed) == 0 {
         return None;
     }
     let mut live = [(0u64, 0u64); hot::RANGES];
     for shard in crate::base::shard::user_shards() {
-        for c in 0..NUM_CLASSES {
-            let r = hot::range_of(CLASS_SIZES[c]);
+        for (c, &size) in CLASS_SIZES.iter().enumerate() {
+            let r = hot::range_of(size);
             let (objects, bytes) = &mut live[r];
             *objects = objects
                 .wrapping_add(shard.allocs[c].load(Relaxed))
