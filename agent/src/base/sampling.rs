@@ -27,7 +27,9 @@
 //!   sets `q` each tick to what the last window's samples would have needed for the target
 //!   ([`keep_for`]); between ticks a kept sample charged to a token bucket (1.5x the target
 //!   per second sustained, half a second's worth at once) that finds it spent halves `q`, so
-//!   the first second of a burst holds about twice the target at most.
+//!   the first second of a burst holds about twice the target at most, and one that finds it
+//!   idle for 16 records' worth doubles `q` (the samples came to be fewer, as when the CPU
+//!   budget raised the interval).
 //!
 //! A thread picks up a new `T` when it draws its next countdown, and each sample's weight
 //! uses the `T` its countdown was drawn with (and each record the `q` its coin was tossed
@@ -247,8 +249,9 @@ static MOVED_CPU_NS: AtomicU64 = AtomicU64::new(0);
 /// The sample path ran over the CPU budget at `now` on a distance drawn with `mean`: raises
 /// the mean by the factor that brings the cost since the mean last moved to half the budget,
 /// at least 2x and at most [`MAX_RAISE`]x, and forgives the budget's debt (the raise answers
-/// it). Samples drawn with an older, smaller mean raise nothing (the first one did), so a
-/// burst on many threads raises once per sample at the new mean, not once per thread.
+/// it), raising the records' keep probability by the same factor. Samples drawn with an
+/// older, smaller mean raise nothing (the first one did), so a burst on many threads raises
+/// once per sample at the new mean, not once per thread.
 fn raise(mean: u64, now: u64) {
     let since = now.saturating_sub(MOVED_AT.load(Relaxed)).max(1_000_000);
     let spent = CPU_NS
@@ -264,6 +267,10 @@ fn raise(mean: u64, now: u64) {
         RAISED.fetch_add(1, Relaxed);
         moved(now);
         CPU_TAT.store(now, Relaxed);
+        // Samples now come `to / mean` times more slowly: keep as many more of them as
+        // records, or until the next tick a few records would stand for the whole burst.
+        let q = keep();
+        set_keep(q * to as f64 / mean as f64);
     }
 }
 
@@ -276,31 +283,51 @@ fn moved(now: u64) {
 /// The most one raise multiplies the mean by.
 const MAX_RAISE: f64 = 64.0;
 
-/// Charges a record kept at monotonic time `now` to the log budget; true if it was spent
-/// (the record is exported all the same: its coin was tossed).
-fn over_log_budget(now: u64) -> bool {
+/// Where a record kept at monotonic time `now` finds the log budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Budget {
+    /// Spent: records come faster than the budget passes them.
+    Over,
+    /// Within it.
+    Within,
+    /// Idle for more than [`IDLE_GAPS`] records' worth: records come far slower than it
+    /// passes them (the keep probability is too small for the samples now).
+    Idle,
+}
+
+/// Idle this many sustained-rate gaps before a record, the budget counts as unused: at the
+/// target rate (1.5 gaps apart on average) that happens with probability `e^-10.7`, about
+/// 2e-5, per record.
+const IDLE_GAPS: u64 = 16;
+
+/// Charges a record kept at monotonic time `now` to the log budget (the record is exported
+/// whatever it finds: its coin was tossed).
+fn log_budget(now: u64) -> Budget {
     let gap = LOG_GAP_NS.load(Relaxed);
     if gap == 0 {
-        return false;
+        return Budget::Within;
     }
-    let mut over = false;
+    let mut found = Budget::Within;
     let _ = LOG_TAT.fetch_update(Relaxed, Relaxed, |tat| {
         let next;
-        (next, over) = gcra(tat, now, gap);
-        (!over).then_some(next)
+        (next, found) = gcra(tat, now, gap);
+        (found != Budget::Over).then_some(next)
     });
-    over
+    found
 }
 
 /// One step of the generic cell rate algorithm: a record at `now` against the theoretical
-/// arrival time `tat`, one record per `gap` ns sustained. Returns the next `tat` and whether
-/// the record was over budget (then `tat` is left as it was: only records within it spend it).
-fn gcra(tat: u64, now: u64, gap: u64) -> (u64, bool) {
+/// arrival time `tat`, one record per `gap` ns sustained. Returns the next `tat` and where
+/// the record found the budget (over it, `tat` is left as it was: only records within it
+/// spend it).
+fn gcra(tat: u64, now: u64, gap: u64) -> (u64, Budget) {
     let at = tat.max(now);
     if at - now > LOG_TOLERANCE_NS {
-        (tat, true)
+        (tat, Budget::Over)
+    } else if tat != 0 && tat < now && now - tat > IDLE_GAPS * gap {
+        (at + gap, Budget::Idle)
     } else {
-        (at + gap, false)
+        (at + gap, Budget::Within)
     }
 }
 
@@ -314,10 +341,10 @@ pub(crate) fn set_keep(q: f64) {
     KEEP.store(q.clamp(MIN_KEEP, 1.0).to_bits(), Relaxed);
 }
 
-/// Halves the keep probability from `from` (a record over the log budget), unless it moved
-/// since.
-fn lower_keep(from: f64) {
-    let to = (from / 2.0).max(MIN_KEEP);
+/// Moves the keep probability from `from` to `to` (a record over the log budget, or finding
+/// it idle), unless it moved since.
+fn move_keep(from: f64, to: f64) {
+    let to = to.clamp(MIN_KEEP, 1.0);
     let _ = KEEP.compare_exchange(from.to_bits(), to.to_bits(), Relaxed, Relaxed);
 }
 
@@ -513,8 +540,10 @@ fn record(size: usize, class: usize, mean: u64, coins: &Cell<u64>, now: u64) {
     if queue.push(sample).is_err() {
         DROPPED.fetch_add(1, Relaxed);
     }
-    if over_log_budget(now) {
-        lower_keep(q);
+    match log_budget(now) {
+        Budget::Over => move_keep(q, q / 2.0),
+        Budget::Idle if q < 1.0 => move_keep(q, q * 2.0),
+        _ => {}
     }
 }
 
@@ -650,9 +679,9 @@ mod tests {
         let (mut tat, mut passed) = (0, Vec::new());
         for i in 0..30_000u64 {
             let now = 1_000_000_000 + i * 100_000; // 10 000 per second, for 3 s
-            let over;
-            (tat, over) = gcra(tat, now, gap);
-            if !over {
+            let found;
+            (tat, found) = gcra(tat, now, gap);
+            if found != Budget::Over {
                 passed.push(now);
             }
         }
@@ -671,6 +700,19 @@ mod tests {
             "{}",
             passed.len()
         );
+    }
+
+    /// A record after 16 sustained-rate gaps without one finds the budget idle; one at the
+    /// sustained rate does not.
+    #[test]
+    fn the_log_budget_tells_idle_from_used() {
+        let gap = 1_000_000;
+        let (tat, found) = gcra(0, 5_000_000_000, gap);
+        assert_eq!(found, Budget::Within, "the first record");
+        let (tat, found) = gcra(tat, 5_000_000_000 + gap, gap);
+        assert_eq!(found, Budget::Within);
+        let (_, found) = gcra(tat, 5_000_000_000 + 20 * gap, gap);
+        assert_eq!(found, Budget::Idle);
     }
 
     /// The records' coins: a sample kept with probability q weighs w/q, so the kept weights

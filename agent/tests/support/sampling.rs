@@ -57,6 +57,8 @@ pub(crate) struct Sampled {
     /// Nanoseconds since the Unix epoch.
     pub(crate) time: u64,
     pub(crate) size: i64,
+    /// Bytes the record stands for (`rust.memory.sample.weight`).
+    pub(crate) weight: f64,
     pub(crate) scope: String,
 }
 
@@ -86,6 +88,8 @@ pub(crate) fn samples(path: &std::path::Path) -> Vec<Sampled> {
                         time: number(&r["timeUnixNano"]).unwrap() as u64,
                         size: number(&attr("rust.memory.allocation.size")["intValue"]).unwrap()
                             as i64,
+                        weight: number(&attr("rust.memory.sample.weight")["intValue"])
+                            .unwrap(),
                         scope: attr("rust.scope")["stringValue"]
                             .as_str()
                             .unwrap_or("")
