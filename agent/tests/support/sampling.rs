@@ -88,8 +88,7 @@ pub(crate) fn samples(path: &std::path::Path) -> Vec<Sampled> {
                         time: number(&r["timeUnixNano"]).unwrap() as u64,
                         size: number(&attr("rust.memory.allocation.size")["intValue"]).unwrap()
                             as i64,
-                        weight: number(&attr("rust.memory.sample.weight")["intValue"])
-                            .unwrap(),
+                        weight: number(&attr("rust.memory.sample.weight")["intValue"]).unwrap(),
                         scope: attr("rust.scope")["stringValue"]
                             .as_str()
                             .unwrap_or("")
