@@ -366,7 +366,8 @@ fn otlp_profiles_arrive(
         collector.receiver_log(),
         out.stderr
     );
-    // The last export while the holders were alive.
+    // The last export: the holders are alive until after it (heap_holders shuts the agent
+    // down before freeing them, so no export sees them half freed).
     let last = requests
         .iter()
         .rev()
@@ -426,8 +427,8 @@ fn the_profile_directory_keeps_the_newest_ten_files_and_a_bad_one_is_one_line() 
         let n = f.file_name().unwrap().to_string_lossy().into_owned();
         n.starts_with("heap-") && n.ends_with(".pb.gz")
     }));
-    // The last one is the exit's (everything freed); one written while the holders were
-    // alive shows them.
+    // The last one is the exit's, the holders still alive (heap_holders shuts the agent
+    // down before it frees them).
     let alive = files
         .iter()
         .rev()

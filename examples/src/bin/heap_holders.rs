@@ -63,7 +63,7 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let _agent = rtscope::Agent::builder()
+    let agent = rtscope::Agent::builder()
         .with_service_name("heap-holders")
         .install()
         .expect("install rtscope");
@@ -82,4 +82,8 @@ fn main() {
     std::thread::sleep(std::time::Duration::from_secs(serve_secs));
     let held: usize = sixty.iter().chain(&twenty).map(Vec::capacity).sum();
     println!("held {held} bytes");
+    // The final export (and the summary) with the holders still held; no export can see
+    // them half freed.
+    agent.shutdown();
+    drop((sixty, twenty));
 }
