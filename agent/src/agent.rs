@@ -274,17 +274,30 @@ impl AgentBuilder {
         self
     }
 
-    /// Samples per second the adaptive controller aims for. Wins over
-    /// `RTSCOPE_SAMPLING_TARGET`. Default 100.
+    /// Allocation samples exported one by one as log records per second, about: a subsample
+    /// whose weights keep sums over the records unbiased; every sample still feeds the
+    /// per-scope estimates and the heap profile. Wins over `RTSCOPE_SAMPLING_TARGET`.
+    /// Default 100.
     pub fn with_sampling_target(mut self, per_second: f64) -> Self {
         self.overrides.sampling_target = Some(per_second);
         self
     }
 
-    /// Initial mean bytes between two samples. Wins over `RTSCOPE_SAMPLING_INTERVAL`.
-    /// Default 512 KiB.
+    /// Mean bytes between two samples, as Go's `runtime.MemProfileRate`: a holder of `H`
+    /// bytes is estimated within about `sqrt(bytes / H)` (one standard deviation). Only the
+    /// CPU budget ([`with_sampling_cpu`](Self::with_sampling_cpu)) raises it. Wins over
+    /// `RTSCOPE_SAMPLING_INTERVAL`. Default 512 KiB.
     pub fn with_sampling_interval(mut self, bytes: u64) -> Self {
         self.overrides.sampling_interval = Some(bytes);
+        self
+    }
+
+    /// Percent of one core the sample path (stack capture, interning, the record) may take,
+    /// summed over the allocating threads, with one second's worth of it at once: past that
+    /// the interval is raised at once, and lowered back toward the configured one (at most
+    /// 8x a second) once the cost allows. Wins over `RTSCOPE_SAMPLING_CPU`. Default 1.0.
+    pub fn with_sampling_cpu(mut self, percent: f64) -> Self {
+        self.overrides.sampling_cpu = Some(percent);
         self
     }
 
@@ -321,9 +334,13 @@ impl AgentBuilder {
 
     /// Fixes the seed of the sampler's per-thread random streams, so a run samples the same
     /// allocations every time (for tests and reproductions). Without it the seed is random
-    /// per process. It applies at install to every thread: the installing one at once, so
-    /// its samples repeat exactly from run to run (while the rate stays within the target);
-    /// each other thread at its next sampling slow path, in the order threads get there.
+    /// per process. It applies at install to every thread: the installing one at once, each
+    /// other thread at its next sampling slow path, in the order threads get there. A
+    /// deterministic program then takes the same samples and builds the same profile in
+    /// every run, unless the CPU budget is reached (the interval then moves with the clock)
+    /// or its threads reach their first slow path in another order. The log records are a
+    /// subsample that follows the clock once samples come faster than the target. Wins over
+    /// `RTSCOPE_SAMPLING_SEED`.
     pub fn with_sampling_seed(mut self, seed: u64) -> Self {
         self.overrides.sampling_seed = Some(seed);
         self

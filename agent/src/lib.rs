@@ -54,8 +54,9 @@
 //!   either order of the two layers (adds tracing-opentelemetry without its defaults).
 //! - `jemalloc` (Unix), `mimalloc`: [`alloc::AllocatorStats`] for tikv-jemallocator's
 //!   `Jemalloc` (jemalloc's own statistics through `mallctl`; jemalloc is built from its C
-//!   sources with statistics on) and for mimalloc's `MiMalloc`, so
-//!   [`alloc::report_allocator`] explains their held memory and [`alloc::trim`] purges it.
+//!   sources with statistics on) and for mimalloc's `MiMalloc`, and the constructors
+//!   `Alloc::jemalloc()` and `Alloc::mimalloc()`, which report their held memory
+//!   (`rust.memory.allocator.*`) with nothing else to call; [`alloc::trim`] purges it.
 //! - `cli`: the `rtscope` command (`cargo install rtscope --no-default-features --features
 //!   cli`, the exporters being of no use to it): `rtscope report
 //!   FILE` (a self-contained HTML page of the agent's file), `rtscope summary FILE` (the exit

@@ -1,11 +1,14 @@
-//! The export side of sampling: the [`Sampler`], owned by the export pipeline, drains the
-//! sample queue each collection tick, keeps per-scope estimates with bounded cardinality,
-//! runs the rate controller, and turns samples into log records. The hot side (per-thread
-//! streams, the mean, the budget, the queue) is `crate::base::sampling`.
+//! The export side of sampling: the [`Sampler`], owned by the export pipeline, adds every
+//! sample's weight to the per-scope estimates each collection tick (bounded cardinality),
+//! brings the mean back toward the configured interval after the CPU budget raised it, sets
+//! the log records' keep probability for the target rate, and turns the kept samples into
+//! log records. The hot side (per-thread streams, the mean, the budgets, the queue) is
+//! `crate::base::sampling`.
 
 use crate::base::classes::CLASS_SIZES;
 use crate::base::sampling::{
-    DROPPED, Sample, TAKEN, adjust, drain, mean, queue_depth, set_mean, take_dropped_weight,
+    CPU_NS, DROPPED, RAISED, Sample, TAKEN, base, cpu_budget, drain, keep, keep_for, mean,
+    queue_depth, recover, set_keep, set_mean, take_scope_weights,
 };
 use crate::model::events::{EventBuffer, LogEvent};
 use crate::model::series::{Data, Metric, Value};
@@ -21,10 +24,13 @@ pub(crate) const NO_SCOPE: &str = "<none>";
 /// Export-thread state of the sampler.
 #[derive(Debug)]
 pub(crate) struct Sampler {
+    /// Log records per second.
     target: f64,
     /// Cumulative estimated bytes per series name.
     per_scope: HashMap<String, f64>,
     taken_at_last_tick: u64,
+    cpu_ns_at_last_tick: u64,
+    /// Samples per second in the last window.
     achieved: f64,
     thread_names: HashMap<u32, String>,
     /// Estimated bytes per scope name in the last window, largest first (spike context).
@@ -35,12 +41,13 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
-    /// A sampler aiming for `target_per_sec` samples per second.
+    /// A sampler exporting about `target_per_sec` log records per second.
     pub(crate) fn new(target_per_sec: f64) -> Self {
         Sampler {
             target: target_per_sec,
             per_scope: HashMap::new(),
             taken_at_last_tick: TAKEN.load(Relaxed),
+            cpu_ns_at_last_tick: CPU_NS.load(Relaxed),
             achieved: 0.0,
             thread_names: HashMap::new(),
             recent: Vec::new(),
@@ -68,25 +75,31 @@ impl Sampler {
             .clone()
     }
 
-    /// One collection tick of `seconds`: drain, estimate, adjust the rate, queue log records.
+    /// One collection tick of `seconds`: estimate, recover the mean, set the keep
+    /// probability, queue log records.
     pub(crate) fn tick(&mut self, seconds: f64, events: &mut EventBuffer) {
         let mut samples: Vec<Sample> = Vec::new();
         drain(&mut samples);
         let taken = TAKEN.load(Relaxed);
         let in_window = taken.wrapping_sub(self.taken_at_last_tick);
         self.taken_at_last_tick = taken;
+        let cpu_ns = CPU_NS.load(Relaxed);
+        let spent = cpu_ns.wrapping_sub(self.cpu_ns_at_last_tick);
+        self.cpu_ns_at_last_tick = cpu_ns;
         if seconds > 0.0 {
             self.achieved = in_window as f64 / seconds;
             let m = mean();
             if m != 0 {
-                set_mean(m, adjust(m, self.achieved, self.target));
+                let cost = spent as f64 / (seconds * 1e9);
+                set_mean(m, recover(m, base(), cost, cpu_budget()));
             }
+            set_keep(keep_for(self.achieved, self.target));
         }
         let mut window: HashMap<String, f64> = HashMap::new();
-        // Samples the queue could not take still count toward the estimates.
-        let mut dropped = Vec::new();
-        take_dropped_weight(|scope, weight| dropped.push((scope, weight)));
-        for (scope, weight) in dropped {
+        // Every sample's weight, kept as a record or not.
+        let mut weights = Vec::new();
+        take_scope_weights(|scope, weight| weights.push((scope, weight)));
+        for (scope, weight) in weights {
             let scope = self.series_name(scope);
             *self.per_scope.entry(scope.clone()).or_insert(0.0) += weight as f64;
             *window.entry(scope).or_insert(0.0) += weight as f64;
@@ -103,8 +116,6 @@ impl Sampler {
             .map(|(id, w)| (id, w.round() as u64));
         for s in samples {
             let scope = self.series_name(s.scope);
-            *self.per_scope.entry(scope.clone()).or_insert(0.0) += s.weight;
-            *window.entry(scope.clone()).or_insert(0.0) += s.weight;
             let thread = self.thread_name(s.tid);
             events.push(LogEvent {
                 name: "rust.memory.allocation.sample",
@@ -189,6 +200,30 @@ impl Sampler {
             "{sample}/s",
             "Samples per second achieved in the last collection window (the export thread's 1 s tick).",
             Data::Gauge(self.achieved.into()),
+        ));
+        out.push(Metric::new(
+            "rtscope.sampling.samples",
+            "{sample}",
+            "Samples taken: every one feeds the estimates and the heap profile.",
+            Data::Counter(TAKEN.load(Relaxed).into()),
+        ));
+        out.push(Metric::new(
+            "rtscope.sampling.time",
+            "s",
+            "Time the allocating threads spent in the sample path (stack capture, interning, the record), as charged to the CPU budget.",
+            Data::Counter((CPU_NS.load(Relaxed) as f64 / 1e9).into()),
+        ));
+        out.push(Metric::new(
+            "rtscope.sampling.raised",
+            "{raise}",
+            "Times the CPU budget raised the mean interval.",
+            Data::Counter(RAISED.load(Relaxed).into()),
+        ));
+        out.push(Metric::new(
+            "rtscope.sampling.keep",
+            "1",
+            "Probability a sample is exported as a log record (the subsample bounded by the target rate).",
+            Data::Gauge(keep().into()),
         ));
         for (queue, dropped) in [
             ("samples", DROPPED.load(Relaxed)),

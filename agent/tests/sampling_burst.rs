@@ -1,10 +1,12 @@
-//! Poisson sampling when load starts after idle: the sample budget holds in every second,
-//! the first second of the burst included, and the estimates stay unbiased.
+//! Poisson sampling when load starts after idle, on four threads at a fine interval (4 KiB,
+//! which the CPU budget may raise): the log records stay within their budget in every second,
+//! the first second of the burst included, and the per-scope estimates, which every sample
+//! feeds whether it became a record or not, stay unbiased.
 //!
-//! The controller on the export thread reacts once per 1 s tick. An idle second halves the
-//! mean interval toward its 4 KiB floor, so a burst that starts after idle meets a tiny
-//! interval; without a reaction on the allocating threads, it takes millions of samples
-//! before the next tick (the queue then drops them, weight kept).
+//! The export thread sets the records' keep probability once per 1 s tick; in between, the
+//! allocating threads halve it whenever a kept record finds the records' budget spent, so a
+//! burst that starts after idle (keep probability 1) does not flood the queue before the
+//! next tick.
 
 #[path = "support/sampling.rs"]
 mod support;
@@ -49,7 +51,6 @@ fn a_burst_after_idle_stays_within_the_budget_every_second() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("out.jsonl");
     let _ = std::fs::remove_file(&path);
-    // The interval starts at the floor, where idle leaves it.
     let guard = rtscope::Agent::builder()
         .with_file(&path)
         .with_summary(false)
@@ -99,23 +100,40 @@ fn a_burst_after_idle_stays_within_the_budget_every_second() {
             "{dropped} samples dropped at the {queue} queue"
         );
     }
-    let times: Vec<u64> = samples(&path).iter().map(|s| s.time).collect();
+    let records = samples(&path);
+    let times: Vec<u64> = records.iter().map(|s| s.time).collect();
     let worst = max_in_window(&times, 1_000_000_000);
     assert!(
         worst as f64 <= 3.0 * TARGET,
         "{worst} samples within one second against a target of {TARGET}/s ({} in all over a {seconds:.1} s burst)",
         times.len()
     );
+    // Both estimates within 10 % of the truth: the per-scope series (every sample) and the
+    // sum of the records' weights (each record weighs its sample's weight over the
+    // probability it was kept with; a keep probability that moves, halved and doubled
+    // within the first second of the burst, leaves the sum unbiased). About 1 500-2 500
+    // records per scope, fewer and heavier in the first second: a relative sd of 2-3 %
+    // (measured over 18 runs: the records' sums read -5.5 % to +0.5 %, sd 1.8 %; the
+    // series -1.6 % to +1.7 %), so 10 % is over 4 sd of the heaviest-tailed of the four
+    // estimates: a failure well under once in 10 000 runs.
     let est = estimates(&path);
     for (name, bytes) in truth {
         let truth = bytes as f64;
         let e = scope_estimate(&est, &name);
-        let err = (e - truth).abs() / truth;
-        assert!(
-            err < 0.10,
-            "{name}: estimated {e:.0} B, allocated {truth} B ({:.2}% off)",
-            err * 100.0
-        );
+        let from_records: f64 = records
+            .iter()
+            .filter(|r| r.scope == name)
+            .map(|r| r.weight)
+            .sum();
+        for (what, e) in [("series", e), ("records", from_records)] {
+            eprintln!("{name} from the {what}: {:+.2}%", (e / truth - 1.0) * 100.0);
+            let err = (e - truth).abs() / truth;
+            assert!(
+                err < 0.10,
+                "{name}: estimated {e:.0} B from the {what}, allocated {truth} B ({:.2}% off)",
+                err * 100.0
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,7 +21,6 @@
 //! step prints one line of `key=value` figures in bytes (`rss` is 0 where the system does
 //! not say; `releasable` only where the allocator says).
 
-use rtscope::alloc::AllocatorStats;
 use std::time::Duration;
 
 const OBJECTS: usize = 500_000;
@@ -53,9 +52,10 @@ fn report(step: &str) {
     );
 }
 
-/// Runs the story with `allocator`, the `#[global_allocator]` static, reported.
-pub fn run(allocator: &'static dyn AllocatorStats) {
-    rtscope::alloc::report_allocator(allocator);
+/// Runs the story under the `#[global_allocator]`, whose constructor (`Alloc::system`,
+/// `Alloc::jemalloc`, `Alloc::mimalloc`) reports what its allocator holds: nothing else to
+/// call.
+pub fn run() {
     report("start");
 
     let mut objects: Vec<Box<[u8]>> = Vec::with_capacity(OBJECTS);

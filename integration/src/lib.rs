@@ -36,6 +36,7 @@
 //! | [`settle`] | wait until a collector stops receiving late requests |
 //! | [`tool`] | a system tool a test drives (prometheus, promtool, chromium): skip when missing, fail under `CI=true` |
 //! | [`run_watched`], [`build_preload`] | time a child's exit, count its threads; build an `LD_PRELOAD` shim |
+//! | [`sampling`] | bounds of a Poisson byte-sampling estimate (Chernoff), its variance |
 //! | [`Service`], [`HttpClient`], [`TempDir`] | a long-running child serving HTTP on 127.0.0.1, a client to drive it, a scratch directory |
 //! | [`prometheus`] | a real Prometheus scraping one target, queried over its API |
 //! | [`swarm`] | hostile clients of a listener (silent, slowloris, idle keep-alive, reconnecting), a bounded probe, another process's thread CPU |
@@ -56,6 +57,7 @@ pub mod otlp;
 mod process;
 pub mod prometheus;
 mod proxy;
+pub mod sampling;
 mod service;
 mod settle;
 pub mod swarm;

@@ -343,15 +343,16 @@ fn agent_memory_stays_bounded_while_the_collector_is_down() {
     let mut c = Collector::start();
     c.kill();
     let endpoint = c.http_endpoint();
-    // The finest sampling rate the controller allows, held there: each of the workload's
-    // 33 000 blocks is sampled (a block of 20 kB crosses a sample point 99 % of the time),
-    // and none of the samples can be delivered.
+    // A 4 KiB interval held there (the CPU budget off) and every sample a log record: each
+    // of the workload's 33 000 blocks is sampled (a block of 20 kB crosses a sample point
+    // 99 % of the time), and none of the records can be delivered.
     let mut cmd = command(
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
             ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
+            ("RTSCOPE_SAMPLING_CPU", "100"),
             ("RTSCOPE_SAMPLING_TARGET", "1000000000"),
         ],
         &["300", "2"],

@@ -44,10 +44,11 @@
 //!
 //! # Memory the allocator holds beyond the live heap
 //!
-//! [`report_allocator`] makes the agent export what the inner allocator holds but does not
-//! use ([`HeldMemory`], `rust.memory.allocator.*`), for an inner allocator implementing
-//! [`AllocatorStats`] (rtscope implements it for [`System`] on glibc); [`trim`] asks it to give
-//! free memory back and counts the bytes that went.
+//! The agent exports what the inner allocator holds but does not use ([`HeldMemory`],
+//! `rust.memory.allocator.*`) for [`Alloc::system`] on glibc, [`Alloc::jemalloc`] and
+//! [`Alloc::mimalloc`] with nothing else to call, and for any inner allocator implementing
+//! [`AllocatorStats`] handed to [`report_allocator`]; [`trim`] asks it to give free memory
+//! back and counts the bytes that went.
 //!
 //! # Whose block it is: the application's or the agent's
 //!
@@ -104,23 +105,66 @@ use std::sync::atomic::Ordering::Relaxed;
 /// static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 /// ```
 ///
-/// Wrap another allocator with [`Alloc::new`], e.g. `rtscope::Alloc::new(mimalloc::MiMalloc)`.
-#[derive(Debug, Default)]
+/// [`Alloc::system`], [`Alloc::jemalloc`] and [`Alloc::mimalloc`] also report what their
+/// allocator holds beyond the live heap (`rust.memory.allocator.*`, [`held_memory`],
+/// [`trim`]) with nothing else to call. Wrap any other allocator with [`Alloc::new`] (and
+/// hand it to [`report_allocator`] if it implements [`AllocatorStats`]).
+#[derive(Default)]
 pub struct Alloc<A: GlobalAlloc = System> {
     inner: A,
+    /// What the constructor knows says what the inner allocator holds; offered to
+    /// [`retention`] from the slow path, so the series need no call.
+    stats: Option<&'static dyn AllocatorStats>,
+}
+
+impl<A: GlobalAlloc + std::fmt::Debug> std::fmt::Debug for Alloc<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alloc")
+            .field("inner", &self.inner)
+            .field("reports", &self.stats.map(AllocatorStats::name))
+            .finish()
+    }
 }
 
 impl Alloc<System> {
-    /// Wraps the system allocator.
+    /// Wraps the system allocator. On glibc it also reports what malloc holds
+    /// (`mallinfo2`) as `rust.memory.allocator.*`, and [`trim`] calls `malloc_trim`.
     pub const fn system() -> Self {
-        Alloc { inner: System }
+        Alloc {
+            inner: System,
+            stats: Some(&System),
+        }
+    }
+}
+
+#[cfg(all(feature = "jemalloc", not(windows)))]
+impl Alloc<tikv_jemallocator::Jemalloc> {
+    /// Wraps jemalloc (tikv-jemallocator, feature `jemalloc`), reporting its own statistics
+    /// as `rust.memory.allocator.*`; [`trim`] purges every arena.
+    pub const fn jemalloc() -> Self {
+        Alloc {
+            inner: tikv_jemallocator::Jemalloc,
+            stats: Some(&tikv_jemallocator::Jemalloc),
+        }
+    }
+}
+
+#[cfg(feature = "mimalloc")]
+impl Alloc<mimalloc::MiMalloc> {
+    /// Wraps mimalloc (feature `mimalloc`), reporting its committed bytes as
+    /// `rust.memory.allocator.*`; [`trim`] is `mi_collect(true)`.
+    pub const fn mimalloc() -> Self {
+        Alloc {
+            inner: mimalloc::MiMalloc,
+            stats: Some(&mimalloc::MiMalloc),
+        }
     }
 }
 
 impl<A: GlobalAlloc> Alloc<A> {
-    /// Wraps `inner`.
+    /// Wraps `inner`. Its held memory is not reported unless handed to [`report_allocator`].
     pub const fn new(inner: A) -> Self {
-        Alloc { inner }
+        Alloc { inner, stats: None }
     }
 
     /// The wrapped allocator.
@@ -136,6 +180,7 @@ impl<A: GlobalAlloc> Alloc<A> {
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        retention::offer(self.stats);
         let call = || {
             // SAFETY: forwarded from `alloc`/`alloc_zeroed`, whose contract the caller upholds.
             unsafe {

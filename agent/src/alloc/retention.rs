@@ -229,22 +229,49 @@ impl<A: GlobalAlloc + AllocatorStats> AllocatorStats for super::Alloc<A> {
 }
 
 static REPORTED: OnceLock<&'static dyn AllocatorStats> = OnceLock::new();
+/// The allocator a constructor that knows it ([`Alloc::system`](super::Alloc::system), ...)
+/// offered from the allocator's slow path: reported when none was reported explicitly.
+static OFFERED: OnceLock<&'static dyn AllocatorStats> = OnceLock::new();
+
+/// Offers the global allocator's own statistics, once (the allocator's slow path: one load
+/// after the first call; `OnceLock` allocates nothing).
+#[inline]
+pub(crate) fn offer(stats: Option<&'static dyn AllocatorStats>) {
+    if let Some(stats) = stats
+        && OFFERED.get().is_none()
+    {
+        let _ = OFFERED.set(stats);
+    }
+}
+
+/// The allocator whose held memory is reported: the one handed to [`report_allocator`], else
+/// the one the global [`Alloc`](super::Alloc)'s constructor knows.
+fn reported() -> Option<&'static dyn AllocatorStats> {
+    REPORTED.get().or_else(|| OFFERED.get()).copied()
+}
 /// Resident bytes [`trim`] gave back, in total.
 static RELEASED: AtomicU64 = AtomicU64::new(0);
 
 /// Reports `allocator`'s [`HeldMemory`] as `rust.memory.allocator.*` from now on (pass the
-/// `#[global_allocator]` static). The first call wins: `false` if one was reported already.
+/// `#[global_allocator]` static), for an allocator of one's own: [`Alloc::system`]
+/// (glibc), [`Alloc::jemalloc`] and [`Alloc::mimalloc`] are reported without it. The first
+/// call wins: `false` if one was reported already.
+///
+/// [`Alloc::system`]: super::Alloc::system
+/// [`Alloc::jemalloc`]: super::Alloc
+/// [`Alloc::mimalloc`]: super::Alloc
 pub fn report_allocator(allocator: &'static dyn AllocatorStats) -> bool {
     REPORTED.set(allocator).is_ok()
 }
 
-/// What the [reported](report_allocator) allocator holds now; `None` before one was
-/// reported or when it cannot say.
+/// What the reported allocator holds now (the global [`Alloc`](super::Alloc)'s when its
+/// constructor knows it, else the one handed to [`report_allocator`]); `None` when there is
+/// none or it cannot say.
 pub fn held_memory() -> Option<HeldMemory> {
-    REPORTED.get()?.held()
+    reported()?.held()
 }
 
-/// Asks the [reported](report_allocator) allocator to give free memory back to the
+/// Asks the reported allocator (see [`held_memory`]) to give free memory back to the
 /// operating system (glibc: `malloc_trim(0)`), and returns the resident bytes that went
 /// back: the process's RSS before minus after (0 if it did not drop; other threads'
 /// allocations meanwhile count against it), added to `rust.memory.allocator.released`.
@@ -255,7 +282,7 @@ pub fn held_memory() -> Option<HeldMemory> {
 /// every arena under its lock, some milliseconds per GiB of free memory), so call it where a
 /// pause is fine: after a burst, from a maintenance task, not per request.
 pub fn trim() -> Option<u64> {
-    let allocator = REPORTED.get()?;
+    let allocator = reported()?;
     // `resident_bytes` reads a file: the agent's own temporaries.
     agent_scope(|| {
         let before = sys::resident_bytes()?;
@@ -274,7 +301,7 @@ pub(crate) const SOURCE: Source = Source {
 };
 
 fn series(out: &mut Vec<Metric>) {
-    let Some(allocator) = REPORTED.get() else {
+    let Some(allocator) = reported() else {
         return;
     };
     let name = allocator.name();
@@ -282,7 +309,13 @@ fn series(out: &mut Vec<Metric>) {
         Metric::new(metric, "By", description, Data::UpDown(Number::Int(bytes)))
             .with_attr("rust.allocator.name", name)
     };
-    if let Some(h) = allocator.held() {
+    let held = allocator.held();
+    // An allocator the constructor offered that cannot say anything (`System` off glibc)
+    // has no series at all; one reported explicitly keeps its `released` counter.
+    if held.is_none() && REPORTED.get().is_none() {
+        return;
+    }
+    if let Some(h) = held {
         out.push(gauge(
             "rust.memory.allocator.mapped",
             "Bytes the allocator obtained from the operating system and holds",

@@ -11,8 +11,8 @@
 //! - [`counters`]: counter groups and duration histograms in the slots, and the
 //!   histogram snapshot type every part reports with.
 //! - [`sampling`]: the hot side of Poisson byte sampling (per-thread streams, the mean, the
-//!   budget, the sample queue); its controller is `crate::sampling::Sampler`, owned by the
-//!   export pipeline.
+//!   CPU budget that raises it, the log records' subsample, the sample queue); its export
+//!   side is `crate::sampling::Sampler`, owned by the export pipeline.
 //! - [`profile`]: the hot side of heap profiles: a stack per sample, the stack table and
 //!   the in-use set (the arena of sampled small blocks, the table of sampled large ones).
 //! - [`attribution`]: the scope current on each thread, which samples are attributed to.

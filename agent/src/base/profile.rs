@@ -69,6 +69,52 @@ static FRESH: [AtomicU32; SIZES] = [const { AtomicU32::new(0) }; SIZES];
 /// 32 KiB): counted allocated, never in use.
 pub(crate) static UNTRACKED: AtomicU64 = AtomicU64::new(0);
 
+/// Size ranges of the in-use accounting, by requested size: `k < SIZES` holds the sizes in
+/// `(8 << k, 16 << k]` (0: up to 16 B), `SIZES` the sizes over 32 KiB. Every power of two is
+/// a size-class bound, so a range is a whole number of size classes.
+pub(crate) const RANGES: usize = SIZES + 1;
+
+/// Estimates per size range ([`RANGES`]): objects ([`OBJECT_SCALE`]) and bytes.
+#[derive(Debug)]
+pub(crate) struct RangeEstimates {
+    pub(crate) objects: [AtomicU64; RANGES],
+    pub(crate) bytes: [AtomicU64; RANGES],
+}
+
+impl RangeEstimates {
+    const fn new() -> Self {
+        RangeEstimates {
+            objects: [const { AtomicU64::new(0) }; RANGES],
+            bytes: [const { AtomicU64::new(0) }; RANGES],
+        }
+    }
+
+    fn add(&self, range: usize, objects: u64, bytes: u64) {
+        self.objects[range].fetch_add(objects, Relaxed);
+        self.bytes[range].fetch_add(bytes, Relaxed);
+    }
+
+    fn sub(&self, range: usize, objects: u64, bytes: u64) {
+        self.objects[range].fetch_sub(objects, Relaxed);
+        self.bytes[range].fetch_sub(bytes, Relaxed);
+    }
+}
+
+/// The tracked samples' in-use estimates per size range (wrapping sums).
+pub(crate) static TRACKED_INUSE: RangeEstimates = RangeEstimates::new();
+/// The allocated estimates of the samples that could not be tracked, per size range: the
+/// most the blocks past the tables can hold.
+pub(crate) static UNTRACKED_ALLOC: RangeEstimates = RangeEstimates::new();
+
+/// The size range of a request of `size` bytes (see [`RANGES`]).
+pub(crate) fn range_of(size: u64) -> usize {
+    if size > LARGEST as u64 {
+        SIZES
+    } else {
+        size.max(16).next_power_of_two().trailing_zeros() as usize - 4
+    }
+}
+
 /// One distinct stack and its estimates (all zero until first written).
 #[derive(Debug)]
 #[repr(C)]
@@ -91,6 +137,7 @@ pub(crate) struct Stack {
 struct Meta {
     /// Next free slot + 1 (free list), in the arena's slot records.
     next: AtomicU32,
+    /// The stack's entry, and the size range in the top byte.
     stack: AtomicU32,
     objects: AtomicU64,
     bytes: AtomicU64,
@@ -108,6 +155,8 @@ struct LargeEntry {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Sampled {
     stack: u32,
+    /// Its size range ([`range_of`]).
+    range: u8,
     objects: u64,
     bytes: u64,
 }
@@ -357,6 +406,7 @@ pub(crate) fn on_sample(size: u64, weight: f64) -> u32 {
     let _ = PENDING.try_with(|p| {
         p.set(Some(Sampled {
             stack,
+            range: range_of(size) as u8,
             objects,
             bytes,
         }))
@@ -376,9 +426,11 @@ pub(crate) fn take() -> Option<Sampled> {
     None
 }
 
-/// A sample whose block cannot be tracked: it stays in the allocated estimates only.
-pub(crate) fn untracked(_s: Sampled) {
+/// A sample whose block cannot be tracked: it stays in its stack's allocated estimates, and
+/// its range's untracked estimates say what the blocks past the tables may hold.
+pub(crate) fn untracked(s: Sampled) {
     UNTRACKED.fetch_add(1, Relaxed);
+    UNTRACKED_ALLOC.add(usize::from(s.range), s.objects, s.bytes);
 }
 
 fn add_inuse(s: &Sampled) {
@@ -386,19 +438,24 @@ fn add_inuse(s: &Sampled) {
         e.inuse_objects.fetch_add(s.objects, Relaxed);
         e.inuse_bytes.fetch_add(s.bytes, Relaxed);
     }
+    TRACKED_INUSE.add(usize::from(s.range), s.objects, s.bytes);
 }
 
 fn sub_inuse(m: &Meta) {
-    let stack = m.stack.load(Relaxed) as usize;
+    let packed = m.stack.load(Relaxed);
+    let (stack, range) = ((packed & 0xff_ffff) as usize, (packed >> 24) as usize);
+    let (objects, bytes) = (m.objects.load(Relaxed), m.bytes.load(Relaxed));
     if let Some(e) = stacks().and_then(|t| t.get(stack)) {
-        e.inuse_objects.fetch_sub(m.objects.load(Relaxed), Relaxed);
-        e.inuse_bytes.fetch_sub(m.bytes.load(Relaxed), Relaxed);
+        e.inuse_objects.fetch_sub(objects, Relaxed);
+        e.inuse_bytes.fetch_sub(bytes, Relaxed);
     }
+    TRACKED_INUSE.sub(range.min(RANGES - 1), objects, bytes);
 }
 
 impl Meta {
     fn set(&self, s: &Sampled) {
-        self.stack.store(s.stack, Relaxed);
+        self.stack
+            .store(s.stack | u32::from(s.range) << 24, Relaxed);
         self.objects.store(s.objects, Relaxed);
         self.bytes.store(s.bytes, Relaxed);
     }
@@ -590,6 +647,25 @@ mod tests {
             }
         }
         assert!(region(SIZES) == ARENA_LEN);
+    }
+
+    /// A size range is a whole number of size classes: every size falls in the range of its
+    /// class's bound, so the exact per-class counters give each range's live heap.
+    #[test]
+    fn size_ranges_are_unions_of_size_classes() {
+        use crate::base::classes::{CLASS_SIZES, class_of};
+        for size in (1..=70_000u64).chain([1 << 20, (1 << 20) + 1, 5 << 30]) {
+            let class = CLASS_SIZES[class_of(size as usize)];
+            assert_eq!(
+                range_of(size),
+                range_of(class),
+                "size {size}, class {class}"
+            );
+        }
+        assert_eq!(range_of(16), 0);
+        assert_eq!(range_of(17), 1);
+        assert_eq!(range_of(32768), SIZES - 1);
+        assert_eq!(range_of(32769), SIZES);
     }
 
     #[test]

@@ -103,10 +103,19 @@ pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
 pub const RTSCOPE_SHUTDOWN_TIMEOUT: &str = "RTSCOPE_SHUTDOWN_TIMEOUT";
 /// `on` | `off`: Poisson byte sampling of allocations. Default on.
 pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
-/// Samples per second the adaptive controller aims for. Default 100.
+/// Allocation samples exported one by one as log records, per second: a subsample with
+/// unbiased weights (every sample still feeds the estimates and the heap profile). Default
+/// 100.
 pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
-/// Initial mean number of bytes between two samples. Default 524288 (512 KiB).
+/// Mean number of bytes between two samples, as Go's `MemProfileRate`. Default 524288
+/// (512 KiB).
 pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
+/// Percent of one core the sample path (stack capture, interning, the record) may take; past
+/// it the interval is raised until the cost fits, and lowered back once it does. Default 1.
+pub const RTSCOPE_SAMPLING_CPU: &str = "RTSCOPE_SAMPLING_CPU";
+/// A fixed seed of the sampler's random streams (a whole number), so a run can be reproduced.
+/// Default: random per process.
+pub const RTSCOPE_SAMPLING_SEED: &str = "RTSCOPE_SAMPLING_SEED";
 /// `on` (default with the `profiles` feature) or `off`: heap profiles, a call stack for every
 /// sampled allocation and the in-use set (`rtscope::profile`). Needs sampling on.
 pub const RTSCOPE_HEAP_PROFILE: &str = "RTSCOPE_HEAP_PROFILE";
@@ -151,6 +160,8 @@ pub const RTSCOPE_SPIKE_RATE_PER_MIN: &str = "RTSCOPE_SPIKE_RATE_PER_MIN";
 pub const DEFAULT_SAMPLING_TARGET: f64 = 100.0;
 /// Default of [`RTSCOPE_SAMPLING_INTERVAL`].
 pub const DEFAULT_SAMPLING_INTERVAL: u64 = 512 * 1024;
+/// Default of [`RTSCOPE_SAMPLING_CPU`] (percent of one core).
+pub const DEFAULT_SAMPLING_CPU: f64 = 1.0;
 
 // ---------------------------------------------------------------------------------------------
 // Defaults.
@@ -282,11 +293,15 @@ impl Default for Signals {
 pub struct Sampling {
     /// `RTSCOPE_SAMPLING`: whether allocations are sampled at all.
     pub enabled: bool,
-    /// `RTSCOPE_SAMPLING_TARGET`: samples per second the controller aims for.
+    /// `RTSCOPE_SAMPLING_TARGET`: samples exported as log records per second (a subsample).
     pub target_per_sec: f64,
-    /// `RTSCOPE_SAMPLING_INTERVAL`: initial mean bytes between samples.
-    pub initial_interval: u64,
-    /// Fixed seed of the per-thread random streams (tests); `None`: random per process.
+    /// `RTSCOPE_SAMPLING_INTERVAL`: mean bytes between samples.
+    pub interval: u64,
+    /// `RTSCOPE_SAMPLING_CPU`: percent of one core the sample path may take before the
+    /// interval is raised.
+    pub cpu_percent: f64,
+    /// `RTSCOPE_SAMPLING_SEED`: fixed seed of the per-thread random streams; `None`: random
+    /// per process.
     pub seed: Option<u64>,
 }
 
@@ -295,7 +310,8 @@ impl Default for Sampling {
         Sampling {
             enabled: true,
             target_per_sec: DEFAULT_SAMPLING_TARGET,
-            initial_interval: DEFAULT_SAMPLING_INTERVAL,
+            interval: DEFAULT_SAMPLING_INTERVAL,
+            cpu_percent: DEFAULT_SAMPLING_CPU,
             seed: None,
         }
     }
@@ -523,6 +539,7 @@ pub(crate) struct Overrides {
     pub(crate) sampling: Option<bool>,
     pub(crate) sampling_target: Option<f64>,
     pub(crate) sampling_interval: Option<u64>,
+    pub(crate) sampling_cpu: Option<f64>,
     pub(crate) sampling_seed: Option<u64>,
     pub(crate) spikes: SpikeBuilder,
     pub(crate) heap_profile: Option<bool>,
@@ -555,6 +572,7 @@ impl std::fmt::Debug for Overrides {
             .field("sampling", &self.sampling)
             .field("sampling_target", &self.sampling_target)
             .field("sampling_interval", &self.sampling_interval)
+            .field("sampling_cpu", &self.sampling_cpu)
             .field("sampling_seed", &self.sampling_seed)
             .field("spikes", &self.spikes)
             .field("heap_profile", &self.heap_profile)
@@ -657,6 +675,14 @@ impl Overrides {
                     problem,
                 );
             }
+        }
+        if let Some(p) = self.sampling_cpu
+            && !(p.is_finite() && p > 0.0 && p <= 100.0)
+        {
+            return err(
+                format!("with_sampling_cpu({p})"),
+                "the budget must be a percent of one core above 0 and at most 100, e.g. 1.0",
+            );
         }
         if self.file_max_bytes == Some(0) {
             return err(

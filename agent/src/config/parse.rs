@@ -79,6 +79,20 @@ pub(super) fn parse_rate(raw: &str) -> Result<f64, &'static str> {
     }
 }
 
+pub(super) fn parse_percent(raw: &str) -> Result<f64, &'static str> {
+    match raw.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 100.0 => Ok(v),
+        Ok(_) => Err("must be a percent of one core above 0 and at most 100"),
+        Err(_) => Err("is not a percent of one core"),
+    }
+}
+
+pub(super) fn parse_seed(raw: &str) -> Result<Option<u64>, &'static str> {
+    raw.parse::<u64>()
+        .map(Some)
+        .map_err(|_| "is not a whole number from 0 to 18446744073709551615")
+}
+
 pub(super) fn parse_bytes(raw: &str) -> Result<u64, &'static str> {
     match raw.parse::<u64>() {
         Ok(0) => Err("must be greater than 0 bytes"),

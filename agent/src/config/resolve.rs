@@ -126,7 +126,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
                 |t| t.to_string(),
             ),
         },
-        initial_interval: match o.sampling_interval {
+        interval: match o.sampling_interval {
             Some(b) => b,
             None => r.pick(
                 &[RTSCOPE_SAMPLING_INTERVAL],
@@ -135,7 +135,21 @@ pub(crate) fn resolve<V: Into<OsString>>(
                 |b| b.to_string(),
             ),
         },
-        seed: o.sampling_seed,
+        cpu_percent: match o.sampling_cpu {
+            Some(p) => p,
+            None => r.pick(
+                &[RTSCOPE_SAMPLING_CPU],
+                parse_percent,
+                DEFAULT_SAMPLING_CPU,
+                |p| p.to_string(),
+            ),
+        },
+        seed: match o.sampling_seed {
+            Some(s) => Some(s),
+            None => r.pick(&[RTSCOPE_SAMPLING_SEED], parse_seed, None, |s| {
+                s.map_or_else(|| "a random seed".to_owned(), |s| s.to_string())
+            }),
+        },
     };
     let spikes = r.spikes(&o.spikes);
     let profiles = r.profiles(o, sampling.enabled);

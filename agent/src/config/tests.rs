@@ -1261,12 +1261,19 @@ fn sampling_from_env_and_builder() {
         env(&[
             (RTSCOPE_SAMPLING_TARGET, "250"),
             (RTSCOPE_SAMPLING_INTERVAL, "65536"),
+            (RTSCOPE_SAMPLING_CPU, "2.5"),
+            (RTSCOPE_SAMPLING_SEED, "42"),
         ]),
     );
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.sampling.target_per_sec, 250.0);
-    assert_eq!(c.sampling.initial_interval, 65536);
+    assert_eq!(c.sampling.interval, 65536);
+    assert_eq!(c.sampling.cpu_percent, 2.5);
+    assert_eq!(c.sampling.seed, Some(42));
     assert!(c.sampling.enabled);
+    let (c, _) = resolve(&Overrides::default(), env(&[]));
+    assert_eq!(c.sampling.cpu_percent, 1.0, "1 % of one core by default");
+    assert_eq!(c.sampling.seed, None);
 
     let (c, _) = resolve(&Overrides::default(), env(&[(RTSCOPE_SAMPLING, "off")]));
     assert!(!c.sampling.enabled);
@@ -1295,6 +1302,8 @@ fn bad_sampling_values_are_named() {
         env(&[
             (RTSCOPE_SAMPLING_TARGET, "-3"),
             (RTSCOPE_SAMPLING_INTERVAL, "lots"),
+            (RTSCOPE_SAMPLING_CPU, "150"),
+            (RTSCOPE_SAMPLING_SEED, "-1"),
         ]),
     );
     assert_eq!(c.sampling, Sampling::default());
@@ -1303,8 +1312,16 @@ fn bad_sampling_values_are_named() {
         [
             r#"rtscope: RTSCOPE_SAMPLING_TARGET="-3" must be a positive number of samples per second; using 100"#,
             r#"rtscope: RTSCOPE_SAMPLING_INTERVAL="lots" is not a whole number of bytes; using 524288"#,
+            r#"rtscope: RTSCOPE_SAMPLING_CPU="150" must be a percent of one core above 0 and at most 100; using 1"#,
+            r#"rtscope: RTSCOPE_SAMPLING_SEED="-1" is not a whole number from 0 to 18446744073709551615; using a random seed"#,
         ]
     );
+    let o = Overrides {
+        sampling_cpu: Some(0.0),
+        ..Overrides::default()
+    };
+    let e = o.validate().unwrap_err();
+    assert_eq!(e.setting, "with_sampling_cpu(0)");
 }
 
 #[test]

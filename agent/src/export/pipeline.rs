@@ -127,7 +127,13 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         let s = &config.sampling;
         crate::base::agent_scope(|| {
-            crate::base::sampling::enable(s.enabled, s.target_per_sec, s.initial_interval, s.seed);
+            crate::base::sampling::enable(
+                s.enabled,
+                s.target_per_sec,
+                s.interval,
+                s.cpu_percent,
+                s.seed,
+            );
             crate::base::profile::enable(config.profiles.enabled);
         });
         // Here, not on the export thread: the first spike window starts at install.

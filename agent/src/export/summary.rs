@@ -69,10 +69,21 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
     } else {
         let _ = write!(
             out,
-            ", {dropped} dropped at the full queue (their bytes still count), {} events dropped from the export backlog",
+            ", {dropped} records dropped at the full queue (their bytes still count), {} events dropped from the export backlog",
             facts.backlog_dropped
         );
     }
+    // After the counts, which tools read as the line's first three whole numbers.
+    let base = crate::base::sampling::base();
+    let spent = crate::base::sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
+    let _ = write!(out, "; one every {} on average", bytes(base));
+    match crate::base::sampling::RAISED.load(Relaxed) {
+        0 => {}
+        raised => {
+            let _ = write!(out, ", raised {raised} times by the CPU budget");
+        }
+    }
+    let _ = write!(out, ", {spent:.1} ms in the sample path");
     if !facts.top_scopes.is_empty() {
         let total: u64 = facts.top_scopes.iter().map(|(_, b)| b).sum();
         let list: Vec<String> = facts

@@ -1,9 +1,9 @@
 //! Heap profiles: which code allocates, and which code holds the memory, by call stack.
 //!
-//! Every allocation the Poisson byte sampler picks (`rtscope::sampling`, mean 512 KiB by
-//! default, adapted to about 100 samples a second) also records its call stack, and a
-//! sampled block leaves the in-use profile when it is freed, on any thread, by `realloc`
-//! too, also after the thread that allocated it exited. So the profile holds Go's four
+//! Every allocation the Poisson byte sampler picks (one every 512 KiB on average by default,
+//! as Go's `runtime.MemProfileRate`; only a CPU budget raises it, see docs/configuration.md)
+//! also records its call stack, and a sampled block leaves the in-use profile when it is
+//! freed, on any thread, by `realloc` too, also after the thread that allocated it exited. So the profile holds Go's four
 //! estimates per stack, unbiased (each sample weighs `s / (1 - exp(-s/T))` bytes):
 //!
 //! | sample type | what |
@@ -38,8 +38,11 @@
 //! - **The in-use set**: small sampled blocks (up to 32 KiB) are served from an address range
 //!   rtscope reserves, so a free is checked with one range compare; larger ones are
 //!   remembered by address and looked up by frees over 32 KiB only. The range holds up to
-//!   32768 live sampled blocks of each power-of-two size; past that a sample counts as
-//!   allocated but not in use (`rtscope.profile.untracked`).
+//!   32768 live sampled blocks of each power-of-two size; past that a sample counts in its
+//!   stack's allocated estimates only (`rtscope.profile.untracked`), and what such blocks
+//!   hold shows as one `[in use, untracked]` entry: for each size range with any, the exact
+//!   live bytes of its size classes less the tracked samples' estimate, at most what the
+//!   untracked samples were estimated to allocate.
 //!
 //! Off with `RTSCOPE_HEAP_PROFILE=off` (or `with_heap_profile(false)`), or with sampling.
 
@@ -97,7 +100,52 @@ pub(crate) fn snapshot() -> Vec<StackStats> {
             out.push(s);
         }
     }
+    if let Some(untracked) = untracked_inuse() {
+        out.push(untracked);
+    }
     out
+}
+
+/// The `[in use, untracked]` entry: what the blocks past the in-use tables hold, estimated
+/// per size range that has any as the exact live heap of the range's size classes (the
+/// shards' counters) less the tracked samples' in-use estimate there, and at most what the
+/// untracked samples were estimated to allocate. `None` while every sample was tracked.
+fn untracked_inuse() -> Option<StackStats> {
+    use crate::base::classes::CLASS_SIZES;
+    if hot::UNTRACKED.load(Relaxed) == 0 {
+        return None;
+    }
+    let mut live = [(0u64, 0u64); hot::RANGES];
+    for shard in crate::base::shard::user_shards() {
+        for (c, &size) in CLASS_SIZES.iter().enumerate() {
+            let r = hot::range_of(size);
+            let (objects, bytes) = &mut live[r];
+            *objects = objects
+                .wrapping_add(shard.allocs[c].load(Relaxed))
+                .wrapping_sub(shard.frees[c].load(Relaxed));
+            *bytes = bytes
+                .wrapping_add(shard.alloc_bytes[c].load(Relaxed))
+                .wrapping_sub(shard.free_bytes[c].load(Relaxed));
+        }
+    }
+    let (mut objects, mut bytes) = (0f64, 0i64);
+    for (r, &(live_objects, live_bytes)) in live.iter().enumerate() {
+        let most_bytes = hot::UNTRACKED_ALLOC.bytes[r].load(Relaxed) as i64;
+        if most_bytes <= 0 {
+            continue;
+        }
+        let tracked_bytes = hot::TRACKED_INUSE.bytes[r].load(Relaxed) as i64;
+        bytes += (live_bytes as i64 - tracked_bytes).clamp(0, most_bytes);
+        let most = hot::UNTRACKED_ALLOC.objects[r].load(Relaxed) as f64 / OBJECT_SCALE;
+        let tracked = hot::TRACKED_INUSE.objects[r].load(Relaxed) as i64 as f64 / OBJECT_SCALE;
+        objects += (live_objects as i64 as f64 - tracked).clamp(0.0, most);
+    }
+    Some(StackStats {
+        frames: vec![symbols::UNTRACKED_FRAME],
+        inuse_objects: objects.round() as i64,
+        inuse_bytes: bytes,
+        ..StackStats::default()
+    })
 }
 
 /// Which of Go's sample types a profile shows first.
@@ -327,7 +375,7 @@ pub(crate) fn leaf_of(id: u32) -> String {
     let mut frames = Vec::new();
     match hot::stacks().and_then(|t| t.get(id as usize)) {
         Some(e) if e.frames(&mut frames) => leaf_function(&frames),
-        _ => "[stacks past the table]".to_owned(),
+        _ => symbols::PAST_THE_TABLE.to_owned(),
     }
 }
 
@@ -368,7 +416,7 @@ fn series(out: &mut Vec<Metric>) {
     out.push(Metric::new(
         "rtscope.profile.untracked",
         "{sample}",
-        "Sampled allocations counted as allocated but not in use: the profile's arena or address table had no room for them",
+        "Sampled allocations whose blocks the in-use tables could not follow (the arena or address table had no room); what they hold shows as the [in use, untracked] entry",
         Data::Counter(Number::Int(hot::UNTRACKED.load(Relaxed))),
     ));
 }
@@ -394,8 +442,18 @@ fn summary(out: &mut String) {
     } else {
         list(holding)
     };
+    let untracked = match untracked_inuse() {
+        Some(u) => format!(
+            "; {} {} in {} objects ({} samples past the in-use tables)",
+            symbols::UNTRACKED,
+            crate::model::bytes(u.inuse_bytes as u64),
+            u.inuse_objects,
+            hot::UNTRACKED.load(Relaxed)
+        ),
+        None => String::new(),
+    };
     out.push_str(&format!(
-        "  heap profile: in use by stack (top 3): {holding}; allocated most: {}\n",
+        "  heap profile: in use by stack (top 3): {holding}; allocated most: {}{untracked}\n",
         list(allocating)
     ));
 }

@@ -222,18 +222,30 @@ fn internal(frames: &[Frame]) -> bool {
         .all(|f| INTERNAL.iter().any(|p| f.function.starts_with(p)))
 }
 
+/// The one frame of the profile's `[in use, untracked]` entry: an address no code has.
+pub(crate) const UNTRACKED_FRAME: usize = 1;
+/// The function names of the two entries that are not stacks.
+pub(crate) const UNTRACKED: &str = "[in use, untracked]";
+pub(crate) const PAST_THE_TABLE: &str = "[stacks past the table]";
+
 /// The locations of a captured stack (innermost first), each with its frames, rtscope's own
 /// and the allocator shims dropped from the top. An empty stack is the table's overflow
 /// entry, shown as one `[stacks past the table]` location.
 pub(crate) fn resolve_stack(addrs: &[usize]) -> Vec<(usize, Vec<Frame>)> {
-    if addrs.is_empty() {
-        return vec![(
-            0,
+    let label = |addr: usize, function: &str| {
+        vec![(
+            addr,
             vec![Frame {
-                function: "[stacks past the table]".into(),
+                function: function.into(),
                 ..Frame::default()
             }],
-        )];
+        )]
+    };
+    if addrs.is_empty() {
+        return label(0, PAST_THE_TABLE);
+    }
+    if addrs == [UNTRACKED_FRAME] {
+        return label(UNTRACKED_FRAME, UNTRACKED);
     }
     let mut guard = STATE.lock().unwrap_or_else(PoisonError::into_inner);
     let state = guard.get_or_insert_with(State::default);

@@ -57,6 +57,8 @@ pub(crate) struct Sampled {
     /// Nanoseconds since the Unix epoch.
     pub(crate) time: u64,
     pub(crate) size: i64,
+    /// Bytes the record stands for (`rust.memory.sample.weight`).
+    pub(crate) weight: f64,
     pub(crate) scope: String,
 }
 
@@ -86,6 +88,7 @@ pub(crate) fn samples(path: &std::path::Path) -> Vec<Sampled> {
                         time: number(&r["timeUnixNano"]).unwrap() as u64,
                         size: number(&attr("rust.memory.allocation.size")["intValue"]).unwrap()
                             as i64,
+                        weight: number(&attr("rust.memory.sample.weight")["intValue"]).unwrap(),
                         scope: attr("rust.scope")["stringValue"]
                             .as_str()
                             .unwrap_or("")
@@ -114,15 +117,18 @@ pub(crate) fn max_in_window(times: &[u64], window: u64) -> usize {
 }
 
 /// Installs the agent writing to `path`, sampling every `interval` bytes on average with a
-/// fixed seed. The target rate is far above what the test takes, so neither the controller
-/// nor the budget moves the interval: a test of the estimates gets all the samples it pays
-/// for (at the default 100/s, a 0.1 s workload would get about ten).
+/// fixed seed, with the CPU budget off (a whole core): a test of the estimates at a fine
+/// interval gets every sample it pays for (at 64 KiB, 500 MiB in a debug build takes about
+/// 8000 samples and 30 ms, past the default budget's 20 ms burst, which would raise the
+/// interval and make the seeded run depend on the clock). The log-record target is far
+/// above what the test takes, so every sample is also a record.
 pub(crate) fn install(path: &std::path::Path, interval: u64) -> rtscope::AgentGuard {
     rtscope::Agent::builder()
         .with_file(path)
         .with_summary(false)
         .with_export_interval(std::time::Duration::from_secs(60))
         .with_sampling_interval(interval)
+        .with_sampling_cpu(100.0)
         .with_sampling_target(1e6)
         .with_sampling_seed(42)
         .install()

@@ -71,7 +71,6 @@ fn main() {
         .build()
         .expect("a runtime");
     rtscope::task::register_runtime(rt.handle());
-    rtscope::alloc::report_allocator(&ALLOC);
 
     let mut blocks: Vec<Box<[u8]>> = (0..BLOCKS)
         .map(|i| vec![i as u8; 200].into_boxed_slice())

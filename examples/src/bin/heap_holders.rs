@@ -72,7 +72,7 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let _agent = rtscope::Agent::builder()
+    let agent = rtscope::Agent::builder()
         .with_service_name("heap-holders")
         .install()
         .expect("install rtscope");
@@ -98,4 +98,8 @@ fn main() {
     std::thread::sleep(until.saturating_duration_since(std::time::Instant::now()));
     let held: usize = sixty.iter().chain(&twenty).map(Vec::capacity).sum();
     println!("held {held} bytes");
+    // The final export (and the summary) with the holders still held; no export can see
+    // them half freed.
+    agent.shutdown();
+    drop((sixty, twenty));
 }

@@ -9,5 +9,5 @@ static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 
 #[rtscope::main]
 fn main() {
-    rtscope_examples::retention::run(&ALLOC);
+    rtscope_examples::retention::run();
 }

@@ -6,10 +6,9 @@
 //! ```
 
 #[global_allocator]
-static ALLOC: rtscope::Alloc<tikv_jemallocator::Jemalloc> =
-    rtscope::Alloc::new(tikv_jemallocator::Jemalloc);
+static ALLOC: rtscope::Alloc<tikv_jemallocator::Jemalloc> = rtscope::Alloc::jemalloc();
 
 #[rtscope::main]
 fn main() {
-    rtscope_examples::retention::run(&ALLOC);
+    rtscope_examples::retention::run();
 }

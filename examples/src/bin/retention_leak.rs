@@ -7,6 +7,10 @@
 //! cargo run --release -p rtscope-examples --bin retention_leak [-- REQUESTS]
 //! go tool pprof -top -sample_index=inuse_space retention-leak.pb.gz
 //! ```
+//!
+//! It runs at the default sampling settings (one sample every 512 KiB on average, as Go's
+//! heap profile): the cache's in-use estimate is within about `sqrt(512 KiB / held)` of what
+//! it holds (about 8 % for the 79 MiB of the default 50 000 requests).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -23,6 +27,11 @@ impl ResponseCache {
     #[inline(never)]
     fn remember(&mut self, id: u64, response: &[u8]) {
         self.entries.insert(id, response.to_vec());
+    }
+
+    /// Bytes of the kept responses (each allocated at exactly its length).
+    fn response_bytes(&self) -> usize {
+        self.entries.values().map(Vec::capacity).sum()
     }
 }
 
@@ -43,12 +52,8 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000);
-    // A run of a fraction of a second: sample finer than a service's default (512 KiB, about
-    // 100 samples a second), so its one profile has a few thousand samples.
     let _agent = rtscope::Agent::builder()
         .with_service_name("retention-leak")
-        .with_sampling_interval(64 * 1024)
-        .with_sampling_target(10_000.0)
         .install()
         .expect("install rtscope");
     let mut cache = ResponseCache {
@@ -62,9 +67,10 @@ fn main() {
     std::fs::write("retention-leak.pb.gz", rtscope::profile::pprof_heap())
         .expect("write retention-leak.pb.gz");
     println!(
-        "{requests} requests; live heap {:.1} MiB, held by the cache's {} entries",
+        "{requests} requests; live heap {:.1} MiB ({live} bytes), held by the cache's {} entries ({} bytes of responses)",
         live as f64 / (1 << 20) as f64,
-        cache.entries.len()
+        cache.entries.len(),
+        cache.response_bytes()
     );
     println!(
         "wrote retention-leak.pb.gz: go tool pprof -top -sample_index=inuse_space retention-leak.pb.gz"

@@ -6,9 +6,9 @@
 //! ```
 
 #[global_allocator]
-static ALLOC: rtscope::Alloc<mimalloc::MiMalloc> = rtscope::Alloc::new(mimalloc::MiMalloc);
+static ALLOC: rtscope::Alloc<mimalloc::MiMalloc> = rtscope::Alloc::mimalloc();
 
 #[rtscope::main]
 fn main() {
-    rtscope_examples::retention::run(&ALLOC);
+    rtscope_examples::retention::run();
 }

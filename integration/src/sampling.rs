@@ -1,0 +1,98 @@
+//! The statistics of Poisson byte sampling, for tests that check estimates at the default
+//! interval without a normal approximation.
+//!
+//! A thread's sample points are a Poisson process over the bytes it allocates, with one point
+//! every `mean` bytes on average, so a block of `s` bytes is sampled (one or more points fall
+//! in it) with probability `p = 1 - exp(-s / mean)`, independently of every other block, and
+//! a sample weighs `s / p`. An estimate is then a sum of independent weighted Bernoulli
+//! variables, whose tails [`estimate_bounds`] bounds with Chernoff's inequality: a rigorous
+//! bound (no normal approximation), so a test that asserts it fails with at most the
+//! probability it names.
+
+/// Bytes of Go's `runtime.MemProfileRate`, rtscope's default sampling interval.
+pub const DEFAULT_INTERVAL: f64 = 512.0 * 1024.0;
+
+/// The estimate of `blocks` (`(size, count)`: `count` blocks of `size` bytes) sampled at mean
+/// interval `mean` falls within the returned `(low, high)` except with probability at most
+/// `fail` (`fail / 2` on each side). The truth is `sum(size * count)`.
+pub fn estimate_bounds(blocks: &[(u64, u64)], mean: f64, fail: f64) -> (f64, f64) {
+    let truth: f64 = blocks.iter().map(|&(s, n)| (s * n) as f64).sum();
+    let groups: Vec<(f64, f64, f64)> = blocks
+        .iter()
+        .filter(|&&(s, n)| s > 0 && n > 0)
+        .map(|&(s, n)| {
+            let p = -(-(s as f64) / mean).exp_m1();
+            (n as f64, p, s as f64 / p)
+        })
+        // A block sampled for certain (in f64) adds nothing to the spread.
+        .filter(|&(_, p, _)| p < 1.0)
+        .collect();
+    let largest = groups.iter().map(|g| g.2).fold(1.0, f64::max);
+    // The log moment generating function of the estimate minus its mean, at `l`.
+    let psi = |l: f64| -> f64 {
+        groups
+            .iter()
+            .map(|&(n, p, w)| {
+                let a = l * w;
+                let log_mgf = if a > 0.0 {
+                    a + (p + (1.0 - p) * (-a).exp()).ln()
+                } else {
+                    (p * a.exp_m1()).ln_1p()
+                };
+                n * (log_mgf - a * p)
+            })
+            .sum()
+    };
+    let c = (2.0 / fail).ln();
+    // P(X - EX >= t) <= exp(psi(l) - l t) for l > 0: the smallest such t at `fail / 2` is
+    // min over l of (psi(l) + c) / l (and with -l for the lower tail).
+    let tail = |sign: f64| -> f64 {
+        (0..6000)
+            .map(|i| {
+                let u = 1e-6 * (1e12f64).powf(i as f64 / 5999.0); // 1e-6 .. 1e6
+                let l = u / largest;
+                (psi(sign * l) + c) / l
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    (truth - tail(-1.0), truth + tail(1.0))
+}
+
+/// The variance of the estimate of `blocks` at mean interval `mean`:
+/// `sum(count * size^2 * (1 - p) / p)`; about `mean x truth` when blocks are small.
+pub fn estimate_variance(blocks: &[(u64, u64)], mean: f64) -> f64 {
+    blocks
+        .iter()
+        .filter(|&&(s, _)| s > 0)
+        .map(|&(s, n)| {
+            let s = s as f64;
+            let p = -(-s / mean).exp_m1();
+            n as f64 * s * s * (1.0 - p) / p
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_a_few_standard_deviations_wide() {
+        // 64 MiB in 64 B blocks: sd = sqrt(mean x truth) = 5.66 MiB.
+        let blocks = [(64, 1 << 20)];
+        let truth = 64.0 * (1 << 20) as f64;
+        let sd = estimate_variance(&blocks, DEFAULT_INTERVAL).sqrt();
+        assert!((sd / (DEFAULT_INTERVAL * truth).sqrt() - 1.0).abs() < 0.01);
+        let (lo, hi) = estimate_bounds(&blocks, DEFAULT_INTERVAL, 1e-4);
+        // A normal's 1e-4 two-sided is 3.9 sd; Chernoff is wider, more so above (the
+        // count of samples is skewed).
+        for (side, k) in [("low", (truth - lo) / sd), ("high", (hi - truth) / sd)] {
+            assert!((3.9..5.5).contains(&k), "{side}: {k} sd");
+        }
+        assert!(hi - truth > truth - lo);
+        // Blocks far larger than the mean are always sampled: an exact estimate.
+        let (lo, hi) = estimate_bounds(&[(64 << 20, 4)], DEFAULT_INTERVAL, 1e-4);
+        assert!(((lo - (256 << 20) as f64) / (256 << 20) as f64).abs() < 1e-4);
+        assert!(((hi - (256 << 20) as f64) / (256 << 20) as f64).abs() < 1e-4);
+    }
+}
