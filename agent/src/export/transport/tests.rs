@@ -1,6 +1,11 @@
+use super::grpc::{grpc_maybe_delivered, grpc_retry};
+use super::http::http_maybe_delivered;
+use super::retry::*;
 use super::*;
+use prost::Message;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 /// Sends `payload` alone; its outcome.
 fn send_one(
