@@ -33,12 +33,12 @@ const MAX_JITTER_MS: u64 = 100;
 pub(super) struct Failure {
     pub(super) message: String,
     pub(super) retry: Retry,
-    /// See [`SendError::maybe_delivered`](super::SendError::maybe_delivered).
+    /// See `SendError::maybe_delivered`.
     pub(super) maybe_delivered: bool,
     /// The collector has no such endpoint or service (HTTP 404, 405, 501; gRPC
     /// UNIMPLEMENTED): it does not take the signal.
     pub(super) not_taken: bool,
-    /// See [`SendError::cause`](super::SendError::cause); `None`: the message.
+    /// See `SendError::cause`; `None`: the message.
     pub(super) cause: Option<String>,
 }
 
