@@ -5,9 +5,9 @@
 //!
 //! The series and events it ships are `crate::model`'s, offered by the parts through the
 //! list of sources the pipeline is given at start. Of the parts this module names only its
-//! stages (`sampling`, `spike`, `profile`) and `alloc`, for the
-//! summary's agent line (`alloc::agent_stats`). Built only with an exporter feature
-//! (`export-file`, `export-http`, `export-grpc`).
+//! stages (`sampling`, `spike`, `profile`) and `alloc`, for the summary's agent line
+//! (`alloc::agent_stats`). Built only with an exporter feature (`export-file`,
+//! `export-http`, `export-grpc`).
 
 mod announce;
 #[cfg(feature = "listen")]
