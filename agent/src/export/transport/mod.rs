@@ -24,6 +24,18 @@
     allow(dead_code)
 )]
 
+/// Gates each of its items on a collector transport (`export-http` or `export-grpc`): what
+/// the collector sinks share, not built with the file sink alone. One gate for many items,
+/// as tokio's `cfg_*!` macros.
+macro_rules! collector {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
+            $item
+        )*
+    };
+}
+
 mod file;
 #[cfg(feature = "export-grpc")]
 mod grpc;
@@ -31,32 +43,29 @@ mod grpc;
 mod http;
 #[cfg(feature = "export-grpc")]
 mod live;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-mod redact;
 #[cfg(feature = "collector")]
 mod resolve;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-mod retry;
 mod signals;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-mod tls;
+collector! {
+    mod redact;
+    mod retry;
+    mod tls;
+}
 
 use crate::config::Destination;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-use crate::config::{OtlpTarget, Protocol};
 use file::FileSink;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-use redact::Secrets;
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-use retry::{Failure, Retry};
 use signals::Holds;
-
 pub(crate) use signals::{Held, NOT_TAKEN_PAUSE, Signal, names as signal_names};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
+collector! {
+    use crate::config::{OtlpTarget, Protocol};
+    use redact::Secrets;
+    use retry::{Failure, Retry};
+}
 
 /// Most characters of text from outside (a body, a status message) echoed in one line.
 const ECHO_LIMIT: usize = 200;
@@ -334,91 +343,82 @@ impl Sink {
     }
 }
 
-/// `send`'s outcome and how long it took.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-async fn timed<T>(send: impl std::future::Future<Output = T>) -> (T, Duration) {
-    let started = Instant::now();
-    let out = send.await;
-    (out, started.elapsed())
-}
-
-/// One request to a collector with its retries (see [`Sink::send`]), on its own deadline.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-async fn deliver(
-    kind: &Kind,
-    request: &Request,
-    secrets: &Secrets,
-    now: Instant,
-) -> Result<(), Failure> {
-    match kind {
-        #[cfg(feature = "export-grpc")]
-        Kind::Grpc(g) => g.send(request, secrets, now).await,
-        #[cfg(feature = "export-http")]
-        Kind::Http(h) => h.send(request, secrets, now).await,
-        // The file sink is written by `Sink::send`.
-        Kind::File(_) => Ok(()),
-    }
-}
-
-/// Header values and URL userinfo of `t`, in every form a collector may echo them.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn secrets_of(t: &OtlpTarget) -> Secrets {
-    Secrets::of(
-        t.headers.iter().map(|(_, v)| v.as_str()),
-        [t.metrics_endpoint.as_str(), t.logs_endpoint.as_str()],
-    )
-}
-
 /// `text` fit for one line: control and bidirectional-formatting characters escaped, cut
 /// after [`ECHO_LIMIT`] characters of output.
 pub(crate) fn echo(text: &str) -> String {
     crate::base::text::shown(text, ECHO_LIMIT, false)
 }
 
-/// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
-/// leaves the start of one behind).
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn echo_without(text: &str, secrets: &Secrets) -> String {
-    echo(&secrets.scrub(text))
-}
-
-/// A partial success that rejected something is a final failure (retrying cannot help).
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn check_rejected(rejected: Option<(i64, &str, String)>, secrets: &Secrets) -> Result<(), Failure> {
-    match rejected {
-        // The rest was accepted: not a request to send again.
-        Some((n, what, message)) if n > 0 => Err(Failure::maybe_delivered(
-            format!(
-                "collector rejected {n} {what}: {}",
-                echo_without(&message, secrets)
-            ),
-            Retry::No,
-        )),
-        _ => Ok(()),
+collector! {
+    /// `send`'s outcome and how long it took.
+    async fn timed<T>(send: impl std::future::Future<Output = T>) -> (T, Duration) {
+        let started = Instant::now();
+        let out = send.await;
+        (out, started.elapsed())
     }
-}
 
-/// `text`, then each error of the chain from `e` whose text `text` does not hold yet.
-#[cfg(any(feature = "export-http", feature = "export-grpc"))]
-fn chain_after(mut text: String, e: &dyn std::error::Error) -> String {
-    let mut cur = Some(e);
-    while let Some(c) = cur {
-        let link = c.to_string();
-        if !link.is_empty() && !text.contains(&link) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&link);
+    /// One request to a collector with its retries (see [`Sink::send`]), on its own deadline.
+    async fn deliver(
+        kind: &Kind,
+        request: &Request,
+        secrets: &Secrets,
+        now: Instant,
+    ) -> Result<(), Failure> {
+        match kind {
+            #[cfg(feature = "export-grpc")]
+            Kind::Grpc(g) => g.send(request, secrets, now).await,
+            #[cfg(feature = "export-http")]
+            Kind::Http(h) => h.send(request, secrets, now).await,
+            // The file sink is written by `Sink::send`.
+            Kind::File(_) => Ok(()),
         }
-        cur = c.source();
     }
-    text
+
+    /// Header values and URL userinfo of `t`, in every form a collector may echo them.
+    fn secrets_of(t: &OtlpTarget) -> Secrets {
+        Secrets::of(
+            t.headers.iter().map(|(_, v)| v.as_str()),
+            [t.metrics_endpoint.as_str(), t.logs_endpoint.as_str()],
+        )
+    }
+
+    /// [`echo`] of text from a collector, with `secrets` removed first (so the length cap never
+    /// leaves the start of one behind).
+    fn echo_without(text: &str, secrets: &Secrets) -> String {
+        echo(&secrets.scrub(text))
+    }
+
+    /// A partial success that rejected something is a final failure (retrying cannot help).
+    fn check_rejected(rejected: Option<(i64, &str, String)>, secrets: &Secrets) -> Result<(), Failure> {
+        match rejected {
+            // The rest was accepted: not a request to send again.
+            Some((n, what, message)) if n > 0 => Err(Failure::maybe_delivered(
+                format!(
+                    "collector rejected {n} {what}: {}",
+                    echo_without(&message, secrets)
+                ),
+                Retry::No,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `text`, then each error of the chain from `e` whose text `text` does not hold yet.
+    fn chain_after(mut text: String, e: &dyn std::error::Error) -> String {
+        let mut cur = Some(e);
+        while let Some(c) = cur {
+            let link = c.to_string();
+            if !link.is_empty() && !text.contains(&link) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&link);
+            }
+            cur = c.source();
+        }
+        text
+    }
 }
 
-#[cfg(all(
-    test,
-    feature = "export-http",
-    feature = "export-grpc",
-    feature = "tls"
-))]
+#[cfg(test)]
 mod tests;

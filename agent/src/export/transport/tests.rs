@@ -1,3 +1,6 @@
+// The transport's tests need both collector transports and TLS.
+#![cfg(all(feature = "export-http", feature = "export-grpc", feature = "tls"))]
+
 use super::grpc::{grpc_maybe_delivered, grpc_retry};
 use super::http::http_maybe_delivered;
 use super::retry::*;
