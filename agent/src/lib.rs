@@ -18,8 +18,9 @@
 //! ## Feature flags
 //!
 //! With `default-features = false` rtscope is the allocator, [`alloc::stats`],
-//! [`alloc::thread_stats`], pools, timers, scopes, latencies and sampling, depending only on
-//! libc, crossbeam-queue and once_cell (and its own proc-macro crate).
+//! [`alloc::thread_stats`], pools, timers, scopes and latencies, depending only on libc,
+//! crossbeam-queue and once_cell (and its own proc-macro crate). Sampling needs an exporter:
+//! the export thread turns it on and drains the samples.
 //!
 //! - `export-file` (default): the export thread writing OTLP/JSON lines to a file, the
 //!   destination when no collector is configured and the fallback of the others

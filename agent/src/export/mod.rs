@@ -4,8 +4,10 @@
 //! reads. The thread's own allocations are the agent's (self-telemetry), never the user's.
 //!
 //! The series and events it ships are `crate::model`'s, offered by the parts through the
-//! list of sources the pipeline is given at start; this module names no part. Built only
-//! with an exporter feature (`export-file`, `export-http`, `export-grpc`).
+//! list of sources the pipeline is given at start. Of the parts this module names only its
+//! stages (`sampling`, `spike`, `profile`) and `alloc`, for the summary's agent line
+//! (`alloc::agent_stats`). Built only with an exporter feature (`export-file`,
+//! `export-http`, `export-grpc`).
 
 mod announce;
 #[cfg(feature = "listen")]

@@ -1,6 +1,14 @@
+// The transport's tests need both collector transports and TLS.
+#![cfg(all(feature = "export-http", feature = "export-grpc", feature = "tls"))]
+
+use super::grpc::{grpc_maybe_delivered, grpc_retry};
+use super::http::http_maybe_delivered;
+use super::retry::*;
 use super::*;
+use prost::Message;
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 /// Sends `payload` alone; its outcome.
 fn send_one(
