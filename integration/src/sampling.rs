@@ -72,6 +72,43 @@ pub fn estimate_variance(blocks: &[(u64, u64)], mean: f64) -> f64 {
         .sum()
 }
 
+/// Blocks of at least 64 KiB a traced case allocates at the defaults (see [`paced_blocks`]).
+///
+/// A 64 KiB block is sampled with `p = 1 - exp(-64 KiB / 512 KiB) = 0.1175`, independently of
+/// every other block, so a case's samples are Binomial(576, 0.1175): 67.7 expected, fewer
+/// than 32 (the tests' minimum) with probability 1.3e-7 (exact binomial tail), 7e-7 for the
+/// five cases of a run. Paced by [`paced_blocks`], every one of them becomes a log record.
+pub const CASE_BLOCKS: usize = 576;
+
+/// Blocks [`paced_blocks`] allocates at once before it pauses.
+pub const PACE_GROUP: usize = 4;
+/// The pause after each group.
+pub const PACE_PAUSE: std::time::Duration = std::time::Duration::from_millis(12);
+
+/// Allocates `count` blocks of `size` bytes on the calling thread (each freed before the
+/// next group), [`PACE_GROUP`] at a time with a [`PACE_PAUSE`] after each group: at most
+/// 333 blocks a second (fewer on a loaded machine, never a catch-up burst), so at most 39
+/// samples a second are expected from 64 KiB blocks at the default 512 KiB interval.
+///
+/// That keeps every sample a log record: the keep probability stays 1 while a tick's
+/// samples come slower than the target (100/s; a second's worth of blocks exceeds it with
+/// probability 6e-19, Binomial(340, 0.1175) > 100), and the log budget (150/s sustained,
+/// 50 records at once) is never found spent (a third of a second's blocks give more than
+/// 50 samples with probability 2e-17). The sample path's CPU cost stays far below the
+/// budget's 1 % of a core at that rate.
+pub fn paced_blocks(size: usize, count: usize) {
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(PACE_GROUP);
+        let group: Vec<Vec<u8>> = (0..n)
+            .map(|i| std::hint::black_box(vec![i as u8; size]))
+            .collect();
+        drop(std::hint::black_box(group));
+        left -= n;
+        std::thread::sleep(PACE_PAUSE);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
