@@ -195,9 +195,7 @@ fn with_rtscope_s_layer_first_the_samples_still_carry_their_own_span_s_ids() {
 fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
     let c = Collector::start();
     let mut env = env.to_vec();
-    env.extend([
-        ("RTSCOPE_TEST_HOLD_MS", "600"),
-    ]);
+    env.extend([("RTSCOPE_TEST_HOLD_MS", "600")]);
     let out = run_exporting(env!("CARGO_BIN_EXE_tracing_otel_workload"), &c, &env);
     let ids = |tag: &str| -> Vec<String> {
         out.stdout
@@ -255,9 +253,7 @@ fn every_sample_carries_the_innermost_sdk_span_it_was_taken_in() {
     let out = run_exporting(
         env!("CARGO_BIN_EXE_trace_workload"),
         &c,
-        &[
-            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
-        ],
+        &[("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint())],
     );
     let cases: Vec<(String, u64)> = out
         .stdout
