@@ -115,6 +115,32 @@ pub fn paced_blocks(size: usize, count: usize) {
 mod tests {
     use super::*;
 
+    /// `P(X < k)` for X ~ Binomial(n, p), summed exactly (in logs).
+    fn binomial_below(n: usize, p: f64, k: usize) -> f64 {
+        let mut log_c = 0.0; // ln C(n, i)
+        let mut sum = 0.0;
+        for i in 0..k {
+            if i > 0 {
+                log_c += ((n - i + 1) as f64 / i as f64).ln();
+            }
+            sum += (log_c + i as f64 * p.ln() + (n - i) as f64 * (-p).ln_1p()).exp();
+        }
+        sum
+    }
+
+    #[test]
+    fn a_paced_case_has_32_records_with_overwhelming_probability() {
+        let p = -(-(64.0 * 1024.0) / DEFAULT_INTERVAL).exp_m1();
+        assert!((p - 0.1175).abs() < 1e-4, "{p}");
+        let expected = CASE_BLOCKS as f64 * p;
+        assert!((expected - 67.7).abs() < 0.05, "{expected}");
+        let fail = binomial_below(CASE_BLOCKS, p, 32);
+        assert!((1.2e-7..1.4e-7).contains(&fail), "{fail}");
+        // The pace: a second's blocks stay well below the 100 records/s target.
+        let per_second = PACE_GROUP as f64 / PACE_PAUSE.as_secs_f64();
+        assert!(per_second * p < 40.0, "{per_second} blocks/s");
+    }
+
     #[test]
     fn bounds_are_a_few_standard_deviations_wide() {
         // 64 MiB in 64 B blocks: sd = sqrt(mean x truth) = 5.66 MiB.
