@@ -78,6 +78,11 @@ fn request_exemplars(c: &Collector) -> Vec<Value> {
 
 /// The allocation samples of `scope` (at least 32 of them) all carry `ids` (trace and span
 /// id, base64, as OTLP/JSON spells them) as their log records' ids, or none.
+///
+/// At the defaults (512 KiB interval, 100 records/s): the workloads' scopes allocate 576
+/// blocks of 64 KiB, paced so that every sample is a log record
+/// (`rtscope_integration::sampling::{CASE_BLOCKS, paced_blocks}`): 67.7 samples expected,
+/// fewer than 32 with probability 1.3e-7.
 fn samples_carry(c: &Collector, scope: &str, ids: Option<(&str, &str)>) {
     let samples: Vec<_> = c
         .log_records()
@@ -133,9 +138,6 @@ fn a_latency_inside_an_sdk_span_arrives_as_an_exemplar_and_a_spike_with_its_trac
             ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
             ("RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS", "5"),
             ("RTSCOPE_TEST_HOLD_MS", "1500"),
-            // Every 64 KiB block of the bursts is sampled (mean 4 KiB).
-            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
-            ("RTSCOPE_SAMPLING_TARGET", "100000"),
         ],
     );
     let ids: Vec<&str> = out
@@ -193,11 +195,7 @@ fn with_rtscope_s_layer_first_the_samples_still_carry_their_own_span_s_ids() {
 fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
     let c = Collector::start();
     let mut env = env.to_vec();
-    env.extend([
-        ("RTSCOPE_TEST_HOLD_MS", "600"),
-        ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
-        ("RTSCOPE_SAMPLING_TARGET", "100000"),
-    ]);
+    env.extend([("RTSCOPE_TEST_HOLD_MS", "600")]);
     let out = run_exporting(env!("CARGO_BIN_EXE_tracing_otel_workload"), &c, &env);
     let ids = |tag: &str| -> Vec<String> {
         out.stdout
@@ -223,8 +221,10 @@ fn tracing_spans_carry_their_ids(env: &[(&str, &str)]) {
     assert_eq!(exemplars[0]["asDouble"].as_f64(), Some(0.009));
 }
 
-/// The allocation samples of the blocks of `size` bytes (at least 32 of the 64 or 128 the
-/// case allocates), each with its log record's `(traceId, spanId)`.
+/// The allocation samples of the blocks of `size` bytes (at least 32: more than 67.7
+/// expected of the 576 blocks of more than 64 KiB a case allocates at the default interval,
+/// paced so that each sample is a log record; fewer than 32 with probability under 1.3e-7
+/// per case), each with its log record's `(traceId, spanId)`.
 fn samples_of_size(c: &Collector, size: u64) -> Vec<(String, String)> {
     let samples: Vec<_> = c
         .log_records()
@@ -253,13 +253,7 @@ fn every_sample_carries_the_innermost_sdk_span_it_was_taken_in() {
     let out = run_exporting(
         env!("CARGO_BIN_EXE_trace_workload"),
         &c,
-        &[
-            ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
-            // Every 64 KiB block sampled (mean 4 KiB, no budget in the way), so that each
-            // case has many samples to check, not the few the defaults would give.
-            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
-            ("RTSCOPE_SAMPLING_TARGET", "100000"),
-        ],
+        &[("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint())],
     );
     let cases: Vec<(String, u64)> = out
         .stdout
@@ -330,8 +324,6 @@ fn a_version_skew_loses_the_ids_and_says_so_once() {
         &[
             ("RTSCOPE_TEST_SDK_ENDPOINT", &c.grpc_endpoint()),
             ("RTSCOPE_SUMMARY", "on"),
-            ("RTSCOPE_SAMPLING_INTERVAL", "4096"),
-            ("RTSCOPE_SAMPLING_TARGET", "100000"),
         ],
     );
     let span = c

@@ -4,11 +4,11 @@
 //! (a minimal push exporter: the SDK's data converted by opentelemetry-proto, sent by
 //! tonic), rtscope as the `OTEL_*` variables say. The SDK counter `app.requests` is 7.
 //!
-//! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)` and a 4 MiB
-//! burst in the scope `traced-burst`; outside any span, `rtscope::latency("request", 200 µs)`
-//! and the same burst in `untraced-burst`. Prints `TRACE <trace id> <span id>` (hex) of
-//! that span, waits `RTSCOPE_TEST_HOLD_MS` (default 0: spike detection runs every second),
-//! then prints `DONE`.
+//! Inside one span of the SDK's tracer, `rtscope::latency("request", 7 ms)` and a paced
+//! burst of 36 MiB (576 blocks of 64 KiB) in the scope `traced-burst`; outside any span,
+//! `rtscope::latency("request", 200 µs)` and the same burst in `untraced-burst`. Prints
+//! `TRACE <trace id> <span id>` (hex) of that span, waits `RTSCOPE_TEST_HOLD_MS` (default 0:
+//! spike detection runs every second), then prints `DONE`.
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
@@ -20,6 +20,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use rtscope_integration::sampling::CASE_BLOCKS;
 use std::time::Duration;
 
 #[global_allocator]
@@ -62,12 +63,11 @@ impl PushMetricExporter for Grpc {
     }
 }
 
-/// 4 MiB in 64 KiB blocks, kept until the end of the burst.
+/// 576 blocks of 64 KiB, paced so that every sample becomes a log record: 67.7 samples
+/// expected at the default interval, fewer than the test's 32 with probability 1.3e-7
+/// (`rtscope_integration::sampling::CASE_BLOCKS`).
 fn burst() {
-    let blocks: Vec<Vec<u8>> = (0..64)
-        .map(|i| std::hint::black_box(vec![i as u8; 64 * 1024]))
-        .collect();
-    drop(std::hint::black_box(blocks));
+    rtscope_integration::sampling::paced_blocks(64 * 1024, CASE_BLOCKS);
 }
 
 fn main() {

@@ -5,12 +5,13 @@
 //! `with_resource`: with it, this program would not compile (the 0.32 SDK's `Resource` is
 //! not the one rtscope takes).
 //!
-//! In the tracing span `request`, 4 MiB in blocks of 65 632 bytes; prints
+//! In the tracing span `request`, 576 blocks of 65 632 bytes (paced); prints
 //! `CASE request 65632`, then `DONE`.
 
 use opentelemetry_0_32::trace::TracerProvider as _;
 use opentelemetry_sdk_0_32::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk_0_32::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use rtscope_integration::sampling::CASE_BLOCKS;
 use std::time::{Duration, UNIX_EPOCH};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -88,10 +89,10 @@ fn main() {
         .with(rtscope::tracing::RtscopeLayer::new());
     tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("request").in_scope(|| {
-            let blocks: Vec<Vec<u8>> = (0..(4 << 20) / SIZE)
-                .map(|i| std::hint::black_box(vec![i as u8; SIZE]))
-                .collect();
-            drop(std::hint::black_box(blocks));
+            // Paced so that every sample becomes a log record: more than 67.7 samples
+            // expected at the default interval, fewer than the test's 32 with probability
+            // under 1.3e-7 (`rtscope_integration::sampling::CASE_BLOCKS`).
+            rtscope_integration::sampling::paced_blocks(SIZE, CASE_BLOCKS);
         });
     });
     println!("CASE request {SIZE}");

@@ -3,8 +3,8 @@
 //! installed as documented (`with_resource(&resource)`, the SDK's resource), exporting as the
 //! `OTEL_*` variables say.
 //!
-//! Each case allocates 4 MiB in blocks of a size of its own, inside one SDK span, and
-//! prints `CASE <span name> <block size>` (`-` for the case outside any span), so the test
+//! Each case allocates 576 blocks (36 MiB) of a size of its own, paced (see
+//! `rtscope_integration::sampling::paced_blocks`), inside one SDK span, and prints `CASE <span name> <block size>` (`-` for the case outside any span), so the test
 //! finds the case's samples by their `rust.memory.allocation.size` and the span by its name
 //! among those the SDK exported:
 //!
@@ -26,6 +26,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use rtscope::scope::ScopeExt as _;
+use rtscope_integration::sampling::{CASE_BLOCKS, paced_blocks};
 use std::time::Duration;
 
 #[global_allocator]
@@ -35,19 +36,19 @@ static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 const REMOTE_TRACE: u128 = 0x4bf92f3577b34da6a3ce929d0e0e4736;
 const REMOTE_SPAN: u64 = 0x00f067aa0ba902b7;
 
-/// 4 MiB in blocks of `size` bytes, kept until the end of the burst.
+/// A case's blocks of `size` (> 64 KiB) bytes, paced so that every sample becomes a log
+/// record: more than 67.7 samples expected at the default interval, fewer than the test's
+/// 32 with probability under 1.3e-7, 7e-7 for the five cases
+/// (`rtscope_integration::sampling::CASE_BLOCKS`).
 fn burst(size: usize) {
-    let blocks: Vec<Vec<u8>> = (0..(4 << 20) / size)
-        .map(|i| std::hint::black_box(vec![i as u8; size]))
-        .collect();
-    drop(std::hint::black_box(blocks));
+    paced_blocks(size, CASE_BLOCKS);
 }
 
-/// Half the burst, an `.await` that suspends the future once, the other half.
+/// Half the case's blocks, an `.await` that suspends the future once, the other half.
 async fn two_polls(size: usize) {
-    burst(size);
+    paced_blocks(size, CASE_BLOCKS / 2);
     tokio::task::yield_now().await;
-    burst(size);
+    paced_blocks(size, CASE_BLOCKS - CASE_BLOCKS / 2);
 }
 
 #[rtscope::scope]

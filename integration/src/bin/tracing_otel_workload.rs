@@ -3,13 +3,14 @@
 //! SDK's tracer, made current while it is entered) and, added after it, rtscope's layer;
 //! with `RTSCOPE_TEST_RTSCOPE_FIRST=1`, rtscope's layer first.
 //!
-//! In the tracing span `request`, the child span `parse` allocates a 4 MiB burst and
-//! records `rtscope::latency("request", 9 ms)`; then the same burst in the scope
-//! `outside`, in no span. Prints `REQUEST <trace id> <span id>` and `PARSE <trace id>
-//! <span id>` (hex) of the two OpenTelemetry spans, waits `RTSCOPE_TEST_HOLD_MS` (default
-//! 0), then prints `DONE`.
+//! In the tracing span `request`, the child span `parse` allocates a paced burst of 36 MiB
+//! (576 blocks of 64 KiB) and records `rtscope::latency("request", 9 ms)`; then the same
+//! burst in the scope `outside`, in no span. Prints `REQUEST <trace id> <span id>` and
+//! `PARSE <trace id> <span id>` (hex) of the two OpenTelemetry spans, waits
+//! `RTSCOPE_TEST_HOLD_MS` (default 0), then prints `DONE`.
 
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use rtscope_integration::sampling::CASE_BLOCKS;
 use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -17,12 +18,11 @@ use tracing_subscriber::layer::SubscriberExt as _;
 #[global_allocator]
 static ALLOC: rtscope::Alloc = rtscope::Alloc::system();
 
-/// 4 MiB in 64 KiB blocks, kept until the end of the burst.
+/// 576 blocks of 64 KiB, paced so that every sample becomes a log record: 67.7 samples
+/// expected at the default interval, fewer than the test's 32 with probability 1.3e-7
+/// (`rtscope_integration::sampling::CASE_BLOCKS`).
 fn burst() {
-    let blocks: Vec<Vec<u8>> = (0..64)
-        .map(|i| std::hint::black_box(vec![i as u8; 64 * 1024]))
-        .collect();
-    drop(std::hint::black_box(blocks));
+    rtscope_integration::sampling::paced_blocks(64 * 1024, CASE_BLOCKS);
 }
 
 fn ids(span: &tracing::Span) -> String {
