@@ -592,7 +592,12 @@ fn a_profiles_429_or_404_pauses_profiles_and_nothing_else() {
         let lines: Vec<&str> = out
             .stderr
             .lines()
-            .filter(|l| l.starts_with("rtscope: ") && !l.contains("summary"))
+            // Besides the start line (where the data goes) and the summary.
+            .filter(|l| {
+                l.starts_with("rtscope: ")
+                    && !l.starts_with("rtscope: sending ")
+                    && !l.contains("summary")
+            })
             .collect();
         assert_eq!(lines.len(), 1, "{}", out.stderr);
         assert!(
