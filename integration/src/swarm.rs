@@ -141,6 +141,19 @@ pub fn probe(addr: SocketAddr, path: &str) -> u16 {
     fetch(addr, path).0
 }
 
+/// Probes `path` every 50 ms until it answers 200 or `within` has passed: the agent binds
+/// its listener on the export thread, after `install` returned. The last status (0: none).
+pub fn probe_until_served(addr: SocketAddr, path: &str, within: Duration) -> u16 {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let status = probe(addr, path);
+        if status == 200 || std::time::Instant::now() >= until {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// One `GET path` on a new connection (`Connection: close`), waiting at most 10 s for the
 /// whole answer: its status (0 when none came) and its body (at most 64 MiB).
 pub fn fetch(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
