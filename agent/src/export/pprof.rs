@@ -2,11 +2,13 @@
 //! `net/http/pprof` serves them, so `go tool pprof http://ADDR/debug/pprof/heap` works.
 //!
 //! - `/debug/pprof/heap` (`inuse_space` first) and `/debug/pprof/allocs` (`alloc_space`
-//!   first): the profile since the start. Each is built at most once per [`CACHE_FOR`], and
-//!   at most so often that its builds take a quarter of the listener's CPU bound (a build
-//!   of 25 ms under a bound of 20 ms a second: once every 5 s); every request meanwhile
-//!   (concurrent or repeated) gets the same bytes, so a flood of requests costs a bounded
-//!   number of builds, and the listener's CPU bound covers the rest.
+//!   first): the profile since the start. A request gets a profile built at most
+//!   [`CACHE_FOR`] before it arrived, never an older one: each kind is built at most once
+//!   per [`CACHE_FOR`], and at most so often that its builds take a quarter of the
+//!   listener's CPU bound (a build of 25 ms under a bound of 20 ms a second: once every
+//!   5 s); a request that comes sooner waits on the runtime (blocking nothing) for the next
+//!   build, which every request waiting gets, so a flood of requests costs a bounded number
+//!   of builds and the listener's CPU bound covers the rest.
 //! - `?seconds=N` (1 to [`MAX_SECONDS`]): Go's delta profile, the difference between now and
 //!   N seconds later (`go tool pprof -seconds N` asks for it). The wait is a timer on the
 //!   export thread's runtime, so it blocks nothing; at most one delta is in progress (another
@@ -92,14 +94,23 @@ impl Profiles {
         )
     }
 
-    /// The profile of `show` since the start: the cached one while fresh, else built now.
-    fn cumulative(&self, show: Show) -> Bytes {
+    /// The profile of `show` since the start, for a request made at `asked`: the cached one
+    /// if it was built at most [`CACHE_FOR`] before the request, else one built now; or, while
+    /// the last build's share of the CPU bound is not earned back ([`Profiles::keep_for`]),
+    /// how long to wait before asking again. So an answer is never older than its request by
+    /// more than [`CACHE_FOR`]: a flood waits for the next build instead of reading a stale one.
+    fn cumulative(&self, show: Show, asked: Instant) -> Result<Bytes, Duration> {
         let slot = show as usize;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(b) = &cache[slot]
-            && b.at.elapsed() < self.keep_for(b.cost)
-        {
-            return b.bytes.clone();
+        if let Some(b) = &cache[slot] {
+            if b.at + CACHE_FOR >= asked {
+                return Ok(b.bytes.clone());
+            }
+            let next = b.at + self.keep_for(b.cost);
+            let now = Instant::now();
+            if next > now {
+                return Err(next - now);
+            }
         }
         let cpu = || crate::sys::thread_cpu_seconds().unwrap_or(0.0);
         let (t0, started) = (cpu(), Instant::now());
@@ -115,7 +126,7 @@ impl Profiles {
             cost,
             bytes: bytes.clone(),
         });
-        bytes
+        Ok(bytes)
     }
 
     fn answer(self: &Arc<Self>, name: &'static str, show: Show, request: &Request<'_>) -> Answer {
@@ -128,7 +139,24 @@ impl Profiles {
             .into();
         }
         let Some(seconds) = request.param("seconds") else {
-            return attachment(Reply::ok(PROTOBUF, self.cumulative(show)), name).into();
+            let asked = Instant::now();
+            return match self.cumulative(show, asked) {
+                Ok(bytes) => attachment(Reply::ok(PROTOBUF, bytes), name).into(),
+                Err(wait) => {
+                    let profiles = self.clone();
+                    Answer::Later(Box::pin(async move {
+                        let mut wait = wait;
+                        let bytes = loop {
+                            tokio::time::sleep(wait).await;
+                            match profiles.cumulative(show, asked) {
+                                Ok(bytes) => break bytes,
+                                Err(more) => wait = more,
+                            }
+                        };
+                        attachment(Reply::ok(PROTOBUF, bytes), name)
+                    }))
+                }
+            };
         };
         let seconds = match seconds.parse::<u64>() {
             Ok(s) if (1..=MAX_SECONDS).contains(&s) => Duration::from_secs(s),

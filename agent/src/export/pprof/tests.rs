@@ -82,6 +82,29 @@ fn a_costly_build_is_kept_longer() {
     assert_eq!(p.keep_for(Duration::from_secs(10)), Duration::from_secs(60));
 }
 
+/// The service test read a cache filled 16 MiB ago as holding nothing: a costly build was
+/// served for up to a minute after it. A request never gets a profile built more than
+/// `CACHE_FOR` before it came; while the CPU bound is not earned back it waits for the next.
+#[test]
+fn a_request_never_gets_a_profile_older_than_the_cache_period() {
+    let p = Profiles::new(Duration::from_millis(20));
+    let built = Instant::now() - Duration::from_secs(2);
+    p.cache.lock().unwrap()[Show::InUse as usize] = Some(Built {
+        at: built,
+        cost: Duration::from_secs(1),
+        bytes: Bytes::from_static(b"stale"),
+    });
+    // Kept 60 s for its cost: the request made now waits, it is not given the stale bytes.
+    let wait = p
+        .cumulative(Show::InUse, Instant::now())
+        .expect_err("a stale profile was served");
+    assert!(wait > Duration::from_secs(50), "{wait:?}");
+    // A request made within the period of the build shares it.
+    let shared = p.cumulative(Show::InUse, built + Duration::from_millis(500));
+    assert_eq!(shared.as_deref(), Ok(&b"stale"[..]));
+    assert_eq!(p.builds(), 0);
+}
+
 #[test]
 fn a_delta_answers_after_its_seconds_one_at_a_time_and_bad_values_are_refused() {
     let (addr, profiles, _rt) = serving();
