@@ -20,6 +20,8 @@ const POW2_MAX_SHIFT: u32 = 40;
 /// First power-of-two class is 2^16 bytes.
 const POW2_MIN_SHIFT: u32 = 16;
 const FIRST_POW2_CLASS: usize = GO_CLASSES.len();
+/// Classes of requests up to [`SMALL_MAX`]: Go's 68, the ones the fast path counts.
+pub(crate) const SMALL_CLASSES: usize = FIRST_POW2_CLASS;
 const OVERFLOW_CLASS: usize = FIRST_POW2_CLASS + (POW2_MAX_SHIFT - POW2_MIN_SHIFT + 1) as usize;
 
 /// Number of size classes: 68 Go classes, 25 power-of-two classes (64 KiB ..= 1 TiB), overflow.
@@ -82,6 +84,20 @@ pub(super) fn small_class_in(table: &SmallTable, size: usize) -> usize {
     (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
 }
 
+/// Class of a request of `size <= SMALL_MAX` bytes, with no check of the size: for the
+/// allocator's fast path, whose countdown (never above `SMALL_MAX`) already proved it.
+///
+/// # Safety
+/// `size <= SMALL_MAX`.
+#[inline(always)]
+pub(super) unsafe fn small_class_unchecked(table: &SmallTable, size: usize) -> usize {
+    // SAFETY: the caller's contract. Told so, the compiler also computes `ceil(size / 8)` as
+    // `(size + 7) >> 3` (two instructions, no carry to handle).
+    unsafe { std::hint::assert_unchecked(size <= SMALL_MAX) };
+    // SAFETY: size <= 32768, so the index is at most 4096 < 4097.
+    (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
+}
+
 /// [`SIZE_TO_CLASS`] at one address, for lookups off the fast path.
 static CLASS_TABLE: SmallTable = SIZE_TO_CLASS;
 
@@ -91,12 +107,12 @@ pub(super) fn small_class(size: usize) -> usize {
     small_class_in(&CLASS_TABLE, size)
 }
 
-// Every table entry is a valid class index, which the hot path relies on to index shards
-// without a bounds check.
+// Every table entry is a small class's index, which the hot path relies on to index its
+// counters of the small classes without a bounds check.
 const _: () = {
     let mut i = 0;
     while i < SIZE_TO_CLASS.len() {
-        assert!((SIZE_TO_CLASS[i] as usize) < NUM_CLASSES);
+        assert!((SIZE_TO_CLASS[i] as usize) < SMALL_CLASSES);
         i += 1;
     }
 };
