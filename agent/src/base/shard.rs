@@ -9,16 +9,13 @@
 //! or after the thread's shard was given back) is out of line in `slow_*` functions.
 //!
 //! Two countdowns gate the fast paths, one of bytes allocated and one of bytes freed, each
-//! armed at most [`CAP`] (32 KiB, the largest small size): a request larger than that always
-//! drives its countdown negative, so the fast paths need no size check, and a thread with no
-//! counters of its own keeps both negative, so they need no null check either. What the
-//! countdowns consumed bounds the 32-bit counters of the small classes between two folds
-//! into 64-bit totals (every 4 GiB a thread allocates, see [`FOLD_AT`]).
+//! armed at most [`CAP`] (64 KiB, the largest request the class table holds): a request
+//! larger than that always drives its countdown negative, so the fast paths need no size
+//! check, and a thread with no counters of its own keeps both negative, so they need no null
+//! check either. What the countdowns consumed bounds the 32-bit counters of the fast classes
+//! between two folds into 64-bit totals (every 4 GiB a thread allocates, see [`FOLD_AT`]).
 
-use super::classes::{
-    NUM_CLASSES, SIZE_TO_CLASS, SMALL_CLASSES, SMALL_MAX, SmallTable, class_of,
-    small_class_unchecked,
-};
+use super::classes::{FAST_CLASSES, FAST_MAX, NUM_CLASSES, class_of, fast_class};
 use super::reach::{Published, Reach};
 use super::registry::{List, Node};
 use super::sync::{
@@ -38,9 +35,9 @@ pub(crate) const SLOTS: usize = 2048;
 const PAGE_SLOTS: usize = 128;
 const PAGES: usize = SLOTS / PAGE_SLOTS;
 
-/// The most either countdown is armed with: the largest small request, so any larger one
-/// drives it negative and the fast paths need no size check.
-pub(crate) const CAP: i64 = SMALL_MAX as i64;
+/// The most either countdown is armed with: the largest request the fast path counts, so
+/// any larger one drives it negative and the fast paths need no size check.
+pub(crate) const CAP: i64 = FAST_MAX as i64;
 /// Bytes counted into a thread's 32-bit counters since their last fold after which the next
 /// slow path folds them: each countdown period adds at most `CAP` bytes of fast-path requests
 /// plus one small request (each counted request is at least 1 byte, so counts stay below
@@ -48,7 +45,7 @@ pub(crate) const CAP: i64 = SMALL_MAX as i64;
 const FOLD_AT: i64 = u32::MAX as i64 - 4 * CAP;
 
 /// Classes above the small ones (powers of two, overflow), counted on the slow path only.
-const LARGE_CLASSES: usize = NUM_CLASSES - SMALL_CLASSES;
+const LARGE_CLASSES: usize = NUM_CLASSES - FAST_CLASSES;
 
 /// The four counts of a class, as indices of [`Totals`] and of a reading.
 pub(crate) const ALLOCS: usize = 0;
@@ -84,26 +81,26 @@ impl Totals {
     }
 }
 
-/// One thread's class counters, in its thread-local storage: 32-bit for the small classes
-/// (the fast path's, folded before they could wrap), 64-bit for the large ones (slow path).
+/// One thread's class counters, in its thread-local storage: 32-bit for the classes up to
+/// 64 KiB (the fast path's, folded before they could wrap), 64-bit above (slow path only).
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct ThreadCounts {
-    small: [[AtomicU32; SMALL_CLASSES]; 4],
+    small: [[AtomicU32; FAST_CLASSES]; 4],
     large: [[AtomicU64; LARGE_CLASSES]; 4],
 }
 
 impl ThreadCounts {
     const fn new() -> Self {
         ThreadCounts {
-            small: [const { [const { AtomicU32::new(0) }; SMALL_CLASSES] }; 4],
+            small: [const { [const { AtomicU32::new(0) }; FAST_CLASSES] }; 4],
             large: [const { [const { AtomicU64::new(0) }; LARGE_CLASSES] }; 4],
         }
     }
 
     fn add_to(&self, kinds: [usize; 2], out: &mut ClassCounts) {
         for k in kinds {
-            let (small, large) = out[k].split_at_mut(SMALL_CLASSES);
+            let (small, large) = out[k].split_at_mut(FAST_CLASSES);
             for (o, c) in small.iter_mut().zip(&self.small[k]) {
                 *o = o.wrapping_add(u64::from(c.load(Relaxed)));
             }
@@ -116,8 +113,8 @@ impl ThreadCounts {
     /// Counts a request of a small class; only the owner calls this.
     #[inline(always)]
     fn record_small(&self, kind: [usize; 2], class: usize, size: usize) {
-        debug_assert!(class < SMALL_CLASSES && size <= SMALL_MAX);
-        // SAFETY: `class` comes from the class table, whose entries are below SMALL_CLASSES
+        debug_assert!(class < FAST_CLASSES && size <= FAST_MAX);
+        // SAFETY: `class` comes from the class table, whose entries are below FAST_CLASSES
         // (checked at compile time in classes.rs).
         let (n, b) = unsafe {
             (
@@ -133,10 +130,10 @@ impl ThreadCounts {
 
     /// Counts a request of any class; only the owner calls this.
     fn record(&self, kind: [usize; 2], class: usize, size: usize) {
-        if class < SMALL_CLASSES {
+        if class < FAST_CLASSES {
             self.record_small(kind, class, size);
         } else {
-            let c = class - SMALL_CLASSES;
+            let c = class - FAST_CLASSES;
             bump(&self.large[kind[0]][c], 1, Writer::Owner);
             bump(&self.large[kind[1]][c], size as u64, Writer::Owner);
         }
@@ -160,7 +157,7 @@ impl ThreadCounts {
         for kind in [[ALLOCS, ALLOC_BYTES], [FREES, FREE_BYTES]] {
             self.fold_small(kind, into, Writer::Shared);
             for k in kind {
-                for (c, into) in self.large[k].iter().zip(&into.0[k][SMALL_CLASSES..]) {
+                for (c, into) in self.large[k].iter().zip(&into.0[k][FAST_CLASSES..]) {
                     let v = c.swap(0, Relaxed);
                     if v != 0 {
                         bump(into, v, Writer::Shared);
@@ -299,7 +296,7 @@ fn bump(counter: &AtomicU64, by: u64, writer: Writer) {
 fn at(counters: &[AtomicU64; NUM_CLASSES], class: usize) -> &AtomicU64 {
     debug_assert!(class < NUM_CLASSES);
     // SAFETY: every class index comes from the lookup table, whose entries are checked against
-    // SMALL_CLASSES < NUM_CLASSES at compile time (classes.rs), or from `large_class`, which
+    // FAST_CLASSES < NUM_CLASSES at compile time (classes.rs), or from `large_class`, which
     // returns at most OVERFLOW_CLASS = NUM_CLASSES - 1.
     unsafe { counters.get_unchecked(class) }
 }
@@ -357,9 +354,6 @@ struct Local {
     countdown: Cell<i64>,
     /// Bytes this thread may still free before the next out-of-line check; armed at [`CAP`].
     free_countdown: Cell<i64>,
-    /// This thread's copy of the class table, addressed off the thread pointer the fast path
-    /// already holds instead of through a global's address.
-    classes: SmallTable,
     /// The heap profile's arena base (`super::profile`), set at claim: a free in
     /// `[arena, arena + ARENA_LEN)` is a sampled block and takes the slow path.
     arena: Cell<usize>,
@@ -396,7 +390,6 @@ thread_local! {
         Local {
             countdown: Cell::new(-1),
             free_countdown: Cell::new(-1),
-            classes: SIZE_TO_CLASS,
             arena: Cell::new(super::profile::NOWHERE),
             counts: ThreadCounts::new(),
             shard: Cell::new(ptr::null()),
@@ -452,7 +445,7 @@ fn local() -> &'static Local {
 /// table load and two counter writes, and no call, so the caller can end in a jump to the
 /// inner allocator without saving a register. Returns false, having taken `size` off the
 /// countdown and recorded nothing, when the slow path ([`on_alloc_slow`]) must run instead:
-/// always for `size > SMALL_MAX`.
+/// always for `size > FAST_MAX`.
 #[inline(always)]
 pub(crate) fn try_alloc_small(size: usize) -> bool {
     let l = local();
@@ -463,16 +456,16 @@ pub(crate) fn try_alloc_small(size: usize) -> bool {
     if left < 0 {
         return false;
     }
-    // SAFETY: the countdown is never armed above CAP = SMALL_MAX, so `left >= 0` proves
-    // `size <= SMALL_MAX`.
-    let class = unsafe { small_class_unchecked(&l.classes, size) };
+    // SAFETY: the countdown is never armed above CAP = FAST_MAX, so `left >= 0` proves
+    // `size <= FAST_MAX`.
+    let class = unsafe { fast_class(size) };
     l.counts.record_small(ALLOC, class, size);
     true
 }
 
 /// The fast path of a free of the block `ptr` of `size` bytes, any size: false, having taken
 /// `size` off the free countdown and recorded nothing, when the slow path ([`on_free_slow`])
-/// must run instead: the countdown ran out (always for `size > SMALL_MAX`, and on a thread
+/// must run instead: the countdown ran out (always for `size > FAST_MAX`, and on a thread
 /// without counters of its own), or the block is a heap-profile sample.
 #[inline(always)]
 pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
@@ -486,8 +479,8 @@ pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
     {
         return false;
     }
-    // SAFETY: as in `try_alloc_small`, `left >= 0` proves `size <= SMALL_MAX`.
-    let class = unsafe { small_class_unchecked(&l.classes, size) };
+    // SAFETY: as in `try_alloc_small`, `left >= 0` proves `size <= FAST_MAX`.
+    let class = unsafe { fast_class(size) };
     l.counts.record_small(FREE, class, size);
     true
 }
@@ -517,12 +510,12 @@ pub(crate) fn on_free_slow(size: usize) {
 /// is due (peak check, sample, fold) and the request is small, counts it and re-arms the
 /// countdown, returning true (the caller goes on as from the fast path). Else false, having
 /// changed nothing: the slow path ([`on_alloc_slow`]) runs. A leaf out of line: the common
-/// way out of a countdown, once every 32 KiB at most, inlined into the allocator's small
+/// way out of a countdown, once every 64 KiB at most, inlined into the allocator's small
 /// out-of-line function that tail-calls the inner allocator.
 #[inline(always)]
 pub(crate) fn refill_alloc(size: usize) -> bool {
     let l = local();
-    if l.state.get() != STATE_ACTIVE || size > SMALL_MAX {
+    if l.state.get() != STATE_ACTIVE || size > FAST_MAX {
         return false;
     }
     let consumed = l.armed.get() - l.countdown.get();
@@ -532,8 +525,8 @@ pub(crate) fn refill_alloc(size: usize) -> bool {
     }
     l.to_event.set(to_event);
     arm(l, to_event);
-    // SAFETY: size <= SMALL_MAX, checked above.
-    let class = unsafe { small_class_unchecked(&l.classes, size) };
+    // SAFETY: size <= FAST_MAX, checked above.
+    let class = unsafe { fast_class(size) };
     l.counts.record_small(ALLOC, class, size);
     true
 }
@@ -546,7 +539,7 @@ pub(crate) fn refill_alloc(size: usize) -> bool {
 pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     let l = local();
     if l.state.get() != STATE_ACTIVE
-        || size > SMALL_MAX
+        || size > FAST_MAX
         || (cfg!(feature = "profiles")
             && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
     {
@@ -565,8 +558,8 @@ pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     // bytes freed since (this free included) move it to the exact total plus CAP again.
     bump(&shard.freed, consumed as u64, Writer::Owner);
     l.free_countdown.set(CAP);
-    // SAFETY: size <= SMALL_MAX, checked above.
-    let class = unsafe { small_class_unchecked(&l.classes, size) };
+    // SAFETY: size <= FAST_MAX, checked above.
+    let class = unsafe { fast_class(size) };
     l.counts.record_small(FREE, class, size);
     true
 }
