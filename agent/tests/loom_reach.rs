@@ -4,8 +4,8 @@
 //! counts into a shared retired total and unpublishes (`Reach::retire`), then frees the
 //! storage. A reader sums every published block and the retired total, twice. They check
 //! that no reader ever reads a block after it was freed, and that no reading sees a count
-//! torn, lost or counted twice: each reading lies between what had been counted when it
-//! began and what was counted in all, and readings never go back.
+//! torn, lost or counted twice: each reading sees at least what had been counted when it
+//! began and at most what is counted in all, and readings never go back.
 
 #[path = "support/loom_base.rs"]
 mod base;
@@ -13,7 +13,7 @@ mod base;
 #[allow(dead_code, unreachable_pub)]
 mod reach;
 
-use base::model;
+use base::{model, sync};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use loom::thread;
@@ -29,9 +29,8 @@ struct World {
     reach: Reach,
     slots: [Published<Block>; 2],
     retired: AtomicU64,
-    /// Counts begun and counts done in all (test-side totals, outside the reader's sum):
-    /// bounds on what a reading may see.
-    begun: AtomicU64,
+    /// Counts done in all (a test-side total, outside the reader's sum, incremented after
+    /// each count): what a reading must at least see.
     done: AtomicU64,
 }
 
@@ -41,7 +40,6 @@ impl World {
             reach: Reach::new(),
             slots: [Published::new(), Published::new()],
             retired: AtomicU64::new(0),
-            begun: AtomicU64::new(0),
             done: AtomicU64::new(0),
         }
     }
@@ -73,7 +71,6 @@ fn live(world: &World, slot: usize, n: u64) {
     // SAFETY: `block` is live until freed below, by this thread.
     let b = unsafe { &*block };
     for _ in 0..n {
-        world.begun.fetch_add(1, SeqCst);
         b.count.store(b.count.load(Relaxed) + 1, Relaxed);
         world.done.fetch_add(1, SeqCst);
     }
@@ -98,10 +95,11 @@ fn readers_never_read_a_freed_block_nor_lose_or_double_a_count() {
         let before = world.done.load(SeqCst);
         let first = world.read();
         let second = world.read();
-        let after = world.begun.load(SeqCst);
         assert!(first >= before, "a reading lost counts: {first} < {before}");
         assert!(second >= first, "readings went back: {first} then {second}");
-        assert!(second <= after, "a reading doubled counts: {second} > {after}");
+        // The counts are relaxed, so a reading may run ahead of `done`, never past the total
+        // (a block counted both in place and in the retired total would pass it).
+        assert!(second <= 3, "a reading doubled counts: {second} > 3");
         for t in threads {
             t.join().unwrap();
         }

@@ -15,7 +15,7 @@
 //! check either. What the countdowns consumed bounds the 32-bit counters of the fast classes
 //! between two folds into 64-bit totals (every 4 GiB a thread allocates, see [`FOLD_AT`]).
 
-use super::classes::{FAST_CLASSES, FAST_MAX, NUM_CLASSES, class_of, fast_class};
+use super::classes::{FAST_CLASSES, FAST_MAX, NUM_CLASSES, SMALL_MAX, class_of, fast_class};
 use super::reach::{Published, Reach};
 use super::registry::{List, Node};
 use super::sync::{
@@ -38,6 +38,10 @@ const PAGES: usize = SLOTS / PAGE_SLOTS;
 /// The most either countdown is armed with: the largest request the fast path counts, so
 /// any larger one drives it negative and the fast paths need no size check.
 pub(crate) const CAP: i64 = FAST_MAX as i64;
+/// The most the free countdown is armed with: 32 KiB, so every free above it takes the slow
+/// path, where a heap-profile sample of more than 32 KiB (tracked by address, not in the
+/// arena) leaves the in-use set.
+pub(crate) const FREE_CAP: i64 = SMALL_MAX as i64;
 /// Bytes counted into a thread's 32-bit counters since their last fold after which the next
 /// slow path folds them: each countdown period adds at most `CAP` bytes of fast-path requests
 /// plus one small request (each counted request is at least 1 byte, so counts stay below
@@ -67,11 +71,11 @@ impl Totals {
         Totals([const { [const { AtomicU64::new(0) }; NUM_CLASSES] }; 4])
     }
 
-    fn add_to(&self, kinds: [usize; 2], out: &mut ClassCounts) {
-        for k in kinds {
-            for (o, c) in out[k].iter_mut().zip(&self.0[k]) {
-                *o = o.wrapping_add(c.load(Relaxed));
-            }
+    /// Adds the counts of `kinds` to `out`, each class's count and bytes read together.
+    fn add_to(&self, [n, b]: [usize; 2], out: &mut ClassCounts) {
+        for c in 0..NUM_CLASSES {
+            out[n][c] = out[n][c].wrapping_add(self.0[n][c].load(Relaxed));
+            out[b][c] = out[b][c].wrapping_add(self.0[b][c].load(Relaxed));
         }
     }
 
@@ -98,15 +102,16 @@ impl ThreadCounts {
         }
     }
 
-    fn add_to(&self, kinds: [usize; 2], out: &mut ClassCounts) {
-        for k in kinds {
-            let (small, large) = out[k].split_at_mut(FAST_CLASSES);
-            for (o, c) in small.iter_mut().zip(&self.small[k]) {
-                *o = o.wrapping_add(u64::from(c.load(Relaxed)));
-            }
-            for (o, c) in large.iter_mut().zip(&self.large[k]) {
-                *o = o.wrapping_add(c.load(Relaxed));
-            }
+    /// Adds the counts of `kinds` to `out`, each class's count and bytes read together.
+    fn add_to(&self, [n, b]: [usize; 2], out: &mut ClassCounts) {
+        for c in 0..FAST_CLASSES {
+            out[n][c] = out[n][c].wrapping_add(u64::from(self.small[n][c].load(Relaxed)));
+            out[b][c] = out[b][c].wrapping_add(u64::from(self.small[b][c].load(Relaxed)));
+        }
+        for c in 0..LARGE_CLASSES {
+            let o = FAST_CLASSES + c;
+            out[n][o] = out[n][o].wrapping_add(self.large[n][c].load(Relaxed));
+            out[b][o] = out[b][o].wrapping_add(self.large[b][c].load(Relaxed));
         }
     }
 
@@ -348,11 +353,13 @@ const STATE_EXITED: u8 = 3;
 ///
 /// Invariant: `countdown >= 0` or `free_countdown >= 0` only in state ACTIVE (`shard`
 /// non-null, `counts` published); every other state keeps both negative and `shard` null,
-/// so the fast paths fall to `slow_*`. Neither is ever set above [`CAP`].
+/// so the fast paths fall to `slow_*`. Neither is ever set above [`CAP`] (the free one above
+/// [`FREE_CAP`]).
 struct Local {
     /// Bytes this thread may still allocate before the next out-of-line check.
     countdown: Cell<i64>,
-    /// Bytes this thread may still free before the next out-of-line check; armed at [`CAP`].
+    /// Bytes this thread may still free before the next out-of-line check; armed at
+    /// [`FREE_CAP`].
     free_countdown: Cell<i64>,
     /// The heap profile's arena base (`super::profile`), set at claim: a free in
     /// `[arena, arena + ARENA_LEN)` is a sampled block and takes the slow path.
@@ -479,7 +486,8 @@ pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
     {
         return false;
     }
-    // SAFETY: as in `try_alloc_small`, `left >= 0` proves `size <= FAST_MAX`.
+    // SAFETY: the free countdown is never armed above FREE_CAP < FAST_MAX, so `left >= 0`
+    // proves `size <= FAST_MAX`.
     let class = unsafe { fast_class(size) };
     l.counts.record_small(FREE, class, size);
     true
@@ -539,14 +547,14 @@ pub(crate) fn refill_alloc(size: usize) -> bool {
 pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     let l = local();
     if l.state.get() != STATE_ACTIVE
-        || size > FAST_MAX
+        || size > SMALL_MAX
         || (cfg!(feature = "profiles")
             && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
     {
         return false;
     }
     // Not in the arena, so the fast path declined because the countdown ran out.
-    let consumed = CAP - l.free_countdown.get();
+    let consumed = FREE_CAP - l.free_countdown.get();
     let unfolded = l.unfolded_free.get() + consumed;
     if unfolded > FOLD_AT {
         return false;
@@ -554,10 +562,10 @@ pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     l.unfolded_free.set(unfolded);
     // SAFETY: state ACTIVE: `shard` is this thread's claimed, never-freed shard.
     let shard = unsafe { &*l.shard.get() };
-    // `freed` was published as the exact total plus CAP when the countdown was armed: the
-    // bytes freed since (this free included) move it to the exact total plus CAP again.
+    // `freed` was published as the exact total plus FREE_CAP when the countdown was armed: the
+    // bytes freed since (this free included) move it to the exact total plus FREE_CAP again.
     bump(&shard.freed, consumed as u64, Writer::Owner);
-    l.free_countdown.set(CAP);
+    l.free_countdown.set(FREE_CAP);
     // SAFETY: size <= FAST_MAX, checked above.
     let class = unsafe { fast_class(size) };
     l.counts.record_small(FREE, class, size);
@@ -875,11 +883,11 @@ fn slow_free(l: &Local, size: usize) {
     }
     // SAFETY: state ACTIVE: `shard` is this thread's claimed, never-freed shard.
     let shard = unsafe { &*l.shard.get() };
-    // `freed` was published as the exact total plus CAP when the countdown was armed: the
-    // bytes freed since (this free included) move it to the exact total plus CAP again.
-    let consumed = CAP - left;
+    // `freed` was published as the exact total plus FREE_CAP when the countdown was armed: the
+    // bytes freed since (this free included) move it to the exact total plus FREE_CAP again.
+    let consumed = FREE_CAP - left;
     bump(&shard.freed, consumed as u64, Writer::Owner);
-    l.free_countdown.set(CAP);
+    l.free_countdown.set(FREE_CAP);
     let unfolded = l.unfolded_free.get() + consumed;
     if unfolded > FOLD_AT {
         fold(l, shard, FREE);
@@ -911,8 +919,8 @@ fn ensure_claimed(l: &Local) {
             // agent thread), and only this thread publishes and retires the slot.
             unsafe { shard.counts.publish(&l.counts) };
             // The free countdown's bound is published before it is armed.
-            bump(&shard.freed, CAP as u64, Writer::Owner);
-            l.free_countdown.set(CAP);
+            bump(&shard.freed, FREE_CAP as u64, Writer::Owner);
+            l.free_countdown.set(FREE_CAP);
             l.shard.set(shard);
             l.to_sample.set(l.sampler.start());
             l.to_peak.set(PEAK_STEP);
