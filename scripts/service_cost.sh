@@ -52,7 +52,7 @@ env_of() {
 cg() {
     local out="$work/cg.$1.$2"
     # shellcheck disable=SC2046
-    env $(env_of "$1") SERVICE_REQUESTS="$2" valgrind --tool=callgrind \
+    env $(env_of "$1") SERVICE_REQUESTS="$2" valgrind --tool=callgrind --separate-threads=yes \
         --callgrind-out-file="$out" --dump-instr=no "$work/$1" >"$out.stdout" 2>"$out.log"
     echo "$out"
 }
@@ -75,9 +75,26 @@ calls_of = {
     "task": re.compile(r"rtscope::task::.*::poll$"),
     "timers": re.compile(r"rtscope::time::.*::poll$"),
 }
-def read(f):
+import glob
+def read(prefix):
+    # One file per thread: the export thread's (it runs the pipeline) apart, every other
+    # thread (the runtime's workers, the client, blocking threads) summed.
+    total, export, by, calls = 0, 0, {g: 0 for g, _ in groups}, {g: 0 for g in calls_of}
+    for f in sorted(glob.glob(prefix + "-*")):
+        t, b, c, is_export = read_one(f)
+        if is_export:
+            export += t
+            continue
+        total += t
+        for g in by:
+            by[g] += b[g]
+        for g in calls:
+            calls[g] += c[g]
+    return total, export, by, calls
+def read_one(f):
     out = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", f],
                          capture_output=True, text=True).stdout
+    is_export = "rtscope::export::pipeline" in out
     total, by = 0, {g: 0 for g, _ in groups}
     for line in out.splitlines():
         m = re.match(r"\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(PROGRAM TOTALS|.*)", line)
@@ -96,11 +113,12 @@ def read(f):
     # Calls, from the raw file: cfn= names a callee (by id after its first mention).
     names, calls, callee = {}, {g: 0 for g in calls_of}, None
     for line in open(f, errors="replace"):
-        m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+        m = re.match(r"(c?)fn=\((\d+)\)(?: (.*))?", line)
         if m:
-            if m.group(2):
-                names[m.group(1)] = m.group(2).strip()
-            callee = names.get(m.group(1), "")
+            if m.group(3):
+                names[m.group(2)] = m.group(3).strip()
+            if m.group(1):
+                callee = names.get(m.group(2), "")
             continue
         m = re.match(r"calls=(\d+)", line)
         if m and callee is not None:
@@ -108,11 +126,11 @@ def read(f):
                 if rx.search(callee):
                     calls[g] += int(m.group(1))
             callee = None
-    return total, by, calls
-ta, ba, ca = read(a)
-tb, bb, cb = read(b)
+    return total, by, calls, is_export
+ta, ea, ba, ca = read(a)
+tb, eb, bb, cb = read(b)
 print(variant, (tb - ta) / n, *[(bb[g] - ba[g]) / n for g, _ in groups],
-      *[(cb[g] - ca[g]) / n for g in calls_of])
+      *[(cb[g] - ca[g]) / n for g in calls_of], (eb - ea) / n)
 EOF
 }
 
@@ -130,11 +148,14 @@ names = ["allocator", "span", "task", "timers", "rest of rtscope"]
 base = {r[0]: list(map(float, r[1:])) for r in rows}
 b = base["bare"]
 print("instructions per request (callgrind, all threads):")
+print("  the service's threads (the export thread apart: its instructions grow with the run's")
+print("  wall time, about 50x longer under valgrind, not with the requests)")
 print("  bare     %9.0f  (allocator functions %.0f, %.1f allocator calls)" % (b[0], b[1], b[6]))
 for v in ("default", "all"):
     f = base[v]
     parts = ", ".join("%s %+.0f" % (nm, f[1 + i] - (b[1 + i] if i == 0 else 0)) for i, nm in enumerate(names))
-    print("  %-8s %9.0f  %.4fx  (%s)" % (v, f[0], f[0] / b[0], parts))
+    print("  %-8s %9.0f  %.4fx  (%s); export thread %.0f more, %.4fx with it"
+          % (v, f[0], f[0] / b[0], parts, f[10], (f[0] + f[10]) / b[0]))
     print("           per operation: allocator %+.1f instr/call over %.1f calls; span %.0f per enter (%.1f enters);"
           " task %.0f per poll (%.1f polls); timers %.0f per poll (%.1f polls)"
           % ((f[1] - b[1]) / max(f[6], 1), f[6], f[2] / max(f[7], 1), f[7],

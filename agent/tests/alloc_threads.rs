@@ -142,14 +142,20 @@ fn readers_summing_while_threads_exit_see_no_lost_or_doubled_count() {
                     now.0 >= last.0 && now.1 >= last.1 && now.2 >= last.2 && now.3 >= last.3,
                     "a count went back: {last:?} then {now:?}"
                 );
-                assert!(now.0 - a0 <= total && now.1 - d0 <= total, "counted twice: {now:?}");
+                assert!(
+                    now.0 - a0 <= total && now.1 - d0 <= total,
+                    "counted twice: {now:?}"
+                );
                 // Bytes match counts, but for the requests in flight on the threads alive
                 // (a count and its bytes are two writes, read one after the other: a count
                 // torn in two or folded twice would be off by far more).
                 let blocks = |bytes: u64| (bytes / READ_SIZE as u64) as i64;
                 let off_a = (blocks(now.2 - b0) - (now.0 - a0) as i64).abs();
                 let off_f = (blocks(now.3 - f0) - (now.1 - d0) as i64).abs();
-                assert!(off_a <= WIDTH as i64 && off_f <= WIDTH as i64, "torn: {now:?}");
+                assert!(
+                    off_a <= WIDTH as i64 && off_f <= WIDTH as i64,
+                    "torn: {now:?}"
+                );
                 last = now;
                 readings += 1;
                 if finished {
@@ -172,9 +178,15 @@ fn readers_summing_while_threads_exit_see_no_lost_or_doubled_count() {
             }
         }
         done.store(true, Relaxed);
-        assert!(reader.join().unwrap() > 1, "the reader never overlapped the threads");
+        assert!(
+            reader.join().unwrap() > 1,
+            "the reader never overlapped the threads"
+        );
     });
     let (a1, d1, b1, f1) = class_counts(READ_SIZE);
     assert_eq!((a1 - a0, d1 - d0), (total, total));
-    assert_eq!((b1 - b0, f1 - f0), (total * READ_SIZE as u64, total * READ_SIZE as u64));
+    assert_eq!(
+        (b1 - b0, f1 - f0),
+        (total * READ_SIZE as u64, total * READ_SIZE as u64)
+    );
 }

@@ -37,8 +37,8 @@ pub(crate) mod text;
 /// `crate::names`, `crate::pool`'s cache cells) with a `sync` of loom's types in its place,
 /// as tokio's `src/loom` switches its own.
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Mutex, MutexGuard};
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+    pub(crate) use std::sync::{Mutex, MutexGuard};
 }
 
 pub(crate) use shard::agent_scope;

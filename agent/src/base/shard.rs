@@ -1193,8 +1193,14 @@ mod tests {
             }
             let now = read_thread_counts();
             assert_eq!(now[ALLOCS][class] - base[ALLOCS][class], n);
-            assert_eq!(now[ALLOC_BYTES][class] - base[ALLOC_BYTES][class], n * 32 * 1024);
-            assert_eq!(now[FREE_BYTES][class] - base[FREE_BYTES][class], n * 32 * 1024);
+            assert_eq!(
+                now[ALLOC_BYTES][class] - base[ALLOC_BYTES][class],
+                n * 32 * 1024
+            );
+            assert_eq!(
+                now[FREE_BYTES][class] - base[FREE_BYTES][class],
+                n * 32 * 1024
+            );
             assert!(shard.folded().is_some(), "no fold in 5 GiB");
             assert!(l.unfolded_alloc.get() <= FOLD_AT);
         })

@@ -176,7 +176,9 @@ pub(crate) fn at_thread_exit(f: unsafe extern "C" fn(*mut std::ffi::c_void)) -> 
     }
     // SAFETY: the key exists (created above or by another thread, never deleted); the value
     // is only a non-null marker, never dereferenced.
-    unsafe { libc::pthread_setspecific((key - 1) as libc::pthread_key_t, std::ptr::dangling()) == 0 }
+    unsafe {
+        libc::pthread_setspecific((key - 1) as libc::pthread_key_t, std::ptr::dangling()) == 0
+    }
 }
 
 /// Runs `f` in the child right after every `fork` (nothing where there is no `fork`).

@@ -402,7 +402,10 @@ async fn run() -> Result<(), String> {
     housekeeper.abort();
     tracing::info!(requests = app.requests.load(Ordering::Relaxed), "stopping");
     if let Some(n) = driven {
-        println!("served {n} requests, process CPU {} ns", process_cpu_nanos());
+        println!(
+            "served {n} requests, process CPU {} ns",
+            process_cpu_nanos()
+        );
     }
     Ok(())
 }
