@@ -24,12 +24,13 @@
 //! - A successful `realloc` counts a deallocation of the old size, an allocation of the new
 //!   size (so live bytes and per-class live objects stay exact) and one reallocation, in place
 //!   when the block kept its address, moved otherwise.
-//! - **Failures.** Requests up to 32 KiB are counted *before* the inner allocator is called, so
-//!   the fast path ends in a jump to it: if such a request fails, it is counted as an
-//!   allocation and the failure is not seen (small requests fail only when the process is out
-//!   of memory, and then it aborts). Requests over 32 KiB, and every `realloc`, are counted
-//!   after the inner allocator answers: a null result is counted in `failures` and nowhere
-//!   else. Those are the failures `try_reserve` and friends really meet.
+//! - **Failures.** Requests up to 64 KiB are counted *before* the inner allocator is called
+//!   (when their thread's countdown allows it, as it mostly does), so the fast path ends in a
+//!   jump to it: if such a request fails, it is counted as an allocation and the failure is
+//!   not seen (small requests fail only when the process is out of memory, and then it
+//!   aborts). Requests over 64 KiB, and every `realloc`, are counted after the inner
+//!   allocator answers: a null result is counted in `failures` and nowhere else. Those are
+//!   the failures `try_reserve` and friends really meet.
 //! - Allocations made by rtscope itself (the export thread, agent code, a thread claiming its
 //!   shard) are kept out of these numbers: [`agent_stats`] reports them. See the next section
 //!   for which blocks those are.
@@ -173,11 +174,13 @@ impl<A: GlobalAlloc> Alloc<A> {
         &self.inner
     }
 
-    /// Everything but the fast path: requests over 32 KiB (called first, so a failure is
-    /// seen and counted as such), and small requests whose countdown ran out (re-armed every
-    /// 32 KiB at most) or whose thread must claim a shard, check the peak or take a sample. Out of line, so the fast path saves no registers. A
-    /// sampled block is tracked for the heap profile's in-use set: a small one is served
-    /// from the profile's arena, a large one is remembered by address.
+    /// Everything but the fast path and the re-arming of a countdown: requests over 64 KiB
+    /// (and over 32 KiB whose countdown ran out; the inner allocator is called first, so a
+    /// failure is seen and counted as such), and requests whose thread must claim a shard,
+    /// check the peak, take a sample or fold its counters. Out of line, so the fast path
+    /// saves no registers. A sampled block is tracked for the heap profile's in-use set: one
+    /// up to 32 KiB is served from the profile's arena, a larger one is remembered by
+    /// address.
     #[cold]
     #[inline(never)]
     unsafe fn alloc_slow(size: usize, align: usize, this: &Self, zeroed: bool) -> *mut u8 {
@@ -335,7 +338,7 @@ impl<A: GlobalAlloc> Alloc<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // No size check: a request over 32 KiB always runs the countdown out.
+        // No size check: a request over 64 KiB always runs the countdown out.
         if try_alloc_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
             return unsafe { self.inner.alloc(layout) };
@@ -556,9 +559,10 @@ pub fn stats() -> AllocStats {
 /// # drop(v);
 /// ```
 ///
-/// - The counts are cumulative for the shard, and a shard given back by an exited thread is
-///   reused by the next new one, so a reading may include an earlier thread's counts: use
-///   differences, as with [`stats`].
+/// - The class counts are the calling thread's own and start at zero with it (those of an
+///   exited thread whose shard it reuses show only past 4 GiB of that thread's requests,
+///   where its counters folded into the shard); reallocations and failures are cumulative
+///   for the shard. Use differences, as with [`stats`].
 /// - `live_bytes` and `live_objects` (and the `fragmentation_bytes` derived from them) are
 ///   this thread's allocations minus its frees, at least 0, so they under-read when it frees
 ///   blocks other threads allocated; compare `allocated_bytes` and `freed_bytes`

@@ -72,6 +72,8 @@ impl Totals {
     }
 
     /// Adds the counts of `kinds` to `out`, each class's count and bytes read together.
+    // One index into two rows of `out` and two of the counters.
+    #[allow(clippy::needless_range_loop)]
     fn add_to(&self, [n, b]: [usize; 2], out: &mut ClassCounts) {
         for c in 0..NUM_CLASSES {
             out[n][c] = out[n][c].wrapping_add(self.0[n][c].load(Relaxed));
@@ -103,6 +105,8 @@ impl ThreadCounts {
     }
 
     /// Adds the counts of `kinds` to `out`, each class's count and bytes read together.
+    // One index into two rows of `out` and two of the counters.
+    #[allow(clippy::needless_range_loop)]
     fn add_to(&self, [n, b]: [usize; 2], out: &mut ClassCounts) {
         for c in 0..FAST_CLASSES {
             out[n][c] = out[n][c].wrapping_add(u64::from(self.small[n][c].load(Relaxed)));
