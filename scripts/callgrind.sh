@@ -11,7 +11,9 @@
 #
 # Variants: `system` (bare System, a second thread), `rtscope` (rtscope over System with
 # `profiles` compiled in, a second thread, no agent), `agent` (the agent installed at its
-# defaults, heap profiles on: its export thread is the second thread and is counted).
+# defaults, heap profiles on: its export thread is the second thread and is counted), and
+# the peers over System, each with a second thread: `fetch_add` (one global atomic add each
+# way, bench_counting), the `stats_alloc` and `cap` crates.
 # For rtscope, `slow` is the part of the per-iteration cost spent in rtscope's out-of-line
 # functions (every rtscope:: function but the inlined fast path in __rust_alloc/__rust_dealloc).
 #
@@ -28,7 +30,8 @@ command -v valgrind >/dev/null || {
 }
 # BIN=DIR measures workers built elsewhere (e.g. a copy of an earlier build) instead.
 if [ -z "${BIN:-}" ]; then
-    cargo build --release -q -p rtscope-examples --bin bench_system --bin bench_rtscope
+    cargo build --release -q -p rtscope-examples --bin bench_system --bin bench_rtscope \
+        --bin bench_counting --bin bench_stats_alloc --bin bench_cap
 fi
 bin="${BIN:-$root/target/release}"
 work="$(mktemp -d /tmp/rtscope-callgrind.XXXXXX)"
@@ -79,14 +82,19 @@ for w in "${workloads[@]}"; do
     read -r sys _ <<<"$(per bench_system --thread "$name" "$n")"
     read -r rts rslow <<<"$(per bench_rtscope --thread "$name" "$n")"
     read -r agt aslow <<<"$(per bench_rtscope --agent "$name" "$n")"
+    read -r fa _ <<<"$(per bench_counting --thread "$name" "$n")"
+    read -r sa _ <<<"$(per bench_stats_alloc --thread "$name" "$n")"
+    read -r ca _ <<<"$(per bench_cap --thread "$name" "$n")"
     python3 -c "
-sys_, rts, agt = $sys, $rts, $agt
+sys_, rts, agt, fa, sa, ca = $sys, $rts, $agt, $fa, $sa, $ca
 w = '$w'
 if w == 'serde':
-    print('%-8s system %.0f instr/round; rtscope %.4fx (slow %.0f), agent %.4fx (slow %.0f)'
-          % (w, sys_, rts / sys_, $rslow, agt / sys_, $aslow))
+    print('%-8s system %.0f instr/round; rtscope %.4fx (slow %.0f), agent %.4fx (slow %.0f);'
+          ' peers: fetch_add %.4fx, stats_alloc %.4fx, cap %.4fx'
+          % (w, sys_, rts / sys_, $rslow, agt / sys_, $aslow, fa / sys_, sa / sys_, ca / sys_))
 else:
-    print('%-8s system %.2f instr/pair; rtscope +%.2f (slow %.2f), agent +%.2f (slow %.2f)'
-          % (w, sys_, rts - sys_, $rslow, agt - sys_, $aslow))
+    print('%-8s system %.2f instr/pair; rtscope +%.2f (slow %.2f), agent +%.2f (slow %.2f);'
+          ' peers: fetch_add +%.2f, stats_alloc +%.2f, cap +%.2f'
+          % (w, sys_, rts - sys_, $rslow, agt - sys_, $aslow, fa - sys_, sa - sys_, ca - sys_))
 "
 done
