@@ -345,6 +345,14 @@ pub(crate) static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
 /// `threads * (PEAK_STEP + 2 * CAP)` below the true peak.
 pub(crate) const PEAK_STEP: i64 = 256 * 1024;
 
+/// `to_event` outside state ACTIVE: far enough below zero that no re-arming can take it
+/// to zero or above (requests are at most `isize::MAX` bytes), so [`refill_alloc`] declines
+/// without a state check.
+const NO_EVENTS: i64 = i64::MIN / 4;
+/// `unfolded_free` outside state ACTIVE: above [`FOLD_AT`], so [`refill_free`] declines
+/// without a state check.
+const NO_REFILL: i64 = i64::MAX / 4;
+
 const STATE_NEW: u8 = 0;
 const STATE_ACTIVE: u8 = 1;
 const STATE_AGENT: u8 = 2;
@@ -407,12 +415,12 @@ thread_local! {
             owned: Cell::new(ptr::null()),
             state: Cell::new(STATE_NEW),
             armed: Cell::new(0),
-            to_event: Cell::new(0),
+            to_event: Cell::new(NO_EVENTS),
             event_base: Cell::new(0),
             to_peak: Cell::new(0),
             to_sample: Cell::new(0),
             unfolded_alloc: Cell::new(0),
-            unfolded_free: Cell::new(0),
+            unfolded_free: Cell::new(NO_REFILL),
             sampler: super::sampling::PerThread::new(),
         }
     };
@@ -527,9 +535,10 @@ pub(crate) fn on_free_slow(size: usize) {
 #[inline(always)]
 pub(crate) fn refill_alloc(size: usize) -> bool {
     let l = local();
-    if l.state.get() != STATE_ACTIVE || size > FAST_MAX {
+    if size > FAST_MAX {
         return false;
     }
+    // Outside state ACTIVE `to_event` is NO_EVENTS: declined below.
     let consumed = l.armed.get() - l.countdown.get();
     let to_event = l.to_event.get() - consumed;
     if to_event < 0 {
@@ -550,8 +559,9 @@ pub(crate) fn refill_alloc(size: usize) -> bool {
 #[inline(always)]
 pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     let l = local();
-    if l.state.get() != STATE_ACTIVE
-        || size > SMALL_MAX
+    // Outside state ACTIVE `unfolded_free` is NO_REFILL: declined below, before the shard
+    // (null then) is touched.
+    if size > SMALL_MAX
         || (cfg!(feature = "profiles")
             && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
     {
@@ -924,6 +934,7 @@ fn ensure_claimed(l: &Local) {
             unsafe { shard.counts.publish(&l.counts) };
             // The free countdown's bound is published before it is armed.
             bump(&shard.freed, FREE_CAP as u64, Writer::Owner);
+            l.unfolded_free.set(0);
             l.free_countdown.set(FREE_CAP);
             l.shard.set(shard);
             l.to_sample.set(l.sampler.start());
@@ -1058,15 +1069,21 @@ pub(crate) fn shard_storage_bytes() -> u64 {
 /// outside, or the reverse, would move bytes between the two accounts (see the
 /// [`crate::alloc`] docs, "Whose block it is").
 pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<(i64, i64, *const Shard, u8)>);
+    /// What the scope hides: the countdowns, the refills' gates, the shard, the state.
+    type Saved = (i64, i64, i64, i64, *const Shard, u8);
+    struct Restore(Option<Saved>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            if let Some((countdown, free_countdown, shard, state)) = self.0 {
+            if let Some((countdown, free_countdown, to_event, unfolded_free, shard, state)) =
+                self.0
+            {
                 let _ = LOCAL.try_with(|l| {
                     // Do not resurrect a shard released by a destructor inside the scope.
                     if l.state.get() == STATE_AGENT {
                         l.countdown.set(countdown);
                         l.free_countdown.set(free_countdown);
+                        l.to_event.set(to_event);
+                        l.unfolded_free.set(unfolded_free);
                         l.shard.set(shard);
                         l.state.set(state);
                     }
@@ -1082,6 +1099,8 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
         let saved = (
             l.countdown.get(),
             l.free_countdown.get(),
+            l.to_event.replace(NO_EVENTS),
+            l.unfolded_free.replace(NO_REFILL),
             l.shard.get(),
             state,
         );
@@ -1109,6 +1128,8 @@ fn give_back(l: &Local, state: u8) {
     let was_active = l.state.get() == STATE_ACTIVE;
     let (countdown, free_countdown) = (l.countdown.get(), l.free_countdown.get());
     let node = l.owned.replace(ptr::null());
+    let (to_event, event_base) = (l.to_event.replace(NO_EVENTS), l.event_base.get());
+    l.unfolded_free.set(NO_REFILL);
     l.shard.set(ptr::null());
     l.countdown.set(-1);
     l.free_countdown.set(-1);
@@ -1122,7 +1143,7 @@ fn give_back(l: &Local, state: u8) {
     if was_active {
         // The shard's totals made exact for the next owner: the bytes allocated since the
         // last event path, and the free countdown's unused bound taken back.
-        let since = (l.event_base.get() - l.to_event.get()) + (l.armed.get() - countdown);
+        let since = (event_base - to_event) + (l.armed.get() - countdown);
         bump(&shard.allocated, since as u64, Writer::Owner);
         bump(
             &shard.freed,
