@@ -1074,8 +1074,7 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(Option<Saved>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            if let Some((countdown, free_countdown, to_event, unfolded_free, shard, state)) =
-                self.0
+            if let Some((countdown, free_countdown, to_event, unfolded_free, shard, state)) = self.0
             {
                 let _ = LOCAL.try_with(|l| {
                     // Do not resurrect a shard released by a destructor inside the scope.
