@@ -364,6 +364,22 @@ impl AgentBuilder {
         self
     }
 
+    /// The slow-poll threshold of instrumented tasks ([`crate::task`]): polls longer than it
+    /// count in `rust.task.slow_polls`. Default [`DEFAULT_SLOW_POLL`](crate::task::DEFAULT_SLOW_POLL)
+    /// (1 ms). `install` sets it for the whole process; the resolved value is
+    /// [`Config::slow_poll_threshold`].
+    ///
+    /// ```no_run
+    /// let _guard = rtscope::Agent::builder()
+    ///     .with_slow_poll_threshold(std::time::Duration::from_micros(500))
+    ///     .install()?;
+    /// # Ok::<(), rtscope::InstallError>(())
+    /// ```
+    pub fn with_slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.overrides.slow_poll_threshold = Some(threshold);
+        self
+    }
+
     /// Upper bound of the final flush when the [`AgentGuard`] drops (or at `exit`). Wins over
     /// `RTSCOPE_SHUTDOWN_TIMEOUT`. Default 2 s. Zero means: do not wait.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -421,6 +437,7 @@ impl AgentBuilder {
                 destination,
             });
         }
+        crate::sched::set_slow_poll(config.slow_poll_threshold);
         // Every sample, exemplar and spike then carries the innermost OpenTelemetry span.
         #[cfg(feature = "opentelemetry")]
         if !crate::base::agent_scope(crate::base::attribution::follow_opentelemetry) {
