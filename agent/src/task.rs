@@ -41,8 +41,11 @@
 pub use crate::sched::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
 pub use crate::sched::{
     DEFAULT_SLOW_POLL, Instrumented, MAX_THREAD_NAMES, ScheduleStats, ThreadDelay, instrument,
-    set_slow_poll_threshold, slow_poll_threshold, stats, thread_delays,
+    slow_poll_threshold, stats, thread_delays,
 };
+// Deprecated for one release: the threshold is `AgentBuilder::with_slow_poll_threshold`.
+#[allow(deprecated)]
+pub use crate::sched::set_slow_poll_threshold;
 
 /// Spawns `future` on the current tokio runtime, [instrumented](instrument): like
 /// [`tokio::spawn`], and its scheduling delay counts from this call.

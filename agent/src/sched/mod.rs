@@ -64,13 +64,28 @@ pub const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(1);
 /// Sets the slow-poll threshold for every instrumented task (default 1 ms): polls longer
 /// than it count in `rust.task.slow_polls`.
 ///
+/// Deprecated: the threshold is a setting of the agent's configuration,
+/// [`AgentBuilder::with_slow_poll_threshold`](crate::AgentBuilder::with_slow_poll_threshold)
+/// (shown in `Config::slow_poll_threshold`). This function still works for one release: a
+/// threshold set with it before `install` is what install keeps unless the builder sets one;
+/// set after `install`, it replaces the configured one.
+///
 /// ```
+/// # #![allow(deprecated)]
 /// use std::time::Duration;
 /// rtscope::task::set_slow_poll_threshold(Duration::from_micros(500));
 /// assert_eq!(rtscope::task::slow_poll_threshold(), Duration::from_micros(500));
 /// # rtscope::task::set_slow_poll_threshold(rtscope::task::DEFAULT_SLOW_POLL);
 /// ```
+#[deprecated(
+    note = "set the threshold in the configuration: `AgentBuilder::with_slow_poll_threshold`"
+)]
 pub fn set_slow_poll_threshold(threshold: Duration) {
+    set_slow_poll(threshold);
+}
+
+/// Sets the slow-poll threshold (from the resolved configuration, at install).
+pub(crate) fn set_slow_poll(threshold: Duration) {
     SLOW_POLL_NS.store(
         u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX),
         Relaxed,
