@@ -61,10 +61,11 @@ pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::RETENTION_SOURCE,
     crate::pool::SOURCE,
     crate::time::SOURCE,
-    crate::sched::SOURCE,
+    crate::task::SOURCE,
     #[cfg(feature = "tokio")]
-    crate::runtime::SOURCE,
+    crate::task::RUNTIME_SOURCE,
     crate::process::SOURCE,
+    crate::latency::SOURCE,
     crate::spike::SOURCE,
     crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]

@@ -15,6 +15,24 @@
 //! }
 //! ```
 //!
+//! ## Names that are more than one thing
+//!
+//! `rtscope::scope` is three things, told apart by where they are written:
+//!
+//! - the function [`scope()`](fn@scope), `rtscope::scope("name", || ...)`: a closure run in a
+//!   scope, what most code needs;
+//! - the attribute `#[rtscope::scope]` / `#[rtscope::scope("name")]`
+//!   ([`macro@scope`]): a whole `fn` or `async fn` in a scope;
+//! - the module [`scope`](mod@scope): the rest, for code that enters a scope in other ways or
+//!   asks which one is current: [`Scope`](scope::Scope) (an interned name, `enter`, `run`,
+//!   `current`), [`ScopeExt::in_scope`](scope::ScopeExt::in_scope) and
+//!   [`Scoped`](scope::Scoped) for futures, [`ScopeGuard`](scope::ScopeGuard),
+//!   [`MAX_SCOPE_NAMES`](scope::MAX_SCOPE_NAMES).
+//!
+//! `rtscope::latency` likewise is the function [`latency()`](fn@latency) (record one duration
+//! by name) and the module [`latency`](mod@latency) (the [`Latency`](latency::Latency) handle
+//! that records without a lookup, and the bound on names).
+//!
 //! ## Feature flags
 //!
 //! With `default-features = false` rtscope is the allocator, [`alloc::stats`],
@@ -72,9 +90,6 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
-// Without an exporter the series model, the event buffer and the sampler's draining side
-// have no consumer (the export pipeline owns them); every build with an exporter checks them.
-#![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]
 
 pub mod alloc;
 mod base;
@@ -83,6 +98,8 @@ mod model;
 pub use alloc::Alloc;
 mod agent;
 pub mod config;
+pub mod latency;
+pub use latency::latency;
 #[cfg(feature = "export")]
 mod export;
 mod names;
@@ -94,15 +111,13 @@ pub mod pool;
 mod process;
 #[cfg(feature = "profiles")]
 pub mod profile;
-#[cfg(feature = "tokio")]
-mod runtime;
-mod sched;
 pub mod spike;
 mod sys;
 #[cfg(feature = "tracing")]
 #[path = "tracing_layer.rs"]
 pub mod tracing;
-pub use spike::latency;
+// The scheduler part (task and thread delay, tokio runtimes): its files are in `sched/`.
+#[path = "sched/mod.rs"]
 pub mod task;
 pub mod time;
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};

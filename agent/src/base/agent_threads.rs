@@ -1,6 +1,6 @@
 //! Which kernel threads are the agent's own (the export thread): their allocations go to the
 //! agent's account (`super::shard::enter_agent_thread`) and their run-queue wait is
-//! self-telemetry (`crate::sched`).
+//! self-telemetry (`crate::task`).
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 

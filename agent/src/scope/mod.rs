@@ -17,7 +17,9 @@
 //! assert!(rtscope::scope::Scope::current().is_none());
 //! ```
 //!
-//! The four ways to enter a scope:
+//! `rtscope::scope` is also a function and an attribute (the crate docs, "Names that are more
+//! than one thing"): this module holds what the two do not, the [`Scope`] handle, futures'
+//! scopes and the guard. The four ways to enter a scope:
 //!
 //! | form | for |
 //! |---|---|

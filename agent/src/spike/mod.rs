@@ -52,19 +52,33 @@
 
 pub(crate) mod context;
 mod detect;
-mod exemplar;
-mod latency;
 mod limit;
 mod settings;
 
-pub use latency::{Latency, MAX_LATENCY_NAMES, latency};
 pub use settings::{
     DEFAULT_BURST, DEFAULT_FLOOR, DEFAULT_P99_FACTOR, DEFAULT_RATE_PER_MINUTE, SpikeBuilder,
     SpikeKind, SpikeSettings,
 };
 
+/// Moved to [`rtscope::latency::Latency`](crate::latency::Latency): latencies are a part of
+/// their own, which the detector reads.
+#[deprecated(note = "moved to `rtscope::latency::Latency`")]
+pub type Latency = crate::latency::Latency;
+
+/// Moved to [`rtscope::latency::MAX_LATENCY_NAMES`](crate::latency::MAX_LATENCY_NAMES).
+#[deprecated(note = "moved to `rtscope::latency::MAX_LATENCY_NAMES`")]
+pub const MAX_LATENCY_NAMES: usize = crate::latency::MAX_LATENCY_NAMES;
+
+/// Moved to [`rtscope::latency()`](crate::latency()), the same function.
+#[deprecated(note = "moved to `rtscope::latency()` (the same function)")]
+#[inline]
+pub fn latency(name: &str, duration: std::time::Duration) {
+    crate::latency::latency(name, duration);
+}
+
 use crate::base::agent_scope;
 use crate::base::counters::{BOUNDS_NS, HistogramSnapshot};
+use crate::latency::{self};
 use crate::model::Source;
 use crate::model::events::LogEvent;
 use crate::model::series::{Data, Metric, Value};
@@ -95,27 +109,15 @@ pub(crate) fn emitted() -> (u64, Option<&'static str>) {
     (EMITTED.load(Relaxed), FIRST.get().map(String::as_str))
 }
 
-/// Latencies and spikes as a part: the latency histograms, the spike counters and the
-/// spikes line of the exit summary.
+/// Spikes as a part: the spike counters and the spikes line of the exit summary.
 pub(crate) const SOURCE: Source = Source {
     series: collect,
     summary,
     ..Source::NONE
 };
 
-/// Appends the user latency histograms and, once detection runs, the spike counters.
+/// Appends the spike counters, once detection runs.
 pub(crate) fn collect(out: &mut Vec<Metric>) {
-    for (id, name, h) in latency::all() {
-        let mut m = Metric::new(
-            "rust.latency",
-            "s",
-            "Durations reported with rtscope::latency, by name.",
-            h.to_data(),
-        )
-        .with_attr("rust.latency.name", name);
-        m.exemplars = exemplar::take(id);
-        out.push(m);
-    }
     if !STARTED.load(Relaxed) {
         return;
     }
@@ -141,7 +143,7 @@ pub(crate) fn collect(out: &mut Vec<Metric>) {
 
 /// Every watched series with its totals now.
 fn inputs() -> Vec<(SpikeKind, String, HistogramSnapshot)> {
-    let sched = crate::sched::stats();
+    let sched = crate::task::stats();
     let mut v = vec![
         (SpikeKind::Schedule, "task".to_owned(), sched.task_delay),
         (SpikeKind::Schedule, "probe".to_owned(), sched.probe_delay),
@@ -383,7 +385,7 @@ fn trace_of(f: &Finding, window: std::ops::Range<u64>) -> Option<([u8; 16], [u8;
         return None;
     }
     let over = f.threshold_bound + 1..=f.max_bucket;
-    let e = exemplar::in_window(latency::id_of(&f.name)?, over, window)?;
+    let e = latency::exemplar_in(latency::id_of(&f.name)?, over, window)?;
     Some((e.trace_id, e.span_id))
 }
 
@@ -404,6 +406,7 @@ fn summary(out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::latency::latency;
     use std::time::Duration;
 
     /// Only the named latencies can fire: every kind's threshold is at the 10 s bound.
@@ -598,20 +601,6 @@ mod tests {
         let _ = window(&mut d);
         latency(name, Duration::from_millis(30));
         assert!(window(&mut d).is_empty());
-    }
-
-    #[test]
-    fn latency_names_are_bounded_and_collected() {
-        let l = Latency::new("unit-spike-collected");
-        l.record(Duration::from_millis(1));
-        let mut out = Vec::new();
-        collect(&mut out);
-        assert!(out.iter().any(|m| m.name == "rust.latency"
-            && m.attributes
-                == vec![(
-                    "rust.latency.name",
-                    Value::Str("unit-spike-collected".into())
-                )]));
     }
 
     #[test]

@@ -1,11 +1,36 @@
-//! User-reported latencies: one duration histogram per name, in the per-thread counter slots.
+//! User latencies: how long a named thing took (a request, a query, a batch), one duration
+//! histogram per name in the per-thread counter slots, exported as `rust.latency` and watched
+//! for spikes ([`crate::spike`] reads them as it reads the timers).
+//!
+//! `rtscope::latency` is a module and a function, as `rtscope::scope` is: the function
+//! [`latency()`] records one duration by name; the module holds it, the [`Latency`] handle
+//! that records without a lookup, and the bound on names.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let start = Instant::now();
+//! // ... handle a request ...
+//! rtscope::latency("request", start.elapsed());
+//!
+//! let query = rtscope::latency::Latency::new("db-query");
+//! query.record(Duration::from_millis(3));
+//! assert!(query.stats().count >= 1);
+//! ```
 //!
 //! Names are bounded and looked up without a lock (the crate's one bounded name table); only
 //! the first use of a name takes a lock, claims its histogram and allocates, as the agent's
-//! own.
+//! own. With the `opentelemetry` feature a duration recorded inside a sampled span is kept as
+//! its bucket's exemplar ([`exemplar`]).
+
+mod exemplar;
 
 use crate::base::counters::{DurationHistogram, HistogramSnapshot};
+use crate::model::Source;
+use crate::model::series::{Exemplar, Metric};
 use crate::names::{Entry, Interner};
+use exemplar::Exemplars;
+use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 /// Distinct latency names with a histogram of their own, [`OTHER`](crate::OTHER) included:
@@ -14,6 +39,8 @@ use std::time::Duration;
 pub const MAX_LATENCY_NAMES: usize = 32;
 
 static NAMES: Interner<DurationHistogram, MAX_LATENCY_NAMES> = Interner::new();
+/// Each name's exemplars, by its id (empty without the `opentelemetry` feature).
+static EXEMPLARS: Exemplars<MAX_LATENCY_NAMES> = Exemplars::new();
 
 /// Records how long one `name` took (a request, a query, a batch): exported as the histogram
 /// `rust.latency` (attribute `rust.latency.name`) and watched for spikes.
@@ -25,7 +52,7 @@ static NAMES: Interner<DurationHistogram, MAX_LATENCY_NAMES> = Interner::new();
 /// // ... handle a request ...
 /// rtscope::latency("request", start.elapsed());
 ///
-/// let s = rtscope::spike::Latency::new("request").stats();
+/// let s = rtscope::latency::Latency::new("request").stats();
 /// assert!(s.count >= 1);
 /// ```
 ///
@@ -44,7 +71,7 @@ pub fn latency(name: &str, duration: Duration) {
 /// ```
 /// use std::time::Duration;
 ///
-/// let query = rtscope::spike::Latency::new("db-query");
+/// let query = rtscope::latency::Latency::new("db-query");
 /// let before = query.stats();
 /// query.record(Duration::from_millis(3));
 /// assert_eq!(query.stats().since(&before).count, 1);
@@ -67,8 +94,7 @@ impl Latency {
     #[inline]
     pub fn record(&self, duration: Duration) {
         self.entry.value().record(duration);
-        #[cfg(feature = "opentelemetry")]
-        super::exemplar::offer(self.entry.id(), duration);
+        EXEMPLARS.offer(self.entry.id(), duration);
     }
 
     /// The name exported.
@@ -94,4 +120,56 @@ pub(crate) fn all() -> Vec<(u32, &'static str, HistogramSnapshot)> {
         .iter()
         .map(|e| (e.id(), e.name(), e.value().snapshot()))
         .collect()
+}
+
+/// The exemplar of latency `id` in the highest of `buckets` recorded in `window` (monotonic
+/// nanoseconds), sent or not: what a latency spike's trace is taken from.
+pub(crate) fn exemplar_in(
+    id: u32,
+    buckets: RangeInclusive<usize>,
+    window: Range<u64>,
+) -> Option<Exemplar> {
+    EXEMPLARS.in_window(id, buckets, window)
+}
+
+/// The latencies as a part: their histograms, each with the exemplars kept since the last
+/// export.
+pub(crate) const SOURCE: Source = Source {
+    series: collect,
+    ..Source::NONE
+};
+
+/// Appends one `rust.latency` histogram per name.
+fn collect(out: &mut Vec<Metric>) {
+    for (id, name, h) in all() {
+        let mut m = Metric::new(
+            "rust.latency",
+            "s",
+            "Durations reported with rtscope::latency, by name.",
+            h.to_data(),
+        )
+        .with_attr("rust.latency.name", name);
+        m.exemplars = EXEMPLARS.take(id);
+        out.push(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::series::Value;
+
+    #[test]
+    fn latency_names_are_bounded_and_collected() {
+        let l = Latency::new("unit-latency-collected");
+        l.record(Duration::from_millis(1));
+        let mut out = Vec::new();
+        collect(&mut out);
+        assert!(out.iter().any(|m| m.name == "rust.latency"
+            && m.attributes
+                == vec![(
+                    "rust.latency.name",
+                    Value::Str("unit-latency-collected".into())
+                )]));
+    }
 }
