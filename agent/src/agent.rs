@@ -55,7 +55,8 @@ use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// Every part the export pipeline collects, in the order of the export and of the exit
-/// summary's lines: the one list that names them (the pipeline only iterates it).
+/// summary's lines: the one list that names them (the pipeline only iterates it). The last
+/// is the agent's own account (`model::Source`).
 pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::SOURCE,
     crate::alloc::RETENTION_SOURCE,
@@ -67,11 +68,12 @@ pub(crate) const SOURCES: &[Source] = &[
     crate::process::SOURCE,
     crate::latency::SOURCE,
     crate::spike::SOURCE,
-    crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]
     crate::tracing::SOURCE,
     #[cfg(feature = "profiles")]
     crate::profile::SOURCE,
+    // Last: the agent's own account, whose words open the summary's closing `agent:` line.
+    crate::alloc::AGENT_SOURCE,
 ];
 
 /// Entry point of the agent API: [`Agent::builder`].

@@ -82,8 +82,6 @@ mod series;
 
 pub(crate) use retention::SOURCE as RETENTION_SOURCE;
 pub use retention::{AllocatorStats, HeldMemory, held_memory, report_allocator, trim};
-#[cfg(test)]
-pub(crate) use series::alloc_metrics;
 pub(crate) use series::{AGENT_SOURCE, SOURCE};
 
 pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};

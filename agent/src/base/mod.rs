@@ -39,3 +39,7 @@ pub(crate) mod sync {
 }
 
 pub(crate) use shard::agent_scope;
+
+// A thread with sampling off re-checks it at every peak check: `shard.rs` holds the sampler's
+// per-thread stream, so `sampling.rs` keeps its own copy of the step instead of naming it.
+const _: () = assert!(sampling::OFF_RECHECK == shard::PEAK_STEP as u64);

@@ -95,8 +95,9 @@ static SCOPE_WEIGHT: [AtomicU64; super::attribution::MAX_SCOPE_NAMES + 1] =
 /// Capacity of the sample queue: a minute of records at the default target and then some.
 const QUEUE_CAPACITY: usize = 16 * 1024;
 /// How far a thread counts down while sampling is off before it looks again: the peak-check
-/// step, so turning sampling on misses at most this many bytes per thread.
-const OFF_RECHECK: u64 = super::shard::PEAK_STEP as u64;
+/// step, so turning sampling on misses at most this many bytes per thread (`base/mod.rs`
+/// holds the two equal at compile time; this file names nothing of the shards).
+pub(crate) const OFF_RECHECK: u64 = 256 * 1024;
 /// The CPU budget passes this many seconds' worth of itself at once (at 1 % of one core:
 /// 20 ms of sample path, about 10 000 samples with DWARF stacks), so a short program's
 /// samples are not thinned.

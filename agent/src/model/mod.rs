@@ -19,7 +19,9 @@ pub(crate) struct Source {
     /// Appends the part's cumulative series.
     pub(crate) series: fn(&mut Vec<Metric>),
     /// Appends the part's lines of the exit summary (each `  name: ...\n`), or nothing when
-    /// it has nothing to say.
+    /// it has nothing to say. The last source of the pipeline's list is the agent's own
+    /// account: it appends the words that open the summary's closing `agent:` line instead
+    /// (no name, no line end), which the pipeline ends with its own cost.
     pub(crate) summary: fn(&mut String),
     /// Runs on every collection tick (1 s), before the sampler and the spike detector.
     pub(crate) tick: fn(),
