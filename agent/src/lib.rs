@@ -91,38 +91,73 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+/// Items built only with a feature, and marked so on docs.rs (`doc(cfg)`): one gate on a
+/// group of module lines instead of one on each item, as tracing-subscriber's `feature!`.
+/// The features named with a leading `_` (`_export`, `_listen`, `_collector`) are internal:
+/// what the user-facing ones share, never to be named by users.
+///
+/// ```text
+/// feature! {
+///     #![feature = "tokio"]
+///     mod probe;
+///     pub use probe::start_probe;
+/// }
+/// ```
+macro_rules! feature {
+    (
+        #![$meta:meta]
+        $($item:item)*
+    ) => {
+        $(
+            #[cfg($meta)]
+            #[cfg_attr(docsrs, doc(cfg($meta)))]
+            $item
+        )*
+    };
+}
+
+mod agent;
 pub mod alloc;
 mod base;
-mod model;
-
-pub use alloc::Alloc;
-mod agent;
 pub mod config;
 pub mod latency;
-pub use latency::latency;
-#[cfg(feature = "export")]
-mod export;
+mod model;
 mod names;
-pub use names::OTHER;
-pub(crate) mod sampling;
-pub mod scope;
-pub use scope::scope;
 pub mod pool;
 mod process;
-#[cfg(feature = "profiles")]
-pub mod profile;
+pub mod scope;
 pub mod spike;
 mod sys;
-#[cfg(feature = "tracing")]
-#[path = "tracing_layer.rs"]
-pub mod tracing;
 // The scheduler part (task and thread delay, tokio runtimes): its files are in `sched/`.
 #[path = "sched/mod.rs"]
 pub mod task;
 pub mod time;
+
+feature! {
+    #![feature = "_export"]
+    mod export;
+    // The export side of sampling: its stage in the pipeline.
+    mod sampling;
+}
+
+feature! {
+    #![feature = "profiles"]
+    pub mod profile;
+}
+
+feature! {
+    #![feature = "tracing"]
+    #[path = "tracing_layer.rs"]
+    pub mod tracing;
+}
+
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
+pub use alloc::Alloc;
+pub use latency::latency;
+pub use names::OTHER;
+pub use rtscope_macros::main;
+pub use rtscope_macros::scope;
+pub use scope::scope;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-pub use rtscope_macros::main;
-pub use rtscope_macros::scope;

@@ -10,6 +10,8 @@ static AGENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
 
 /// Marks the calling thread as the agent's: its run-queue wait is self-telemetry from now on.
 /// No allocation, no lock.
+// Marked by the export side's threads (through `shard::enter_agent_thread`).
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn mark_agent_thread() {
     let tid = crate::sys::thread_id();
     if tid == 0 || is_agent(tid) {

@@ -677,6 +677,7 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
+#[cfg(feature = "_export")]
 pub(crate) fn enter_agent_thread() {
     super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| give_back(l, STATE_AGENT));

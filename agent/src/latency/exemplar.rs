@@ -14,7 +14,6 @@
 //! of the latencies it serves.
 
 use crate::model::series::Exemplar;
-use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 #[cfg(feature = "opentelemetry")]
@@ -25,7 +24,7 @@ pub(crate) use none::Exemplars;
 
 #[cfg(feature = "opentelemetry")]
 mod slots {
-    use super::{Duration, Exemplar, Range, RangeInclusive};
+    use super::{Duration, Exemplar};
     use crate::base::counters::{BOUNDS_NS, bucket_of};
     use std::sync::Mutex;
 
@@ -89,11 +88,12 @@ mod slots {
 
         /// The exemplar of id `id` in the highest of `buckets` that was recorded in `window`
         /// (monotonic nanoseconds, `start..end`), sent or not.
+        #[cfg(feature = "_export")]
         pub(crate) fn in_window(
             &self,
             id: u32,
-            buckets: RangeInclusive<usize>,
-            window: Range<u64>,
+            buckets: std::ops::RangeInclusive<usize>,
+            window: std::ops::Range<u64>,
         ) -> Option<Exemplar> {
             let row = self.slots.get(id as usize)?;
             buckets.rev().find_map(|b| match *lock(row.get(b)?) {
@@ -112,7 +112,7 @@ mod slots {
 /// Without the `opentelemetry` feature no measurement has a trace: no exemplars.
 #[cfg(not(feature = "opentelemetry"))]
 mod none {
-    use super::{Duration, Exemplar, Range, RangeInclusive};
+    use super::{Duration, Exemplar};
 
     /// Holds nothing: no measurement has a trace.
     #[derive(Debug)]
@@ -130,11 +130,12 @@ mod none {
             Vec::new()
         }
 
+        #[cfg(feature = "_export")]
         pub(crate) fn in_window(
             &self,
             _id: u32,
-            _buckets: RangeInclusive<usize>,
-            _window: Range<u64>,
+            _buckets: std::ops::RangeInclusive<usize>,
+            _window: std::ops::Range<u64>,
         ) -> Option<Exemplar> {
             None
         }

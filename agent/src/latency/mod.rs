@@ -27,10 +27,9 @@ mod exemplar;
 
 use crate::base::counters::{DurationHistogram, HistogramSnapshot};
 use crate::model::Source;
-use crate::model::series::{Exemplar, Metric};
+use crate::model::series::Metric;
 use crate::names::{Entry, Interner};
 use exemplar::Exemplars;
-use std::ops::{Range, RangeInclusive};
 use std::time::Duration;
 
 /// Distinct latency names with a histogram of their own, [`OTHER`](crate::OTHER) included:
@@ -108,11 +107,6 @@ impl Latency {
     }
 }
 
-/// The id of latency name `name`, if it was used.
-pub(crate) fn id_of(name: &str) -> Option<u32> {
-    NAMES.iter().find(|e| e.name() == name).map(|e| e.id())
-}
-
 /// Every latency name so far with its id and totals, in order of first use,
 /// [`OTHER`](crate::OTHER) last.
 pub(crate) fn all() -> Vec<(u32, &'static str, HistogramSnapshot)> {
@@ -122,14 +116,22 @@ pub(crate) fn all() -> Vec<(u32, &'static str, HistogramSnapshot)> {
         .collect()
 }
 
-/// The exemplar of latency `id` in the highest of `buckets` recorded in `window` (monotonic
-/// nanoseconds), sent or not: what a latency spike's trace is taken from.
-pub(crate) fn exemplar_in(
-    id: u32,
-    buckets: RangeInclusive<usize>,
-    window: Range<u64>,
-) -> Option<Exemplar> {
-    EXEMPLARS.in_window(id, buckets, window)
+feature! {
+    #![feature = "_export"]
+    /// The id of latency name `name`, if it was used.
+    pub(crate) fn id_of(name: &str) -> Option<u32> {
+        NAMES.iter().find(|e| e.name() == name).map(|e| e.id())
+    }
+
+    /// The exemplar of latency `id` in the highest of `buckets` recorded in `window` (monotonic
+    /// nanoseconds), sent or not: what a latency spike's trace is taken from.
+    pub(crate) fn exemplar_in(
+        id: u32,
+        buckets: std::ops::RangeInclusive<usize>,
+        window: std::ops::Range<u64>,
+    ) -> Option<crate::model::series::Exemplar> {
+        EXEMPLARS.in_window(id, buckets, window)
+    }
 }
 
 /// The latencies as a part: their histograms, each with the exemplars kept since the last

@@ -58,18 +58,19 @@
 //! lock, no allocation, no shared cache line written), as the allocator counters are.
 
 mod instrument;
-#[cfg(feature = "tokio")]
-mod probe;
-#[cfg(feature = "tokio")]
-mod runtime;
 mod threads;
 
 pub use instrument::{Instrumented, instrument};
-#[cfg(feature = "tokio")]
-pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
-#[cfg(feature = "tokio")]
-pub(crate) use runtime::SOURCE as RUNTIME_SOURCE;
 pub use threads::{MAX_THREAD_NAMES, ThreadDelay, thread_delays};
+
+feature! {
+    #![feature = "tokio"]
+    mod probe;
+    mod runtime;
+    pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
+    pub use runtime::{MAX_RUNTIMES, register_runtime, spawn};
+    pub(crate) use runtime::SOURCE as RUNTIME_SOURCE;
+}
 
 use crate::base::counters::{Counters, DurationHistogram, HistogramSnapshot};
 use crate::model::series::{Data, Metric};
@@ -262,53 +263,6 @@ fn summary(out: &mut String) {
         let _ = writeln!(out, "  scheduler delay: {}", parts.join(", "));
     }
 }
-
-/// Spawns `future` on the current tokio runtime, [instrumented](instrument): like
-/// [`tokio::spawn`], and its scheduling delay counts from this call.
-///
-/// # Panics
-///
-/// Outside a tokio runtime, as [`tokio::spawn`] does.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let answer = rtscope::task::spawn(async { 42 }).await.unwrap();
-/// assert_eq!(answer, 42);
-/// # }
-/// ```
-#[cfg(feature = "tokio")]
-#[track_caller]
-pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    tokio::spawn(instrument(future))
-}
-
-/// Reports `handle`'s runtime as `tokio.*` series (workers, alive tasks, global queue depth,
-/// and per worker busy time, busy ratio, parks): read from tokio's stable `RuntimeMetrics`
-/// on the export thread when the series are collected, never on a worker. The runtime
-/// `#[rtscope::main]` builds is registered already.
-///
-/// Returns `false` when [`MAX_RUNTIMES`] runtimes are registered already (this one is not
-/// reported); registering a runtime again is a no-op that returns `true`. A registered
-/// runtime is reported for the rest of the process: after it shuts down its series keep
-/// their last values.
-///
-/// ```
-/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-/// assert!(rtscope::task::register_runtime(rt.handle()));
-/// ```
-#[cfg(feature = "tokio")]
-pub fn register_runtime(handle: &tokio::runtime::Handle) -> bool {
-    runtime::register(handle)
-}
-
-/// How many runtimes [`register_runtime`] accepts.
-#[cfg(feature = "tokio")]
-pub const MAX_RUNTIMES: usize = runtime::MAX_RUNTIMES;
 
 #[cfg(all(test, rtscope_linux))]
 mod tests {

@@ -64,7 +64,7 @@ mod future;
 pub use future::{ScopeExt, Scoped};
 
 pub use crate::base::attribution::MAX_SCOPE_NAMES;
-#[cfg(any(feature = "tracing", test))]
+#[cfg(feature = "tracing")]
 pub(crate) use crate::base::attribution::replace_span_bytes;
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) use crate::base::attribution::trace_in;
