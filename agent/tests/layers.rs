@@ -200,11 +200,12 @@ fn resolved_paths(src: &str, module: &[String]) -> Vec<Vec<String>> {
             b'{' => depth += 1,
             b'}' => {
                 depth = depth.saturating_sub(1);
-                if let Some((open, _, d)) = stack.last() {
-                    if *d == depth && *open < i {
-                        let (open, name, _) = stack.pop().expect("open module");
-                        inline.push((open, i, name));
-                    }
+                if let Some((open, _, d)) = stack.last()
+                    && *d == depth
+                    && *open < i
+                {
+                    let (open, name, _) = stack.pop().expect("open module");
+                    inline.push((open, i, name));
                 }
             }
             _ => {}

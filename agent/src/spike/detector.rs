@@ -329,6 +329,18 @@ fn summary(out: &mut String) {
     out.push('\n');
 }
 
+impl SpikeSettings {
+    /// The fixed threshold of a series, if any.
+    fn fixed(&self, kind: SpikeKind, name: &str) -> Option<std::time::Duration> {
+        if kind == SpikeKind::Latency
+            && let Some((_, d)) = self.latency_thresholds.iter().find(|(n, _)| n == name)
+        {
+            return Some(*d);
+        }
+        self.thresholds[kind.index()]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,17 +562,5 @@ mod tests {
         assert_eq!(fmt_ns(50_000_000), "50ms");
         assert_eq!(fmt_ns(2_000_000_000), "2s");
         assert_eq!(fmt_ns(5_000), "5µs");
-    }
-}
-
-impl SpikeSettings {
-    /// The fixed threshold of a series, if any.
-    fn fixed(&self, kind: SpikeKind, name: &str) -> Option<std::time::Duration> {
-        if kind == SpikeKind::Latency
-            && let Some((_, d)) = self.latency_thresholds.iter().find(|(n, _)| n == name)
-        {
-            return Some(*d);
-        }
-        self.thresholds[kind.index()]
     }
 }
