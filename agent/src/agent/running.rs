@@ -85,7 +85,7 @@ fn register_exit_flush() {
 /// sampling, whose samples nothing would collect here. Only atomic stores.
 extern "C" fn in_forked_child() {
     FORKED_CHILD.store(true, Ordering::Release);
-    crate::base::sampling::disable();
+    crate::base::hot_sampling::disable();
 }
 
 /// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard

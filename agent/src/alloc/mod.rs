@@ -88,7 +88,7 @@ pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 #[allow(unused_imports)]
 pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
-use crate::base::profile;
+use crate::base::hot_profile as profile;
 use crate::base::shard::{
     self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free,
     on_free_slow, on_realloc, try_alloc_small, try_free_small,

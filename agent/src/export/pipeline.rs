@@ -127,14 +127,14 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         let s = &config.sampling;
         crate::base::agent_scope(|| {
-            crate::base::sampling::enable(
+            crate::base::hot_sampling::enable(
                 s.enabled,
                 s.target_per_sec,
                 s.interval,
                 s.cpu_percent,
                 s.seed,
             );
-            crate::base::profile::enable(config.profiles.enabled);
+            crate::base::hot_profile::enable(config.profiles.enabled);
         });
         // Here, not on the export thread: the first spike window starts at install.
         let spikes =
@@ -638,7 +638,7 @@ fn run(
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
-                crate::base::sampling::disable();
+                crate::base::hot_sampling::disable();
                 // After the final export, so the summary counts it with its result (unless the
                 // shutdown gave up waiting and printed it meanwhile).
                 if let Some(shared) = &p.summary {

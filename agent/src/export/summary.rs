@@ -62,8 +62,8 @@ pub(crate) fn shell_word(path: &Path) -> String {
 
 fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
     use std::sync::atomic::Ordering::Relaxed;
-    let taken = crate::base::sampling::TAKEN.load(Relaxed);
-    let dropped = crate::base::sampling::DROPPED.load(Relaxed);
+    let taken = crate::base::hot_sampling::TAKEN.load(Relaxed);
+    let dropped = crate::base::hot_sampling::DROPPED.load(Relaxed);
     if taken == 0 && dropped == 0 && facts.backlog_dropped == 0 {
         return;
     }
@@ -78,10 +78,10 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
         );
     }
     // After the counts, which tools read as the line's first three whole numbers.
-    let base = crate::base::sampling::base();
-    let spent = crate::base::sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
+    let base = crate::base::hot_sampling::base();
+    let spent = crate::base::hot_sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
     let _ = write!(out, "; one every {} on average", bytes(base));
-    match crate::base::sampling::RAISED.load(Relaxed) {
+    match crate::base::hot_sampling::RAISED.load(Relaxed) {
         0 => {}
         raised => {
             let _ = write!(out, ", raised {raised} times by the CPU budget");

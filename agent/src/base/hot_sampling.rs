@@ -130,7 +130,7 @@ pub(crate) struct Sample {
     pub(crate) tid: u32,
     /// Scope or span current when it was allocated (`crate::scope`), 0 for none.
     pub(crate) scope: u32,
-    /// Its call stack's entry in the heap profile's stack table (`base::profile`), 0 for
+    /// Its call stack's entry in the heap profile's stack table (`base::hot_profile`), 0 for
     /// none (profiles off, or the table full).
     pub(crate) stack: u32,
     /// The OpenTelemetry trace and span in effect where it was allocated (feature
@@ -523,7 +523,7 @@ fn record(size: usize, class: usize, mean: u64, coins: &Cell<u64>, now: u64) {
     super::attribution::on_sample(bytes);
     let scope = super::attribution::current();
     SCOPE_WEIGHT[(scope as usize).min(SCOPE_WEIGHT.len() - 1)].fetch_add(bytes, Relaxed);
-    let stack = super::profile::on_sample(size as u64, weight);
+    let stack = super::hot_profile::on_sample(size as u64, weight);
     let q = keep();
     if q < 1.0 && uniform(coins) > q {
         return;
