@@ -505,29 +505,6 @@ fn every_path_between_modules_is_in_the_table_and_the_table_has_no_circle() {
     );
 }
 
-/// The one circle inside a module that stays, for now: the edge taken out before the check,
-/// and why. The test fails when it is no longer a circle, so the entry cannot outlive it.
-///
-/// `base/shard.rs` keeps the heap profile's arena base in each thread's `Local` (the free
-/// check is a subtraction and a compare), so it names `base/hot_profile.rs`; the profile's
-/// frame-pointer walk reads its thread's stack bounds (which allocates) in `agent_scope`,
-/// which is `shard.rs`'s. Breaking it moves either the arena's reservation or the agent's
-/// account out of `shard.rs`, whose hot path is being rewritten apart from this change.
-const KNOWN: &[(&str, &str, &str)] = &[("base", "hot_profile", "shard")];
-
-fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
-    let (mut seen, mut todo) = (BTreeSet::new(), vec![from.to_owned()]);
-    while let Some(n) = todo.pop() {
-        if n == to {
-            return true;
-        }
-        if seen.insert(n.clone()) {
-            todo.extend(graph.get(&n).into_iter().flatten().cloned());
-        }
-    }
-    false
-}
-
 #[test]
 fn no_circle_inside_a_module() {
     let (edges, _) = edges(&src());
@@ -548,18 +525,6 @@ fn no_circle_inside_a_module() {
         folders.len()
     );
     let mut wrong = Vec::new();
-    for (folder, from, to) in KNOWN {
-        let graph = folders.entry(vec![(*folder).to_owned()]).or_default();
-        let closes = graph.get(*from).is_some_and(|t| t.contains(*to)) && reaches(graph, to, from);
-        if !closes {
-            wrong.push(format!(
-                "KNOWN: `{folder}`: {from} -> {to} closes no circle any more: take it off KNOWN"
-            ));
-        }
-        if let Some(t) = graph.get_mut(*from) {
-            t.remove(*to);
-        }
-    }
     for (folder, graph) in &folders {
         if let Some(c) = circle(graph) {
             let how: Vec<String> = c
