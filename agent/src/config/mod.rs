@@ -148,7 +148,7 @@ pub const RTSCOPE_SPIKE_POLL_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_POLL_THRESHOLD_
 /// Milliseconds: fixed spike threshold for timer lateness (kind `timer`).
 pub const RTSCOPE_SPIKE_TIMER_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_TIMER_THRESHOLD_MS";
 /// Milliseconds: fixed spike threshold for latencies reported with
-/// [`latency`](crate::latency) (kind `latency`).
+/// [`latency`](fn@crate::latency) (kind `latency`).
 pub const RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS";
 /// Milliseconds: the lowest spike threshold the rolling P99 may give. Default 5.
 pub const RTSCOPE_SPIKE_FLOOR_MS: &str = "RTSCOPE_SPIKE_FLOOR_MS";

@@ -21,7 +21,7 @@
 //! Names are bounded and looked up without a lock (the crate's one bounded name table); only
 //! the first use of a name takes a lock, claims its histogram and allocates, as the agent's
 //! own. With the `opentelemetry` feature a duration recorded inside a sampled span is kept as
-//! its bucket's exemplar ([`exemplar`]).
+//! its bucket's exemplar (`exemplar.rs`).
 
 mod exemplar;
 

@@ -43,12 +43,12 @@
 //!
 //! Three sources, one histogram `rust.schedule.duration` told apart by `rust.schedule.kind`:
 //!
-//! - `task`: futures wrapped by [`instrument`](crate::task::instrument) (or spawned with
-//!   [`spawn`](crate::task::spawn)) record, for each poll that follows a wake, the time from
+//! - `task`: futures wrapped by [`instrument`] (or spawned with
+//!   [`spawn`]) record, for each poll that follows a wake, the time from
 //!   the wake to the start of the poll; their polls' durations go to `rust.task.poll.duration`
 //!   and polls over the slow-poll threshold to `rust.task.slow_polls`.
 //! - `probe`: a task that asks to be woken at a fixed period records how late it is polled
-//!   ([`start_probe`](crate::task::start_probe); started by `#[rtscope::main]` on async mains).
+//!   ([`start_probe`]; started by `#[rtscope::main]` on async mains).
 //! - `thread`: the kernel's run-queue wait of every thread of the process, read from
 //!   `/proc/self/task/*/schedstat` when metrics are collected, aggregated by thread name.
 //!   The agent's export thread is self-telemetry: its wait is exported as

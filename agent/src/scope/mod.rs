@@ -48,7 +48,7 @@
 //! and detach; the allocator reads only that cell, because OpenTelemetry's own context is a
 //! `RefCell` an allocation can find borrowed. Without the agent installed, or when the
 //! application installed its own observer first (one per process), only rules 2 and 3 apply.
-//! Exemplars of [`crate::latency`] take the same ids. `docs/metrics.md` (Trace context) has
+//! Exemplars of [`crate::latency`](fn@crate::latency) take the same ids. `docs/metrics.md` (Trace context) has
 //! every case.
 //!
 //! # Cost and bounds

@@ -10,7 +10,7 @@
 //! | `schedule` | `task`, `probe` | scheduler delay ([`crate::task`]) |
 //! | `poll` | `task` | poll duration of instrumented tasks |
 //! | `timer` | `lateness` | timer lateness ([`crate::time`]) |
-//! | `latency` | the name given | [`rtscope::latency("request", d)`](crate::latency) |
+//! | `latency` | the name given | [`rtscope::latency("request", d)`](fn@crate::latency) |
 //!
 //! A window with observations over the series' threshold makes one `rust.spike` event (an
 //! OTLP log record, severity WARN) carrying a snapshot of the same window: allocations and

@@ -25,7 +25,7 @@ pub enum SpikeKind {
     Poll,
     /// `timer`: timer lateness.
     Timer,
-    /// `latency`: durations reported with [`latency`](crate::latency).
+    /// `latency`: durations reported with [`latency`](fn@crate::latency).
     Latency,
 }
 
