@@ -9,7 +9,7 @@ done_with() { if [ "${CI:-}" = true ]; then rm -rf "$@"; fi; }
 bash scripts/install-collector.sh
 # Integration tests run the example binaries as child processes: build them in the test profile.
 cargo build --workspace --bins --all-features
-# tokio's unstable runtime histograms (agent/src/runtime.rs), as a `--cfg tokio_unstable`
+# tokio's unstable runtime histograms (agent/src/sched/runtime.rs), as a `--cfg tokio_unstable`
 # build of the application gives them: unit tests, and the workload that
 # integration/tests/tokio_histograms.rs runs against the collector (built before the tests).
 RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable

@@ -43,34 +43,32 @@
 //! child that should export runs a program of its own (`exec`) that installs the agent.
 
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
-#[cfg(feature = "export")]
-use crate::export::Exporter;
 use crate::model::Source;
 use std::path::PathBuf;
-#[cfg(feature = "export")]
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU8, Ordering};
-#[cfg(feature = "export")]
-use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// Every part the export pipeline collects, in the order of the export and of the exit
-/// summary's lines: the one list that names them (the pipeline only iterates it).
+/// summary's lines: the one list that names them (the pipeline only iterates it). The last
+/// is the agent's own account (`model::Source`).
 pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::SOURCE,
     crate::alloc::RETENTION_SOURCE,
     crate::pool::SOURCE,
     crate::time::SOURCE,
-    crate::sched::SOURCE,
+    crate::task::SOURCE,
     #[cfg(feature = "tokio")]
-    crate::runtime::SOURCE,
+    crate::task::RUNTIME_SOURCE,
     crate::process::SOURCE,
+    crate::latency::SOURCE,
+    #[cfg(feature = "_export")]
     crate::spike::SOURCE,
-    crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]
     crate::tracing::SOURCE,
     #[cfg(feature = "profiles")]
     crate::profile::SOURCE,
+    // Last: the agent's own account, whose words open the summary's closing `agent:` line.
+    crate::alloc::AGENT_SOURCE,
 ];
 
 /// Entry point of the agent API: [`Agent::builder`].
@@ -437,7 +435,7 @@ impl AgentBuilder {
                 destination,
             });
         }
-        crate::sched::set_slow_poll(config.slow_poll_threshold);
+        crate::task::set_slow_poll(config.slow_poll_threshold);
         // Every sample, exemplar and spike then carries the innermost OpenTelemetry span.
         #[cfg(feature = "opentelemetry")]
         if !crate::base::agent_scope(crate::base::attribution::follow_opentelemetry) {
@@ -445,14 +443,9 @@ impl AgentBuilder {
                 "rtscope: another OpenTelemetry context observer is installed (there is one per process), so rtscope cannot follow the spans made current: samples carry the ids of the span current where their scope or tracing span was entered, not of a span opened inside it (docs/metrics.md, trace context)"
             );
         }
-        #[cfg(feature = "export")]
+        #[cfg(feature = "_export")]
         if !config.disabled {
-            let exporter = crate::base::agent_scope(|| Exporter::start(config.clone(), SOURCES));
-            *lock(&EXPORTER) = Some(Running {
-                exporter,
-                timeout: config.shutdown_timeout,
-            });
-            register_exit_flush();
+            running::start(&config, SOURCES);
         }
         // The guard's copy is the application's: it holds it and frees it.
         let guard = AgentGuard {
@@ -560,7 +553,7 @@ fn fit_to_features(config: &mut Config) -> Result<(), &'static str> {
     let Some(feature) = missing_feature(config) else {
         return Ok(());
     };
-    if !cfg!(feature = "export") {
+    if !cfg!(feature = "_export") {
         return Err(feature);
     }
     eprintln!(
@@ -632,100 +625,18 @@ const INSTALLED: u8 = 2;
 /// `UNINSTALLED` → `INSTALLING` (one winner) → `INSTALLED`, never back: one agent per process.
 static STATE: AtomicU8 = AtomicU8::new(UNINSTALLED);
 
-/// The running exporter; whoever takes it (guard drop, `atexit`, panic hook) shuts it down.
-#[cfg(feature = "export")]
-static EXPORTER: Mutex<Option<Running>> = Mutex::new(None);
-
-#[cfg(feature = "export")]
-struct Running {
-    exporter: Exporter,
-    timeout: Duration,
+feature! {
+    #![feature = "_export"]
+    mod running;
+    use running::shutdown_running;
 }
 
-#[cfg(feature = "export")]
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Set in a child made by `fork` (see [`in_forked_child`]): the exporter belongs to the parent.
-#[cfg(feature = "export")]
-static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
-
-/// Shuts the running exporter down if nobody has yet. `from_hook`: called from `atexit` or a
-/// panic hook, where blocking on the lock could deadlock, so it only tries. In a forked child
-/// it does nothing: the export thread is the parent's (the child has only the thread that
-/// forked), and even the lock may have been held by a parent thread at the fork.
-#[cfg(feature = "export")]
-fn shutdown_running(from_hook: bool) -> bool {
-    if FORKED_CHILD.load(Ordering::Acquire) {
-        return false;
+feature! {
+    #![not(feature = "_export")]
+    /// Without an exporter there is nothing to shut down.
+    fn shutdown_running(_from_hook: bool) -> bool {
+        false
     }
-    let taken = if from_hook {
-        match EXPORTER.try_lock() {
-            Ok(mut slot) => slot.take(),
-            Err(TryLockError::Poisoned(p)) => p.into_inner().take(),
-            Err(TryLockError::WouldBlock) => None,
-        }
-    } else {
-        lock(&EXPORTER).take()
-    };
-    match taken {
-        Some(Running { exporter, timeout }) => {
-            // The exporter promises not to panic; a destructor must not risk an abort anyway.
-            let shutdown = std::panic::AssertUnwindSafe(|| exporter.shutdown(timeout));
-            let _ = std::panic::catch_unwind(|| crate::base::agent_scope(shutdown));
-            true
-        }
-        None => false,
-    }
-}
-
-/// Without an exporter there is nothing to shut down.
-#[cfg(not(feature = "export"))]
-fn shutdown_running(_from_hook: bool) -> bool {
-    false
-}
-
-/// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) and the
-/// `fork` handler once.
-#[cfg(feature = "export")]
-fn register_exit_flush() {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        crate::sys::at_exit(flush_at_exit);
-        // SAFETY: `in_forked_child` only stores to atomics (async-signal-safe).
-        unsafe { crate::sys::at_fork_child(in_forked_child) };
-        #[cfg(panic = "abort")]
-        if !std::thread::panicking() {
-            let previous = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                previous(info);
-                shutdown_running(true);
-            }));
-        }
-    });
-}
-
-/// Runs in the child right after `fork`: marks the exporter as the parent's and stops
-/// sampling, whose samples nothing would collect here. Only atomic stores.
-#[cfg(feature = "export")]
-extern "C" fn in_forked_child() {
-    FORKED_CHILD.store(true, Ordering::Release);
-    crate::base::sampling::disable();
-}
-
-/// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard
-/// did not.
-#[cfg(feature = "export")]
-extern "C" fn flush_at_exit() {
-    let _ = std::panic::catch_unwind(|| {
-        let flushed = shutdown_running(true);
-        #[cfg(test)]
-        if flushed && std::env::var_os(tests::CHILD_VAR).is_some() {
-            config::print_warnings(&["rtscope-test: flushed at exit".to_owned()]);
-        }
-        let _ = flushed;
-    });
 }
 
 #[cfg(test)]

@@ -535,7 +535,7 @@ pub(crate) fn check_spans_seen() {
         return;
     }
     let saw = SAW_SPAN.swap(false, Relaxed);
-    let samples = crate::base::sampling::TAKEN.load(Relaxed);
+    let samples = crate::base::hot_sampling::TAKEN.load(Relaxed);
     let mut watch = WATCH.lock().unwrap_or_else(PoisonError::into_inner);
     if watch.observe(saw, samples, Instant::now(), QUIET_WARNING_AFTER) {
         eprintln!(

@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::{Destination, OtlpTarget};
 
+#[cfg(feature = "_export")]
 pub(super) const CHILD_VAR: &str = "RTSCOPE_TEST_EXIT_CHILD";
 
 #[test]
@@ -138,7 +139,7 @@ fn a_destination_whose_feature_is_off_is_named() {
     let result = fit_to_features(&mut fitted);
     if cfg!(feature = "export-grpc") {
         assert_eq!((result, &fitted.destination), (Ok(()), &grpc.destination));
-    } else if cfg!(feature = "export") {
+    } else if cfg!(feature = "_export") {
         assert_eq!(result, Ok(()));
         assert_eq!(
             fitted.destination,
@@ -161,7 +162,7 @@ fn a_destination_whose_feature_is_off_is_named() {
 
 /// Without any exporter, install is refused with the feature to enable, and nothing is
 /// installed.
-#[cfg(not(feature = "export"))]
+#[cfg(not(feature = "_export"))]
 #[test]
 fn without_an_exporter_install_names_the_feature() {
     let err = Agent::builder()

@@ -225,11 +225,11 @@ struct Local {
     /// Bytes to the next sample point, as of the last arming (`crate::sampling`).
     to_sample: Cell<i64>,
     /// This thread's random stream and the mean its current sample distance was drawn with.
-    sampler: super::sampling::PerThread,
+    sampler: super::hot_sampling::PerThread,
     /// This thread's copy of the class table, addressed off the thread pointer the fast path
     /// already holds instead of through a global's address.
     classes: SmallTable,
-    /// The heap profile's arena base (`super::profile`), set at claim: a free in
+    /// The heap profile's arena base (`super::hot_profile`), set at claim: a free in
     /// `[arena, arena + ARENA_LEN)` is a sampled block and takes the slow path.
     arena: Cell<usize>,
 }
@@ -244,9 +244,9 @@ thread_local! {
             armed: Cell::new(0),
             to_peak: Cell::new(0),
             to_sample: Cell::new(0),
-            sampler: super::sampling::PerThread::new(),
+            sampler: super::hot_sampling::PerThread::new(),
             classes: SIZE_TO_CLASS,
-            arena: Cell::new(super::profile::NOWHERE),
+            arena: Cell::new(super::hot_profile::NOWHERE),
         }
     };
     /// Its destructor gives the shard back when the thread exits. Touched once, at claim.
@@ -315,7 +315,7 @@ fn try_free(ptr: *mut u8, size: usize, class: impl Fn(&Local, usize) -> usize) -
     // Without heap profiles no block is ever in the arena: the check compiles away.
     if shard.is_null()
         || (cfg!(feature = "profiles")
-            && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
+            && (ptr as usize).wrapping_sub(l.arena.get()) < super::hot_profile::ARENA_LEN)
     {
         return false;
     }
@@ -574,7 +574,7 @@ fn ensure_claimed(l: &Local) {
     match node {
         Some(node) => {
             l.owned.set(node);
-            l.arena.set(super::profile::arena_base());
+            l.arena.set(super::hot_profile::arena_base());
             // Registers the destructor that releases the shard at thread exit.
             RELEASE.with(|_| {});
             l.shard.set(&node.value);
@@ -677,6 +677,7 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
+#[cfg(feature = "_export")]
 pub(crate) fn enter_agent_thread() {
     super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| give_back(l, STATE_AGENT));

@@ -98,7 +98,7 @@ pub(crate) fn resolve<V: Into<OsString>>(
     // the default (`DEFAULT_SLOW_POLL` when it was not called), so install keeps it.
     let slow_poll_threshold = o
         .slow_poll_threshold
-        .unwrap_or_else(crate::sched::slow_poll_threshold);
+        .unwrap_or_else(crate::task::slow_poll_threshold);
     let profiles = r.profiles(o, sampling.enabled);
 
     let (mut metrics, prometheus_asked) = r.exporter(OTEL_METRICS_EXPORTER);

@@ -161,7 +161,7 @@ vars! {
     /// Milliseconds: fixed spike threshold for timer lateness (kind `timer`).
     pub RTSCOPE_SPIKE_TIMER_THRESHOLD_MS, default "the rolling P99";
     /// Milliseconds: fixed spike threshold for latencies reported with
-    /// [`latency`](crate::latency) (kind `latency`).
+    /// [`latency`](fn@crate::latency) (kind `latency`).
     pub RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS, default "the rolling P99";
     /// Milliseconds: the lowest spike threshold the rolling P99 may give. Default 5.
     pub RTSCOPE_SPIKE_FLOOR_MS, default "5";

@@ -74,13 +74,13 @@ impl SummaryInputs {
 /// its runtime (so connections are served meanwhile), where a channel's wait cannot reach it.
 #[derive(Clone, Debug, Default)]
 struct Wake {
-    #[cfg(feature = "listen")]
+    #[cfg(feature = "_listen")]
     notify: Arc<tokio::sync::Notify>,
 }
 
 impl Wake {
     fn wake(&self) {
-        #[cfg(feature = "listen")]
+        #[cfg(feature = "_listen")]
         self.notify.notify_one();
     }
 
@@ -95,12 +95,12 @@ impl Wake {
         if !serving {
             return rx.recv_timeout(tick);
         }
-        #[cfg(feature = "listen")]
+        #[cfg(feature = "_listen")]
         rt.block_on(async {
             // A wake sent before this wait began is kept by `Notify` (one permit): not lost.
             let _ = tokio::time::timeout(tick, self.notify.notified()).await;
         });
-        #[cfg(not(feature = "listen"))]
+        #[cfg(not(feature = "_listen"))]
         let _ = rt;
         rx.try_recv().map_err(|e| match e {
             TryRecvError::Empty => RecvTimeoutError::Timeout,
@@ -127,14 +127,14 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         let s = &config.sampling;
         crate::base::agent_scope(|| {
-            crate::base::sampling::enable(
+            crate::base::hot_sampling::enable(
                 s.enabled,
                 s.target_per_sec,
                 s.interval,
                 s.cpu_percent,
                 s.seed,
             );
-            crate::base::profile::enable(config.profiles.enabled);
+            crate::base::hot_profile::enable(config.profiles.enabled);
         });
         // Here, not on the export thread: the first spike window starts at install.
         let spikes =
@@ -638,7 +638,7 @@ fn run(
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
-                crate::base::sampling::disable();
+                crate::base::hot_sampling::disable();
                 // After the final export, so the summary counts it with its result (unless the
                 // shutdown gave up waiting and printed it meanwhile).
                 if let Some(shared) = &p.summary {
@@ -679,7 +679,7 @@ type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, Arc<std::sync::OnceLock<String>>
 /// Starts rtscope's HTTP listeners for what `config` asks to serve, without waiting for any
 /// name lookup: whether any is serving (or may be, once its name resolves), and what the
 /// Prometheus exporter reads from the pipeline.
-#[cfg(feature = "listen")]
+#[cfg(feature = "_listen")]
 fn serve(
     config: &Config,
     sources: &'static [Source],
@@ -722,7 +722,7 @@ fn serve(
     (started.serving(), own.map(|own| (own, at)))
 }
 
-#[cfg(not(feature = "listen"))]
+#[cfg(not(feature = "_listen"))]
 fn serve(
     _: &Config,
     _: &'static [Source],
