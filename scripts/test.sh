@@ -3,10 +3,13 @@
 # collector the integration tests run, into ./.venv), so it works on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# On CI (CI=true) a build kind's target directory goes once its last step has run, so the
+# disk holds about one kind at a time (the main one takes about 6 GB).
+done_with() { if [ "${CI:-}" = true ]; then rm -rf "$@"; fi; }
 bash scripts/install-collector.sh
 # Integration tests run the example binaries as child processes: build them in the test profile.
 cargo build --workspace --bins --all-features
-# tokio's unstable runtime histograms (agent/src/runtime.rs), as a `--cfg tokio_unstable`
+# tokio's unstable runtime histograms (agent/src/sched/runtime.rs), as a `--cfg tokio_unstable`
 # build of the application gives them: unit tests, and the workload that
 # integration/tests/tokio_histograms.rs runs against the collector (built before the tests).
 RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo test -p rtscope --no-default-features --features tokio,export-file,tracing --lib runtime --target-dir target/tokio-unstable
@@ -16,6 +19,7 @@ RUSTFLAGS="--cfg tokio_unstable -D warnings" cargo build -p rtscope-integration 
 # LOOM_MAX_PREEMPTIONS preemptions, 3 unless set, well under a second in all) and the property
 # tests (proptest; PROPTEST_CASES cases each, 256 unless set).
 cargo test --workspace --all-features
+done_with target/tokio-unstable
 # Miri over the unsafe units at unit level (the shard registry, the counters built on it, the
 # name interner, the pools and their cache cells): undefined behaviour, leaks and data races in
 # their unit tests, real threads included. Miri needs a nightly toolchain: its components are
@@ -29,6 +33,7 @@ else
 fi
 cargo +nightly miri test -p rtscope --no-default-features --lib -- \
     base::registry:: base::counters:: names:: pool::
+done_with target/miri
 # The async-main-without-tokio compile error, which only exists without the feature.
 cargo test -p rtscope --test macros
 # The portable code of agent/src/sys, compiled on Linux so it cannot rot, warnings denied:
@@ -37,6 +42,7 @@ cargo test -p rtscope --test macros
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo test -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS="--cfg rtscope_fallback -D warnings" cargo build -p rtscope --all-features --lib --target-dir target/fallback
 RUSTFLAGS='--cfg rtscope_fallback="bare" -D warnings' cargo check -p rtscope --all-features --lib --tests --target-dir target/fallback-bare
+done_with target/fallback target/fallback-bare
 # Each feature builds on its own (see "Feature flags" in agent/src/lib.rs); the core alone
 # depends on nothing but libc, crossbeam-queue and once_cell. `cli` is the `rtscope` command
 # (a bin: `--bins` checks it where its feature is on), as `cargo install --features cli` builds it.

@@ -43,34 +43,32 @@
 //! child that should export runs a program of its own (`exec`) that installs the agent.
 
 use crate::config::{self, Compression, Config, ConfigError, Overrides, Protocol, Temporality};
-#[cfg(feature = "export")]
-use crate::export::Exporter;
 use crate::model::Source;
 use std::path::PathBuf;
-#[cfg(feature = "export")]
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU8, Ordering};
-#[cfg(feature = "export")]
-use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// Every part the export pipeline collects, in the order of the export and of the exit
-/// summary's lines: the one list that names them (the pipeline only iterates it).
+/// summary's lines: the one list that names them (the pipeline only iterates it). The last
+/// is the agent's own account (`model::Source`).
 pub(crate) const SOURCES: &[Source] = &[
     crate::alloc::SOURCE,
     crate::alloc::RETENTION_SOURCE,
     crate::pool::SOURCE,
     crate::time::SOURCE,
-    crate::sched::SOURCE,
+    crate::task::SOURCE,
     #[cfg(feature = "tokio")]
-    crate::runtime::SOURCE,
+    crate::task::RUNTIME_SOURCE,
     crate::process::SOURCE,
+    crate::latency::SOURCE,
+    #[cfg(feature = "_export")]
     crate::spike::SOURCE,
-    crate::alloc::AGENT_SOURCE,
     #[cfg(feature = "tracing")]
     crate::tracing::SOURCE,
     #[cfg(feature = "profiles")]
     crate::profile::SOURCE,
+    // Last: the agent's own account, whose words open the summary's closing `agent:` line.
+    crate::alloc::AGENT_SOURCE,
 ];
 
 /// Entry point of the agent API: [`Agent::builder`].
@@ -364,6 +362,22 @@ impl AgentBuilder {
         self
     }
 
+    /// The slow-poll threshold of instrumented tasks ([`crate::task`]): polls longer than it
+    /// count in `rust.task.slow_polls`. Default [`DEFAULT_SLOW_POLL`](crate::task::DEFAULT_SLOW_POLL)
+    /// (1 ms). `install` sets it for the whole process; the resolved value is
+    /// [`Config::slow_poll_threshold`].
+    ///
+    /// ```no_run
+    /// let _guard = rtscope::Agent::builder()
+    ///     .with_slow_poll_threshold(std::time::Duration::from_micros(500))
+    ///     .install()?;
+    /// # Ok::<(), rtscope::InstallError>(())
+    /// ```
+    pub fn with_slow_poll_threshold(mut self, threshold: Duration) -> Self {
+        self.overrides.slow_poll_threshold = Some(threshold);
+        self
+    }
+
     /// Upper bound of the final flush when the [`AgentGuard`] drops (or at `exit`). Wins over
     /// `RTSCOPE_SHUTDOWN_TIMEOUT`. Default 2 s. Zero means: do not wait.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -421,6 +435,7 @@ impl AgentBuilder {
                 destination,
             });
         }
+        crate::task::set_slow_poll(config.slow_poll_threshold);
         // Every sample, exemplar and spike then carries the innermost OpenTelemetry span.
         #[cfg(feature = "opentelemetry")]
         if !crate::base::agent_scope(crate::base::attribution::follow_opentelemetry) {
@@ -428,14 +443,9 @@ impl AgentBuilder {
                 "rtscope: another OpenTelemetry context observer is installed (there is one per process), so rtscope cannot follow the spans made current: samples carry the ids of the span current where their scope or tracing span was entered, not of a span opened inside it (docs/metrics.md, trace context)"
             );
         }
-        #[cfg(feature = "export")]
+        #[cfg(feature = "_export")]
         if !config.disabled {
-            let exporter = crate::base::agent_scope(|| Exporter::start(config.clone(), SOURCES));
-            *lock(&EXPORTER) = Some(Running {
-                exporter,
-                timeout: config.shutdown_timeout,
-            });
-            register_exit_flush();
+            running::start(&config, SOURCES);
         }
         // The guard's copy is the application's: it holds it and frees it.
         let guard = AgentGuard {
@@ -543,7 +553,7 @@ fn fit_to_features(config: &mut Config) -> Result<(), &'static str> {
     let Some(feature) = missing_feature(config) else {
         return Ok(());
     };
-    if !cfg!(feature = "export") {
+    if !cfg!(feature = "_export") {
         return Err(feature);
     }
     eprintln!(
@@ -615,368 +625,21 @@ const INSTALLED: u8 = 2;
 /// `UNINSTALLED` → `INSTALLING` (one winner) → `INSTALLED`, never back: one agent per process.
 static STATE: AtomicU8 = AtomicU8::new(UNINSTALLED);
 
-/// The running exporter; whoever takes it (guard drop, `atexit`, panic hook) shuts it down.
-#[cfg(feature = "export")]
-static EXPORTER: Mutex<Option<Running>> = Mutex::new(None);
-
-#[cfg(feature = "export")]
-struct Running {
-    exporter: Exporter,
-    timeout: Duration,
+feature! {
+    #![feature = "_export"]
+    mod running;
+    use running::shutdown_running;
 }
 
-#[cfg(feature = "export")]
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Set in a child made by `fork` (see [`in_forked_child`]): the exporter belongs to the parent.
-#[cfg(feature = "export")]
-static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
-
-/// Shuts the running exporter down if nobody has yet. `from_hook`: called from `atexit` or a
-/// panic hook, where blocking on the lock could deadlock, so it only tries. In a forked child
-/// it does nothing: the export thread is the parent's (the child has only the thread that
-/// forked), and even the lock may have been held by a parent thread at the fork.
-#[cfg(feature = "export")]
-fn shutdown_running(from_hook: bool) -> bool {
-    if FORKED_CHILD.load(Ordering::Acquire) {
-        return false;
+feature! {
+    #![not(feature = "_export")]
+    /// Without an exporter there is nothing to shut down.
+    fn shutdown_running(_from_hook: bool) -> bool {
+        false
     }
-    let taken = if from_hook {
-        match EXPORTER.try_lock() {
-            Ok(mut slot) => slot.take(),
-            Err(TryLockError::Poisoned(p)) => p.into_inner().take(),
-            Err(TryLockError::WouldBlock) => None,
-        }
-    } else {
-        lock(&EXPORTER).take()
-    };
-    match taken {
-        Some(Running { exporter, timeout }) => {
-            // The exporter promises not to panic; a destructor must not risk an abort anyway.
-            let shutdown = std::panic::AssertUnwindSafe(|| exporter.shutdown(timeout));
-            let _ = std::panic::catch_unwind(|| crate::base::agent_scope(shutdown));
-            true
-        }
-        None => false,
-    }
-}
-
-/// Without an exporter there is nothing to shut down.
-#[cfg(not(feature = "export"))]
-fn shutdown_running(_from_hook: bool) -> bool {
-    false
-}
-
-/// Registers the `exit` flush (and, under `panic = "abort"`, the panic-hook flush) and the
-/// `fork` handler once.
-#[cfg(feature = "export")]
-fn register_exit_flush() {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        crate::sys::at_exit(flush_at_exit);
-        // SAFETY: `in_forked_child` only stores to atomics (async-signal-safe).
-        unsafe { crate::sys::at_fork_child(in_forked_child) };
-        #[cfg(panic = "abort")]
-        if !std::thread::panicking() {
-            let previous = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                previous(info);
-                shutdown_running(true);
-            }));
-        }
-    });
-}
-
-/// Runs in the child right after `fork`: marks the exporter as the parent's and stops
-/// sampling, whose samples nothing would collect here. Only atomic stores.
-#[cfg(feature = "export")]
-extern "C" fn in_forked_child() {
-    FORKED_CHILD.store(true, Ordering::Release);
-    crate::base::sampling::disable();
-}
-
-/// Runs at `exit` (after `main` returns, or on [`std::process::exit`]): flushes if the guard
-/// did not.
-#[cfg(feature = "export")]
-extern "C" fn flush_at_exit() {
-    let _ = std::panic::catch_unwind(|| {
-        let flushed = shutdown_running(true);
-        #[cfg(test)]
-        if flushed && std::env::var_os(tests::CHILD_VAR).is_some() {
-            config::print_warnings(&["rtscope-test: flushed at exit".to_owned()]);
-        }
-        let _ = flushed;
-    });
 }
 
 #[cfg(test)]
 mod any_environment;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Destination, OtlpTarget};
-
-    pub(super) const CHILD_VAR: &str = "RTSCOPE_TEST_EXIT_CHILD";
-
-    #[test]
-    fn builder_settings_win_over_the_environment() {
-        let env = |name: &str| {
-            let v = match name {
-                "OTEL_SERVICE_NAME" => "env",
-                "OTEL_EXPORTER_OTLP_ENDPOINT" => "http://env:4318",
-                "OTEL_EXPORTER_OTLP_PROTOCOL" => "http/protobuf",
-                "OTEL_METRIC_EXPORT_INTERVAL" => "1000",
-                "OTEL_EXPORTER_OTLP_HEADERS" => "a=env,b=env",
-                "OTEL_RESOURCE_ATTRIBUTES" => "k=env,j=env",
-                "RTSCOPE_SUMMARY" => "on",
-                "RTSCOPE_SPIKE_BURST" => "2",
-                "RTSCOPE_SPIKE_FLOOR_MS" => "7",
-                _ => return None,
-            };
-            Some(v.to_owned())
-        };
-        let (config, warnings) = Agent::builder()
-            .with_service_name("code")
-            .with_endpoint("http://code:4317")
-            .with_protocol(Protocol::Grpc)
-            .with_export_interval(Duration::from_secs(10))
-            .with_header("A", "code")
-            .with_resource_attribute("k", "code")
-            .with_summary(false)
-            .with_shutdown_timeout(Duration::from_millis(500))
-            .with_spikes(crate::spike::SpikeSettings::builder().with_burst(9))
-            .resolve_with(env)
-            .unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
-        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
-            p.iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        };
-        assert_eq!(config.service_name, "code");
-        assert_eq!(config.export_interval, Duration::from_secs(10));
-        assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
-        assert!(!config.summary_at_exit);
-        assert_eq!(config.spikes.burst, 9);
-        assert_eq!(config.spikes.floor, Duration::from_millis(7));
-        assert_eq!(
-            config.resource_attributes,
-            pairs(&[("k", "code"), ("j", "env")])
-        );
-        let Destination::Otlp(OtlpTarget {
-            protocol,
-            metrics_endpoint,
-            logs_endpoint,
-            headers,
-            ..
-        }) = config.destination
-        else {
-            panic!("expected OTLP, got {:?}", config.destination);
-        };
-        assert_eq!(protocol, Protocol::Grpc);
-        assert_eq!(metrics_endpoint, "http://code:4317");
-        assert_eq!(logs_endpoint, "http://code:4317");
-        assert_eq!(headers, pairs(&[("A", "code"), ("b", "env")]));
-    }
-
-    #[test]
-    fn invalid_code_settings_are_errors_that_say_how_to_fix() {
-        let err = Agent::builder()
-            .with_endpoint("collector:4318")
-            .install()
-            .unwrap_err();
-        assert!(matches!(err, InstallError::InvalidConfig(_)));
-        assert_eq!(
-            err.to_string(),
-            "invalid rtscope setting with_endpoint(\"collector:4318\"): not an http:// or \
-             https:// URL (it has no scheme); pass a full URL such as \"http://127.0.0.1:4318\""
-        );
-        assert!(err.into_builder().is_none());
-        let err = Agent::builder()
-            .with_spikes(crate::spike::SpikeSettings::builder().with_burst(0))
-            .install()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid rtscope setting with_spikes(.. with_burst(0)): the burst must be at least 1 \
-             event; to turn spikes off use with_enabled(false)"
-        );
-    }
-
-    fn resolved(builder: AgentBuilder) -> Config {
-        builder.resolve_with(|_| None).unwrap().0
-    }
-
-    /// What each destination needs, and what a build without it does.
-    #[test]
-    fn a_destination_whose_feature_is_off_is_named() {
-        let grpc = resolved(
-            Agent::builder()
-                .with_endpoint("http://127.0.0.1:4317")
-                .with_protocol(Protocol::Grpc),
-        );
-        let http = resolved(Agent::builder().with_endpoint("http://127.0.0.1:4318"));
-        let https = resolved(Agent::builder().with_endpoint("https://127.0.0.1:4318"));
-        let file = resolved(Agent::builder().with_file("out.jsonl"));
-        let on = |f: bool, name| (!f).then_some(name);
-        assert_eq!(
-            missing_feature(&grpc),
-            on(cfg!(feature = "export-grpc"), "export-grpc")
-        );
-        assert_eq!(
-            missing_feature(&http),
-            on(cfg!(feature = "export-http"), "export-http")
-        );
-        let https_needs = if cfg!(feature = "tls") {
-            on(cfg!(feature = "export-http"), "export-http")
-        } else {
-            Some("tls")
-        };
-        assert_eq!(missing_feature(&https), https_needs);
-        // An https:// logs endpoint alone needs TLS too (gRPC would go in plaintext without).
-        let mut logs_https = http.clone();
-        if let Destination::Otlp(t) = &mut logs_https.destination {
-            t.logs_endpoint = "https://127.0.0.1:4318/v1/logs".into();
-        }
-        assert_eq!(missing_feature(&logs_https), https_needs);
-        assert_eq!(
-            missing_feature(&file),
-            on(cfg!(feature = "export-file"), "export-file")
-        );
-        let mut disabled = grpc.clone();
-        disabled.disabled = true;
-        assert_eq!(missing_feature(&disabled), None);
-
-        let mut fitted = grpc.clone();
-        let result = fit_to_features(&mut fitted);
-        if cfg!(feature = "export-grpc") {
-            assert_eq!((result, &fitted.destination), (Ok(()), &grpc.destination));
-        } else if cfg!(feature = "export") {
-            assert_eq!(result, Ok(()));
-            assert_eq!(
-                fitted.destination,
-                Destination::File(grpc.fallback_file.clone())
-            );
-        } else {
-            assert_eq!(result, Err("export-grpc"));
-        }
-        let err = InstallError::FeatureDisabled {
-            feature: "export-grpc",
-            destination: describe_destination(&grpc.destination),
-        };
-        assert_eq!(
-            err.to_string(),
-            "OTLP/gRPC to http://127.0.0.1:4317 needs rtscope's `export-grpc` feature, which is \
-             off in this build: add it to the rtscope dependency's features (or set \
-             OTEL_SDK_DISABLED=true)"
-        );
-    }
-
-    /// Without any exporter, install is refused with the feature to enable, and nothing is
-    /// installed.
-    #[cfg(not(feature = "export"))]
-    #[test]
-    fn without_an_exporter_install_names_the_feature() {
-        let err = Agent::builder()
-            .with_file("out.jsonl")
-            .install()
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                InstallError::FeatureDisabled {
-                    feature: "export-file",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert_eq!(
-            err.to_string(),
-            "the OTLP/JSON file \"out.jsonl\" needs rtscope's `export-file` feature, which is off \
-             in this build: add it to the rtscope dependency's features (or set \
-             OTEL_SDK_DISABLED=true)"
-        );
-        assert!(!Agent::is_installed());
-    }
-
-    /// The only test of this binary that installs (one agent per process).
-    #[cfg(feature = "export-file")]
-    #[test]
-    fn second_install_is_refused_and_hands_the_builder_back() {
-        let file = std::env::temp_dir().join(format!("rtscope-unit-{}.jsonl", std::process::id()));
-        let guard = Agent::builder()
-            .with_file(&file)
-            .with_summary(false)
-            .with_service_name("first")
-            .with_spikes(crate::spike::SpikeSettings::builder().with_rate_per_minute(60.0))
-            .install()
-            .expect("first install");
-        assert!(Agent::is_installed());
-        assert_eq!(guard.config().service_name, "first");
-        assert_eq!(guard.config().spikes.rate_per_minute, 60.0);
-        assert_eq!(guard.config().destination, Destination::File(file.clone()));
-
-        let err = Agent::builder()
-            .with_service_name("second")
-            .install()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "an rtscope agent is already installed in this process; install it once, at the \
-             start of main (with #[rtscope::main] or Agent::builder().install(), not both), and \
-             keep its AgentGuard alive until main returns"
-        );
-        let builder = err.into_builder().expect("builder handed back");
-        assert_eq!(builder.overrides.service_name.as_deref(), Some("second"));
-
-        guard.shutdown();
-        assert!(!shutdown_running(false), "the guard shut the exporter down");
-        // Still once per process after the guard dropped.
-        assert!(matches!(
-            Agent::builder().install(),
-            Err(InstallError::AlreadyInstalled(_))
-        ));
-        let _ = std::fs::remove_file(&file);
-    }
-
-    /// Runs in a child process (see below): installs and calls `exit` with the guard alive.
-    #[cfg(feature = "export-file")]
-    #[test]
-    #[ignore = "run in a child process by process_exit_flushes_through_atexit"]
-    fn exit_child() {
-        if std::env::var_os(CHILD_VAR).is_none() {
-            return;
-        }
-        let file = std::env::temp_dir().join(format!("rtscope-exit-{}.jsonl", std::process::id()));
-        let guard = Agent::builder()
-            .with_file(&file)
-            .with_summary(false)
-            .install()
-            .expect("install in the child");
-        let _ = std::fs::remove_file(&file);
-        std::mem::forget(guard);
-        std::process::exit(0);
-    }
-
-    #[cfg(all(any(unix, windows), feature = "export-file"))]
-    #[test]
-    fn process_exit_flushes_through_atexit() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "--ignored",
-                "agent::tests::exit_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_VAR, "1")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
-        assert!(stderr.contains("rtscope-test: flushed at exit"), "{stderr}");
-    }
-}
+mod tests;

@@ -15,6 +15,24 @@
 //! }
 //! ```
 //!
+//! ## Names that are more than one thing
+//!
+//! `rtscope::scope` is three things, told apart by where they are written:
+//!
+//! - the function [`scope()`](fn@scope), `rtscope::scope("name", || ...)`: a closure run in a
+//!   scope, what most code needs;
+//! - the attribute `#[rtscope::scope]` / `#[rtscope::scope("name")]`
+//!   ([`macro@scope`]): a whole `fn` or `async fn` in a scope;
+//! - the module [`scope`](mod@scope): the rest, for code that enters a scope in other ways or
+//!   asks which one is current: [`Scope`](scope::Scope) (an interned name, `enter`, `run`,
+//!   `current`), [`ScopeExt::in_scope`](scope::ScopeExt::in_scope) and
+//!   [`Scoped`](scope::Scoped) for futures, [`ScopeGuard`](scope::ScopeGuard),
+//!   [`MAX_SCOPE_NAMES`](scope::MAX_SCOPE_NAMES).
+//!
+//! `rtscope::latency` likewise is the function [`latency()`](fn@latency) (record one duration
+//! by name) and the module [`latency`](mod@latency) (the [`Latency`](latency::Latency) handle
+//! that records without a lookup, and the bound on names).
+//!
 //! ## Feature flags
 //!
 //! With `default-features = false` rtscope is the allocator, [`alloc::stats`],
@@ -72,42 +90,74 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
-// Without an exporter the series model, the event buffer and the sampler's draining side
-// have no consumer (the export pipeline owns them); every build with an exporter checks them.
-#![cfg_attr(not(feature = "export"), allow(dead_code, unused_imports))]
 
+/// Items built only with a feature, and marked so on docs.rs (`doc(cfg)`): one gate on a
+/// group of module lines instead of one on each item, as tracing-subscriber's `feature!`.
+/// The features named with a leading `_` (`_export`, `_listen`, `_collector`) are internal:
+/// what the user-facing ones share, never to be named by users.
+///
+/// ```text
+/// feature! {
+///     #![feature = "tokio"]
+///     mod probe;
+///     pub use probe::start_probe;
+/// }
+/// ```
+macro_rules! feature {
+    (
+        #![$meta:meta]
+        $($item:item)*
+    ) => {
+        $(
+            #[cfg($meta)]
+            #[cfg_attr(docsrs, doc(cfg($meta)))]
+            $item
+        )*
+    };
+}
+
+mod agent;
 pub mod alloc;
 mod base;
-mod model;
-
-pub use alloc::Alloc;
-mod agent;
 pub mod config;
-#[cfg(feature = "export")]
-mod export;
+pub mod latency;
+mod model;
 mod names;
-pub use names::OTHER;
-pub(crate) mod sampling;
-pub mod scope;
-pub use scope::scope;
 pub mod pool;
 mod process;
-#[cfg(feature = "profiles")]
-pub mod profile;
-#[cfg(feature = "tokio")]
-mod runtime;
-mod sched;
+pub mod scope;
 pub mod spike;
 mod sys;
-#[cfg(feature = "tracing")]
-#[path = "tracing_layer.rs"]
-pub mod tracing;
-pub use spike::latency;
+// The scheduler part (task and thread delay, tokio runtimes): its files are in `sched/`.
+#[path = "sched/mod.rs"]
 pub mod task;
 pub mod time;
+
+feature! {
+    #![feature = "_export"]
+    mod export;
+    // The export side of sampling: its stage in the pipeline.
+    mod sampling;
+}
+
+feature! {
+    #![feature = "profiles"]
+    pub mod profile;
+}
+
+feature! {
+    #![feature = "tracing"]
+    #[path = "tracing_layer.rs"]
+    pub mod tracing;
+}
+
 pub use agent::{Agent, AgentBuilder, AgentGuard, InstallError};
+pub use alloc::Alloc;
+pub use latency::latency;
+pub use names::OTHER;
+pub use rtscope_macros::main;
+pub use rtscope_macros::scope;
+pub use scope::scope;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-pub use rtscope_macros::main;
-pub use rtscope_macros::scope;

@@ -88,9 +88,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     {
         Ok(runtime) => {
             // The runtime-wide scheduling-delay probe (`rust.schedule.duration`, kind `probe`).
-            let _probe = crate::sched::start_probe(runtime.handle());
+            let _probe = crate::task::start_probe(runtime.handle());
             // Its `tokio.*` runtime metrics.
-            crate::runtime::register(runtime.handle());
+            crate::task::register_runtime(runtime.handle());
             runtime.block_on(future)
         }
         Err(e) => panic!("rtscope: failed to build the tokio runtime for #[rtscope::main]: {e}"),

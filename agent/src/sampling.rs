@@ -3,10 +3,10 @@
 //! brings the mean back toward the configured interval after the CPU budget raised it, sets
 //! the log records' keep probability for the target rate, and turns the kept samples into
 //! log records. The hot side (per-thread streams, the mean, the budgets, the queue) is
-//! `crate::base::sampling`.
+//! `crate::base::hot_sampling`.
 
 use crate::base::classes::CLASS_SIZES;
-use crate::base::sampling::{
+use crate::base::hot_sampling::{
     CPU_NS, DROPPED, RAISED, Sample, TAKEN, base, cpu_budget, drain, keep, keep_for, mean,
     queue_depth, recover, set_keep, set_mean, take_scope_weights,
 };

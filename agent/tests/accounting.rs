@@ -119,7 +119,7 @@ fn interned_names_are_the_agent_s() {
     let d = measure(|| {
         for n in &names {
             black_box(rtscope::scope::Scope::new(n));
-            black_box(rtscope::spike::Latency::new(n));
+            black_box(rtscope::latency::Latency::new(n));
             black_box(rtscope::pool::PoolMeter::new(n));
         }
     });

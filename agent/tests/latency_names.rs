@@ -2,7 +2,7 @@
 //! share the histogram named `other`. Alone in its binary: it fills the process's name table.
 
 use rtscope::OTHER;
-use rtscope::spike::{Latency, MAX_LATENCY_NAMES};
+use rtscope::latency::{Latency, MAX_LATENCY_NAMES};
 use std::time::Duration;
 
 #[test]
@@ -25,4 +25,17 @@ fn names_past_the_limit_fold_into_other() {
     // Known names keep their own histogram.
     assert_eq!(Latency::new("l3").name(), "l3");
     assert_eq!(own[3].stats().count, 0);
+}
+
+/// The paths under `rtscope::spike` that latencies had before they were a part of their own
+/// name the same things, for one release.
+#[test]
+#[allow(deprecated)]
+fn the_old_spike_paths_name_the_same_latencies() {
+    assert_eq!(rtscope::spike::MAX_LATENCY_NAMES, MAX_LATENCY_NAMES);
+    let old: rtscope::spike::Latency = rtscope::spike::Latency::new("l0");
+    let before = old.stats();
+    rtscope::spike::latency("l0", Duration::from_millis(1));
+    assert_eq!(Latency::new("l0").stats().since(&before).count, 1);
+    assert_eq!(old.name(), Latency::new("l0").name());
 }

@@ -108,30 +108,49 @@ fn a_burst_after_idle_stays_within_the_budget_every_second() {
         "{worst} samples within one second against a target of {TARGET}/s ({} in all over a {seconds:.1} s burst)",
         times.len()
     );
-    // Both estimates within 10 % of the truth: the per-scope series (every sample) and the
-    // sum of the records' weights (each record weighs its sample's weight over the
-    // probability it was kept with; a keep probability that moves, halved and doubled
-    // within the first second of the burst, leaves the sum unbiased). About 1 500-2 500
-    // records per scope, fewer and heavier in the first second: a relative sd of 2-3 %
-    // (measured over 18 runs: the records' sums read -5.5 % to +0.5 %, sd 1.8 %; the
-    // series -1.6 % to +1.7 %), so 10 % is over 4 sd of the heaviest-tailed of the four
-    // estimates: a failure well under once in 10 000 runs.
+    // Both estimates near the truth: the per-scope series (every sample) and the sum of the
+    // records' weights (each record weighs its sample's weight over the probability it was
+    // kept with; a keep probability that moves, halved and doubled within the first second
+    // of the burst, leaves the sum unbiased). The records' sum has a relative sd of about
+    // sqrt(sum w^2) / sum w (Poisson sampling: each record's variance is about its weight
+    // squared), 2-3 % on a quiet machine (1 500-2 500 records per scope; measured over 18
+    // runs: the records' sums read -5.5 % to +0.5 %, sd 1.8 %; the series -1.6 % to
+    // +1.7 %). A loaded machine allocates less in the 4 s and its records weigh more (a run
+    // read 10.7 % against a fixed 10 % bound), so the bound is 10 % or 5 sd of this run's
+    // records, whichever is wider: a failure well under once in 10 000 runs, and a biased
+    // estimate still fails whenever the records are many. The series rests on every sample,
+    // at least as many as the records, so the same bound holds it.
     let est = estimates(&path);
     for (name, bytes) in truth {
         let truth = bytes as f64;
         let e = scope_estimate(&est, &name);
-        let from_records: f64 = records
+        let weights: Vec<f64> = records
             .iter()
             .filter(|r| r.scope == name)
             .map(|r| r.weight)
-            .sum();
+            .collect();
+        let from_records: f64 = weights.iter().sum();
+        let sd = weights.iter().map(|w| w * w).sum::<f64>().sqrt() / from_records.max(1.0);
+        let bound = 0.10f64.max(5.0 * sd);
+        assert!(
+            weights.len() >= 100,
+            "{name}: only {} records in a {seconds:.1} s burst",
+            weights.len()
+        );
         for (what, e) in [("series", e), ("records", from_records)] {
-            eprintln!("{name} from the {what}: {:+.2}%", (e / truth - 1.0) * 100.0);
+            eprintln!(
+                "{name} from the {what}: {:+.2}% ({} records, sd {:.2}%)",
+                (e / truth - 1.0) * 100.0,
+                weights.len(),
+                sd * 100.0
+            );
             let err = (e - truth).abs() / truth;
             assert!(
-                err < 0.10,
-                "{name}: estimated {e:.0} B from the {what}, allocated {truth} B ({:.2}% off)",
-                err * 100.0
+                err < bound,
+                "{name}: estimated {e:.0} B from the {what}, allocated {truth} B ({:.2}% off, \
+                 bound {:.2}%)",
+                err * 100.0,
+                bound * 100.0
             );
         }
     }

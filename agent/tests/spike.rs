@@ -72,7 +72,7 @@ fn a_slow_latency_makes_one_spike_event_naming_the_scope() {
         assert!(Instant::now() < deadline, "no export within 20 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let request = rtscope::spike::Latency::new("it-request");
+    let request = rtscope::latency::Latency::new("it-request");
     for _ in 0..20 {
         request.record(Duration::from_micros(300));
     }

@@ -67,7 +67,7 @@ fn a_spike_carries_the_trace_of_its_own_window_from_the_first_window_on() {
         )
         .install()
         .expect("the only agent of this test binary");
-    let checkout = rtscope::spike::Latency::new("checkout");
+    let checkout = rtscope::latency::Latency::new("checkout");
 
     // Finding 4: in the first window, inside the SDK span `slow-checkout`.
     tracer.in_span("slow-checkout", |cx| {

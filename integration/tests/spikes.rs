@@ -37,7 +37,7 @@ fn spike_events_arrive_as_log_records() {
         !c.wait_for_metric("rtscope.spikes.emitted", WAIT).is_empty(),
         "no export within {WAIT:?}"
     );
-    let request = rtscope::spike::Latency::new("it-request");
+    let request = rtscope::latency::Latency::new("it-request");
     for _ in 0..20 {
         request.record(Duration::from_micros(300));
     }

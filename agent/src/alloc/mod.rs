@@ -83,15 +83,13 @@ mod series;
 
 pub(crate) use retention::SOURCE as RETENTION_SOURCE;
 pub use retention::{AllocatorStats, HeldMemory, held_memory, report_allocator, trim};
-#[cfg(test)]
-pub(crate) use series::alloc_metrics;
 pub(crate) use series::{AGENT_SOURCE, SOURCE};
 
 pub use crate::base::classes::{CLASS_SIZES, NUM_CLASSES, SMALL_MAX, class_of};
 #[allow(unused_imports)]
 pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
-use crate::base::profile;
+use crate::base::hot_profile as profile;
 use crate::base::shard::{
     self as shard, AGENT, ALLOC_BYTES, ALLOCS, ClassCounts, FREE_BYTES, FREES, PEAK_LIVE, SHARDS,
     Shard, on_alloc_refused, on_alloc_slow, on_failure, on_free_slow, on_realloc, refill_alloc,

@@ -372,14 +372,17 @@ mod tests {
         let blocks: Vec<*mut u8> = (0..20_000)
             .map(|_| unsafe { System.alloc(layout) })
             .collect();
+        // mallinfo2 sums the whole process, where other tests run and free meanwhile: the
+        // bounds are what this burst alone makes true (a delta from `before` failed when
+        // another test freed megabytes in between).
         let during = System.held().unwrap();
-        assert!(during.in_use >= before.in_use + 20_000_000, "{during:?}");
+        assert!(during.in_use >= 20_000_000, "{before:?} then {during:?}");
         for &p in &blocks[..blocks.len() - 1] {
             // SAFETY: allocated above with `layout`, freed once.
             unsafe { System.dealloc(p, layout) };
         }
         let after = System.held().unwrap();
-        assert!(after.free >= before.free + 19_000_000, "{after:?}");
+        assert!(after.free >= 19_000_000, "{before:?} then {after:?}");
         assert_eq!(
             after.mapped,
             after.in_use + after.free,

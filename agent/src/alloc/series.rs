@@ -22,11 +22,25 @@ pub(crate) const SOURCE: Source = Source {
     },
 };
 
-/// The agent's own allocations (self-telemetry, `rtscope.agent.memory.*`).
+/// The agent's own allocations (self-telemetry, `rtscope.agent.memory.*`): the agent's
+/// account, last in the pipeline's list, so its words lead the summary's closing `agent:` line.
 pub(crate) const AGENT_SOURCE: Source = Source {
     series: agent_metrics,
+    summary: agent_words,
     ..Source::NONE
 };
+
+/// The agent's account in the exit summary's `agent:` line: `allocated 1.2 MiB (300 KiB
+/// live)`, without the line's name or end (the pipeline adds its own cost after it).
+fn agent_words(out: &mut String) {
+    let agent = agent_stats();
+    let _ = write!(
+        out,
+        "allocated {} ({} live)",
+        bytes(agent.allocated_bytes),
+        bytes(agent.live_bytes)
+    );
+}
 
 /// Bounds of the allocation size histogram: every class's upper bound but the overflow one,
 /// so bucket `i` is exactly size class `i` (the last bucket is the overflow class).

@@ -1,6 +1,6 @@
 //! Which kernel threads are the agent's own (the export thread): their allocations go to the
 //! agent's account (`super::shard::enter_agent_thread`) and their run-queue wait is
-//! self-telemetry (`crate::sched`).
+//! self-telemetry (`crate::task`).
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -10,6 +10,8 @@ static AGENT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
 
 /// Marks the calling thread as the agent's: its run-queue wait is self-telemetry from now on.
 /// No allocation, no lock.
+// Marked by the export side's threads (through `shard::enter_agent_thread`).
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn mark_agent_thread() {
     let tid = crate::sys::thread_id();
     if tid == 0 || is_agent(tid) {

@@ -12,10 +12,10 @@
 //! - [`classes`]: the size classes the shards are indexed by.
 //! - [`counters`]: counter groups and duration histograms in the slots, and the
 //!   histogram snapshot type every part reports with.
-//! - [`sampling`]: the hot side of Poisson byte sampling (per-thread streams, the mean, the
+//! - [`hot_sampling`]: the hot side of Poisson byte sampling (per-thread streams, the mean, the
 //!   CPU budget that raises it, the log records' subsample, the sample queue); its export
 //!   side is `crate::sampling::Sampler`, owned by the export pipeline.
-//! - [`profile`]: the hot side of heap profiles: a stack per sample, the stack table and
+//! - [`hot_profile`]: the hot side of heap profiles: a stack per sample, the stack table and
 //!   the in-use set (the arena of sampled small blocks, the table of sampled large ones).
 //! - [`attribution`]: the scope current on each thread, which samples are attributed to.
 //! - [`agent_threads`]: which kernel threads are the agent's own.
@@ -26,10 +26,13 @@ pub(crate) mod agent_threads;
 pub(crate) mod attribution;
 pub(crate) mod classes;
 pub(crate) mod counters;
-pub(crate) mod profile;
+pub(crate) mod hot_profile;
 pub(crate) mod reach;
 pub(crate) mod registry;
-pub(crate) mod sampling;
+// Its control side (enabling, draining, the sampler's inputs) is the export pipeline's; the
+// hot side runs in every build.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
+pub(crate) mod hot_sampling;
 pub(crate) mod shard;
 pub(crate) mod text;
 /// The atomics and locks of the structures with loom models: `std`'s here. The models
@@ -42,3 +45,7 @@ pub(crate) mod sync {
 }
 
 pub(crate) use shard::agent_scope;
+
+// A thread with sampling off re-checks it at every peak check: `shard.rs` holds the sampler's
+// per-thread stream, so `hot_sampling.rs` keeps its own copy of the step instead of naming it.
+const _: () = assert!(hot_sampling::OFF_RECHECK == shard::PEAK_STEP as u64);

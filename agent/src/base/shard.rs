@@ -373,7 +373,7 @@ struct Local {
     /// Bytes this thread may still free before the next out-of-line check; armed at
     /// [`FREE_CAP`].
     free_countdown: Cell<i64>,
-    /// The heap profile's arena base (`super::profile`), set at claim: a free in
+    /// The heap profile's arena base (`super::hot_profile`), set at claim: a free in
     /// `[arena, arena + ARENA_LEN)` is a sampled block and takes the slow path.
     arena: Cell<usize>,
     /// This thread's class counters (published in its shard's `counts` while ACTIVE).
@@ -401,7 +401,7 @@ struct Local {
     unfolded_alloc: Cell<i64>,
     unfolded_free: Cell<i64>,
     /// This thread's random stream and the mean its current sample distance was drawn with.
-    sampler: super::sampling::PerThread,
+    sampler: super::hot_sampling::PerThread,
 }
 
 thread_local! {
@@ -409,7 +409,7 @@ thread_local! {
         Local {
             countdown: Cell::new(-1),
             free_countdown: Cell::new(-1),
-            arena: Cell::new(super::profile::NOWHERE),
+            arena: Cell::new(super::hot_profile::NOWHERE),
             counts: ThreadCounts::new(),
             shard: Cell::new(ptr::null()),
             owned: Cell::new(ptr::null()),
@@ -421,7 +421,7 @@ thread_local! {
             to_sample: Cell::new(0),
             unfolded_alloc: Cell::new(0),
             unfolded_free: Cell::new(NO_REFILL),
-            sampler: super::sampling::PerThread::new(),
+            sampler: super::hot_sampling::PerThread::new(),
         }
     };
 }
@@ -494,7 +494,7 @@ pub(crate) fn try_free_small(ptr: *mut u8, size: usize) -> bool {
     // Without heap profiles no block is ever in the arena: the check compiles away.
     if left < 0
         || (cfg!(feature = "profiles")
-            && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
+            && (ptr as usize).wrapping_sub(l.arena.get()) < super::hot_profile::ARENA_LEN)
     {
         return false;
     }
@@ -563,7 +563,7 @@ pub(crate) fn refill_free(ptr: *mut u8, size: usize) -> bool {
     // (null then) is touched.
     if size > SMALL_MAX
         || (cfg!(feature = "profiles")
-            && (ptr as usize).wrapping_sub(l.arena.get()) < super::profile::ARENA_LEN)
+            && (ptr as usize).wrapping_sub(l.arena.get()) < super::hot_profile::ARENA_LEN)
     {
         return false;
     }
@@ -924,7 +924,7 @@ fn ensure_claimed(l: &Local) {
     match node {
         Some(node) => {
             l.owned.set(node);
-            l.arena.set(super::profile::arena_base());
+            l.arena.set(super::hot_profile::arena_base());
             // Registers what gives the counters back at thread exit.
             release_at_exit();
             let shard = &node.value;
@@ -1116,6 +1116,7 @@ pub(crate) fn agent_scope<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling thread as an agent thread for the rest of its life: every allocation
 /// it makes, and its run-queue wait, is self-telemetry. Called first thing on the export
 /// thread.
+#[cfg(feature = "_export")]
 pub(crate) fn enter_agent_thread() {
     super::agent_threads::mark_agent_thread();
     let _ = LOCAL.try_with(|l| give_back(l, STATE_AGENT));

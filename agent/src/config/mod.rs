@@ -18,179 +18,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
-// Environment variable names.
-// ---------------------------------------------------------------------------------------------
-
-/// `true` disables the agent: nothing is recorded to any destination. Default `false`.
-pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-/// The `service.name` resource attribute. Default `unknown_service:<executable name>`.
-pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
-/// Resource attributes as `key=value,key2=value2` (values percent-decoded).
-pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-/// Milliseconds between two exports. Default 60000.
-pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-/// `otlp` (default), `prometheus`, `otlp,prometheus` or `none`: whether metrics are exported
-/// over OTLP ([`Signals::metrics`]) and whether they are served for Prometheus to scrape
-/// ([`Config::prometheus`]).
-pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
-/// Host (an IP address or a name) the Prometheus exporter's `/metrics` listens on. Default
-/// `localhost` (its IPv4 and IPv6 loopback).
-pub const OTEL_EXPORTER_PROMETHEUS_HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
-/// Port the Prometheus exporter's `/metrics` listens on. Default 9464.
-pub const OTEL_EXPORTER_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
-/// `otlp` (default) or `none`: whether log records (samples, spikes) are exported
-/// ([`Signals::logs`]).
-pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
-/// OTLP transport for all signals: `grpc` or `http/protobuf` (default).
-pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-/// OTLP transport for metrics; wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`].
-pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
-/// Base URL of the collector; for HTTP `/v1/metrics` and `/v1/logs` are appended.
-pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-/// Full URL metrics are sent to, used as is.
-pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
-/// Full URL logs are sent to, used as is.
-pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
-/// `true`: a gRPC endpoint written without a scheme is plaintext (`http://`) instead of TLS.
-pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the metrics endpoint.
-pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
-/// Logs variant of [`OTEL_EXPORTER_OTLP_INSECURE`]; wins over it for the logs endpoint.
-pub const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
-/// Request headers as `key=value,key2=value2` (values percent-decoded).
-pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
-/// Metrics request headers; when set, used instead of [`OTEL_EXPORTER_OTLP_HEADERS`].
-pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
-/// Milliseconds one export request may take. Default 10000.
-pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_TIMEOUT`]; wins over it.
-pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
-/// PEM file of the CA certificates an `https://` collector's certificate is verified against,
-/// instead of the system's trust store.
-pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_CERTIFICATE`]; wins over it.
-pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
-/// PEM file of the client certificate (chain) sent to the collector (mutual TLS); needs
-/// [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
-pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`]; wins over it.
-pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
-    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
-/// PEM file of the private key of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`] (PKCS#8, PKCS#1
-/// or SEC1).
-pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_CLIENT_KEY`]; wins over it.
-pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
-/// Milliseconds one export may take: caps [`OtlpTarget::timeout`] (the lower of the two
-/// bounds each request). Default: no cap beyond [`OTEL_EXPORTER_OTLP_TIMEOUT`].
-pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
-/// Payload compression: `gzip` or `none` (default).
-pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
-/// Metrics variant of [`OTEL_EXPORTER_OTLP_COMPRESSION`]; wins over it.
-pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
-/// `cumulative` (default), `delta` or `lowmemory` (treated as `delta`, see [`Temporality`]).
-pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
-    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
-/// Path of the OTLP/JSON-lines file written when no OTLP endpoint is configured (any bytes
-/// the platform allows in a path, UTF-8 or not).
-pub const RTSCOPE_FILE: &str = "RTSCOPE_FILE";
-/// Most bytes the file and its one rotated predecessor `<file>.1` hold together. Default
-/// 67108864 (64 MiB).
-pub const RTSCOPE_FILE_MAX_BYTES: &str = "RTSCOPE_FILE_MAX_BYTES";
-/// `on` (default) or `off`: print a human summary to stderr at exit.
-pub const RTSCOPE_SUMMARY: &str = "RTSCOPE_SUMMARY";
-/// Milliseconds the final flush at shutdown may take. Default 2000.
-pub const RTSCOPE_SHUTDOWN_TIMEOUT: &str = "RTSCOPE_SHUTDOWN_TIMEOUT";
-/// `on` | `off`: Poisson byte sampling of allocations. Default on.
-pub const RTSCOPE_SAMPLING: &str = "RTSCOPE_SAMPLING";
-/// Allocation samples exported one by one as log records, per second: a subsample with
-/// unbiased weights (every sample still feeds the estimates and the heap profile). Default
-/// 100.
-pub const RTSCOPE_SAMPLING_TARGET: &str = "RTSCOPE_SAMPLING_TARGET";
-/// Mean number of bytes between two samples, as Go's `MemProfileRate`. Default 524288
-/// (512 KiB).
-pub const RTSCOPE_SAMPLING_INTERVAL: &str = "RTSCOPE_SAMPLING_INTERVAL";
-/// Percent of one core the sample path (stack capture, interning, the record) may take; past
-/// it the interval is raised until the cost fits, and lowered back once it does. Default 1.
-pub const RTSCOPE_SAMPLING_CPU: &str = "RTSCOPE_SAMPLING_CPU";
-/// A fixed seed of the sampler's random streams (a whole number), so a run can be reproduced.
-/// Default: random per process.
-pub const RTSCOPE_SAMPLING_SEED: &str = "RTSCOPE_SAMPLING_SEED";
-/// `on` (default with the `profiles` feature) or `off`: heap profiles, a call stack for every
-/// sampled allocation and the in-use set (`rtscope::profile`). Needs sampling on.
-pub const RTSCOPE_HEAP_PROFILE: &str = "RTSCOPE_HEAP_PROFILE";
-/// `host:port` to serve `GET /debug/pprof/heap` and `/debug/pprof/allocs` on, as Go's
-/// `net/http/pprof` does. Off by default.
-pub const RTSCOPE_PPROF_ADDR: &str = "RTSCOPE_PPROF_ADDR";
-/// Connections rtscope's own listener (`/metrics`, `/debug/pprof`) serves at once, per
-/// address (1 to 1024). Default 16.
-pub const RTSCOPE_LISTEN_CONNECTIONS: &str = "RTSCOPE_LISTEN_CONNECTIONS";
-/// CPU rtscope's own listener may spend per address, in percent of one core (0.1 to 100):
-/// accepting, reading requests, building answers. Default 2.
-pub const RTSCOPE_LISTEN_CPU: &str = "RTSCOPE_LISTEN_CPU";
-/// Directory to write a gzipped pprof heap profile into every export interval and at exit
-/// (the newest 10 are kept). Off by default.
-pub const RTSCOPE_PPROF_DIR: &str = "RTSCOPE_PPROF_DIR";
-/// `otlp` or `none` (default): heap profiles pushed to the collector as OTLP Profiles (the
-/// in-development `v1development` signal) every export interval, to the metrics collector
-/// (over HTTP at `/v1development/profiles` of the metrics endpoint's origin). Needs the
-/// `profiles` feature.
-pub const OTEL_PROFILES_EXPORTER: &str = "OTEL_PROFILES_EXPORTER";
-/// `on` (default) or `off`: watch latencies for spikes and emit `rust.spike` events.
-pub const RTSCOPE_SPIKES: &str = "RTSCOPE_SPIKES";
-/// Milliseconds: one fixed spike threshold for every kind, instead of the rolling P99.
-pub const RTSCOPE_SPIKE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_THRESHOLD_MS";
-/// Milliseconds: fixed spike threshold for scheduler delay (kind `schedule`); wins over
-/// [`RTSCOPE_SPIKE_THRESHOLD_MS`], as do the three below for their kinds.
-pub const RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_SCHEDULE_THRESHOLD_MS";
-/// Milliseconds: fixed spike threshold for task poll duration (kind `poll`).
-pub const RTSCOPE_SPIKE_POLL_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_POLL_THRESHOLD_MS";
-/// Milliseconds: fixed spike threshold for timer lateness (kind `timer`).
-pub const RTSCOPE_SPIKE_TIMER_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_TIMER_THRESHOLD_MS";
-/// Milliseconds: fixed spike threshold for latencies reported with
-/// [`latency`](crate::latency) (kind `latency`).
-pub const RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS: &str = "RTSCOPE_SPIKE_LATENCY_THRESHOLD_MS";
-/// Milliseconds: the lowest spike threshold the rolling P99 may give. Default 5.
-pub const RTSCOPE_SPIKE_FLOOR_MS: &str = "RTSCOPE_SPIKE_FLOOR_MS";
-/// Spike events that may be emitted back to back before the rate limit applies. Default 5.
-pub const RTSCOPE_SPIKE_BURST: &str = "RTSCOPE_SPIKE_BURST";
-/// Spike events per minute in the long run, when there is no storm. Default 6.
-pub const RTSCOPE_SPIKE_RATE_PER_MIN: &str = "RTSCOPE_SPIKE_RATE_PER_MIN";
-/// Default of [`RTSCOPE_SAMPLING_TARGET`].
-pub const DEFAULT_SAMPLING_TARGET: f64 = 100.0;
-/// Default of [`RTSCOPE_SAMPLING_INTERVAL`].
-pub const DEFAULT_SAMPLING_INTERVAL: u64 = 512 * 1024;
-/// Default of [`RTSCOPE_SAMPLING_CPU`] (percent of one core).
-pub const DEFAULT_SAMPLING_CPU: f64 = 1.0;
-
-// ---------------------------------------------------------------------------------------------
-// Defaults.
-// ---------------------------------------------------------------------------------------------
-
-/// Default of [`Config::export_interval`] (the OpenTelemetry default, 60 s).
-pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_millis(60_000);
-/// Default of [`OtlpTarget::timeout`] (the OpenTelemetry default, 10 s).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
-/// Default of [`Config::shutdown_timeout`] (2 s).
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(2_000);
-/// Default path of the [`Destination::File`] output.
-pub const DEFAULT_FILE: &str = "./rtscope-otlp.jsonl";
-/// Default of [`Config::file_max_bytes`] (64 MiB).
-pub const DEFAULT_FILE_MAX_BYTES: u64 = 64 * 1024 * 1024;
-/// Collector base URL used for a signal with no endpoint of its own over OTLP/HTTP.
-pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
-/// Default of [`OTEL_EXPORTER_PROMETHEUS_HOST`].
-pub const DEFAULT_PROMETHEUS_HOST: &str = "localhost";
-/// Default of [`OTEL_EXPORTER_PROMETHEUS_PORT`].
-pub const DEFAULT_PROMETHEUS_PORT: u16 = 9464;
-/// Default of [`RTSCOPE_LISTEN_CONNECTIONS`].
-pub const DEFAULT_LISTEN_CONNECTIONS: usize = 16;
-/// Default of [`RTSCOPE_LISTEN_CPU`] (percent of one core).
-pub const DEFAULT_LISTEN_CPU_PERCENT: f64 = 2.0;
-/// Collector URL used for a signal with no endpoint of its own over OTLP/gRPC.
-pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
-
-// ---------------------------------------------------------------------------------------------
 // The resolved configuration.
 // ---------------------------------------------------------------------------------------------
 
@@ -236,6 +63,11 @@ pub struct Config {
     pub spikes: SpikeSettings,
     /// Heap profiles (`RTSCOPE_HEAP_PROFILE`, `RTSCOPE_PPROF_ADDR`, `RTSCOPE_PPROF_DIR`).
     pub profiles: Profiles,
+    /// Polls of instrumented tasks longer than this count in `rust.task.slow_polls`
+    /// ([`AgentBuilder::with_slow_poll_threshold`](crate::AgentBuilder::with_slow_poll_threshold),
+    /// else [`DEFAULT_SLOW_POLL`](crate::task::DEFAULT_SLOW_POLL), or what the deprecated
+    /// `task::set_slow_poll_threshold` set before); `install` sets it for the whole process.
+    pub slow_poll_threshold: Duration,
     /// The application's own resource
     /// ([`AgentBuilder::with_resource`](crate::AgentBuilder::with_resource)): when set, every
     /// request carries exactly it, instead of the resource rtscope makes.
@@ -542,6 +374,7 @@ pub(crate) struct Overrides {
     pub(crate) sampling_cpu: Option<f64>,
     pub(crate) sampling_seed: Option<u64>,
     pub(crate) spikes: SpikeBuilder,
+    pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) heap_profile: Option<bool>,
     pub(crate) pprof_addr: Option<std::net::SocketAddr>,
     pub(crate) pprof_dir: Option<PathBuf>,
@@ -575,6 +408,7 @@ impl std::fmt::Debug for Overrides {
             .field("sampling_cpu", &self.sampling_cpu)
             .field("sampling_seed", &self.sampling_seed)
             .field("spikes", &self.spikes)
+            .field("slow_poll_threshold", &self.slow_poll_threshold)
             .field("heap_profile", &self.heap_profile)
             .field("pprof_addr", &self.pprof_addr)
             .field("pprof_dir", &self.pprof_dir)
@@ -749,13 +583,16 @@ impl Overrides {
     }
 }
 
+mod otlp;
 mod parse;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod vars;
 
 pub(crate) use parse::*;
 pub(crate) use resolve::*;
+pub use vars::*;
 
 /// An environment lookup over fixed pairs, for tests (the last pair for a name wins).
 #[cfg(test)]

@@ -4,23 +4,31 @@
 //! reads. The thread's own allocations are the agent's (self-telemetry), never the user's.
 //!
 //! The series and events it ships are `crate::model`'s, offered by the parts through the
-//! list of sources the pipeline is given at start. Of the parts this module names only its
-//! stages (`sampling`, `spike`, `profile`) and `alloc`, for the summary's agent line
-//! (`alloc::agent_stats`). Built only with an exporter feature (`export-file`,
-//! `export-http`, `export-grpc`).
+//! list of sources the pipeline is given at start, the agent's own account among them (the
+//! summary's `agent:` line). Of the rest of the house this module names only its stages
+//! (`sampling`, `spike`, `profile`) and what is below the parts, no measured part. Built
+//! only with an exporter feature (`export-file`, `export-http`, `export-grpc`: the internal
+//! `_export`).
 
 mod announce;
-#[cfg(feature = "listen")]
-mod listen;
 mod otlp;
 mod pipeline;
-#[cfg(feature = "profiles")]
-mod pprof;
-#[cfg(feature = "export-prometheus")]
-mod prometheus;
 mod recent;
 mod self_stats;
 mod summary;
 mod transport;
+
+feature! {
+    #![feature = "_listen"]
+    mod listen;
+}
+feature! {
+    #![feature = "export-prometheus"]
+    mod prometheus;
+}
+feature! {
+    #![feature = "profiles"]
+    mod pprof;
+}
 
 pub(crate) use pipeline::Exporter;

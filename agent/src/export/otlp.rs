@@ -519,12 +519,17 @@ mod tests {
     #[test]
     fn counts_above_2_pow_53_are_exact_integers_on_the_wire() {
         let big = (1u64 << 53) + 1;
-        let mut s = crate::alloc::stats();
-        s.allocated_bytes = big;
-        s.allocations = big + 2;
-        s.live_bytes = big + 4;
-        let mut metrics = Vec::new();
-        crate::alloc::alloc_metrics(&s, &mut metrics);
+        // The kinds the allocator's series are (counters and an up-down counter of bytes).
+        let metrics = vec![
+            Metric::new("rust.memory.allocated", "By", "", Data::Counter(big.into())),
+            Metric::new(
+                "rust.memory.allocations",
+                "{allocation}",
+                "",
+                Data::Counter((big + 2).into()),
+            ),
+            Metric::new("rust.memory.used", "By", "", Data::UpDown((big + 4).into())),
+        ];
         for temporality in [Temporality::Cumulative, Temporality::Delta] {
             let mut enc = Encoder::new(&config(temporality));
             let req = enc.encode(&metrics, now_nanos());

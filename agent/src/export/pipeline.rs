@@ -74,13 +74,13 @@ impl SummaryInputs {
 /// its runtime (so connections are served meanwhile), where a channel's wait cannot reach it.
 #[derive(Clone, Debug, Default)]
 struct Wake {
-    #[cfg(feature = "listen")]
+    #[cfg(feature = "_listen")]
     notify: Arc<tokio::sync::Notify>,
 }
 
 impl Wake {
     fn wake(&self) {
-        #[cfg(feature = "listen")]
+        #[cfg(feature = "_listen")]
         self.notify.notify_one();
     }
 
@@ -95,12 +95,12 @@ impl Wake {
         if !serving {
             return rx.recv_timeout(tick);
         }
-        #[cfg(feature = "listen")]
+        #[cfg(feature = "_listen")]
         rt.block_on(async {
             // A wake sent before this wait began is kept by `Notify` (one permit): not lost.
             let _ = tokio::time::timeout(tick, self.notify.notified()).await;
         });
-        #[cfg(not(feature = "listen"))]
+        #[cfg(not(feature = "_listen"))]
         let _ = rt;
         rx.try_recv().map_err(|e| match e {
             TryRecvError::Empty => RecvTimeoutError::Timeout,
@@ -127,14 +127,14 @@ impl Exporter {
         // Before returning, so allocations right after install are sampled.
         let s = &config.sampling;
         crate::base::agent_scope(|| {
-            crate::base::sampling::enable(
+            crate::base::hot_sampling::enable(
                 s.enabled,
                 s.target_per_sec,
                 s.interval,
                 s.cpu_percent,
                 s.seed,
             );
-            crate::base::profile::enable(config.profiles.enabled);
+            crate::base::hot_profile::enable(config.profiles.enabled);
         });
         // Here, not on the export thread: the first spike window starts at install.
         let spikes =
@@ -638,7 +638,7 @@ fn run(
             Ok(Command::Shutdown(done)) => {
                 p.tick();
                 p.export();
-                crate::base::sampling::disable();
+                crate::base::hot_sampling::disable();
                 // After the final export, so the summary counts it with its result (unless the
                 // shutdown gave up waiting and printed it meanwhile).
                 if let Some(shared) = &p.summary {
@@ -679,7 +679,7 @@ type Scraped = Option<(Arc<Mutex<Vec<Metric>>>, Arc<std::sync::OnceLock<String>>
 /// Starts rtscope's HTTP listeners for what `config` asks to serve, without waiting for any
 /// name lookup: whether any is serving (or may be, once its name resolves), and what the
 /// Prometheus exporter reads from the pipeline.
-#[cfg(feature = "listen")]
+#[cfg(feature = "_listen")]
 fn serve(
     config: &Config,
     sources: &'static [Source],
@@ -722,7 +722,7 @@ fn serve(
     (started.serving(), own.map(|own| (own, at)))
 }
 
-#[cfg(not(feature = "listen"))]
+#[cfg(not(feature = "_listen"))]
 fn serve(
     _: &Config,
     _: &'static [Source],
@@ -733,89 +733,4 @@ fn serve(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use transport::SendError;
-
-    fn failed(signal: Signal, cause: &str, message: &str, held: Option<Held>) -> Delivery {
-        Delivery {
-            signal,
-            result: Err(SendError {
-                message: message.to_owned(),
-                maybe_delivered: false,
-                held,
-                cause: cause.to_owned(),
-            }),
-            took: Duration::ZERO,
-        }
-    }
-
-    fn ok(signal: Signal) -> Delivery {
-        Delivery {
-            signal,
-            result: Ok(()),
-            took: Duration::ZERO,
-        }
-    }
-
-    #[test]
-    fn an_outage_is_one_line_per_cause_whatever_the_signals() {
-        let sink = Sink::file(std::path::Path::new("/tmp/x.jsonl"), 1 << 20);
-        let mut o = Outages::default();
-        let tick = Duration::from_secs(1);
-        let http_500 = |s, body| failed(s, "HTTP 500", body, None);
-        // Metrics and logs fail for one cause, each with its own body: one line.
-        let lines = o.report(
-            &sink,
-            &[
-                http_500(Signal::Metrics, "HTTP 500: metrics down"),
-                http_500(Signal::Logs, "HTTP 500: logs down"),
-            ],
-            tick,
-        );
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].starts_with("rtscope: export of metrics and logs to OTLP/JSON file")
-                && lines[0].contains("failed: HTTP 500: metrics down; retrying every 1s"),
-            "{}",
-            lines[0]
-        );
-        // Profiles the collector does not take: a line of their own; the outage goes on
-        // silently.
-        let not_taken = failed(
-            Signal::Profiles,
-            "HTTP 404 Not Found",
-            "HTTP 404 Not Found",
-            Some(Held::NotTaken),
-        );
-        let lines = o.report(
-            &sink,
-            &[http_500(Signal::Metrics, "HTTP 500: again"), not_taken],
-            tick,
-        );
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].contains("does not take profiles (HTTP 404 Not Found)")
-                && lines[0].contains("the other signals go on"),
-            "{}",
-            lines[0]
-        );
-        // Metrics get through: the outage of metrics and logs ends, in one line.
-        let lines = o.report(&sink, &[ok(Signal::Metrics)], tick);
-        assert_eq!(
-            lines,
-            [
-                "rtscope: export of metrics and logs to OTLP/JSON file /tmp/x.jsonl recovered \
-              after 2 failed attempt(s)"
-            ]
-        );
-        // Logs failing again now is news.
-        let lines = o.report(&sink, &[http_500(Signal::Logs, "HTTP 500: x")], tick);
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].starts_with("rtscope: export of logs to"),
-            "{}",
-            lines[0]
-        );
-    }
-}
+mod tests;

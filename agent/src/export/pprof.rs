@@ -6,7 +6,7 @@
 //!   [`CACHE_FOR`] before it arrived, never an older one: each kind is built at most once
 //!   per [`CACHE_FOR`], and at most so often that its builds take a quarter of the
 //!   listener's CPU bound (a build of 25 ms under a bound of 20 ms a second: once every
-//!   5 s); a request that comes sooner waits on the runtime (blocking nothing) for the next
+//!   5 s), but at least once every [`MAX_WAIT`] (5 s) for requests waiting; a request that comes sooner waits on the runtime (blocking nothing) for the next
 //!   build, which every request waiting gets, so a flood of requests costs a bounded number
 //!   of builds and the listener's CPU bound covers the rest.
 //! - `?seconds=N` (1 to [`MAX_SECONDS`]): Go's delta profile, the difference between now and
@@ -32,6 +32,10 @@ use std::time::{Duration, Instant};
 pub(crate) const CACHE_FOR: Duration = Duration::from_secs(1);
 /// The share of the listener's CPU bound one kind of profile's builds may take.
 const BUILD_SHARE: f64 = 0.25;
+/// The longest a request waits for a fresh build, whatever the last one cost: clients time
+/// out (10 s is common), and a build's CPU cost read on a loaded machine can be many times
+/// its cost on a quiet one.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Longest delta profile (`?seconds=`).
 pub(crate) const MAX_SECONDS: u64 = 300;
 
@@ -85,13 +89,11 @@ impl Profiles {
     }
 
     /// How long a profile that cost `cost` to build is served: at least [`CACHE_FOR`], and
-    /// long enough that its builds take at most [`BUILD_SHARE`] of the CPU bound.
+    /// long enough that its builds take at most [`BUILD_SHARE`] of the CPU bound, but never
+    /// longer than [`MAX_WAIT`] (a build dearer than `MAX_WAIT` x the share then takes more).
     fn keep_for(&self, cost: Duration) -> Duration {
         let rate = self.cpu_per_second.as_secs_f64().max(1e-6);
-        CACHE_FOR.max(
-            cost.mul_f64(1.0 / (BUILD_SHARE * rate))
-                .min(Duration::from_secs(60)),
-        )
+        CACHE_FOR.max(cost.mul_f64(1.0 / (BUILD_SHARE * rate)).min(MAX_WAIT))
     }
 
     /// The profile of `show` since the start, for a request made at `asked`: the cached one

@@ -5,7 +5,6 @@
 
 use super::self_stats::SelfStats;
 use super::transport::Signal;
-use crate::alloc::agent_stats;
 use crate::base::text::{PATH_CHARS, shown};
 use crate::model::{Source, bytes};
 use std::fmt::Write;
@@ -26,15 +25,20 @@ pub(crate) struct ExitFacts<'a> {
     pub(crate) report_file: Option<&'a str>,
 }
 
-/// Renders the summary (no I/O), so tests can read it: each source's lines in order, then
-/// what the pipeline itself knows.
+/// Renders the summary (no I/O), so tests can read it: each part's lines in order, then
+/// what the pipeline itself knows, then the `agent:` line: the words of the last source (the
+/// agent's own account, [`Source`]) and the export thread's CPU.
 pub(crate) fn render(sources: &[Source], facts: &ExitFacts<'_>) -> String {
     let mut out = String::from("rtscope summary\n");
-    for source in sources {
+    let (account, parts) = match sources.split_last() {
+        Some((last, parts)) => (Some(last), parts),
+        None => (None, sources),
+    };
+    for source in parts {
         (source.summary)(&mut out);
     }
     sampling(&mut out, facts);
-    agent(&mut out, facts);
+    agent(&mut out, account, facts);
     if let Some(file) = facts.report_file {
         let _ = writeln!(out, "  report: rtscope report {file} > rtscope-report.html");
     }
@@ -58,8 +62,8 @@ pub(crate) fn shell_word(path: &Path) -> String {
 
 fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
     use std::sync::atomic::Ordering::Relaxed;
-    let taken = crate::base::sampling::TAKEN.load(Relaxed);
-    let dropped = crate::base::sampling::DROPPED.load(Relaxed);
+    let taken = crate::base::hot_sampling::TAKEN.load(Relaxed);
+    let dropped = crate::base::hot_sampling::DROPPED.load(Relaxed);
     if taken == 0 && dropped == 0 && facts.backlog_dropped == 0 {
         return;
     }
@@ -74,10 +78,10 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
         );
     }
     // After the counts, which tools read as the line's first three whole numbers.
-    let base = crate::base::sampling::base();
-    let spent = crate::base::sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
+    let base = crate::base::hot_sampling::base();
+    let spent = crate::base::hot_sampling::CPU_NS.load(Relaxed) as f64 / 1e6;
     let _ = write!(out, "; one every {} on average", bytes(base));
-    match crate::base::sampling::RAISED.load(Relaxed) {
+    match crate::base::hot_sampling::RAISED.load(Relaxed) {
         0 => {}
         raised => {
             let _ = write!(out, ", raised {raised} times by the CPU budget");
@@ -102,9 +106,8 @@ fn sampling(out: &mut String, facts: &ExitFacts<'_>) {
     out.push('\n');
 }
 
-fn agent(out: &mut String, facts: &ExitFacts<'_>) {
+fn agent(out: &mut String, account: Option<&Source>, facts: &ExitFacts<'_>) {
     let st = facts.self_stats;
-    let agent = agent_stats();
     let (exports, failures) = (st.exports(), st.failures());
     let failed = if failures == 0 {
         "none failed".to_owned()
@@ -143,11 +146,65 @@ fn agent(out: &mut String, facts: &ExitFacts<'_>) {
         let _ = write!(out, ": {}", parts.join(", "));
     }
     out.push('\n');
+    let mut words = String::new();
+    if let Some(account) = account {
+        (account.summary)(&mut words);
+    }
+    if !words.is_empty() {
+        words.push_str(", ");
+    }
     let _ = writeln!(
         out,
-        "  agent: allocated {} ({} live), export thread CPU {:.1} ms",
-        bytes(agent.allocated_bytes),
-        bytes(agent.live_bytes),
+        "  agent: {words}export thread CPU {:.1} ms",
         st.cpu_seconds * 1e3
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each part's lines in order, the pipeline's, then the `agent:` line the last source
+    /// (the agent's account) opens and the pipeline ends with the export thread's CPU.
+    #[test]
+    fn the_last_source_opens_the_agent_line() {
+        let sources = [
+            Source {
+                summary: |out| out.push_str("  part: one\n"),
+                ..Source::NONE
+            },
+            Source {
+                summary: |out| out.push_str("allocated 1.0 KiB (512 B live)"),
+                ..Source::NONE
+            },
+        ];
+        let mut stats = SelfStats::new([true, false, false]);
+        stats.cpu_seconds = 0.0125;
+        let facts = ExitFacts {
+            destination: "file x",
+            self_stats: &stats,
+            top_scopes: &[],
+            backlog_dropped: 0,
+            report_file: None,
+        };
+        let text = render(&sources, &facts);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "rtscope summary");
+        assert_eq!(lines[1], "  part: one", "{text}");
+        assert!(
+            lines[2].starts_with("  data: 0 exports to file x"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[3], "  agent: allocated 1.0 KiB (512 B live), export thread CPU 12.5 ms",
+            "{text}"
+        );
+        assert_eq!(lines.len(), 4, "{text}");
+        // An account with nothing to say: the line still says what the pipeline cost.
+        let text = render(&[sources[0], Source::NONE], &facts);
+        assert!(
+            text.ends_with("  agent: export thread CPU 12.5 ms\n"),
+            "{text}"
+        );
+    }
 }

@@ -3,8 +3,19 @@
 //! the export pipeline ([`Source`]). The parts build on it; the pipeline iterates the list of
 //! sources it is given (`crate::agent::SOURCES`) and never names a part.
 
-pub(crate) mod events;
 pub(crate) mod series;
+
+feature! {
+    #![feature = "_export"]
+    pub(crate) mod events;
+
+    /// Every series of `sources`, in order.
+    pub(crate) fn collect(sources: &[Source], out: &mut Vec<Metric>) {
+        for s in sources {
+            (s.series)(out);
+        }
+    }
+}
 
 use crate::base::counters::HistogramSnapshot;
 use series::Metric;
@@ -14,12 +25,17 @@ use std::time::Duration;
 /// spikes, the agent's own account, the tracing layer) offers the export pipeline. Every
 /// function runs on the export thread, in the agent scope; series are totals since the
 /// process started. A part sets what it has and takes the rest from [`Source::NONE`].
+// `summary` and `tick` are read by the export pipeline only (`series` also by
+// `__private::series_costs`).
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Source {
     /// Appends the part's cumulative series.
     pub(crate) series: fn(&mut Vec<Metric>),
     /// Appends the part's lines of the exit summary (each `  name: ...\n`), or nothing when
-    /// it has nothing to say.
+    /// it has nothing to say. The last source of the pipeline's list is the agent's own
+    /// account: it appends the words that open the summary's closing `agent:` line instead
+    /// (no name, no line end), which the pipeline ends with its own cost.
     pub(crate) summary: fn(&mut String),
     /// Runs on every collection tick (1 s), before the sampler and the spike detector.
     pub(crate) tick: fn(),
@@ -32,13 +48,6 @@ impl Source {
         summary: |_| {},
         tick: || {},
     };
-}
-
-/// Every series of `sources`, in order.
-pub(crate) fn collect(sources: &[Source], out: &mut Vec<Metric>) {
-    for s in sources {
-        (s.series)(out);
-    }
 }
 
 /// `1.5 MiB`, `12 KiB`, `300 B`.

@@ -61,7 +61,10 @@ mod reset;
 pub use meter::{MAX_POOL_NAMES, PoolMeter, PoolStats};
 pub use reset::Reset;
 
-pub(crate) use meter::{SOURCE, all_stats};
+pub(crate) use meter::SOURCE;
+// For a spike's window (the detector, built with an exporter).
+#[cfg(feature = "_export")]
+pub(crate) use meter::all_stats;
 
 use cache::Cache;
 use crossbeam_queue::ArrayQueue;

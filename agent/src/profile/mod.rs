@@ -51,7 +51,7 @@ mod otlp;
 mod pprof;
 mod symbols;
 
-use crate::base::profile::{self as hot, OBJECT_SCALE};
+use crate::base::hot_profile::{self as hot, OBJECT_SCALE};
 use crate::model::Source;
 use crate::model::series::{Data, Metric, Number};
 pub(crate) use delta::encode_delta;
@@ -364,7 +364,7 @@ pub(crate) fn otlp_profiles() -> (
 
 /// The mean sampling interval now, the profiles' period (the start value while off).
 fn period() -> i64 {
-    match crate::base::sampling::mean() {
+    match crate::base::hot_sampling::mean() {
         0 => 512 * 1024,
         mean => mean.min(i64::MAX as u64) as i64,
     }

@@ -69,7 +69,7 @@ impl Wake for WakeWrap {
 ///   `rust.schedule.duration` (kind `task`); the first poll's delay counts from this call,
 ///   so call it where the task is spawned (as `rtscope::task::spawn` does);
 /// - the poll's duration in `rust.task.poll.duration`, and in `rust.task.slow_polls` when it
-///   exceeds the [slow-poll threshold](crate::task::set_slow_poll_threshold).
+///   exceeds the [slow-poll threshold](crate::task::slow_poll_threshold).
 ///
 /// Works on any executor. Polls without a wake before them (a `join!` polling its other
 /// branches, say) record a duration but no delay. Per poll it costs two clock reads, one

@@ -1,13 +1,54 @@
-//! Scheduler delay: how long runnable work waited before it ran.
+//! Scheduler delay of tasks and threads: how long runnable work waited before it ran.
+//!
+//! - [`instrument`] wraps any future (any executor): each poll records its delay since the
+//!   wake that made the task runnable, and its duration; `spawn` (feature `tokio`) spawns
+//!   an instrumented task.
+//! - `start_probe` (feature `tokio`) starts a task that asks to be woken at a fixed period
+//!   and records how late it is polled: runtime-wide, without touching the application's
+//!   tasks. `#[rtscope::main]` starts it on async mains.
+//! - [`thread_delays`]: the kernel's run-queue wait of every thread, by thread name.
+//! - `register_runtime` (feature `tokio`): a tokio runtime's own metrics as `tokio.*` series
+//!   (`runtime.rs`), read on the export thread.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let blocker = rtscope::task::spawn(async {
+//!     std::thread::sleep(std::time::Duration::from_millis(5)); // blocks the only worker
+//! });
+//! let behind = rtscope::task::spawn(async {});
+//! blocker.await.unwrap();
+//! behind.await.unwrap();
+//! let s = rtscope::task::stats();
+//! assert!(s.task_delay.count_over(std::time::Duration::from_millis(5)) >= 1);
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Metrics
+//!
+//! | name | instrument | unit | attributes | meaning |
+//! |---|---|---|---|---|
+//! | `rust.schedule.duration` | Histogram (1 µs .. 10 s) | `s` | `rust.schedule.kind` = `task` \| `probe` \| `thread`; `thread.name` for `thread` | time runnable work waited before it ran |
+//! | `rust.task.poll.duration` | Histogram (1 µs .. 10 s) | `s` | | duration of each poll of an instrumented task |
+//! | `rust.task.slow_polls` | Counter | `{poll}` | | polls longer than [`slow_poll_threshold`] |
+//!
+//! Thread names are bounded: the first [`MAX_THREAD_NAMES`]` - 1` names seen get their own
+//! series, later ones share `thread.name` = [`OTHER`](crate::OTHER). The agent's own export thread is not among them:
+//! its wait is self-telemetry, `rtscope.agent.schedule.duration`.
+//!
+//! # Where each measurement comes from
 //!
 //! Three sources, one histogram `rust.schedule.duration` told apart by `rust.schedule.kind`:
 //!
-//! - `task`: futures wrapped by [`instrument`](crate::task::instrument) (or spawned with
-//!   [`spawn`](crate::task::spawn)) record, for each poll that follows a wake, the time from
+//! - `task`: futures wrapped by [`instrument`] (or spawned with
+//!   [`spawn`]) record, for each poll that follows a wake, the time from
 //!   the wake to the start of the poll; their polls' durations go to `rust.task.poll.duration`
 //!   and polls over the slow-poll threshold to `rust.task.slow_polls`.
 //! - `probe`: a task that asks to be woken at a fixed period records how late it is polled
-//!   ([`start_probe`](crate::task::start_probe); started by `#[rtscope::main]` on async mains).
+//!   ([`start_probe`]; started by `#[rtscope::main]` on async mains).
 //! - `thread`: the kernel's run-queue wait of every thread of the process, read from
 //!   `/proc/self/task/*/schedstat` when metrics are collected, aggregated by thread name.
 //!   The agent's export thread is self-telemetry: its wait is exported as
@@ -17,14 +58,19 @@
 //! lock, no allocation, no shared cache line written), as the allocator counters are.
 
 mod instrument;
-#[cfg(feature = "tokio")]
-mod probe;
 mod threads;
 
 pub use instrument::{Instrumented, instrument};
-#[cfg(feature = "tokio")]
-pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
 pub use threads::{MAX_THREAD_NAMES, ThreadDelay, thread_delays};
+
+feature! {
+    #![feature = "tokio"]
+    mod probe;
+    mod runtime;
+    pub use probe::{DEFAULT_PROBE_PERIOD, Probe, start_probe, start_probe_with_period};
+    pub use runtime::{MAX_RUNTIMES, register_runtime, spawn};
+    pub(crate) use runtime::SOURCE as RUNTIME_SOURCE;
+}
 
 use crate::base::counters::{Counters, DurationHistogram, HistogramSnapshot};
 use crate::model::series::{Data, Metric};
@@ -64,13 +110,28 @@ pub const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(1);
 /// Sets the slow-poll threshold for every instrumented task (default 1 ms): polls longer
 /// than it count in `rust.task.slow_polls`.
 ///
+/// Deprecated: the threshold is a setting of the agent's configuration,
+/// [`AgentBuilder::with_slow_poll_threshold`](crate::AgentBuilder::with_slow_poll_threshold)
+/// (shown in `Config::slow_poll_threshold`). This function still works for one release: a
+/// threshold set with it before `install` is what install keeps unless the builder sets one;
+/// set after `install`, it replaces the configured one.
+///
 /// ```
+/// # #![allow(deprecated)]
 /// use std::time::Duration;
 /// rtscope::task::set_slow_poll_threshold(Duration::from_micros(500));
 /// assert_eq!(rtscope::task::slow_poll_threshold(), Duration::from_micros(500));
 /// # rtscope::task::set_slow_poll_threshold(rtscope::task::DEFAULT_SLOW_POLL);
 /// ```
+#[deprecated(
+    note = "set the threshold in the configuration: `AgentBuilder::with_slow_poll_threshold`"
+)]
 pub fn set_slow_poll_threshold(threshold: Duration) {
+    set_slow_poll(threshold);
+}
+
+/// Sets the slow-poll threshold (from the resolved configuration, at install).
+pub(crate) fn set_slow_poll(threshold: Duration) {
     SLOW_POLL_NS.store(
         u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX),
         Relaxed,

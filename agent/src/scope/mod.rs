@@ -17,7 +17,9 @@
 //! assert!(rtscope::scope::Scope::current().is_none());
 //! ```
 //!
-//! The four ways to enter a scope:
+//! `rtscope::scope` is also a function and an attribute (the crate docs, "Names that are more
+//! than one thing"): this module holds what the two do not, the [`Scope`] handle, futures'
+//! scopes and the guard. The four ways to enter a scope:
 //!
 //! | form | for |
 //! |---|---|
@@ -46,7 +48,7 @@
 //! and detach; the allocator reads only that cell, because OpenTelemetry's own context is a
 //! `RefCell` an allocation can find borrowed. Without the agent installed, or when the
 //! application installed its own observer first (one per process), only rules 2 and 3 apply.
-//! Exemplars of [`crate::latency`] take the same ids. `docs/metrics.md` (Trace context) has
+//! Exemplars of [`crate::latency`](fn@crate::latency) take the same ids. `docs/metrics.md` (Trace context) has
 //! every case.
 //!
 //! # Cost and bounds
@@ -62,7 +64,7 @@ mod future;
 pub use future::{ScopeExt, Scoped};
 
 pub use crate::base::attribution::MAX_SCOPE_NAMES;
-#[cfg(any(feature = "tracing", test))]
+#[cfg(feature = "tracing")]
 pub(crate) use crate::base::attribution::replace_span_bytes;
 #[cfg(feature = "tracing-opentelemetry")]
 pub(crate) use crate::base::attribution::trace_in;

@@ -25,7 +25,7 @@ pub enum SpikeKind {
     Poll,
     /// `timer`: timer lateness.
     Timer,
-    /// `latency`: durations reported with [`latency`](crate::latency).
+    /// `latency`: durations reported with [`latency`](fn@crate::latency).
     Latency,
 }
 
@@ -48,7 +48,7 @@ impl SpikeKind {
         }
     }
 
-    fn index(self) -> usize {
+    pub(super) fn index(self) -> usize {
         self as usize
     }
 }
@@ -93,16 +93,6 @@ impl SpikeSettings {
     /// Spike settings to make in code, for [`AgentBuilder::with_spikes`](crate::AgentBuilder::with_spikes).
     pub fn builder() -> SpikeBuilder {
         SpikeBuilder::default()
-    }
-
-    /// The fixed threshold of a series, if any.
-    pub(crate) fn fixed(&self, kind: SpikeKind, name: &str) -> Option<Duration> {
-        if kind == SpikeKind::Latency
-            && let Some((_, d)) = self.latency_thresholds.iter().find(|(n, _)| n == name)
-        {
-            return Some(*d);
-        }
-        self.thresholds[kind.index()]
     }
 }
 
@@ -190,22 +180,6 @@ impl SpikeBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_name_threshold_wins_over_the_kind() {
-        let mut s = SpikeSettings::default();
-        s.thresholds[SpikeKind::Latency.index()] = Some(Duration::from_millis(10));
-        s.latency_thresholds = vec![("slow".to_owned(), Duration::from_secs(1))];
-        assert_eq!(
-            s.fixed(SpikeKind::Latency, "slow"),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(
-            s.fixed(SpikeKind::Latency, "fast"),
-            Some(Duration::from_millis(10))
-        );
-        assert_eq!(s.fixed(SpikeKind::Timer, "slow"), None);
-    }
 
     #[test]
     fn a_later_latency_threshold_replaces_an_earlier_one() {

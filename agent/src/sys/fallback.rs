@@ -32,6 +32,8 @@ pub(crate) const THREAD_SCHEDSTAT: bool = false;
 pub(crate) fn for_each_thread(_f: impl FnMut(u32, &[u8], u64, u64)) {}
 
 /// No thread names by id on this system.
+// A sampled thread's name, for the export side's log records.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn thread_name(_tid: u32) -> Option<String> {
     None
 }

@@ -12,6 +12,8 @@ pub(crate) const THREAD_SCHEDSTAT: bool = true;
 
 /// The kernel's name of thread `tid` of this process (`comm`, at most 15 bytes), if it is
 /// alive. Allocates.
+// A sampled thread's name, for the export side's log records.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn thread_name(tid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
         .ok()

@@ -83,6 +83,8 @@ pub(crate) fn monotonic_nanos() -> u64 {
 }
 
 /// CPU time of the calling thread, in seconds; `None` where the system does not say.
+// The export thread's (its own cost, the listener's budget): none without an exporter.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn thread_cpu_seconds() -> Option<f64> {
     #[cfg(any(rtscope_linux, rtscope_posix))]
     {
@@ -135,6 +137,8 @@ pub(crate) fn process_stats() -> ProcessStats {
 
 /// Runs `f` when the process exits normally (`main` returns, or [`std::process::exit`]).
 /// An `extern "C" fn` cannot unwind into the C runtime: a panic in it aborts.
+// The exporter's flush at exit: none without an exporter.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) fn at_exit(f: extern "C" fn()) {
     #[cfg(any(unix, windows))]
     {
@@ -186,6 +190,8 @@ pub(crate) fn at_thread_exit(f: unsafe extern "C" fn(*mut std::ffi::c_void)) -> 
 /// # Safety
 /// `f` must only do what is async-signal-safe (atomic stores, no allocation, no lock): the
 /// child of a multithreaded process runs it with every other thread gone mid-work.
+// The exporter's fork handler: none without an exporter.
+#[cfg_attr(not(feature = "_export"), allow(dead_code))]
 pub(crate) unsafe fn at_fork_child(f: extern "C" fn()) {
     #[cfg(unix)]
     {

@@ -31,8 +31,10 @@
 //! Recording is a few writes to the calling thread's own counters (no lock, no allocation,
 //! no shared cache line written), the same mechanism as the allocator counters.
 
-#[cfg(feature = "tokio")]
-pub mod tokio;
+feature! {
+    #![feature = "tokio"]
+    pub mod tokio;
+}
 
 pub use crate::base::counters::HistogramSnapshot;
 

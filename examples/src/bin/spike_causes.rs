@@ -26,8 +26,9 @@
 //! records named `rust.spike` there.
 
 use rtscope::config::Destination;
+use rtscope::latency::Latency;
 use rtscope::scope::ScopeExt;
-use rtscope::spike::{Latency, SpikeSettings};
+use rtscope::spike::SpikeSettings;
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};

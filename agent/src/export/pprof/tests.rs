@@ -74,12 +74,16 @@ fn requests_within_the_cache_period_get_one_build() {
 fn a_costly_build_is_kept_longer() {
     let p = Profiles::new(Duration::from_millis(20));
     assert_eq!(p.keep_for(Duration::from_millis(1)), CACHE_FOR);
-    // 26 ms of a 20 ms/s bound, a quarter of it: one build every 5.2 s.
+    // 20 ms of a 20 ms/s bound, a quarter of it: one build every 4 s.
     assert_eq!(
-        p.keep_for(Duration::from_millis(26)),
-        Duration::from_millis(5200)
+        p.keep_for(Duration::from_millis(20)),
+        Duration::from_millis(4000)
     );
-    assert_eq!(p.keep_for(Duration::from_secs(10)), Duration::from_secs(60));
+    // A request never waits longer than MAX_WAIT, however dear the last build read: the CI
+    // flood test on a loaded machine read builds dear enough to hold requests past their
+    // client's 10 s timeout (227 of 229 answered).
+    assert_eq!(p.keep_for(Duration::from_millis(26)), MAX_WAIT);
+    assert_eq!(p.keep_for(Duration::from_secs(10)), MAX_WAIT);
 }
 
 /// The service test read a cache filled 16 MiB ago as holding nothing: a costly build was
@@ -94,11 +98,15 @@ fn a_request_never_gets_a_profile_older_than_the_cache_period() {
         cost: Duration::from_secs(1),
         bytes: Bytes::from_static(b"stale"),
     });
-    // Kept 60 s for its cost: the request made now waits, it is not given the stale bytes.
+    // Kept MAX_WAIT for its cost: the request made now waits for the rest of it, it is not
+    // given the stale bytes.
     let wait = p
         .cumulative(Show::InUse, Instant::now())
         .expect_err("a stale profile was served");
-    assert!(wait > Duration::from_secs(50), "{wait:?}");
+    assert!(
+        wait > Duration::from_secs(2) && wait <= MAX_WAIT - Duration::from_secs(2),
+        "{wait:?}"
+    );
     // A request made within the period of the build shares it.
     let shared = p.cumulative(Show::InUse, built + Duration::from_millis(500));
     assert_eq!(shared.as_deref(), Ok(&b"stale"[..]));

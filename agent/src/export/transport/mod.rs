@@ -27,26 +27,20 @@
 /// Gates each of its items on a collector transport (`export-http` or `export-grpc`): what
 /// the collector sinks share, not built with the file sink alone. One gate for many items,
 /// as tokio's `cfg_*!` macros.
-macro_rules! collector {
-    ($($item:item)*) => {
-        $(
-            #[cfg(any(feature = "export-http", feature = "export-grpc"))]
-            $item
-        )*
-    };
-}
-
 mod file;
-#[cfg(feature = "export-grpc")]
-mod grpc;
-#[cfg(feature = "export-http")]
-mod http;
-#[cfg(feature = "export-grpc")]
-mod live;
-#[cfg(feature = "collector")]
-mod resolve;
 mod signals;
-collector! {
+feature! {
+    #![feature = "export-grpc"]
+    mod grpc;
+    mod live;
+}
+feature! {
+    #![feature = "export-http"]
+    mod http;
+}
+feature! {
+    #![feature = "_collector"]
+    mod resolve;
     mod redact;
     mod retry;
     mod tls;
@@ -61,7 +55,8 @@ pub(crate) use signals::{Held, NOT_TAKEN_PAUSE, Signal, names as signal_names};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-collector! {
+feature! {
+    #![feature = "_collector"]
     use crate::config::{OtlpTarget, Protocol};
     use redact::Secrets;
     use retry::{Failure, Retry};
@@ -349,7 +344,8 @@ pub(crate) fn echo(text: &str) -> String {
     crate::base::text::shown(text, ECHO_LIMIT, false)
 }
 
-collector! {
+feature! {
+    #![feature = "_collector"]
     /// `send`'s outcome and how long it took.
     async fn timed<T>(send: impl std::future::Future<Output = T>) -> (T, Duration) {
         let started = Instant::now();

@@ -1,10 +1,11 @@
-//! tokio runtime metrics: what tokio's stable `RuntimeMetrics` says about each registered
+//! The tokio side of the scheduler part (feature `tokio`): [`spawn`] an instrumented task,
+//! and runtime metrics: what tokio's stable `RuntimeMetrics` says about each registered
 //! runtime, read on the export thread (never on a worker) when the series are collected,
 //! named as `opentelemetry-instrumentation-tokio` names them (with the busy duration in
 //! seconds, not milliseconds), plus a busy ratio per worker.
 //!
 //! The runtime `#[rtscope::main]` builds is registered by the macro; any other runtime is
-//! registered with [`crate::task::register_runtime`].
+//! registered with [`register_runtime`].
 
 use crate::base::shard::agent_scope;
 use crate::model::Source;
@@ -13,8 +14,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 
-/// How many runtimes can be registered; later ones are refused.
-pub(crate) const MAX_RUNTIMES: usize = 16;
+/// How many runtimes [`register_runtime`] accepts; later ones are refused.
+pub const MAX_RUNTIMES: usize = 16;
 
 struct Runtime {
     handle: Handle,
@@ -29,8 +30,44 @@ struct Runtime {
 
 static RUNTIMES: Mutex<Vec<Runtime>> = Mutex::new(Vec::new());
 
-/// Registers `handle`'s runtime (see [`crate::task::register_runtime`]).
-pub(crate) fn register(handle: &Handle) -> bool {
+/// Spawns `future` on the current tokio runtime, [instrumented](super::instrument): like
+/// [`tokio::spawn`], and its scheduling delay counts from this call.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as [`tokio::spawn`] does.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let answer = rtscope::task::spawn(async { 42 }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// # }
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(super::instrument(future))
+}
+
+/// Reports `handle`'s runtime as `tokio.*` series (workers, alive tasks, global queue depth,
+/// and per worker busy time, busy ratio, parks): read from tokio's stable `RuntimeMetrics`
+/// on the export thread when the series are collected, never on a worker. The runtime
+/// `#[rtscope::main]` builds is registered already.
+///
+/// Returns `false` when [`MAX_RUNTIMES`] runtimes are registered already (this one is not
+/// reported); registering a runtime again is a no-op that returns `true`. A registered
+/// runtime is reported for the rest of the process: after it shuts down its series keep
+/// their last values.
+///
+/// ```
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// assert!(rtscope::task::register_runtime(rt.handle()));
+/// ```
+pub fn register_runtime(handle: &Handle) -> bool {
     // The table lives for the process: the agent's (it is never freed by the application).
     agent_scope(|| {
         let mut all = RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -241,8 +278,8 @@ mod tests {
             .worker_threads(2)
             .build()
             .unwrap();
-        assert!(register(rt.handle()));
-        assert!(register(rt.handle()), "registering twice is a no-op");
+        assert!(register_runtime(rt.handle()));
+        assert!(register_runtime(rt.handle()), "registering twice is a no-op");
         let id = rt.handle().id().to_string();
         for _ in 0..3 {
             rt.spawn(std::future::pending::<()>());
@@ -296,7 +333,7 @@ mod tests {
             .enable_metrics_schedule_latency_histogram()
             .build()
             .unwrap();
-        assert!(register(rt.handle()));
+        assert!(register_runtime(rt.handle()));
         let id = rt.handle().id().to_string();
         // 6 tasks of one poll each, 3 of them 2 ms long.
         for i in 0..6u64 {

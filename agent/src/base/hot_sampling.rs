@@ -95,8 +95,9 @@ static SCOPE_WEIGHT: [AtomicU64; super::attribution::MAX_SCOPE_NAMES + 1] =
 /// Capacity of the sample queue: a minute of records at the default target and then some.
 const QUEUE_CAPACITY: usize = 16 * 1024;
 /// How far a thread counts down while sampling is off before it looks again: the peak-check
-/// step, so turning sampling on misses at most this many bytes per thread.
-const OFF_RECHECK: u64 = super::shard::PEAK_STEP as u64;
+/// step, so turning sampling on misses at most this many bytes per thread (`base/mod.rs`
+/// holds the two equal at compile time; this file names nothing of the shards).
+pub(crate) const OFF_RECHECK: u64 = 256 * 1024;
 /// The CPU budget passes this many seconds' worth of itself at once (at 1 % of one core:
 /// 20 ms of sample path, about 10 000 samples with DWARF stacks), so a short program's
 /// samples are not thinned.
@@ -129,7 +130,7 @@ pub(crate) struct Sample {
     pub(crate) tid: u32,
     /// Scope or span current when it was allocated (`crate::scope`), 0 for none.
     pub(crate) scope: u32,
-    /// Its call stack's entry in the heap profile's stack table (`base::profile`), 0 for
+    /// Its call stack's entry in the heap profile's stack table (`base::hot_profile`), 0 for
     /// none (profiles off, or the table full).
     pub(crate) stack: u32,
     /// The OpenTelemetry trace and span in effect where it was allocated (feature
@@ -522,7 +523,7 @@ fn record(size: usize, class: usize, mean: u64, coins: &Cell<u64>, now: u64) {
     super::attribution::on_sample(bytes);
     let scope = super::attribution::current();
     SCOPE_WEIGHT[(scope as usize).min(SCOPE_WEIGHT.len() - 1)].fetch_add(bytes, Relaxed);
-    let stack = super::profile::on_sample(size as u64, weight);
+    let stack = super::hot_profile::on_sample(size as u64, weight);
     let q = keep();
     if q < 1.0 && uniform(coins) > q {
         return;

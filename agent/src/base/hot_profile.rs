@@ -163,8 +163,8 @@ pub(crate) struct Sampled {
 
 thread_local! {
     static PENDING: Cell<Option<Sampled>> = const { Cell::new(None) };
-    /// This thread's stack bounds for the frame-pointer walk: (0, 0) not read yet, (1, 1)
-    /// unknown.
+    /// This thread's stack bounds for the frame-pointer walk, read when it claims its shard
+    /// ([`arena_base`]): (0, 0) not read, (1, 1) unknown.
     static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
@@ -206,10 +206,20 @@ fn reserve_tables() -> bool {
 /// shard, so every thread on the allocation fast path holds it in its own state and the free
 /// check reads no global; [`NOWHERE`] where it cannot be had (small samples are then not
 /// tracked in use). About 2 GiB of address space and 9 MiB of records, reserved without
-/// swap and touched only as sampled blocks use them. No allocation.
+/// swap and touched only as sampled blocks use them.
+///
+/// With frame pointers it also reads the calling thread's stack bounds for the walk
+/// (`BOUNDS`), which allocates (glibc reads `/proc/self/maps` for the main thread): it is
+/// called only where a thread claims its shard, whose allocations are the agent's, so the
+/// read needs no agent scope of its own (and this file names nothing of the shards').
 pub(crate) fn arena_base() -> usize {
     #[cfg(feature = "profiles")]
     {
+        #[cfg(all(
+            rtscope_frame_pointers,
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        ))]
+        let _ = BOUNDS.try_with(|b| b.set(crate::sys::stack_bounds().unwrap_or((1, 1))));
         let base = ARENA.load(Acquire);
         if base != NOWHERE {
             return base;
@@ -346,15 +356,9 @@ fn unwind(_out: &mut [usize; MAX_FRAMES]) -> usize {
 ))]
 #[inline(always)]
 fn walk_frame_pointers(out: &mut [usize; MAX_FRAMES]) -> Option<usize> {
-    let (mut lo, hi) = BOUNDS
-        .try_with(|b| {
-            if b.get() == (0, 0) {
-                let read = super::agent_scope(crate::sys::stack_bounds);
-                b.set(read.unwrap_or((1, 1)));
-            }
-            b.get()
-        })
-        .ok()?;
+    // Read at the thread's shard claim ([`arena_base`]); a thread samples only once it has
+    // its shard, so (0, 0), never read, does not occur here, and would read as unknown.
+    let (mut lo, hi) = BOUNDS.try_with(Cell::get).ok()?;
     if hi <= 1 {
         return None;
     }
@@ -624,6 +628,26 @@ fn forget_large_slow(key: usize) {
 #[cfg(all(test, feature = "profiles"))]
 mod tests {
     use super::*;
+
+    /// What a thread's shard claim calls reads its stack bounds, and the walk then follows
+    /// its frame pointers inside them (not the unwinder's fallback for unknown bounds).
+    #[test]
+    #[cfg(all(
+        rtscope_frame_pointers,
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    fn the_claim_reads_the_stack_bounds_the_walk_follows() {
+        std::thread::spawn(|| {
+            let _ = arena_base();
+            let (lo, hi) = BOUNDS.with(Cell::get);
+            assert!(lo > 1 && hi > lo, "bounds {lo:#x}..{hi:#x}");
+            let mut out = [0usize; MAX_FRAMES];
+            let n = walk_frame_pointers(&mut out).expect("known bounds: a walk");
+            assert!(n >= 2, "{n} frames");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn arena_sizes_and_slots_round_trip() {
