@@ -19,6 +19,7 @@
 //! in `agent/tests/loom_reach.rs`, which includes this file.
 
 use super::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ptr;
 
@@ -26,6 +27,49 @@ use std::ptr;
 #[derive(Debug)]
 pub(crate) struct Reach {
     lock: Mutex<()>,
+    /// The lock's guard while a `fork` is in progress: taken by the forking thread in
+    /// [`Reach::fork_prepare`], dropped by the same thread after the fork, in the parent
+    /// ([`Reach::fork_parent`]) and in the child ([`Reach::fork_child`]).
+    forking: Forking,
+}
+
+/// Where the forking thread keeps the guard across `fork`.
+struct Forking(UnsafeCell<Option<MutexGuard<'static, ()>>>);
+
+// SAFETY: only the thread inside `fork` touches it, from the fork handlers, which the C
+// library runs one fork at a time (glibc holds its atfork lock from the prepare handlers to
+// the parent's or child's), and the guard is dropped by the thread that took it.
+unsafe impl Sync for Forking {}
+// SAFETY: as above: moved between no threads, only reached through `&Reach`.
+unsafe impl Send for Forking {}
+
+impl std::fmt::Debug for Forking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Forking")
+    }
+}
+
+/// The lock held by the child of a `fork` ([`Reach::fork_child`]): slots of the threads that
+/// did not survive the fork are retired through it.
+#[derive(Debug)]
+pub(crate) struct Orphans<'a> {
+    _reach: &'a Reach,
+}
+
+impl Orphans<'_> {
+    /// Retires a slot whose owner is gone (a thread of the parent, absent from the child):
+    /// `fold` runs on its storage, still mapped in the child, then the slot is emptied, so
+    /// no reader reaches that storage once the C library gives its memory to a new thread.
+    pub(crate) fn retire<T>(&self, slot: &Published<T>, fold: impl FnOnce(&T)) {
+        let p = slot.ptr.load(Ordering::Relaxed);
+        // SAFETY: the lock is held (taken before the fork, so no retire was in progress);
+        // the storage of a thread the fork left out is the parent's copy, mapped in the
+        // child and reused by nothing until a new thread starts, after the fork handlers.
+        if let Some(storage) = unsafe { p.as_ref() } {
+            fold(storage);
+        }
+        slot.ptr.store(ptr::null_mut(), Ordering::Relaxed);
+    }
 }
 
 /// Where one owner publishes its storage: null while it has none to offer.
@@ -55,7 +99,31 @@ impl Reach {
     pub(crate) const fn new() -> Self {
         Reach {
             lock: Mutex::new(()),
+            forking: Forking(UnsafeCell::new(None)),
         }
+    }
+
+    /// Before `fork` (a `pthread_atfork` prepare handler): takes the lock, so that neither a
+    /// reader nor a retiring owner is half way when the process is copied (in the child
+    /// their threads are gone and the lock would stay taken for ever).
+    pub(crate) fn fork_prepare(&'static self) {
+        let g = self.guard();
+        // SAFETY: only the forking thread is here (`Forking`'s invariant).
+        unsafe { *self.forking.0.get() = Some(g) };
+    }
+
+    /// After `fork`, in the parent: gives the lock back.
+    pub(crate) fn fork_parent(&self) {
+        // SAFETY: only the forking thread is here (`Forking`'s invariant).
+        drop(unsafe { (*self.forking.0.get()).take() });
+    }
+
+    /// After `fork`, in the child, where only the forking thread lives: `orphans` retires the
+    /// slots of the threads the child does not have, then the lock is given back.
+    pub(crate) fn fork_child(&self, orphans: impl FnOnce(&Orphans<'_>)) {
+        orphans(&Orphans { _reach: self });
+        // SAFETY: only the forking thread is here (`Forking`'s invariant).
+        drop(unsafe { (*self.forking.0.get()).take() });
     }
 
     fn guard(&self) -> MutexGuard<'_, ()> {

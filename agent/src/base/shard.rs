@@ -925,8 +925,10 @@ fn ensure_claimed(l: &Local) {
         Some(node) => {
             l.owned.set(node);
             l.arena.set(super::hot_profile::arena_base());
-            // Registers what gives the counters back at thread exit.
+            // Registers what gives the counters back at thread exit, and (once) what keeps
+            // readers and exits whole across a fork.
             release_at_exit();
+            reach_across_forks();
             let shard = &node.value;
             // SAFETY: `l.counts` lives in this thread's storage, valid until the thread is
             // gone; `give_back` retires it first (at exit, or when the thread becomes an
@@ -945,6 +947,33 @@ fn ensure_claimed(l: &Local) {
         // No memory for a shard: record into the shared fallback for the rest of the thread.
         None => l.state.set(STATE_EXITED),
     }
+}
+
+/// Registers, once, the fork handlers of [`REACH`]: the lock is taken before `fork` and
+/// given back after it, and the child retires the counters of every thread it does not have
+/// (their storage is the C library's to give to the child's new threads; a reader must not
+/// find it published, nor find the lock held by a thread that is gone).
+fn reach_across_forks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn prepare() {
+        REACH.fork_prepare();
+    }
+    extern "C" fn parent() {
+        REACH.fork_parent();
+    }
+    extern "C" fn child() {
+        let mine = LOCAL.try_with(|l| l.owned.get()).unwrap_or(ptr::null());
+        REACH.fork_child(|orphans| {
+            for node in SHARDS.iter() {
+                if !ptr::eq(node, mine) {
+                    orphans.retire(&node.value.counts, |c| c.fold_all(&UNOWNED_COUNTS));
+                }
+            }
+        });
+    }
+    // SAFETY: `child` stores to atomics and gives back the lock `prepare` took on this very
+    // thread; it allocates nothing.
+    ONCE.call_once(|| unsafe { crate::sys::at_fork(prepare, parent, child) });
 }
 
 fn new_node() -> *mut Node<Shard> {

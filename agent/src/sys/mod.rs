@@ -18,7 +18,7 @@
 //! | [`process_stats`]: threads, virtual size, open descriptors | `/proc/self/stat`, `/proc/self/fd` | none | none |
 //! | [`random_u64`] | `getrandom` | `getentropy` | none (the caller mixes clock, pid, address) |
 //! | [`at_exit`] | `atexit` | `atexit` | `atexit` |
-//! | [`at_fork_child`] | `pthread_atfork` | `pthread_atfork` (unix) | nothing (Windows has no fork) |
+//! | [`at_fork_child`], [`at_fork`] | `pthread_atfork` | `pthread_atfork` (unix) | nothing (Windows has no fork) |
 //!
 //! Everything here allocates nothing unless its doc says so: [`thread_id`],
 //! [`realtime_nanos`], [`monotonic_nanos`] and [`random_u64`] run inside the allocator.
@@ -183,6 +183,29 @@ pub(crate) fn at_thread_exit(f: unsafe extern "C" fn(*mut std::ffi::c_void)) -> 
     unsafe {
         libc::pthread_setspecific((key - 1) as libc::pthread_key_t, std::ptr::dangling()) == 0
     }
+}
+
+/// Runs `prepare` in the forking thread before every `fork`, `parent` in it after, and
+/// `child` in the child's only thread (nothing where there is no `fork`). Registering may
+/// allocate (the C library's `malloc`, not the global allocator).
+///
+/// # Safety
+/// `child` must only do what is async-signal-safe (atomic stores, no allocation, no lock the
+/// prepare handler did not take): the child of a multithreaded process runs it with every
+/// other thread gone mid-work.
+pub(crate) unsafe fn at_fork(
+    prepare: extern "C" fn(),
+    parent: extern "C" fn(),
+    child: extern "C" fn(),
+) {
+    #[cfg(unix)]
+    {
+        // SAFETY: the handlers are valid for the life of the process; `child` is
+        // async-signal-safe per this function's contract.
+        let _ = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    }
+    #[cfg(not(unix))]
+    let _ = (prepare, parent, child);
 }
 
 /// Runs `f` in the child right after every `fork` (nothing where there is no `fork`).
