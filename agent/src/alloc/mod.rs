@@ -24,13 +24,12 @@
 //! - A successful `realloc` counts a deallocation of the old size, an allocation of the new
 //!   size (so live bytes and per-class live objects stay exact) and one reallocation, in place
 //!   when the block kept its address, moved otherwise.
-//! - **Failures.** Requests up to 64 KiB are counted *before* the inner allocator is called
-//!   (when their thread's countdown allows it, as it mostly does), so the fast path ends in a
-//!   jump to it: if such a request fails, it is counted as an allocation and the failure is
-//!   not seen (small requests fail only when the process is out of memory, and then it
-//!   aborts). Requests over 64 KiB, and every `realloc`, are counted after the inner
-//!   allocator answers: a null result is counted in `failures` and nowhere else. Those are
-//!   the failures `try_reserve` and friends really meet.
+//! - **Failures.** Requests up to 32 KiB are counted *before* the inner allocator is called, so
+//!   the fast path ends in a jump to it: if such a request fails, it is counted as an
+//!   allocation and the failure is not seen (small requests fail only when the process is out
+//!   of memory, and then it aborts). Requests over 32 KiB, and every `realloc`, are counted
+//!   after the inner allocator answers: a null result is counted in `failures` and nowhere
+//!   else. Those are the failures `try_reserve` and friends really meet.
 //! - Allocations made by rtscope itself (the export thread, agent code, a thread claiming its
 //!   shard) are kept out of these numbers: [`agent_stats`] reports them. See the next section
 //!   for which blocks those are.
@@ -91,9 +90,8 @@ pub(crate) use crate::base::shard::{check_peak, restart_sampling};
 
 use crate::base::hot_profile as profile;
 use crate::base::shard::{
-    self as shard, AGENT, ALLOC_BYTES, ALLOCS, ClassCounts, FREE_BYTES, FREES, PEAK_LIVE, SHARDS,
-    Shard, on_alloc_refused, on_alloc_slow, on_failure, on_free_slow, on_realloc, refill_alloc,
-    refill_free, try_alloc_small, try_free_small,
+    self as shard, AGENT, PEAK_LIVE, SHARDS, Shard, on_alloc, on_alloc_slow, on_failure, on_free,
+    on_free_slow, on_realloc, try_alloc_small, try_free_small,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::Ordering::Relaxed;
@@ -172,47 +170,40 @@ impl<A: GlobalAlloc> Alloc<A> {
         &self.inner
     }
 
-    /// Everything but the fast path and the re-arming of a countdown: requests over 64 KiB
-    /// (and over 32 KiB whose countdown ran out; the inner allocator is called first, so a
-    /// failure is seen and counted as such), and requests whose thread must claim a shard,
-    /// check the peak, take a sample or fold its counters. Out of line, so the fast path
-    /// saves no registers. A sampled block is tracked for the heap profile's in-use set: one
-    /// up to 32 KiB is served from the profile's arena, a larger one is remembered by
-    /// address.
+    /// Everything but the fast path: requests over 32 KiB (called first, so a failure is
+    /// seen and counted as such), and small requests whose thread must claim a shard, check
+    /// the peak or take a sample. Out of line, so the fast path saves no registers. A
+    /// sampled block is tracked for the heap profile's in-use set: a small one is served
+    /// from the profile's arena, a large one is remembered by address.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_slow(size: usize, align: usize, this: &Self, zeroed: bool) -> *mut u8 {
-        // SAFETY: `size` and `align` are those of the caller's valid `Layout`.
-        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
+    unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        retention::offer(self.stats);
         let call = || {
             // SAFETY: forwarded from `alloc`/`alloc_zeroed`, whose contract the caller upholds.
             unsafe {
                 if zeroed {
-                    this.inner.alloc_zeroed(layout)
+                    self.inner.alloc_zeroed(layout)
                 } else {
-                    this.inner.alloc(layout)
+                    self.inner.alloc(layout)
                 }
             }
         };
         if layout.size() <= SMALL_MAX {
-            // Most slow paths only re-arm the countdown: nothing else to do then.
-            if on_alloc_slow(layout.size()) {
-                retention::offer(this.stats);
-                if let Some(s) = profile::take() {
-                    match profile::arena_alloc(layout, zeroed, s) {
-                        Some(p) => return p,
-                        None => profile::untracked(s),
-                    }
+            on_alloc_slow(layout.size());
+            if let Some(s) = profile::take() {
+                match profile::arena_alloc(layout, zeroed, s) {
+                    Some(p) => return p,
+                    None => profile::untracked(s),
                 }
             }
             return call();
         }
         let p = call();
         if p.is_null() {
-            on_alloc_refused(layout.size());
             on_failure();
-        } else if on_alloc_slow(layout.size()) {
-            retention::offer(this.stats);
+        } else {
+            on_alloc(layout.size());
             if let Some(s) = profile::take() {
                 profile::track_large(p, s);
             }
@@ -220,48 +211,14 @@ impl<A: GlobalAlloc> Alloc<A> {
         p
     }
 
-    /// The fast path declined an allocation: most often its countdown ran out and only
-    /// needs re-arming, done here before a tail call to the inner allocator (this function
-    /// saves no register); everything else goes on to [`Self::alloc_slow`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_declined(size: usize, align: usize, this: &Self, zeroed: bool) -> *mut u8 {
-        if refill_alloc(size) {
-            // SAFETY: `size` and `align` are those of the caller's valid `Layout`, whose
-            // contract the caller upholds.
-            return unsafe {
-                let layout = Layout::from_size_align_unchecked(size, align);
-                if zeroed {
-                    this.inner.alloc_zeroed(layout)
-                } else {
-                    this.inner.alloc(layout)
-                }
-            };
-        }
-        // SAFETY: forwarded unchanged.
-        unsafe { Self::alloc_slow(size, align, this, zeroed) }
-    }
-
-    /// The fast path declined a free: as [`Self::alloc_declined`], the free countdown
-    /// re-armed here or everything else in [`Self::dealloc_slow`].
-    #[cold]
-    #[inline(never)]
-    unsafe fn dealloc_declined(&self, ptr: *mut u8, layout: Layout) {
-        if refill_free(ptr, layout.size()) {
-            // SAFETY: forwarded from `dealloc`, whose contract the caller upholds.
-            return unsafe { self.inner.dealloc(ptr, layout) };
-        }
-        // SAFETY: as above.
-        unsafe { self.dealloc_slow(ptr, layout) }
-    }
-
     #[cold]
     #[inline(never)]
     unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout) {
-        on_free_slow(layout.size());
         if profile::in_arena(ptr) {
+            on_free(layout.size());
             return profile::arena_free(ptr);
         }
+        on_free_slow(layout.size());
         if layout.size() > SMALL_MAX {
             profile::forget_large(ptr);
         }
@@ -336,33 +293,32 @@ impl<A: GlobalAlloc> Alloc<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // No size check: a request over 64 KiB always runs the countdown out.
-        if try_alloc_small(layout.size()) {
+        if layout.size() <= SMALL_MAX && try_alloc_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
             return unsafe { self.inner.alloc(layout) };
         }
-        // SAFETY: as above. The size stays in the register it came in (first argument).
-        unsafe { Self::alloc_declined(layout.size(), layout.align(), self, false) }
+        // SAFETY: as above.
+        unsafe { self.alloc_slow(layout, false) }
     }
 
     #[inline(always)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if try_alloc_small(layout.size()) {
+        if layout.size() <= SMALL_MAX && try_alloc_small(layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract for `layout`.
             return unsafe { self.inner.alloc_zeroed(layout) };
         }
         // SAFETY: as above.
-        unsafe { Self::alloc_declined(layout.size(), layout.align(), self, true) }
+        unsafe { self.alloc_slow(layout, true) }
     }
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if try_free_small(ptr, layout.size()) {
+        if layout.size() <= SMALL_MAX && try_free_small(ptr, layout.size()) {
             // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
         // SAFETY: as above.
-        unsafe { self.dealloc_declined(ptr, layout) }
+        unsafe { self.dealloc_slow(ptr, layout) }
     }
 
     #[inline]
@@ -483,14 +439,30 @@ impl AllocStats {
         }
     }
 
-    /// Takes the class counts of a reading (see `shard::read_user_counts` for the order
-    /// they are read in).
-    fn add_classes(&mut self, counts: &ClassCounts) {
-        for (i, c) in self.classes.iter_mut().enumerate() {
-            c.allocations = c.allocations.wrapping_add(counts[ALLOCS][i]);
-            c.allocated_bytes = c.allocated_bytes.wrapping_add(counts[ALLOC_BYTES][i]);
-            c.deallocations = c.deallocations.wrapping_add(counts[FREES][i]);
-            c.freed_bytes = c.freed_bytes.wrapping_add(counts[FREE_BYTES][i]);
+    /// Adds the counts of the shards `shards()` yields: every allocation count of every shard first, then every free
+    /// count. A block allocated on one thread and freed on another while this walks the
+    /// shards is then counted freed only if its allocation was counted too, so live bytes
+    /// (and the peak taken from them) never read above what was live: at worst they read
+    /// below it by what was allocated during the walk.
+    fn add_shards<'a, I: Iterator<Item = &'a Shard>>(&mut self, shards: impl Fn() -> I) {
+        for shard in shards() {
+            for (i, c) in self.classes.iter_mut().enumerate() {
+                c.allocations = c.allocations.wrapping_add(shard.allocs[i].load(Relaxed));
+                c.allocated_bytes = c
+                    .allocated_bytes
+                    .wrapping_add(shard.alloc_bytes[i].load(Relaxed));
+            }
+        }
+        // Frees read after allocations, also on weakly ordered processors.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        for shard in shards() {
+            for (i, c) in self.classes.iter_mut().enumerate() {
+                c.deallocations = c.deallocations.wrapping_add(shard.frees[i].load(Relaxed));
+                c.freed_bytes = c
+                    .freed_bytes
+                    .wrapping_add(shard.free_bytes[i].load(Relaxed));
+            }
+            self.add_other_counts(shard);
         }
     }
 
@@ -529,10 +501,7 @@ impl AllocStats {
 /// timer, not per event.
 pub fn stats() -> AllocStats {
     let mut s = AllocStats::empty();
-    s.add_classes(&shard::read_user_counts());
-    for shard in shard::user_shards() {
-        s.add_other_counts(shard);
-    }
+    s.add_shards(shard::user_shards);
     s.shards = SHARDS.iter().count() as u64;
     s.finish();
     PEAK_LIVE.fetch_max(s.live_bytes, Relaxed);
@@ -557,10 +526,9 @@ pub fn stats() -> AllocStats {
 /// # drop(v);
 /// ```
 ///
-/// - The class counts are the calling thread's own and start at zero with it (those of an
-///   exited thread whose shard it reuses show only past 4 GiB of that thread's requests,
-///   where its counters folded into the shard); reallocations and failures are cumulative
-///   for the shard. Use differences, as with [`stats`].
+/// - The counts are cumulative for the shard, and a shard given back by an exited thread is
+///   reused by the next new one, so a reading may include an earlier thread's counts: use
+///   differences, as with [`stats`].
 /// - `live_bytes` and `live_objects` (and the `fragmentation_bytes` derived from them) are
 ///   this thread's allocations minus its frees, at least 0, so they under-read when it frees
 ///   blocks other threads allocated; compare `allocated_bytes` and `freed_bytes`
@@ -575,8 +543,7 @@ pub fn stats() -> AllocStats {
 pub fn thread_stats() -> AllocStats {
     let mut s = AllocStats::empty();
     if let Some(shard) = shard::own_shard() {
-        s.add_classes(&shard::read_thread_counts());
-        s.add_other_counts(shard);
+        s.add_shards(|| std::iter::once(shard));
         s.shards = 1;
     }
     s.finish();
@@ -587,8 +554,7 @@ pub fn thread_stats() -> AllocStats {
 /// `peak_live_bytes` and `shards` are not tracked here and read 0.
 pub fn agent_stats() -> AllocStats {
     let mut s = AllocStats::empty();
-    s.add_classes(&shard::read_agent_counts());
-    s.add_other_counts(&AGENT);
+    s.add_shards(|| std::iter::once(&AGENT));
     s.finish();
     s
 }

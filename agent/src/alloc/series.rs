@@ -183,12 +183,6 @@ fn agent_metrics(out: &mut Vec<Metric>) {
         "Live bytes allocated by the agent itself.",
         Data::UpDown(agent.live_bytes.into()),
     ));
-    out.push(Metric::new(
-        "rtscope.agent.memory.shards",
-        "By",
-        "The allocator's per-thread storage: every shard (taken from the inner allocator directly, reused by later threads) and the thread-local state of each thread holding one.",
-        Data::UpDown(crate::base::shard::shard_storage_bytes().into()),
-    ));
 }
 
 /// Size classes listed by name in the exit summary; the others are folded into one "other

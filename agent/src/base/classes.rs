@@ -1,8 +1,8 @@
 //! Size classes: Go's 68 runtime classes up to 32 KiB, then powers of two, then overflow.
 //!
 //! The class of a request is its smallest class whose size is at least the request, found in
-//! O(1) by one table load for sizes up to 64 KiB (one entry per size) and by a leading-zero
-//! count above.
+//! O(1) by one table load for sizes up to 32 KiB (Go's `size_to_class8`/`size_to_class128`
+//! merged into one table) and by a leading-zero count above.
 
 /// Go's `runtime/sizeclasses.go` `class_to_size`. Class 0 holds zero-byte requests.
 const GO_CLASSES: [u32; 68] = [
@@ -42,73 +42,70 @@ pub const CLASS_SIZES: [u64; NUM_CLASSES] = {
     sizes
 };
 
-/// Largest request the allocator's fast path counts (its countdowns are never armed
-/// above it, so larger ones always take the slow path): 64 KiB, the first power-of-two class.
-pub(crate) const FAST_MAX: usize = 64 * 1024;
-/// Classes of requests up to [`FAST_MAX`]: Go's 68 and the 64 KiB one.
-pub(crate) const FAST_CLASSES: usize = FIRST_POW2_CLASS + 1;
+/// Granule of the small-size table: every Go class up to 32 KiB is a multiple of 8 bytes.
+const SMALL_DIV: usize = 8;
 
-/// Smallest Go class whose size is at least `size` (`size <= SMALL_MAX`), by binary search:
+/// Smallest Go class whose size is at least `size` (`size <= SMALL_MAX`), by linear search:
 /// used only at compile time to build the lookup table.
 const fn go_class_for(size: usize) -> u8 {
-    let (mut lo, mut hi) = (0, GO_CLASSES.len() - 1);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if (GO_CLASSES[mid] as usize) < size {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    let mut c = 0;
+    while (GO_CLASSES[c] as usize) < size {
+        c += 1;
     }
-    lo as u8
+    c as u8
 }
 
-/// The class of every request up to [`FAST_MAX`], indexed by the size itself: one load on
-/// the fast path, whose address needs no arithmetic on the size (Go splits its table in two
-/// by granules of 8 and 128 bytes to save memory; this one is 64 KiB of read-only data,
-/// shared by every thread, of which only the pages of sizes in use are ever read).
-static FAST_TABLE: [u8; FAST_MAX + 1] = {
-    let mut t = [0u8; FAST_MAX + 1];
+/// Class of every request up to 32 KiB, indexed by `ceil(size / 8)`. Go splits this into two
+/// tables (`size_to_class8` up to 1 KiB, `size_to_class128` above) to save memory; one 4 KiB
+/// table saves the hot path a compare, a branch and a jump on every allocation and free.
+pub(super) const SIZE_TO_CLASS: SmallTable = {
+    let mut t = [0u8; SMALL_MAX / SMALL_DIV + 1];
     let mut i = 0;
-    while i <= FAST_MAX {
-        t[i] = if i <= SMALL_MAX {
-            go_class_for(i)
-        } else {
-            FIRST_POW2_CLASS as u8
-        };
+    while i < t.len() {
+        t[i] = go_class_for(i * SMALL_DIV);
         i += 1;
     }
     t
 };
 
-// Every table entry is a fast class's index, which the hot path relies on to index its
-// counters of the fast classes without a bounds check.
+/// The small-size lookup table, indexed by `ceil(size / 8)`.
+pub(super) type SmallTable = [u8; SMALL_MAX / SMALL_DIV + 1];
+
+/// Class of a request of `size <= SMALL_MAX` bytes: one load from `table` ([`SIZE_TO_CLASS`]
+/// or a copy of it; the allocator's fast path reads its thread's copy).
+#[inline(always)]
+pub(super) fn small_class_in(table: &SmallTable, size: usize) -> usize {
+    assert!(size <= SMALL_MAX, "small_class called with a large size");
+    // The `assert!` above is optimized out where the caller already checked the size (the
+    // allocator's fast path), and keeps the unchecked indexing below sound everywhere else.
+    // SAFETY: size <= 32768, so the index is at most 32768 / 8 = 4096 < len 4097.
+    (unsafe { *table.get_unchecked(size.div_ceil(SMALL_DIV)) }) as usize
+}
+
+/// [`SIZE_TO_CLASS`] at one address, for lookups off the fast path.
+static CLASS_TABLE: SmallTable = SIZE_TO_CLASS;
+
+/// Class of a request of `size <= SMALL_MAX` bytes: one table load.
+#[inline(always)]
+pub(super) fn small_class(size: usize) -> usize {
+    small_class_in(&CLASS_TABLE, size)
+}
+
+// Every table entry is a valid class index, which the hot path relies on to index shards
+// without a bounds check.
 const _: () = {
     let mut i = 0;
-    while i <= FAST_MAX {
-        assert!((FAST_TABLE[i] as usize) < FAST_CLASSES);
+    while i < SIZE_TO_CLASS.len() {
+        assert!((SIZE_TO_CLASS[i] as usize) < NUM_CLASSES);
         i += 1;
     }
 };
 
-/// Class of a request of `size <= FAST_MAX` bytes, with no check of the size: for the
-/// allocator's fast path, whose countdown (never above `FAST_MAX`) already proved it.
-///
-/// # Safety
-/// `size <= FAST_MAX`.
-#[inline(always)]
-pub(super) unsafe fn fast_class(size: usize) -> usize {
-    debug_assert!(size <= FAST_MAX);
-    // SAFETY: size <= FAST_MAX (the caller's contract) < the table's length.
-    (unsafe { *FAST_TABLE.get_unchecked(size) }) as usize
-}
-
 /// Class of a request of any size.
 #[inline(always)]
 pub fn class_of(size: usize) -> usize {
-    if size <= FAST_MAX {
-        // SAFETY: checked just above.
-        unsafe { fast_class(size) }
+    if size <= SMALL_MAX {
+        small_class(size)
     } else {
         large_class(size)
     }

@@ -1,14 +1,12 @@
 //! The bottom of the house: what every measurement shares. Nothing here imports a module
 //! above it (only `crate::sys`); everything else builds on it.
 //!
-//! - [`shard`]: the per-thread state (`Local`: the two fast-path countdowns, the class
-//!   table, the class counters, the shard pointer, the sampler's per-thread stream) and the
-//!   per-thread shards of the other counters, with the generic counter slots, the agent's account
+//! - [`shard`]: the per-thread state (`Local`: the fast-path countdown, the shard pointer,
+//!   the sampler's per-thread stream, the class table) and the per-thread shards of
+//!   counters it finds, with the generic counter slots, the agent's account
 //!   ([`agent_scope`]) and the allocator's record functions the `GlobalAlloc` wrapper in
 //!   `crate::alloc` calls.
 //! - [`registry`]: the lock-free, grow-only list of shards (checked with loom and miri).
-//! - [`reach`]: how readers reach other threads' thread-local class counters and threads
-//!   give theirs up at exit, never a freed block read nor a count lost or doubled (loom).
 //! - [`classes`]: the size classes the shards are indexed by.
 //! - [`counters`]: counter groups and duration histograms in the slots, and the
 //!   histogram snapshot type every part reports with.
@@ -27,7 +25,6 @@ pub(crate) mod attribution;
 pub(crate) mod classes;
 pub(crate) mod counters;
 pub(crate) mod hot_profile;
-pub(crate) mod reach;
 pub(crate) mod registry;
 // Its control side (enabling, draining, the sampler's inputs) is the export pipeline's; the
 // hot side runs in every build.
@@ -40,8 +37,8 @@ pub(crate) mod text;
 /// `crate::names`, `crate::pool`'s cache cells) with a `sync` of loom's types in its place,
 /// as tokio's `src/loom` switches its own.
 pub(crate) mod sync {
+    pub(crate) use std::sync::Mutex;
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-    pub(crate) use std::sync::{Mutex, MutexGuard};
 }
 
 pub(crate) use shard::agent_scope;

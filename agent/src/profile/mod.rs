@@ -116,17 +116,17 @@ fn untracked_inuse() -> Option<StackStats> {
         return None;
     }
     let mut live = [(0u64, 0u64); hot::RANGES];
-    let counts = crate::base::shard::read_user_counts();
-    for (c, &size) in CLASS_SIZES.iter().enumerate() {
-        use crate::base::shard::{ALLOC_BYTES, ALLOCS, FREE_BYTES, FREES};
-        let r = hot::range_of(size);
-        let (objects, bytes) = &mut live[r];
-        *objects = objects
-            .wrapping_add(counts[ALLOCS][c])
-            .wrapping_sub(counts[FREES][c]);
-        *bytes = bytes
-            .wrapping_add(counts[ALLOC_BYTES][c])
-            .wrapping_sub(counts[FREE_BYTES][c]);
+    for shard in crate::base::shard::user_shards() {
+        for (c, &size) in CLASS_SIZES.iter().enumerate() {
+            let r = hot::range_of(size);
+            let (objects, bytes) = &mut live[r];
+            *objects = objects
+                .wrapping_add(shard.allocs[c].load(Relaxed))
+                .wrapping_sub(shard.frees[c].load(Relaxed));
+            *bytes = bytes
+                .wrapping_add(shard.alloc_bytes[c].load(Relaxed))
+                .wrapping_sub(shard.free_bytes[c].load(Relaxed));
+        }
     }
     let (mut objects, mut bytes) = (0f64, 0i64);
     for (r, &(live_objects, live_bytes)) in live.iter().enumerate() {

@@ -18,7 +18,7 @@
 //! | [`process_stats`]: threads, virtual size, open descriptors | `/proc/self/stat`, `/proc/self/fd` | none | none |
 //! | [`random_u64`] | `getrandom` | `getentropy` | none (the caller mixes clock, pid, address) |
 //! | [`at_exit`] | `atexit` | `atexit` | `atexit` |
-//! | [`at_fork_child`], [`at_fork`] | `pthread_atfork` | `pthread_atfork` (unix) | nothing (Windows has no fork) |
+//! | [`at_fork_child`] | `pthread_atfork` | `pthread_atfork` (unix) | nothing (Windows has no fork) |
 //!
 //! Everything here allocates nothing unless its doc says so: [`thread_id`],
 //! [`realtime_nanos`], [`monotonic_nanos`] and [`random_u64`] run inside the allocator.
@@ -148,64 +148,6 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
     }
     #[cfg(not(any(unix, windows)))]
     let _ = f;
-}
-
-/// Registers `f` to run when the calling thread exits, with a non-null argument, after the
-/// thread's Rust thread-local destructors (glibc runs pthread key destructors after the
-/// `__cxa_thread_atexit` ones), without allocating: one pthread key for the process, set to
-/// a non-null value on each thread (glibc keeps the first 32 keys' values inline). Every
-/// caller must pass the same `f`. False where there are no pthread keys or none could be had
-/// (the caller then registers a thread-local destructor instead).
-#[cfg(unix)]
-pub(crate) fn at_thread_exit(f: unsafe extern "C" fn(*mut std::ffi::c_void)) -> bool {
-    use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
-    /// The key plus one; 0 before it exists.
-    static KEY: AtomicUsize = AtomicUsize::new(0);
-    let mut key = KEY.load(Acquire);
-    if key == 0 {
-        let mut k: libc::pthread_key_t = 0;
-        // SAFETY: `k` is writable; `f` is a plain function valid for the life of the process.
-        if unsafe { libc::pthread_key_create(&mut k, Some(f)) } != 0 {
-            return false;
-        }
-        let mine = k as usize + 1;
-        key = match KEY.compare_exchange(0, mine, AcqRel, Acquire) {
-            Ok(_) => mine,
-            Err(winner) => {
-                // SAFETY: `k` was created above and never set on any thread.
-                unsafe { libc::pthread_key_delete(k) };
-                winner
-            }
-        };
-    }
-    // SAFETY: the key exists (created above or by another thread, never deleted); the value
-    // is only a non-null marker, never dereferenced.
-    unsafe {
-        libc::pthread_setspecific((key - 1) as libc::pthread_key_t, std::ptr::dangling()) == 0
-    }
-}
-
-/// Runs `prepare` in the forking thread before every `fork`, `parent` in it after, and
-/// `child` in the child's only thread (nothing where there is no `fork`). Registering may
-/// allocate (the C library's `malloc`, not the global allocator).
-///
-/// # Safety
-/// `child` must only do what is async-signal-safe (atomic stores, no allocation, no lock the
-/// prepare handler did not take): the child of a multithreaded process runs it with every
-/// other thread gone mid-work.
-pub(crate) unsafe fn at_fork(
-    prepare: extern "C" fn(),
-    parent: extern "C" fn(),
-    child: extern "C" fn(),
-) {
-    #[cfg(unix)]
-    {
-        // SAFETY: the handlers are valid for the life of the process; `child` is
-        // async-signal-safe per this function's contract.
-        let _ = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-    }
-    #[cfg(not(unix))]
-    let _ = (prepare, parent, child);
 }
 
 /// Runs `f` in the child right after every `fork` (nothing where there is no `fork`).

@@ -31,12 +31,6 @@
 //!
 //! Every request runs in a span `request` whose `route` field names its scope, and reports its
 //! duration with `rtscope::latency("request", ..)`.
-//!
-//! With `SERVICE_REQUESTS=N`, an in-process client fills the cache, then sends `N` requests
-//! over one keep-alive connection (in turn `POST /json`, `GET /pool`, `GET /cache/get`,
-//! `GET /timeout?ms=0`), the service stops after the last and prints
-//! `served N requests, process CPU T ns`: the cost benchmark, `scripts/service_cost.sh`,
-//! which also builds this file without rtscope (`examples/service-cost/`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -350,18 +344,6 @@ async fn run() -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| format!("{e}"))?;
     println!("listening on http://{local}");
     tracing::info!(%local, "listening");
-    let driven = match setting(None, "SERVICE_REQUESTS") {
-        Some(n) => Some(
-            n.trim()
-                .parse::<u64>()
-                .map_err(|e| format!("SERVICE_REQUESTS, {n:?}, is not a count ({e})"))?,
-        ),
-        None => None,
-    };
-    if let Some(n) = driven {
-        // Not instrumented: the client is not part of the service.
-        tokio::spawn(drive(local, n, app.clone()));
-    }
     let housekeeper = rtscope::task::spawn(housekeeping(app.clone()));
 
     let run_for = async {
@@ -401,54 +383,5 @@ async fn run() -> Result<(), String> {
     }
     housekeeper.abort();
     tracing::info!(requests = app.requests.load(Ordering::Relaxed), "stopping");
-    if let Some(n) = driven {
-        println!(
-            "served {n} requests, process CPU {} ns",
-            process_cpu_nanos()
-        );
-    }
     Ok(())
-}
-
-/// The benchmark's client: fills the cache, sends `n` requests of a fixed mix over one
-/// keep-alive connection, reading every answer, then stops the service.
-async fn drive(addr: SocketAddr, n: u64, app: Arc<App>) {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the service");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP/1.1 handshake");
-    tokio::spawn(conn);
-    const BODY: &str = r#"{"user":"u-17","items":[1,2,3,4,5,6,7,8,9,10,11,12],"note":"a note of some length for the parser"}"#;
-    for i in 0..=n {
-        let (method, uri, body) = match i {
-            0 => (Method::GET, "/cache/fill".to_owned(), ""),
-            _ => match i % 4 {
-                0 => (Method::POST, "/json".to_owned(), BODY),
-                1 => (Method::GET, "/pool".to_owned(), ""),
-                2 => (Method::GET, format!("/cache/get?key={}", i % 256), ""),
-                _ => (Method::GET, "/timeout?ms=0".to_owned(), ""),
-            },
-        };
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "service")
-            .body(Full::new(Bytes::from_static(body.as_bytes())))
-            .expect("a request");
-        let answer = send.send_request(req).await.expect("an answer");
-        black_box(answer.into_body().collect().await.expect("a body"));
-    }
-    app.quit.notify_one();
-}
-
-fn process_cpu_nanos() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
