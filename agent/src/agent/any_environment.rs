@@ -12,8 +12,7 @@
 
 use crate::config::{self, Overrides};
 use proptest::prelude::*;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::sync::OnceLock;
 
@@ -78,28 +77,11 @@ const WORDS: &[&str] = &[
     "%",
 ];
 
-/// Every variable resolution reads: asked for with nothing set, and with every variable set
-/// to each of a few words (some variables are only read when others ask for them).
+/// Every variable resolution reads (`config::tests::vars::read_by_resolve`), found once.
 fn names() -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        let asked = RefCell::new(BTreeSet::new());
-        let probes = [
-            None,
-            Some("x"),
-            Some("otlp,prometheus"),
-            Some("grpc"),
-            Some("true"),
-            Some("on"),
-            Some("localhost:4317"),
-        ];
-        for probe in probes {
-            config::resolve(&Overrides::default(), |name| {
-                asked.borrow_mut().insert(name.to_owned());
-                probe.map(str::to_owned)
-            });
-        }
-        let names: Vec<String> = asked.into_inner().into_iter().collect();
+        let names: Vec<String> = config::tests::vars::read_by_resolve().into_iter().collect();
         assert!(names.len() >= 50, "only {} variables found", names.len());
         names
     })

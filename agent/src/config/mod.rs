@@ -587,7 +587,7 @@ mod otlp;
 mod parse;
 mod resolve;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod vars;
 
 pub(crate) use parse::*;

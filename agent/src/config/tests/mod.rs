@@ -4,7 +4,7 @@ use super::*;
 mod exporters;
 mod measurement;
 mod otlp;
-mod vars;
+pub(crate) mod vars;
 
 fn run(o: &Overrides, vars: &[(&str, &str)]) -> (Config, Vec<String>) {
     resolve(o, env(vars))

@@ -6,8 +6,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every variable resolution asks for: with nothing set, and with every variable set to each
-/// of a few words (some variables are read only when others ask for them).
-fn read_by_resolve() -> BTreeSet<String> {
+/// of a few words (some variables are read only when others ask for them). The property tests
+/// of `resolve` (`agent/any_environment.rs`) set these names too.
+pub(crate) fn read_by_resolve() -> BTreeSet<String> {
     let asked = RefCell::new(BTreeSet::new());
     for probe in [
         None,
